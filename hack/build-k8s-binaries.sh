@@ -10,8 +10,11 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-K8S_VERSION="$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$ROOT/hack/tools/k8s/go.mod")"
-ETCD_VERSION="$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$ROOT/hack/tools/etcd/go.mod")"
+# The pinned versions are read from the tools modules, so bumping one there triggers a rebuild.
+pinned() { awk -v m="$2" '($1==m || ($1=="require" && $2==m)) {print ($1==m ? $2 : $3); exit}' "$1"; }
+K8S_VERSION="$(pinned "$ROOT/hack/tools/k8s/go.mod" k8s.io/kubernetes)"
+ETCD_VERSION="$(pinned "$ROOT/hack/tools/etcd/go.mod" go.etcd.io/etcd/server/v3)"
+[[ -n "$K8S_VERSION" && -n "$ETCD_VERSION" ]] || { echo "cannot read pinned versions from hack/tools/*/go.mod" >&2; exit 1; }
 KEY="${K8S_VERSION#v}-etcd${ETCD_VERSION#v}"
 OUT="$ROOT/bin/k8s/$KEY"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/runguard/k8s/$KEY"
@@ -48,7 +51,7 @@ start=$(date +%s)
 build() { # module dir, package, output name
 	local t0=$(date +%s)
 	say "  go build $2"
-	(cd "$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$OUT/$3.tmp" "$2")
+	(cd "$1" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$OUT/$3.tmp" "$2")
 	mv "$OUT/$3.tmp" "$OUT/$3"
 	say "  built $3 in $(( $(date +%s) - t0 ))s"
 }

@@ -1,0 +1,18 @@
+package v1alpha1
+
+import "fmt"
+
+// IAPEnabled reports whether IAP should be on; it is on unless explicitly switched off.
+func (s *ProtectedServiceSpec) IAPEnabled() bool {
+	return s.IAP.Enabled == nil || *s.IAP.Enabled
+}
+
+// FullName is the Cloud Run resource name, projects/{project}/locations/{location}/services/{name}.
+func (r ServiceRef) FullName() string {
+	return fmt.Sprintf("projects/%s/locations/%s/services/%s", r.Project, r.Location, r.Name)
+}
+
+// String is project/location/name, the form users see in messages and the claim index.
+func (r ServiceRef) String() string {
+	return r.Project + "/" + r.Location + "/" + r.Name
+}

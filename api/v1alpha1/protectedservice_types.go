@@ -1,0 +1,268 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ProtectedServiceSpec declares which Cloud Run service IAP protects and who may pass it.
+// +kubebuilder:validation:XValidation:rule="!has(self.accessGroups) || self.accessGroups.map(g, size(g.members)).sum() <= 1500",message="IAM allows at most 1,500 principals in one policy; the access groups list more members than that in total"
+type ProtectedServiceSpec struct {
+	// Service is the Cloud Run service to protect. It cannot be changed once set: create a new
+	// ProtectedService to protect another service.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.service is immutable: delete this ProtectedService and create a new one to protect a different Cloud Run service"
+	Service ServiceRef `json:"service"`
+
+	// IAP controls Identity-Aware Proxy on the service.
+	// +kubebuilder:default={}
+	// +optional
+	IAP IAPSpec `json:"iap,omitempty"`
+
+	// AccessGroups lists who may pass IAP (role roles/iap.httpsResourceAccessor), group by group,
+	// each with optional context conditions. Names are unique.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	AccessGroups []AccessGroup `json:"accessGroups,omitempty"`
+
+	// PublicAccess says whether the service may stay publicly invocable. Deny (default) removes
+	// allUsers and allAuthenticatedUsers from roles/run.invoker and keeps the invoker IAM check on.
+	// +kubebuilder:default=Deny
+	// +optional
+	PublicAccess PublicAccess `json:"publicAccess,omitempty"`
+
+	// BindingPolicy says which accessor bindings runguard manages. Merge (default): only the
+	// bindings it wrote for this object. Exclusive: the accessor role holds exactly what is
+	// declared here; bindings other tools wrote are removed (never those of another runguard owner).
+	// +kubebuilder:default=Merge
+	// +optional
+	BindingPolicy BindingPolicy `json:"bindingPolicy,omitempty"`
+
+	// DeletionPolicy says what happens in Google Cloud when this object is deleted. Delete
+	// (default) removes this object's accessor bindings and leaves IAP on, so the service fails
+	// closed. Abandon leaves Google Cloud as it is.
+	// +kubebuilder:default=Delete
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// ServiceRef names a Cloud Run service.
+type ServiceRef struct {
+	// Project is the Google Cloud project ID (not the number).
+	// +kubebuilder:validation:MinLength=6
+	// +kubebuilder:validation:MaxLength=30
+	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9-]*[a-z0-9]$`
+	Project string `json:"project"`
+
+	// Location is the Cloud Run region, for example us-central1.
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z]+(-[a-z]+)+[0-9]+$`
+	Location string `json:"location"`
+
+	// Name is the Cloud Run service name.
+	// +kubebuilder:validation:MaxLength=49
+	// +kubebuilder:validation:Pattern=`^[a-z]([a-z0-9-]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// IAPSpec controls Identity-Aware Proxy on the service.
+type IAPSpec struct {
+	// Enabled switches IAP on (default) or off. Switching it off while the service stays publicly
+	// invocable needs the namespace annotation iap.runguard.dev/allow-public: "true".
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// AccessGroup is one set of members who may pass IAP under one context.
+type AccessGroup struct {
+	// Name identifies the group within this object; it is written into the IAM condition title.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Members are IAM principals: user:, group:, serviceAccount: (an email), domain: (a domain
+	// name), principal:// or principalSet:// (workforce or workload identity).
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=1500
+	Members []Member `json:"members"`
+
+	// Context restricts when the members may pass; every clause given must hold.
+	// +optional
+	Context *AccessContext `json:"context,omitempty"`
+}
+
+// Member is an IAM principal identifier.
+// allUsers, allAuthenticatedUsers and deleted: principals are rejected with a reason.
+// +kubebuilder:validation:MaxLength=512
+// +kubebuilder:validation:XValidation:rule="self != 'allUsers' && self != 'allAuthenticatedUsers'",message="allUsers and allAuthenticatedUsers cannot be IAP members: that would let anyone through IAP; use publicAccess: Allow with iap.enabled: false to make a service public"
+// +kubebuilder:validation:XValidation:rule="!self.startsWith('deleted:')",message="deleted: principals cannot be granted; remove the member or name the re-created principal"
+// +kubebuilder:validation:Pattern=`^((user|group|serviceAccount):[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}|domain:[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}|principal://iam\.googleapis\.com/(locations/global/workforcePools|projects/[0-9]+/locations/global/workloadIdentityPools)/[a-z0-9-]+/subject/[^\s]+|principalSet://iam\.googleapis\.com/(locations/global/workforcePools|projects/[0-9]+/locations/global/workloadIdentityPools)/[a-z0-9-]+/(group/[^\s]+|attribute\.[a-z0-9_]+/[^\s]+|\*))$`
+type Member string
+
+// AccessContext is the context in which an access group's members may pass IAP.
+// +kubebuilder:validation:XValidation:rule="!has(self.notBefore) || !has(self.notAfter) || self.notBefore < self.notAfter",message="notBefore must be earlier than notAfter"
+type AccessContext struct {
+	// AccessLevels are Access Context Manager levels from the organization's access policy; all are required.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	AccessLevels []AccessLevel `json:"accessLevels,omitempty"`
+
+	// PathPrefixes admit requests whose path starts with any one of them.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	PathPrefixes []PathPrefix `json:"pathPrefixes,omitempty"`
+
+	// Hosts admit requests for any one of these host names (exact match).
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	Hosts []Host `json:"hosts,omitempty"`
+
+	// NotBefore admits requests from this time on.
+	// +optional
+	NotBefore *metav1.Time `json:"notBefore,omitempty"`
+
+	// NotAfter admits requests only before this time.
+	// +optional
+	NotAfter *metav1.Time `json:"notAfter,omitempty"`
+
+	// Expression is a raw IAM condition (CEL) ANDed with the clauses above.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Expression string `json:"expression,omitempty"`
+}
+
+// AccessLevel names an Access Context Manager access level.
+// +kubebuilder:validation:MaxLength=200
+// +kubebuilder:validation:Pattern=`^accessPolicies/[0-9]+/accessLevels/[A-Za-z][A-Za-z0-9_]*$`
+type AccessLevel string
+
+// PathPrefix is a URL path prefix; it starts with a slash.
+// +kubebuilder:validation:MaxLength=1024
+// +kubebuilder:validation:Pattern=`^/[^\s]*$`
+type PathPrefix string
+
+// Host is a bare host name: no scheme, port or path.
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:Pattern=`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`
+type Host string
+
+// PublicAccess says whether a service may stay publicly invocable.
+// +kubebuilder:validation:Enum=Deny;Allow
+type PublicAccess string
+
+const (
+	PublicAccessDeny  PublicAccess = "Deny"
+	PublicAccessAllow PublicAccess = "Allow"
+)
+
+// BindingPolicy says which accessor bindings runguard manages.
+// +kubebuilder:validation:Enum=Merge;Exclusive
+type BindingPolicy string
+
+const (
+	BindingPolicyMerge     BindingPolicy = "Merge"
+	BindingPolicyExclusive BindingPolicy = "Exclusive"
+)
+
+// DeletionPolicy says what deleting the object does in Google Cloud.
+// +kubebuilder:validation:Enum=Delete;Abandon
+type DeletionPolicy string
+
+const (
+	DeletionPolicyDelete  DeletionPolicy = "Delete"
+	DeletionPolicyAbandon DeletionPolicy = "Abandon"
+)
+
+// ProtectedServiceStatus is what the controller last observed and did.
+type ProtectedServiceStatus struct {
+	// ObservedGeneration is the spec generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready summarizes; Reconciling and Stalled follow kstatus; InvokerGranted,
+	// AccessBound, IAPEnabled and PublicAccessRevoked report each step.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ProjectNumber is the number of spec.service.project.
+	// +optional
+	ProjectNumber string `json:"projectNumber,omitempty"`
+
+	// ServiceURI is the service's run.app address.
+	// +optional
+	ServiceURI string `json:"serviceURI,omitempty"`
+
+	// IAPResource is the IAP resource whose IAM policy holds the access bindings.
+	// +optional
+	IAPResource string `json:"iapResource,omitempty"`
+
+	// ManagedBindings caches the bindings runguard's markers in Google say this object owns.
+	// Google's policy, not this list, is the record.
+	// +listType=map
+	// +listMapKey=group
+	// +optional
+	ManagedBindings []ManagedBinding `json:"managedBindings,omitempty"`
+
+	// MemberCount is the number of members bound across all access groups.
+	// +optional
+	MemberCount int32 `json:"memberCount,omitempty"`
+
+	// LastSyncTime is when the controller last confirmed Google Cloud matches the spec.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// ManagedBinding is one accessor binding runguard wrote for this object.
+type ManagedBinding struct {
+	// Group is the access group the binding belongs to.
+	Group string `json:"group"`
+	// Role is the IAM role bound.
+	Role string `json:"role"`
+	// ConditionTitle is the IAM condition title that marks the binding.
+	ConditionTitle string `json:"conditionTitle"`
+	// Members are the principals bound.
+	// +listType=atomic
+	// +optional
+	Members []string `json:"members,omitempty"`
+}
+
+// ProtectedService protects one Cloud Run service with Identity-Aware Proxy.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=psvc,categories=runguard
+// +kubebuilder:printcolumn:name="Project",type=string,JSONPath=`.spec.service.project`
+// +kubebuilder:printcolumn:name="Location",type=string,JSONPath=`.spec.service.location`
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service.name`
+// +kubebuilder:printcolumn:name="IAP",type=string,JSONPath=`.status.conditions[?(@.type=="IAPEnabled")].status`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it is written into the IAM condition that marks runguard's bindings"
+type ProtectedService struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ProtectedServiceSpec   `json:"spec"`
+	Status ProtectedServiceStatus `json:"status,omitempty"`
+}
+
+// ProtectedServiceList is a list of ProtectedService.
+// +kubebuilder:object:root=true
+type ProtectedServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ProtectedService `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ProtectedService{}, &ProtectedServiceList{})
+}

@@ -1,0 +1,101 @@
+package gcpfake_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/grpc/codes"
+
+	"github.com/runguard/runguard/internal/gcpfake"
+)
+
+func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
+	f := startFake(t, gcpfake.Options{})
+	srv := httptest.NewServer(f.AdminHandler())
+	defer srv.Close()
+	do := func(method, path, body string, wantStatus int) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != wantStatus {
+			t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, raw)
+		}
+		return raw
+	}
+
+	do("GET", "/healthz", "", http.StatusOK)
+
+	do("POST", "/services", `{"project":"proj-alpha","location":"us-central1","name":"added","iapEnabled":true,
+		"iapPolicy":{"bindings":[{"role":"roles/iap.httpsResourceAccessor","members":["user:alice@example.com"]}]}}`, http.StatusCreated)
+	do("PUT", "/policies/service/proj-alpha/us-central1/added", `{"bindings":[{"role":"roles/run.invoker","members":["user:bob@example.com"]}]}`, http.StatusOK)
+
+	var st struct {
+		Services []struct {
+			Name          string          `json:"name"`
+			IAPEnabled    bool            `json:"iapEnabled"`
+			ServicePolicy json.RawMessage `json:"servicePolicy"`
+			IAPPolicy     json.RawMessage `json:"iapPolicy"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(do("GET", "/state", "", http.StatusOK), &st); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, s := range st.Services {
+		if s.Name == "projects/proj-alpha/locations/us-central1/services/added" {
+			found = true
+			if !s.IAPEnabled || !strings.Contains(string(s.ServicePolicy), "bob@example.com") || !strings.Contains(string(s.IAPPolicy), "alice@example.com") {
+				t.Errorf("state of added service = %+v", s)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("added service missing from /state")
+	}
+
+	do("PUT", "/policies/iap/proj-alpha/us-central1/hello", `{"bindings":[{"role":"roles/iap.httpsResourceAccessor","members":["group:team@example.com"]}]}`, http.StatusOK)
+	if p, _ := f.IAPPolicy(helloIAP); len(p.Bindings) != 1 {
+		t.Errorf("IAP policy after PUT = %v", p)
+	}
+
+	do("POST", "/faults", `{"method":"run.GetIamPolicy","code":"UNAVAILABLE","times":1,"retryDelay":"2s"}`, http.StatusCreated)
+	do("POST", "/faults", `{"method":"run.GetIamPolicy","code":"NOPE"}`, http.StatusBadRequest)
+	_, err := f.run.GetIamPolicy(ctxT(t), &iampb.GetIamPolicyRequest{Resource: helloName})
+	wantCode(t, err, codes.Unavailable)
+
+	var calls []map[string]any
+	if err := json.Unmarshal(do("GET", "/calls", "", http.StatusOK), &calls); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0]["code"] != "UNAVAILABLE" || calls[0]["method"] != "run.GetIamPolicy" {
+		t.Errorf("calls = %v", calls)
+	}
+	var counts map[string]int
+	if err := json.Unmarshal(do("GET", "/calls/counts", "", http.StatusOK), &counts); err != nil || counts["run.GetIamPolicy"] != 1 {
+		t.Errorf("counts = %v %v", counts, err)
+	}
+	do("DELETE", "/calls", "", http.StatusNoContent)
+	do("DELETE", "/faults", "", http.StatusNoContent)
+	if len(f.Calls()) != 0 {
+		t.Error("DELETE /calls left entries")
+	}
+
+	do("DELETE", "/services/proj-alpha/us-central1/added", "", http.StatusNoContent)
+	do("DELETE", "/services/proj-alpha/us-central1/added", "", http.StatusNotFound)
+	if _, ok := f.GetService("projects/proj-alpha/locations/us-central1/services/added"); ok {
+		t.Error("service still there after DELETE")
+	}
+}

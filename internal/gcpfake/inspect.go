@@ -1,0 +1,149 @@
+package gcpfake
+
+import (
+	"fmt"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/runguard/runguard/internal/gcpfake/names"
+	"github.com/runguard/runguard/internal/gcpfake/run"
+)
+
+// GetService returns a service by its full name
+// (projects/{id}/locations/{l}/services/{n}; a project number works too).
+// Reading completes a rollout that is due, as GetService over gRPC does.
+func (s *Server) GetService(name string) (*runpb.Service, bool) {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return nil, false
+	}
+	return s.run.Get(c)
+}
+
+// Services returns every service, sorted by name.
+func (s *Server) Services() []*runpb.Service { return s.run.List() }
+
+// AddService creates a service as if someone created it out of band; it
+// is already rolled out (not reconciling).
+func (s *Server) AddService(svc Service) error {
+	desired := &runpb.Service{IapEnabled: svc.IAPEnabled, InvokerIamDisabled: svc.InvokerIAMDisabled}
+	if svc.Ingress != "" {
+		v, ok := runpb.IngressTraffic_value[svc.Ingress]
+		if !ok {
+			return fmt.Errorf("service %s: unknown ingress %q", svc.Name, svc.Ingress)
+		}
+		desired.Ingress = runpb.IngressTraffic(v)
+	}
+	invoker := svc.InvokerPolicy
+	if svc.Public {
+		if invoker == nil {
+			invoker = &iampb.Policy{}
+		} else {
+			invoker = proto.Clone(invoker).(*iampb.Policy)
+		}
+		invoker.Bindings = append(invoker.Bindings, &iampb.Binding{Role: "roles/run.invoker", Members: []string{"allUsers"}})
+	}
+	_, err := s.run.Add(run.SeedService{Project: svc.Project, Location: svc.Location, ID: svc.Name, Desired: desired, InvokerPolicy: invoker, IAPPolicy: svc.IAPPolicy})
+	return err
+}
+
+// DeleteService deletes a service out of band; its IAM policy and its IAP
+// resource go with it.
+func (s *Server) DeleteService(name string) error {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return err
+	}
+	return s.run.Delete(c)
+}
+
+// UpdateServiceOutOfBand changes a service as another client would. A
+// change of desired state bumps generation, etag and update_time and
+// starts a rollout of ReconcileDelay; changing status fields alone (for
+// example a failed terminal_condition) stores them as they are.
+func (s *Server) UpdateServiceOutOfBand(name string, mutate func(*runpb.Service)) error {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return err
+	}
+	return s.run.UpdateOutOfBand(c, mutate)
+}
+
+// FailRollout ends the service's current rollout in failure:
+// reconciling false, observed_generation = generation, terminal_condition
+// {type: Ready, state: CONDITION_FAILED, message}, and any operation waiting
+// on the rollout ends with FAILED_PRECONDITION and that message.
+func (s *Server) FailRollout(name, message string) error {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return err
+	}
+	return s.run.FailRollout(c, message)
+}
+
+// ServicePolicy returns a service's stored policy in version-3 form (an
+// empty policy with etag "ACAB" if none was ever set).
+func (s *Server) ServicePolicy(name string) (*iampb.Policy, bool) {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return nil, false
+	}
+	return s.run.Policy(c)
+}
+
+// IAPPolicy returns the stored policy of an IAP resource,
+// projects/{number}/iap_web/cloud_run-{l}/services/{n} (or the region-wide
+// projects/{number}/iap_web/cloud_run-{l}).
+func (s *Server) IAPPolicy(resource string) (*iampb.Policy, bool) {
+	return s.run.Policy(resource)
+}
+
+// SetServicePolicy writes a service's policy out of band: it gets a new
+// etag, no etag is checked and identities are not looked up.
+func (s *Server) SetServicePolicy(name string, p *iampb.Policy) error {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return err
+	}
+	return s.run.SetPolicy(c, p)
+}
+
+// SetIAPPolicy writes an IAP resource's policy out of band.
+func (s *Server) SetIAPPolicy(resource string, p *iampb.Policy) error {
+	return s.run.SetPolicy(resource, p)
+}
+
+// IAPResource is the IAP resource of a Cloud Run service, in the project
+// number form IAP requires.
+func (s *Server) IAPResource(serviceName string) (string, error) {
+	sv, ok := names.ParseService(serviceName)
+	if !ok {
+		return "", fmt.Errorf("%q is not a service name", serviceName)
+	}
+	p, ok := s.dir.Lookup(sv.Project)
+	if !ok {
+		return "", fmt.Errorf("project %q is not seeded", sv.Project)
+	}
+	return names.IAPService(p.Number, sv.Location, sv.ID), nil
+}
+
+// ProjectNumber resolves a seeded project ID (or number).
+func (s *Server) ProjectNumber(project string) (int64, bool) {
+	p, ok := s.dir.Lookup(project)
+	return p.Number, ok
+}
+
+func (s *Server) canonicalService(name string) (string, error) {
+	sv, ok := names.ParseService(name)
+	if !ok {
+		return "", fmt.Errorf("%q is not projects/{project}/locations/{location}/services/{service}", name)
+	}
+	p, ok := s.dir.Lookup(sv.Project)
+	if !ok {
+		return "", fmt.Errorf("project %q is not seeded", sv.Project)
+	}
+	sv.Project = p.ID
+	return sv.String(), nil
+}

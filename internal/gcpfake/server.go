@@ -1,0 +1,297 @@
+// Package gcpfake is a fake of the Google Cloud APIs runguard's controller
+// calls: Cloud Run Admin v2 Services (with its long-running operations),
+// the IAM surface of the IAP Admin API, and Resource Manager v3
+// GetProject. It serves the official generated gRPC interfaces on one real
+// gRPC server on loopback, so tests use Google's own Go clients against it,
+// and it offers inspection, out-of-band changes, fault injection and a call
+// log to tests and to the standalone binary's admin endpoint.
+//
+// It is an independent oracle: it follows Google's documentation and
+// imports nothing from the controller.
+package gcpfake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/iap/apiv1/iappb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/iap"
+	"github.com/runguard/runguard/internal/gcpfake/policyengine"
+	"github.com/runguard/runguard/internal/gcpfake/projects"
+	"github.com/runguard/runguard/internal/gcpfake/resourcemanager"
+	"github.com/runguard/runguard/internal/gcpfake/run"
+	"github.com/runguard/runguard/internal/gcpfake/store"
+)
+
+// Options configures Start.
+type Options struct {
+	// Addr to listen on; "" means 127.0.0.1:0.
+	Addr string
+	Seed Seed
+	// ReconcileDelay is how long a Cloud Run change keeps the service
+	// reconciling and its operation not done. 0: done on the first
+	// GetOperation or GetService after the change.
+	ReconcileDelay time.Duration
+	// Logger gets one line per call; nil discards.
+	Logger *slog.Logger
+	// FaultSeed seeds the source FaultRule.Probability draws from.
+	FaultSeed int64
+}
+
+// Server is a running fake.
+type Server struct {
+	lis     net.Listener
+	grpc    *grpc.Server
+	store   *store.Store
+	dir     *projects.Directory
+	run     *run.Backend
+	faults  *faultSet
+	calls   *callLog
+	logger  *slog.Logger
+	stopped sync.Once
+}
+
+// Start builds the seeded world and serves it.
+func Start(opts Options) (*Server, error) {
+	var ps []projects.Project
+	for _, p := range opts.Seed.Projects {
+		ps = append(ps, projects.Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent, Principals: p.Principals})
+	}
+	dir, err := projects.NewDirectory(ps)
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	st := store.New()
+	engine := &policyengine.Engine{PrincipalExists: dir.PrincipalExists}
+	s := &Server{
+		store:  st,
+		dir:    dir,
+		run:    &run.Backend{Store: st, Directory: dir, Engine: engine, ReconcileDelay: opts.ReconcileDelay},
+		faults: newFaultSet(opts.FaultSeed),
+		calls:  &callLog{counts: map[string]int{}},
+		logger: logger,
+	}
+	for _, svc := range opts.Seed.Services {
+		if err := s.AddService(svc); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.lis = lis
+	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
+	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
+	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine})
+	resourcemanagerpb.RegisterProjectsServer(s.grpc, &resourcemanager.Server{Directory: dir})
+	go func() { _ = s.grpc.Serve(lis) }()
+	return s, nil
+}
+
+// Endpoint is host:port of the gRPC server.
+func (s *Server) Endpoint() string { return s.lis.Addr().String() }
+
+// ClientOptions point a Google Cloud Go client at the fake: its endpoint,
+// no credentials, plaintext gRPC.
+func (s *Server) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(s.Endpoint()),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
+// Stop stops gracefully, cutting off calls still running after 2 seconds.
+func (s *Server) Stop() {
+	s.stopped.Do(func() {
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			s.grpc.Stop()
+		}
+	})
+}
+
+// intercept is where every call is logged, counted, delayed and failed.
+func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	method := shortMethod(info.FullMethod)
+	resource := resourceOf(req)
+	d := s.faults.decide(method, resource)
+	var resp any
+	var err error
+	if d.latency > 0 {
+		t := time.NewTimer(d.latency)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			err = status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	if err == nil {
+		if d.fail != nil && !d.fail.AfterApply {
+			err = s.injected(d.fail, method)
+		} else {
+			resp, err = handler(ctx, req)
+			if d.fail != nil {
+				resp, err = nil, s.injected(d.fail, method)
+			}
+		}
+	}
+	code := status.Code(err)
+	call := Call{Method: method, Resource: resource, Code: code, Time: start, Write: isWrite(method), Injected: d.fail != nil, Duration: time.Since(start)}
+	s.calls.add(call)
+	attrs := []any{"method", method, "resource", resource, "code", CodeName(code), "duration", call.Duration.Round(time.Microsecond)}
+	if call.Injected {
+		attrs = append(attrs, "injected", true)
+	}
+	if err != nil && code != codes.OK {
+		attrs = append(attrs, "error", status.Convert(err).Message())
+	}
+	s.logger.Info("gcpfake call", attrs...)
+	return resp, err
+}
+
+func (s *Server) injected(r *FaultRule, method string) error {
+	api, _, _ := strings.Cut(method, ".")
+	switch api {
+	case "operations":
+		api = "run"
+	case "resourcemanager":
+		api = "cloudresourcemanager"
+	}
+	return apierr.Injected(r.Code, r.Message, api+".googleapis.com", r.RetryDelay)
+}
+
+var servicePrefixes = map[string]string{
+	"google.cloud.run.v2.Services":                       "run",
+	"google.longrunning.Operations":                      "operations",
+	"google.cloud.iap.v1.IdentityAwareProxyAdminService": "iap",
+	"google.cloud.resourcemanager.v3.Projects":           "resourcemanager",
+}
+
+// shortMethod turns /google.cloud.run.v2.Services/GetService into
+// run.GetService.
+func shortMethod(full string) string {
+	svc, m, ok := strings.Cut(strings.TrimPrefix(full, "/"), "/")
+	if !ok {
+		return full
+	}
+	if p, ok := servicePrefixes[svc]; ok {
+		return p + "." + m
+	}
+	return full
+}
+
+func isWrite(method string) bool {
+	switch method {
+	case "run.CreateService", "run.UpdateService", "run.DeleteService", "run.SetIamPolicy", "iap.SetIamPolicy":
+		return true
+	}
+	return false
+}
+
+// resourceOf names the resource a request addresses, as the caller wrote it.
+func resourceOf(req any) string {
+	switch r := req.(type) {
+	case *runpb.CreateServiceRequest:
+		return r.GetParent() + "/services/" + r.GetServiceId()
+	case *runpb.UpdateServiceRequest:
+		return r.GetService().GetName()
+	case interface{ GetResource() string }:
+		return r.GetResource()
+	case interface{ GetName() string }:
+		return r.GetName()
+	case interface{ GetParent() string }:
+		return r.GetParent()
+	}
+	return ""
+}
+
+// Call is one entry of the call log.
+type Call struct {
+	Method   string // short name, e.g. "run.UpdateService"
+	Resource string // as the caller wrote it
+	Code     codes.Code
+	Time     time.Time // when the call arrived
+	Write    bool      // Create/Update/Delete/SetIamPolicy
+	Injected bool      // a fault rule decided the outcome
+	Duration time.Duration
+}
+
+type callLog struct {
+	mu     sync.Mutex
+	calls  []Call
+	counts map[string]int
+}
+
+func (l *callLog) add(c Call) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, c)
+	l.counts[c.Method]++
+}
+
+// Calls returns the log in the order calls completed.
+func (s *Server) Calls() []Call {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	return append([]Call(nil), s.calls.calls...)
+}
+
+// CallCounts counts calls by short method name.
+func (s *Server) CallCounts() map[string]int {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	out := make(map[string]int, len(s.calls.counts))
+	for k, v := range s.calls.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCalls empties the log.
+func (s *Server) ResetCalls() {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	s.calls.calls = nil
+	s.calls.counts = map[string]int{}
+}
+
+// AddFault installs a rule and returns its id.
+func (s *Server) AddFault(r FaultRule) (id int) { return s.faults.add(r) }
+
+// RemoveFault removes one rule.
+func (s *Server) RemoveFault(id int) bool { return s.faults.remove(id) }
+
+// ClearFaults removes every rule.
+func (s *Server) ClearFaults() { s.faults.clear() }
