@@ -10,14 +10,13 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
-	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/scheme"
 )
 
 // Env is a running API server with a client that knows runguard's types.
@@ -35,16 +34,7 @@ func RepoRoot() string {
 }
 
 // Scheme returns a scheme with the built-in Kubernetes types and runguard's API.
-func Scheme() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := iapv1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func Scheme() *k8sruntime.Scheme { return scheme.New() }
 
 // Start starts the API server for the calling test binary; call Stop when the tests end.
 // KUBEBUILDER_ASSETS must name the directory with kube-apiserver and etcd (`make test` sets it).

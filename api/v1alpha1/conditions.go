@@ -1,0 +1,49 @@
+package v1alpha1
+
+// Condition types on ProtectedService. Ready summarizes; Reconciling and Stalled follow kstatus
+// (sigs.k8s.io/cli-utils/pkg/kstatus), which Argo CD and Flux read; the rest report each step.
+const (
+	ConditionReady               = "Ready"
+	ConditionReconciling         = "Reconciling"
+	ConditionStalled             = "Stalled"
+	ConditionInvokerGranted      = "InvokerGranted"
+	ConditionAccessBound         = "AccessBound"
+	ConditionIAPEnabled          = "IAPEnabled"
+	ConditionPublicAccessRevoked = "PublicAccessRevoked"
+)
+
+// Reasons that need a human: the object is Stalled until the cause is fixed. docs/conditions.md
+// says what to do about each.
+const (
+	ReasonProjectNotAllowed      = "ProjectNotAllowed"
+	ReasonMemberNotAllowed       = "MemberNotAllowed"
+	ReasonServiceClaimed         = "ServiceClaimed"
+	ReasonWouldExposeService     = "WouldExposeService"
+	ReasonInvalidCondition       = "InvalidCondition"
+	ReasonPolicyTooLarge         = "PolicyTooLarge"
+	ReasonPermissionDenied       = "PermissionDenied"
+	ReasonAPIDisabled            = "APIDisabled"
+	ReasonIAPServiceAgentMissing = "IAPServiceAgentMissing"
+	ReasonMemberRejected         = "MemberRejected"
+)
+
+// Reasons of progress and success.
+const (
+	ReasonProtected           = "Protected"
+	ReasonReconciled          = "Reconciled"
+	ReasonProgressing         = "Progressing"
+	ReasonServiceNotFound     = "ServiceNotFound"
+	ReasonRetrying            = "Retrying"
+	ReasonPending             = "Pending"
+	ReasonGranted             = "Granted"
+	ReasonBound               = "Bound"
+	ReasonEnabled             = "Enabled"
+	ReasonDisabled            = "Disabled"
+	ReasonRollingOut          = "RollingOut"
+	ReasonRevoked             = "Revoked"
+	ReasonPublicAccessAllowed = "PublicAccessAllowed"
+	ReasonDeleting            = "Deleting"
+)
+
+// Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).
+const Finalizer = "iap.runguard.dev/finalizer"

@@ -1,0 +1,124 @@
+// Command manager runs the runguard controller.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"os"
+	"time"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/runguard/runguard/controllers"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/scheme"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr                    string
+		secureMetrics, enableHTTP2                bool
+		leaderElect                               bool
+		leaderElectionID, leaderElectionNamespace string
+		leaseDuration, renewDeadline, retryPeriod time.Duration
+		opts                                      controllers.Options
+		google                                    gcp.Config
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica writes.")
+	flag.StringVar(&leaderElectionID, "leader-election-id", "runguard.iap.runguard.dev", "Name of the leader election Lease.")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the Lease (default: the pod's namespace, or \"default\" outside a cluster).")
+	flag.DurationVar(&leaseDuration, "lease-duration", 15*time.Second, "How long a leader's lease lasts without renewal.")
+	flag.DurationVar(&renewDeadline, "renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before giving up.")
+	flag.DurationVar(&retryPeriod, "retry-period", 2*time.Second, "How often candidates retry acquiring the lease.")
+	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "ProtectedServices reconciled in parallel.")
+	flag.DurationVar(&opts.ResyncPeriod, "resync-period", 10*time.Minute, "How often every object is re-checked against Google Cloud to correct drift (jittered by 10%).")
+	flag.DurationVar(&opts.StalledRecheck, "stalled-recheck-period", 5*time.Minute, "How often a Stalled object is re-checked.")
+	flag.StringVar(&opts.ClusterName, "cluster-name", "default", "Name of this cluster, written into every binding runguard marks; unique per cluster sharing a project.")
+	flag.BoolVar(&opts.AllowAnyProject, "allow-any-project", false, "Let every namespace target any project (single-tenant clusters); by default the namespace annotation iap.runguard.dev/allowed-projects decides.")
+	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&google.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	ctx := ctrl.SetupSignalHandler()
+	googleClients, err := gcp.New(context.Background(), google)
+	if err != nil {
+		setupLog.Error(err, "connect to Google Cloud")
+		os.Exit(1)
+	}
+	defer googleClients.Close()
+
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
+	if secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	cfg := ctrl.GetConfigOrDie()
+	if leaderElect && leaderElectionNamespace == "" && !inCluster() {
+		leaderElectionNamespace = "default"
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme.New(),
+		Metrics:                 metricsOpts,
+		WebhookServer:           webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        leaderElectionID,
+		LeaderElectionNamespace: leaderElectionNamespace,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
+		// The process exits right after losing the lease, so it can stop at once.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		setupLog.Error(err, "create manager")
+		os.Exit(1)
+	}
+	reconciler := &controllers.ProtectedServiceReconciler{
+		Client:   mgr.GetClient(),
+		Google:   googleClients,
+		Recorder: mgr.GetEventRecorder("runguard"),
+		Options:  opts,
+	}
+	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
+		setupLog.Error(err, "set up controller")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "add health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "add ready check")
+		os.Exit(1)
+	}
+	setupLog.Info("starting manager", "cluster", opts.ClusterName, "allowAnyProject", opts.AllowAnyProject, "resync", opts.ResyncPeriod)
+	if err := mgr.Start(ctx); err != nil {
+		setupLog.Error(err, "run manager")
+		os.Exit(1)
+	}
+}
+
+func inCluster() bool {
+	_, err := rest.InClusterConfig()
+	return err == nil
+}

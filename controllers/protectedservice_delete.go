@@ -1,0 +1,100 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+// reconcileDelete removes this object's marked bindings (deletionPolicy Delete) and leaves IAP on,
+// so the service fails closed; Abandon leaves Google Cloud as it is. The IAP service agent's
+// invoker grant stays: it only lets IAP through.
+func (r *ProtectedServiceReconciler) reconcileDelete(ctx context.Context, ps *iapv1alpha1.ProtectedService) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
+	if ps.Spec.DeletionPolicy != iapv1alpha1.DeletionPolicyAbandon {
+		if err := r.removeOwnedBindings(ctx, ps); err != nil {
+			delay := r.backoff.next(key)
+			log.FromContext(ctx).Info("cleanup failed; retrying", "after", delay, "error", err.Error())
+			r.Recorder.Eventf(ps, nil, corev1.EventTypeWarning, "CleanupFailed", "Delete",
+				"Could not remove this object's bindings: %v. Retrying in %s; set deletionPolicy: Abandon to leave Google Cloud as it is.", err, delay)
+			return ctrl.Result{RequeueAfter: delay}, nil
+		}
+	} else {
+		r.Recorder.Eventf(ps, nil, corev1.EventTypeNormal, "Abandoned", "Delete", "deletionPolicy is Abandon: Google Cloud was left as it is.")
+	}
+	before := ps.DeepCopy()
+	controllerutil.RemoveFinalizer(ps, iapv1alpha1.Finalizer)
+	if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
+	}
+	r.backoff.reset(key)
+	r.drift.forget(key)
+	return ctrl.Result{}, nil
+}
+
+func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {
+	target := ps.Spec.Service
+	ns, err := r.namespace(ctx, ps.Namespace)
+	if err != nil {
+		return err
+	}
+	// An object that was never allowed to reach the project wrote nothing there; do not call
+	// Google for it. One that lost its permission later still cleans up its own bindings.
+	if !r.AllowAnyProject && !projectAllowed(ns.Annotations[AnnotationAllowedProjects], target) && len(ps.Status.ManagedBindings) == 0 {
+		return nil
+	}
+	number, err := r.Google.ProjectNumber(ctx, target.Project)
+	if err != nil {
+		if gcp.Classify(err) == gcp.PermissionDenied {
+			return nil // the project is gone (or was never readable): nothing of ours is left there
+		}
+		return err
+	}
+	if _, err := r.Google.GetService(ctx, target.FullName()); err != nil {
+		if gcp.Classify(err) == gcp.NotFound {
+			return nil // the IAP resource went with the service
+		}
+		return err
+	}
+	resource := gcp.IAPResource(number, target.Location, target.Name)
+	// Only this owner's marked bindings go, whatever the bindingPolicy: Exclusive governs what
+	// the object keeps while it exists, not what its deletion may remove.
+	desired := iampolicy.Desired{
+		Owner: iampolicy.Owner{Cluster: r.ClusterName, Namespace: ps.Namespace, Name: ps.Name},
+		Role:  iampolicy.AccessorRole, Mode: iampolicy.Merge,
+	}
+	var plan iampolicy.Plan
+	_, err = r.updatePolicy(ctx,
+		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
+		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
+		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+			var err error
+			plan, err = iampolicy.PlanAccessRemovalOnly(p, desired)
+			return plan.Policy, plan.Changed, err
+		})
+	if err != nil {
+		if gcp.Classify(err) == gcp.NotFound {
+			return nil
+		}
+		return err
+	}
+	if plan.Changed {
+		r.Recorder.Eventf(ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", "SetIamPolicy",
+			"Removed this object's IAP access bindings from %s: %s. IAP stays on, so the service fails closed.", resource, plan.Diff())
+	}
+	return nil
+}

@@ -1,0 +1,510 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+var publicMembers = []string{"allUsers", "allAuthenticatedUsers"}
+
+// checkTenancy enforces the namespace's annotations before any Google API is called.
+func (r *ProtectedServiceReconciler) checkTenancy(ctx context.Context, s *scope) error {
+	ns, err := r.namespace(ctx, s.ps.Namespace)
+	if err != nil {
+		return err
+	}
+	target := s.ps.Spec.Service
+	if allowed := ns.Annotations[AnnotationAllowedProjects]; !r.AllowAnyProject && !projectAllowed(allowed, target) {
+		return stalled(iapv1alpha1.ReasonProjectNotAllowed,
+			"Namespace %s may not target Cloud Run service %s: %s. Ask a cluster admin to add %q (or %q) to the %s annotation of namespace %s.",
+			ns.Name, target, describeAllowed(allowed), target.Project+"/"+target.Location+"/"+target.Name, target.Project,
+			AnnotationAllowedProjects, ns.Name)
+	}
+	if bad := disallowedMembers(ns.Annotations[AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
+		return stalled(iapv1alpha1.ReasonMemberNotAllowed,
+			"Namespace %s may grant only members matching %q (annotation %s); not allowed: %s. Remove them from the access groups or ask a cluster admin to widen the annotation.",
+			ns.Name, ns.Annotations[AnnotationAllowedMembers], AnnotationAllowedMembers, listSome(bad))
+	}
+	return nil
+}
+
+// checkClaim lets only one object manage a Cloud Run service.
+func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) error {
+	var list iapv1alpha1.ProtectedServiceList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: s.ps.Spec.Service.String()}); err != nil {
+		return fmt.Errorf("list ProtectedServices targeting %s: %w", s.ps.Spec.Service, err)
+	}
+	holder := claimHolder(list.Items)
+	if holder != nil && holder.UID != s.ps.UID {
+		return stalled(iapv1alpha1.ReasonServiceClaimed,
+			"Cloud Run service %s is already managed by ProtectedService %s/%s; only one ProtectedService may manage a service. Merge the access groups into that object, or delete it first.",
+			s.ps.Spec.Service, holder.Namespace, holder.Name)
+	}
+	return nil
+}
+
+// validateAccess compiles every access group before anything is read or written.
+func (r *ProtectedServiceReconciler) validateAccess(_ context.Context, s *scope) error {
+	if err := iampolicy.ValidateOwner(s.owner); err != nil {
+		return stalled(iapv1alpha1.ReasonInvalidCondition, "Cannot mark bindings for this object: %v.", err)
+	}
+	if err := iampolicy.ValidateGroups(accessGroups(s.ps)); err != nil {
+		return stalled(iapv1alpha1.ReasonInvalidCondition, "%v. Fix the access group's context; nothing was written to Google Cloud.", err)
+	}
+	return nil
+}
+
+// resolveService finds the project number and reads the service.
+func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scope) error {
+	target := s.ps.Spec.Service
+	number, err := r.Google.ProjectNumber(ctx, target.Project)
+	if err != nil {
+		if gcp.Classify(err) == gcp.PermissionDenied {
+			return stalled(iapv1alpha1.ReasonPermissionDenied,
+				"Project %s does not exist, or runguard's identity lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", target.Project)
+		}
+		return r.googleFailure(err, target.Project, "")
+	}
+	s.projectNumber = number
+	s.iapResource = gcp.IAPResource(number, target.Location, target.Name)
+	s.ps.Status.ProjectNumber = strconv.FormatInt(number, 10)
+	s.ps.Status.IAPResource = s.iapResource
+
+	svc, err := r.Google.GetService(ctx, target.FullName())
+	if err != nil {
+		if gcp.Classify(err) == gcp.NotFound {
+			return &waitingError{reason: iapv1alpha1.ReasonServiceNotFound,
+				message: fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", target.FullName())}
+		}
+		return r.googleFailure(err, target.Project, "run.services.get")
+	}
+	s.service = svc
+	s.ps.Status.ServiceURI = svc.GetUri()
+	return nil
+}
+
+// ensureInvokerGrant lets IAP's service agent invoke the service: IAP calls it as that agent.
+func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *scope) error {
+	agent := gcp.IAPServiceAgent(s.projectNumber)
+	name := s.service.GetName()
+	changed, err := r.updatePolicy(ctx,
+		func() (*iampb.Policy, error) { return r.Google.GetServicePolicy(ctx, name) },
+		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetServicePolicy(ctx, name, p) },
+		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+			next, changed := iampolicy.GrantMember(p, iampolicy.InvokerRole, agent)
+			return next, changed, nil
+		})
+	if err != nil {
+		if gcp.Classify(err) == gcp.Rejected && gcp.MentionsMember(err, agent) {
+			return stalled(iapv1alpha1.ReasonIAPServiceAgentMissing,
+				"IAP's service agent %s does not exist yet, so it cannot be allowed to invoke %s. Create it: gcloud beta services identity create --service=iap.googleapis.com --project=%s",
+				strings.TrimPrefix(agent, "serviceAccount:"), name, s.ps.Spec.Service.Project)
+		}
+		return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.setIamPolicy")
+	}
+	if changed {
+		r.wrote(s, "invoker grant", "SetIamPolicy", "Granted roles/run.invoker on %s to IAP's service agent %s.", name, agent)
+	}
+	s.set(iapv1alpha1.ConditionInvokerGranted, metav1.ConditionTrue, iapv1alpha1.ReasonGranted,
+		fmt.Sprintf("IAP's service agent %s may invoke the service.", strings.TrimPrefix(agent, "serviceAccount:")))
+	return nil
+}
+
+// bindAccess writes the declared access groups into the IAP resource's policy.
+func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) error {
+	desired := iampolicy.Desired{
+		Owner: s.owner, Role: iampolicy.AccessorRole,
+		Mode:   iampolicy.Mode(s.ps.Spec.BindingPolicy),
+		Groups: accessGroups(s.ps),
+	}
+	resource := s.iapResource
+	get := func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) }
+	set := func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) }
+
+	var plan iampolicy.Plan
+	var conflict *stalledError
+	_, err := r.updatePolicy(ctx, get, set, func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+		var err error
+		if plan, err = iampolicy.PlanAccess(p, desired); err != nil {
+			return nil, false, err
+		}
+		if len(plan.Conflicts) > 0 {
+			other := plan.Conflicts[0]
+			conflict = stalled(iapv1alpha1.ReasonServiceClaimed,
+				"The IAP access policy of %s holds bindings marked by another runguard owner (cluster %s, ProtectedService %s/%s, group %s); only one ProtectedService may manage a service. If that owner no longer exists, remove its bindings (condition titles starting with %q) from the policy.",
+				resource, other.Owner.Cluster, other.Owner.Namespace, other.Owner.Name, other.Group, iampolicy.TitlePrefix)
+			return nil, false, conflict
+		}
+		return plan.Policy, plan.Changed, nil
+	})
+	var tooLarge *iampolicy.PolicyTooLargeError
+	switch {
+	case errors.As(err, &conflict):
+		return conflict
+	case errors.As(err, &tooLarge):
+		return stalled(iapv1alpha1.ReasonPolicyTooLarge, "%v on %s. Reduce the members declared (or those other tools grant on this resource); use group: members instead of many user: members.", tooLarge, resource)
+	case err != nil && gcp.Classify(err) == gcp.Rejected:
+		return r.revokeDespiteRejection(ctx, s, desired, err)
+	case err != nil:
+		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
+	}
+	if plan.Changed {
+		r.wrote(s, "access bindings", "SetIamPolicy", "Updated IAP access on %s: %s", resource, plan.Diff())
+	}
+	r.recordBindings(s, plan.Policy)
+	s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionTrue, iapv1alpha1.ReasonBound,
+		fmt.Sprintf("%d access groups are bound on %s with role %s.", len(s.ps.Spec.AccessGroups), resource, iampolicy.AccessorRole))
+	return nil
+}
+
+// revokeDespiteRejection applies the removals when Google rejects the additions (a deleted user,
+// a domain-restricted-sharing policy): a typo in one member must never keep revoked access alive.
+func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context, s *scope, desired iampolicy.Desired, rejection error) error {
+	resource := s.iapResource
+	var plan iampolicy.Plan
+	_, err := r.updatePolicy(ctx,
+		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
+		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
+		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+			var err error
+			plan, err = iampolicy.PlanAccessRemovalOnly(p, desired)
+			return plan.Policy, plan.Changed, err
+		})
+	if err != nil {
+		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
+	}
+	if plan.Changed {
+		r.wrote(s, "access bindings", "SetIamPolicy", "Google rejected the additions; applied only the removals on %s: %s", resource, plan.Diff())
+	}
+	r.recordBindings(s, plan.Policy)
+	member := rejectedMember(rejection, desired.Groups)
+	msg := fmt.Sprintf("Google rejected the access policy for %s: %s. Removals were applied; additions wait until the member is fixed (a deleted or misspelled principal, or an organization policy restricting domains).",
+		resource, gcp.Message(rejection))
+	if member != "" {
+		msg = fmt.Sprintf("Google rejected member %s on %s: %s. Removals were applied; fix or remove that member to apply the additions.",
+			member, resource, gcp.Message(rejection))
+	}
+	s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionFalse, iapv1alpha1.ReasonMemberRejected, msg)
+	s.rejected = stalled(iapv1alpha1.ReasonMemberRejected, "%s", msg)
+	return nil
+}
+
+func rejectedMember(err error, groups []iampolicy.AccessGroup) string {
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if gcp.MentionsMember(err, m) {
+				return m
+			}
+		}
+	}
+	return ""
+}
+
+// enableIAP switches IAP on with an update that names only iap_enabled, and does not block on the
+// rollout: the next pass re-reads the service.
+func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) error {
+	svc := s.service
+	if !svc.GetIapEnabled() {
+		if err := r.Google.SetIAPEnabled(ctx, svc, true); err != nil {
+			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
+		}
+		s.serviceStale = true
+		r.wrote(s, "iap_enabled", "UpdateService", "Switching IAP on for Cloud Run service %s.", svc.GetName())
+		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched on; the rollout is in progress.")
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", svc.GetName()), 2*time.Second)
+		return nil
+	}
+	if rollingOut(svc) {
+		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is switched on; the rollout is in progress.")
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 2*time.Second)
+		return nil
+	}
+	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionTrue, iapv1alpha1.ReasonEnabled, "IAP is on."+terminalNote(svc))
+	return nil
+}
+
+// disableIAP switches IAP off, refusing when that would leave the service public without the
+// namespace's explicit consent.
+func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) error {
+	svc, err := r.freshService(ctx, s)
+	if err != nil {
+		return err
+	}
+	if svc.GetIapEnabled() {
+		public, why, err := r.publiclyInvocable(ctx, svc)
+		if err != nil {
+			return err
+		}
+		if public {
+			ns, err := r.namespace(ctx, s.ps.Namespace)
+			if err != nil {
+				return err
+			}
+			if ns.Annotations[AnnotationAllowPublic] != "true" {
+				return stalled(iapv1alpha1.ReasonWouldExposeService,
+					"Switching IAP off would leave Cloud Run service %s publicly invocable (%s). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",
+					svc.GetName(), why, ns.Name, AnnotationAllowPublic)
+			}
+		}
+		if err := r.Google.SetIAPEnabled(ctx, svc, false); err != nil {
+			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
+		}
+		s.serviceStale = true
+		r.wrote(s, "iap_enabled", "UpdateService", "Switching IAP off for Cloud Run service %s, as declared.", svc.GetName())
+		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched off; the rollout is in progress.")
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", svc.GetName()), 2*time.Second)
+		return nil
+	}
+	if rollingOut(svc) {
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 2*time.Second)
+	}
+	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonDisabled, "IAP is off, as declared."+terminalNote(svc))
+	return nil
+}
+
+// revokePublicAccess removes allUsers and allAuthenticatedUsers from roles/run.invoker and turns
+// the invoker IAM check back on, when publicAccess is Deny.
+func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *scope) error {
+	if s.ps.Spec.PublicAccess == iapv1alpha1.PublicAccessAllow {
+		s.set(iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionFalse, iapv1alpha1.ReasonPublicAccessAllowed,
+			"publicAccess is Allow: public roles/run.invoker grants and invoker_iam_disabled are left as they are.")
+		return nil
+	}
+	name := s.service.GetName()
+	var removed []iampolicy.Tuple
+	changed, err := r.updatePolicy(ctx,
+		func() (*iampb.Policy, error) { return r.Google.GetServicePolicy(ctx, name) },
+		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetServicePolicy(ctx, name, p) },
+		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+			var next *iampb.Policy
+			next, removed = iampolicy.RevokeMembers(p, iampolicy.InvokerRole, publicMembers...)
+			return next, len(removed) > 0, nil
+		})
+	if err != nil {
+		return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.setIamPolicy")
+	}
+	if changed {
+		r.wrote(s, "public invoker grant", "SetIamPolicy", "Revoked public access to %s: removed %s from roles/run.invoker.", name, tupleMembers(removed))
+	}
+	svc, err := r.freshService(ctx, s)
+	if err != nil {
+		return err
+	}
+	if svc.GetInvokerIamDisabled() {
+		if err := r.Google.EnableInvokerIAMCheck(ctx, svc); err != nil {
+			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
+		}
+		s.serviceStale = true
+		r.wrote(s, "invoker_iam_disabled", "UpdateService", "Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", name)
+	}
+	s.set(iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionTrue, iapv1alpha1.ReasonRevoked,
+		"allUsers and allAuthenticatedUsers may not invoke the service, and the invoker IAM check is on.")
+	return nil
+}
+
+func (r *ProtectedServiceReconciler) publiclyInvocable(ctx context.Context, svc *runpb.Service) (bool, string, error) {
+	if svc.GetInvokerIamDisabled() {
+		return true, "invoker_iam_disabled is true", nil
+	}
+	p, err := r.Google.GetServicePolicy(ctx, svc.GetName())
+	if err != nil {
+		return false, "", r.googleFailure(err, "", "run.services.getIamPolicy")
+	}
+	for _, m := range publicMembers {
+		if iampolicy.HasMember(p, iampolicy.InvokerRole, m) {
+			return true, m + " has roles/run.invoker", nil
+		}
+	}
+	return false, "", nil
+}
+
+// freshService re-reads the service when this pass already updated it, so the next update
+// carries the current etag.
+func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope) (*runpb.Service, error) {
+	if !s.serviceStale {
+		return s.service, nil
+	}
+	svc, err := r.Google.GetService(ctx, s.service.GetName())
+	if err != nil {
+		return nil, r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.get")
+	}
+	s.service, s.serviceStale = svc, false
+	return svc, nil
+}
+
+// googleFailure turns a Google error into a Stalled reason when a human must act, or keeps it
+// transient (retried with backoff).
+func (r *ProtectedServiceReconciler) googleFailure(err error, project, permission string) error {
+	switch gcp.Classify(err) {
+	case gcp.APIDisabled:
+		api := "the API"
+		if strings.Contains(err.Error(), "IAP") || strings.Contains(err.Error(), "iap") {
+			api = "iap.googleapis.com"
+		}
+		return stalled(iapv1alpha1.ReasonAPIDisabled, "%s. Enable it: gcloud services enable %s --project=%s", gcp.Message(err), api, project)
+	case gcp.PermissionDenied:
+		if p := gcp.Permission(err); p != "" {
+			permission = p
+		}
+		return stalled(iapv1alpha1.ReasonPermissionDenied,
+			"runguard's Google identity lacks permission %s: %s. Grant the runguard role described in docs/install.md.", permission, gcp.Message(err))
+	default:
+		return err
+	}
+}
+
+// updatePolicy is IAM's read-modify-write: read version 3, change, write with the etag read.
+// On ABORTED (someone wrote in between) the whole cycle is redone with backoff, a few times.
+func (r *ProtectedServiceReconciler) updatePolicy(ctx context.Context,
+	get func() (*iampb.Policy, error),
+	set func(*iampb.Policy) (*iampb.Policy, error),
+	change func(*iampb.Policy) (*iampb.Policy, bool, error),
+) (bool, error) {
+	const attempts = 5
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		current, err := get()
+		if err != nil {
+			return false, err
+		}
+		next, changed, err := change(current)
+		if err != nil || !changed {
+			return false, err
+		}
+		if _, err = set(next); err == nil {
+			return true, nil
+		}
+		if gcp.Classify(err) != gcp.Conflict || attempt == attempts {
+			return false, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(jitter(delay)):
+		}
+		delay *= 2
+	}
+}
+
+// wrote records a Google write: an Event, and — when the object was already Ready for this
+// generation — a drift correction.
+func (r *ProtectedServiceReconciler) wrote(s *scope, field, action, format string, args ...any) {
+	r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", action, format, args...)
+	if !s.wasReady {
+		return
+	}
+	driftCorrections.WithLabelValues(field).Inc()
+	r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "DriftCorrected", action, "Corrected drift of %s on %s.", field, s.ps.Spec.Service)
+	if n, fighting := r.drift.corrected(s.ps, field); fighting {
+		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "FightingWriter", action,
+			"%s was corrected %d times within %s: another tool keeps writing it. Find that writer (Terraform, gcloud scripts, Config Connector) and stop it managing %s.",
+			field, n, fightWindow, field)
+	}
+}
+
+// recordBindings caches in status what runguard's markers in the written policy say we own.
+func (r *ProtectedServiceReconciler) recordBindings(s *scope, p *iampb.Policy) {
+	var managed []iapv1alpha1.ManagedBinding
+	members := 0
+	for _, b := range p.GetBindings() {
+		m, ok := iampolicy.ParseMarker(b.GetCondition())
+		if !ok || m.Owner != s.owner {
+			continue
+		}
+		managed = append(managed, iapv1alpha1.ManagedBinding{
+			Group: m.Group, Role: b.GetRole(), ConditionTitle: b.GetCondition().GetTitle(),
+			Members: append([]string(nil), b.GetMembers()...),
+		})
+		members += len(b.GetMembers())
+	}
+	s.ps.Status.ManagedBindings = managed
+	s.ps.Status.MemberCount = int32(members)
+}
+
+func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return nil, fmt.Errorf("read namespace %s: %w", name, err)
+	}
+	return ns, nil
+}
+
+// accessGroups converts the API's groups into the policy core's plain values.
+func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
+	out := make([]iampolicy.AccessGroup, 0, len(ps.Spec.AccessGroups))
+	for _, g := range ps.Spec.AccessGroups {
+		ag := iampolicy.AccessGroup{Name: g.Name}
+		for _, m := range g.Members {
+			ag.Members = append(ag.Members, string(m))
+		}
+		if c := g.Context; c != nil {
+			for _, l := range c.AccessLevels {
+				ag.Context.AccessLevels = append(ag.Context.AccessLevels, string(l))
+			}
+			for _, p := range c.PathPrefixes {
+				ag.Context.PathPrefixes = append(ag.Context.PathPrefixes, string(p))
+			}
+			for _, h := range c.Hosts {
+				ag.Context.Hosts = append(ag.Context.Hosts, string(h))
+			}
+			if c.NotBefore != nil {
+				t := c.NotBefore.UTC()
+				ag.Context.NotBefore = &t
+			}
+			if c.NotAfter != nil {
+				t := c.NotAfter.UTC()
+				ag.Context.NotAfter = &t
+			}
+			ag.Context.Expression = c.Expression
+		}
+		out = append(out, ag)
+	}
+	return out
+}
+
+// rollingOut: Cloud Run is done when reconciling is false and observed_generation caught up.
+func rollingOut(svc *runpb.Service) bool {
+	return svc.GetReconciling() || svc.GetObservedGeneration() < svc.GetGeneration()
+}
+
+// terminalNote reports an unrelated failed rollout without blocking on it.
+func terminalNote(svc *runpb.Service) string {
+	tc := svc.GetTerminalCondition()
+	if tc != nil && tc.GetState() == runpb.Condition_CONDITION_FAILED {
+		return fmt.Sprintf(" Note: the service's latest rollout failed (%s); that is not runguard's to fix.", tc.GetMessage())
+	}
+	return ""
+}
+
+func tupleMembers(ts []iampolicy.Tuple) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range ts {
+		if !seen[t.Member] {
+			seen[t.Member] = true
+			out = append(out, t.Member)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func listSome(items []string) string {
+	if len(items) <= 5 {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:5], ", "), len(items)-5)
+}

@@ -1,0 +1,102 @@
+package controllers
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+)
+
+// Namespace annotations set by cluster admins; tenants cannot change them.
+const (
+	AnnotationAllowedProjects = "iap.runguard.dev/allowed-projects"
+	AnnotationAllowedMembers  = "iap.runguard.dev/allowed-members"
+	AnnotationAllowPublic     = "iap.runguard.dev/allow-public"
+)
+
+// projectAllowed decides whether a namespace's allowed-projects annotation admits the target.
+// Entries are comma-separated: "project", "project/location" or "project/location/service-glob".
+func projectAllowed(annotation string, target iapv1alpha1.ServiceRef) bool {
+	for _, entry := range splitList(annotation) {
+		parts := strings.Split(entry, "/")
+		switch len(parts) {
+		case 1:
+			if parts[0] == target.Project {
+				return true
+			}
+		case 2:
+			if parts[0] == target.Project && parts[1] == target.Location {
+				return true
+			}
+		case 3:
+			if parts[0] == target.Project && parts[1] == target.Location && globMatch(parts[2], target.Name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// disallowedMembers lists the declared members no pattern of the allowed-members annotation
+// admits. A pattern with a kind prefix ("group:*@acme.com") matches that kind only; one without
+// ("*@acme.com") matches the email or domain of any kind. An empty annotation admits everyone.
+func disallowedMembers(annotation string, groups []iapv1alpha1.AccessGroup) []string {
+	patterns := splitList(annotation)
+	if len(patterns) == 0 {
+		return nil
+	}
+	var out []string
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if !memberAllowed(patterns, string(m)) {
+				out = append(out, string(m))
+			}
+		}
+	}
+	return out
+}
+
+func memberAllowed(patterns []string, member string) bool {
+	lower := strings.ToLower(member)
+	_, identity, _ := strings.Cut(lower, ":")
+	emailKind := !strings.HasPrefix(lower, "principal")
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		if globMatch(p, lower) {
+			return true
+		}
+		if emailKind && !strings.Contains(p, ":") && globMatch(p, identity) {
+			return true
+		}
+	}
+	return false
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// globMatch matches "*" against any run of characters (including "/" and "@") and nothing else
+// specially, so admins can write the patterns the way they read.
+func globMatch(pattern, s string) bool {
+	quoted := strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*")
+	re, err := regexp.Compile("^" + quoted + "$")
+	if err != nil {
+		return false
+	}
+	return re.MatchString(s)
+}
+
+func describeAllowed(annotation string) string {
+	if strings.TrimSpace(annotation) == "" {
+		return fmt.Sprintf("the namespace has no %s annotation", AnnotationAllowedProjects)
+	}
+	return fmt.Sprintf("the namespace allows only %q", annotation)
+}

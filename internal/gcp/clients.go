@@ -1,0 +1,122 @@
+// Package gcp is runguard's one edge to Google Cloud: Cloud Run Admin v2, IAP Admin v1 and
+// Resource Manager v3, each touched in exactly one file through the official Go clients.
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+
+	iap "cloud.google.com/go/iap/apiv1"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	run "cloud.google.com/go/run/apiv2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Config says where each API lives. An empty endpoint means Google's production endpoint with
+// Application Default Credentials (Workload Identity in a GKE cluster).
+type Config struct {
+	RunEndpoint             string
+	IAPEndpoint             string
+	ResourceManagerEndpoint string
+	// Options are added to every client (tests pass the fake's options here).
+	Options []option.ClientOption
+}
+
+// Clients holds one client per Google API and the project-number cache.
+type Clients struct {
+	run      *run.ServicesClient
+	iap      *iap.IdentityAwareProxyAdminClient
+	projects *resourcemanager.ProjectsClient
+
+	numbersMu sync.RWMutex
+	numbers   map[string]int64
+}
+
+// New dials the three APIs.
+func New(ctx context.Context, cfg Config) (*Clients, error) {
+	runOpts, err := endpointOptions(cfg.RunEndpoint, cfg.Options)
+	if err != nil {
+		return nil, fmt.Errorf("Cloud Run endpoint: %w", err)
+	}
+	iapOpts, err := endpointOptions(cfg.IAPEndpoint, cfg.Options)
+	if err != nil {
+		return nil, fmt.Errorf("IAP endpoint: %w", err)
+	}
+	rmOpts, err := endpointOptions(cfg.ResourceManagerEndpoint, cfg.Options)
+	if err != nil {
+		return nil, fmt.Errorf("Resource Manager endpoint: %w", err)
+	}
+	c := &Clients{numbers: map[string]int64{}}
+	if c.run, err = run.NewServicesClient(ctx, runOpts...); err != nil {
+		return nil, fmt.Errorf("create Cloud Run client: %w", err)
+	}
+	if c.iap, err = iap.NewIdentityAwareProxyAdminClient(ctx, iapOpts...); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("create IAP client: %w", err)
+	}
+	if c.projects, err = resourcemanager.NewProjectsClient(ctx, rmOpts...); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("create Resource Manager client: %w", err)
+	}
+	return c, nil
+}
+
+// Close closes every client.
+func (c *Clients) Close() {
+	for _, closer := range []interface{ Close() error }{c.run, c.iap, c.projects} {
+		if closer != nil && !isNilClient(closer) {
+			_ = closer.Close()
+		}
+	}
+}
+
+func isNilClient(v any) bool {
+	switch x := v.(type) {
+	case *run.ServicesClient:
+		return x == nil
+	case *iap.IdentityAwareProxyAdminClient:
+		return x == nil
+	case *resourcemanager.ProjectsClient:
+		return x == nil
+	}
+	return false
+}
+
+// endpointOptions turns an endpoint override into client options. Plaintext without credentials
+// is allowed only on loopback, so a typo cannot send requests unauthenticated over a network.
+func endpointOptions(endpoint string, extra []option.ClientOption) ([]option.ClientOption, error) {
+	opts := append([]option.ClientOption(nil), extra...)
+	if endpoint == "" {
+		return opts, nil
+	}
+	opts = append(opts, option.WithEndpoint(endpoint))
+	loopback, err := isLoopback(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if loopback {
+		opts = append(opts, option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	return opts, nil
+}
+
+func isLoopback(endpoint string) (bool, error) {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false, fmt.Errorf("%q is not host:port: %w", endpoint, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+var errNoNumber = errors.New("Resource Manager returned a project without a number")
