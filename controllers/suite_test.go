@@ -1,0 +1,318 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/controllers"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/testenv"
+)
+
+// The suite runs the real controller in a manager against a real API server (envtest) and the
+// fake Google Cloud through the official Google clients. Each test works in its own namespace on
+// its own Cloud Run service, so tests never see each other's state.
+const (
+	project       = "acme-prod"
+	projectNumber = 123456789012
+	location      = "us-central1"
+	resync        = 2 * time.Second
+)
+
+var (
+	k8s   client.Client
+	fake  *gcpfake.Server
+	names atomic.Int64
+)
+
+var knownPrincipals = []string{
+	"group:finance-analysts@acme.com", "user:cfo@acme.com", "group:auditors@acme.com",
+	"user:alice@acme.com", "user:bob@acme.com", "user:carol@acme.com", "user:dave@acme.com",
+	"user:mallory@acme.com", "group:eng@acme.com", "serviceAccount:ci@acme-prod.iam.gserviceaccount.com",
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Run(m, func(env *testenv.Env) {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(os.Getenv("RUNGUARD_TEST_LOG") != ""), zap.WriteTo(testLogOutput())))
+		var err error
+		fake, err = gcpfake.Start(gcpfake.Options{Seed: gcpfake.Seed{Projects: []gcpfake.Project{
+			{ID: project, Number: projectNumber, Principals: knownPrincipals},
+			{ID: "iap-off-project", Number: 222222222222, IAPAPIDisabled: true, Principals: knownPrincipals},
+			{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
+		}}})
+		if err != nil {
+			panic(err)
+		}
+		k8s = env.Client
+		startManager(env)
+	}))
+}
+
+
+
+func startManager(env *testenv.Env) {
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		panic(err)
+	}
+	google, err := gcp.New(context.Background(), gcp.Config{Options: fake.ClientOptions()})
+	if err != nil {
+		panic(err)
+	}
+	r := &controllers.ProtectedServiceReconciler{
+		Client:   mgr.GetClient(),
+		Google:   google,
+		Recorder: mgr.GetEventRecorder("runguard"),
+		Options: controllers.Options{
+			ClusterName: "test", ResyncPeriod: resync, StalledRecheck: 2 * time.Second,
+			MaxConcurrentReconciles: 4,
+		},
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		panic(err)
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			panic(err)
+		}
+	}()
+}
+
+// world is one test's namespace and Cloud Run service.
+type world struct {
+	t         *testing.T
+	ns        string
+	service   string // short name
+	fullName  string
+	iapTarget string
+}
+
+type worldOption func(*corev1.Namespace, *gcpfake.Service)
+
+func withAnnotation(k, v string) worldOption {
+	return func(ns *corev1.Namespace, _ *gcpfake.Service) { ns.Annotations[k] = v }
+}
+
+func withService(f func(*gcpfake.Service)) worldOption {
+	return func(_ *corev1.Namespace, s *gcpfake.Service) { f(s) }
+}
+
+func newWorld(t *testing.T, opts ...worldOption) *world {
+	t.Helper()
+	n := names.Add(1)
+	w := &world{t: t, ns: fmt.Sprintf("tenant-%d", n), service: fmt.Sprintf("svc-%d", n)}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Annotations: map[string]string{
+		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project",
+	}}}
+	svc := gcpfake.Service{Project: project, Location: location, Name: w.service}
+	for _, o := range opts {
+		o(ns, &svc)
+	}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	w.service = svc.Name
+	if svc.Name != "" {
+		if err := fake.AddService(svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.fullName = fmt.Sprintf("projects/%s/locations/%s/services/%s", svc.Project, location, w.service)
+	w.iapTarget = fmt.Sprintf("projects/%d/iap_web/cloud_run-%s/services/%s", numberOf(svc.Project), location, w.service)
+	return w
+}
+
+func numberOf(p string) int64 {
+	switch p {
+	case "iap-off-project":
+		return 222222222222
+	case "no-agent-project":
+		return 333333333333
+	}
+	return projectNumber
+}
+
+func (w *world) object(name string, groups ...iapv1alpha1.AccessGroup) *iapv1alpha1.ProtectedService {
+	return &iapv1alpha1.ProtectedService{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: name},
+		Spec: iapv1alpha1.ProtectedServiceSpec{
+			Service:      iapv1alpha1.ServiceRef{Project: project, Location: location, Name: w.service},
+			AccessGroups: groups,
+		},
+	}
+}
+
+func group(name string, members ...string) iapv1alpha1.AccessGroup {
+	g := iapv1alpha1.AccessGroup{Name: name}
+	for _, m := range members {
+		g.Members = append(g.Members, iapv1alpha1.Member(m))
+	}
+	return g
+}
+
+func (w *world) create(ps *iapv1alpha1.ProtectedService) {
+	w.t.Helper()
+	if err := k8s.Create(context.Background(), ps); err != nil {
+		w.t.Fatalf("create %s: %v", ps.Name, err)
+	}
+}
+
+// update re-reads the object, applies change and writes it, retrying on conflicts.
+func (w *world) update(name string, change func(*iapv1alpha1.ProtectedService)) {
+	w.t.Helper()
+	eventually(w.t, 10*time.Second, "update "+name, func() error {
+		ps := w.get(name)
+		change(ps)
+		return k8s.Update(context.Background(), ps)
+	})
+}
+
+func (w *world) get(name string) *iapv1alpha1.ProtectedService {
+	w.t.Helper()
+	ps := &iapv1alpha1.ProtectedService{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: name}, ps); err != nil {
+		w.t.Fatalf("get %s: %v", name, err)
+	}
+	return ps
+}
+
+// waitFor waits until the object's condition has the status (and reason, when given) for its
+// current generation, and returns the object.
+func (w *world) waitFor(name, conditionType string, status metav1.ConditionStatus, reason string) *iapv1alpha1.ProtectedService {
+	w.t.Helper()
+	var ps *iapv1alpha1.ProtectedService
+	eventually(w.t, 30*time.Second, fmt.Sprintf("%s %s=%s %s", name, conditionType, status, reason), func() error {
+		ps = w.get(name)
+		c := meta.FindStatusCondition(ps.Status.Conditions, conditionType)
+		switch {
+		case c == nil:
+			return fmt.Errorf("no %s condition; conditions: %s", conditionType, describeConditions(ps))
+		case c.Status != status || (reason != "" && c.Reason != reason) || ps.Status.ObservedGeneration != ps.Generation:
+			return fmt.Errorf("generation %d observed %d; %s", ps.Generation, ps.Status.ObservedGeneration, describeConditions(ps))
+		}
+		return nil
+	})
+	return ps
+}
+
+func (w *world) waitReady(name string) *iapv1alpha1.ProtectedService {
+	w.t.Helper()
+	return w.waitFor(name, iapv1alpha1.ConditionReady, metav1.ConditionTrue, "")
+}
+
+func (w *world) waitStalled(name, reason string) *iapv1alpha1.ProtectedService {
+	w.t.Helper()
+	return w.waitFor(name, iapv1alpha1.ConditionStalled, metav1.ConditionTrue, reason)
+}
+
+func describeConditions(ps *iapv1alpha1.ProtectedService) string {
+	var parts []string
+	for _, c := range ps.Status.Conditions {
+		parts = append(parts, fmt.Sprintf("%s=%s(%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (w *world) iapPolicy() *iampb.Policy {
+	w.t.Helper()
+	p, ok := fake.IAPPolicy(w.iapTarget)
+	if !ok {
+		w.t.Fatalf("no IAP policy for %s", w.iapTarget)
+	}
+	return p
+}
+
+func (w *world) servicePolicy() *iampb.Policy {
+	w.t.Helper()
+	p, ok := fake.ServicePolicy(w.fullName)
+	if !ok {
+		w.t.Fatalf("no policy for %s", w.fullName)
+	}
+	return p
+}
+
+func (w *world) cloudRun() *runpb.Service {
+	w.t.Helper()
+	s, ok := fake.GetService(w.fullName)
+	if !ok {
+		w.t.Fatalf("no service %s", w.fullName)
+	}
+	return s
+}
+
+// writes lists the Google writes made on this world's service and IAP resource, in order.
+func (w *world) writes() []string {
+	var out []string
+	for _, c := range fake.Calls() {
+		if c.Write && (c.Resource == w.fullName || c.Resource == w.iapTarget) {
+			out = append(out, c.Method)
+		}
+	}
+	return out
+}
+
+// callsOn counts every call naming this world's resources (or its project), writes or not.
+func (w *world) callsOn(project string) int {
+	n := 0
+	for _, c := range fake.Calls() {
+		if strings.Contains(c.Resource, w.service) || strings.Contains(c.Resource, "projects/"+project) {
+			n++
+		}
+	}
+	return n
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %v", what, err)
+}
+
+// members returns "role|conditionTitle" → sorted members, the policy's content in a form that
+// is easy to compare.
+func bindingsOf(p *iampb.Policy) map[string][]string {
+	out := map[string][]string{}
+	for _, b := range p.GetBindings() {
+		k := b.GetRole() + "|" + b.GetCondition().GetTitle()
+		out[k] = append(out[k], b.GetMembers()...)
+	}
+	return out
+}
+
+// testLogOutput keeps the manager quiet unless RUNGUARD_TEST_LOG is set.
+func testLogOutput() *os.File {
+	if os.Getenv("RUNGUARD_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	f, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	return f
+}
