@@ -80,7 +80,6 @@ func TestSample_BecomesReadyWithExactlyTheDeclaredState(t *testing.T) {
 	}
 }
 
-
 func TestNoChangeReconcile_MakesNoGoogleWrites(t *testing.T) {
 	w := newWorld(t)
 	w.create(w.object("quiet", group("devs", "user:alice@acme.com")))

@@ -65,8 +65,6 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-
-
 func startManager(env *testenv.Env) {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
