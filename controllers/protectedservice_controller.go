@@ -76,10 +76,8 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 	if r.MaxConcurrentReconciles <= 0 {
 		r.MaxConcurrentReconciles = 4
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &iapv1alpha1.ProtectedService{}, serviceIndex, func(o client.Object) []string {
-		return []string{o.(*iapv1alpha1.ProtectedService).Spec.Service.String()}
-	}); err != nil {
-		return fmt.Errorf("index ProtectedServices by service: %w", err)
+	if err := RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status writes do not change the generation, so our own status patches never wake us.
@@ -99,6 +97,16 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("protectedservice").
 		Complete(r)
+}
+
+// RegisterIndexes adds the cache indexes the reconciler's queries need.
+func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, serviceIndex, func(o client.Object) []string {
+		return []string{o.(*iapv1alpha1.ProtectedService).Spec.Service.String()}
+	}); err != nil {
+		return fmt.Errorf("index ProtectedServices by service: %w", err)
+	}
+	return nil
 }
 
 // Reconcile runs one pass: finalizer, then the ordered phases, then one status patch.

@@ -24,6 +24,7 @@ func agentOf(number string) string {
 }
 
 func TestSample_BecomesReadyWithExactlyTheDeclaredState(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, withService(func(s *gcpfakeService) { s.Public = true }))
 	ps := w.object("billing-dashboard",
 		group("finance-analysts", "group:finance-analysts@acme.com", "user:cfo@acme.com"),
@@ -81,6 +82,7 @@ func TestSample_BecomesReadyWithExactlyTheDeclaredState(t *testing.T) {
 }
 
 func TestNoChangeReconcile_MakesNoGoogleWrites(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.create(w.object("quiet", group("devs", "user:alice@acme.com")))
 	before := w.waitReady("quiet")
@@ -117,6 +119,7 @@ func lastSyncOnly(a, b *iapv1alpha1.ProtectedService) bool {
 }
 
 func TestMerge_LeavesEverythingItDoesNotOwnAlone(t *testing.T) {
+	t.Parallel()
 	foreign := &iampb.Policy{
 		Version: 3,
 		Bindings: []*iampb.Binding{
@@ -146,6 +149,7 @@ func TestMerge_LeavesEverythingItDoesNotOwnAlone(t *testing.T) {
 }
 
 func TestExclusive_RemovesOnlyUnmarkedAccessors(t *testing.T) {
+	t.Parallel()
 	foreign := &iampb.Policy{Bindings: []*iampb.Binding{
 		{Role: accessor, Members: []string{"user:mallory@acme.com"}},
 		{Role: "roles/iap.admin", Members: []string{"user:dave@acme.com"}},
@@ -165,6 +169,7 @@ func TestExclusive_RemovesOnlyUnmarkedAccessors(t *testing.T) {
 }
 
 func TestRemovingAGroup_RemovesOnlyItsBinding(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.create(w.object("groups", group("devs", "user:alice@acme.com"), group("ops", "user:bob@acme.com")))
 	w.waitReady("groups")
@@ -180,6 +185,7 @@ func TestRemovingAGroup_RemovesOnlyItsBinding(t *testing.T) {
 }
 
 func TestOwnershipSurvivesLosingTheObject(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ps := w.object("restored", group("devs", "user:alice@acme.com"), group("ops", "user:bob@acme.com"))
 	ps.Spec.DeletionPolicy = iapv1alpha1.DeletionPolicyAbandon
@@ -202,6 +208,7 @@ func TestOwnershipSurvivesLosingTheObject(t *testing.T) {
 }
 
 func TestDelete_RemovesOwnBindingsAndLeavesIAPOn(t *testing.T) {
+	t.Parallel()
 	foreign := &iampb.Policy{Bindings: []*iampb.Binding{{Role: accessor, Members: []string{"user:bob@acme.com"}}}}
 	w := newWorld(t, withService(func(s *gcpfakeService) { s.IAPPolicy = foreign }))
 	w.create(w.object("gone", group("devs", "user:alice@acme.com")))
@@ -226,6 +233,7 @@ func TestDelete_RemovesOwnBindingsAndLeavesIAPOn(t *testing.T) {
 }
 
 func TestDelete_ReleasesAtOnceWhenTheServiceIsGone(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.create(w.object("orphan", group("devs", "user:alice@acme.com")))
 	w.waitReady("orphan")

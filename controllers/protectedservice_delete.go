@@ -78,7 +78,7 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, ps
 		Role:  iampolicy.AccessorRole, Mode: iampolicy.Merge,
 	}
 	var plan iampolicy.Plan
-	_, err = r.updatePolicy(ctx,
+	_, _, err = r.updatePolicy(ctx,
 		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
 		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
 		func(p *iampb.Policy) (*iampb.Policy, bool, error) {

@@ -101,7 +101,7 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *scope) error {
 	agent := gcp.IAPServiceAgent(s.projectNumber)
 	name := s.service.GetName()
-	changed, err := r.updatePolicy(ctx,
+	policy, changed, err := r.updatePolicy(ctx,
 		func() (*iampb.Policy, error) { return r.Google.GetServicePolicy(ctx, name) },
 		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetServicePolicy(ctx, name, p) },
 		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
@@ -116,6 +116,7 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 		}
 		return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.setIamPolicy")
 	}
+	s.servicePolicy = policy
 	if changed {
 		r.wrote(s, "invoker grant", "SetIamPolicy", "Granted roles/run.invoker on %s to IAP's service agent %s.", name, agent)
 	}
@@ -137,7 +138,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) e
 
 	var plan iampolicy.Plan
 	var conflict *stalledError
-	_, err := r.updatePolicy(ctx, get, set, func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+	_, _, err := r.updatePolicy(ctx, get, set, func(p *iampb.Policy) (*iampb.Policy, bool, error) {
 		var err error
 		if plan, err = iampolicy.PlanAccess(p, desired); err != nil {
 			return nil, false, err
@@ -176,7 +177,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) e
 func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context, s *scope, desired iampolicy.Desired, rejection error) error {
 	resource := s.iapResource
 	var plan iampolicy.Plan
-	_, err := r.updatePolicy(ctx,
+	_, _, err := r.updatePolicy(ctx,
 		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
 		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
 		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
@@ -286,8 +287,15 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	}
 	name := s.service.GetName()
 	var removed []iampolicy.Tuple
-	changed, err := r.updatePolicy(ctx,
-		func() (*iampb.Policy, error) { return r.Google.GetServicePolicy(ctx, name) },
+	_, changed, err := r.updatePolicy(ctx,
+		// The invoker phase's policy saves a read on the first attempt; a conflict re-reads.
+		func() (*iampb.Policy, error) {
+			if p := s.servicePolicy; p != nil {
+				s.servicePolicy = nil
+				return p, nil
+			}
+			return r.Google.GetServicePolicy(ctx, name)
+		},
 		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetServicePolicy(ctx, name, p) },
 		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
 			var next *iampb.Policy
@@ -369,31 +377,36 @@ func (r *ProtectedServiceReconciler) googleFailure(err error, project, permissio
 
 // updatePolicy is IAM's read-modify-write: read version 3, change, write with the etag read.
 // On ABORTED (someone wrote in between) the whole cycle is redone with backoff, a few times.
+// It returns the policy as it now stands in Google (the one written, or the one read).
 func (r *ProtectedServiceReconciler) updatePolicy(ctx context.Context,
 	get func() (*iampb.Policy, error),
 	set func(*iampb.Policy) (*iampb.Policy, error),
 	change func(*iampb.Policy) (*iampb.Policy, bool, error),
-) (bool, error) {
+) (*iampb.Policy, bool, error) {
 	const attempts = 5
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		current, err := get()
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
 		next, changed, err := change(current)
-		if err != nil || !changed {
-			return false, err
+		if err != nil {
+			return nil, false, err
 		}
-		if _, err = set(next); err == nil {
-			return true, nil
+		if !changed {
+			return current, false, nil
+		}
+		written, err := set(next)
+		if err == nil {
+			return written, true, nil
 		}
 		if gcp.Classify(err) != gcp.Conflict || attempt == attempts {
-			return false, err
+			return nil, false, err
 		}
 		select {
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return nil, false, ctx.Err()
 		case <-time.After(jitter(delay)):
 		}
 		delay *= 2

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,6 +29,9 @@ type scope struct {
 	service       *runpb.Service
 	serviceStale  bool // we updated the service this pass; re-read before another update
 	iapResource   string
+	// servicePolicy is the service's IAM policy as the invoker phase left it, for the lockdown
+	// phase's first read-modify-write attempt.
+	servicePolicy *iampb.Policy
 
 	stalled   *stalledError
 	waiting   *waitingError

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -37,9 +38,10 @@ const (
 )
 
 var (
-	k8s   client.Client
-	fake  *gcpfake.Server
-	names atomic.Int64
+	restConfig *rest.Config
+	k8s        client.Client
+	fake       *gcpfake.Server
+	names      atomic.Int64
 )
 
 var knownPrincipals = []string{
@@ -61,6 +63,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		k8s = env.Client
+		restConfig = env.Config
 		startManager(env)
 	}))
 }
@@ -100,7 +103,7 @@ func startManager(env *testenv.Env) {
 
 // world is one test's namespace and Cloud Run service.
 type world struct {
-	t         *testing.T
+	t         testing.TB
 	ns        string
 	service   string // short name
 	fullName  string
@@ -117,7 +120,7 @@ func withService(f func(*gcpfake.Service)) worldOption {
 	return func(_ *corev1.Namespace, s *gcpfake.Service) { f(s) }
 }
 
-func newWorld(t *testing.T, opts ...worldOption) *world {
+func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
 	n := names.Add(1)
 	w := &world{t: t, ns: fmt.Sprintf("tenant-%d", n), service: fmt.Sprintf("svc-%d", n)}
@@ -282,7 +285,7 @@ func (w *world) callsOn(project string) int {
 	return n
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
