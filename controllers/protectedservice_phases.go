@@ -118,7 +118,7 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 	}
 	s.servicePolicy = policy
 	if changed {
-		r.wrote(s, "invoker grant", "SetIamPolicy", "Granted roles/run.invoker on %s to IAP's service agent %s.", name, agent)
+		r.wrote(s, "invoker grant", "GrantInvoker", "Granted roles/run.invoker on %s to IAP's service agent %s.", name, agent)
 	}
 	s.set(iapv1alpha1.ConditionInvokerGranted, metav1.ConditionTrue, iapv1alpha1.ReasonGranted,
 		fmt.Sprintf("IAP's service agent %s may invoke the service.", strings.TrimPrefix(agent, "serviceAccount:")))
@@ -164,7 +164,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) e
 		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
 	}
 	if plan.Changed {
-		r.wrote(s, "access bindings", "SetIamPolicy", "Updated IAP access on %s: %s", resource, plan.Diff())
+		r.wrote(s, "access bindings", "BindAccess", "Updated IAP access on %s: %s", resource, plan.Diff())
 	}
 	r.recordBindings(s, plan.Policy)
 	s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionTrue, iapv1alpha1.ReasonBound,
@@ -189,7 +189,7 @@ func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context,
 		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
 	}
 	if plan.Changed {
-		r.wrote(s, "access bindings", "SetIamPolicy", "Google rejected the additions; applied only the removals on %s: %s", resource, plan.Diff())
+		r.wrote(s, "access bindings", "RevokeAccess", "Google rejected the additions; applied only the removals on %s: %s", resource, plan.Diff())
 	}
 	r.recordBindings(s, plan.Policy)
 	member := rejectedMember(rejection, desired.Groups)
@@ -224,7 +224,7 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) er
 			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
 		}
 		s.serviceStale = true
-		r.wrote(s, "iap_enabled", "UpdateService", "Switching IAP on for Cloud Run service %s.", svc.GetName())
+		r.wrote(s, "iap_enabled", "EnableIAP", "Switching IAP on for Cloud Run service %s.", svc.GetName())
 		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched on; the rollout is in progress.")
 		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", svc.GetName()), 2*time.Second)
 		return nil
@@ -265,7 +265,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) e
 			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
 		}
 		s.serviceStale = true
-		r.wrote(s, "iap_enabled", "UpdateService", "Switching IAP off for Cloud Run service %s, as declared.", svc.GetName())
+		r.wrote(s, "iap_enabled", "DisableIAP", "Switching IAP off for Cloud Run service %s, as declared.", svc.GetName())
 		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched off; the rollout is in progress.")
 		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", svc.GetName()), 2*time.Second)
 		return nil
@@ -306,7 +306,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 		return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.setIamPolicy")
 	}
 	if changed {
-		r.wrote(s, "public invoker grant", "SetIamPolicy", "Revoked public access to %s: removed %s from roles/run.invoker.", name, tupleMembers(removed))
+		r.wrote(s, "public invoker grant", "RevokePublicAccess", "Revoked public access to %s: removed %s from roles/run.invoker.", name, tupleMembers(removed))
 	}
 	svc, err := r.freshService(ctx, s)
 	if err != nil {
@@ -317,7 +317,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
 		}
 		s.serviceStale = true
-		r.wrote(s, "invoker_iam_disabled", "UpdateService", "Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", name)
+		r.wrote(s, "invoker_iam_disabled", "EnableInvokerIAMCheck", "Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", name)
 	}
 	s.set(iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionTrue, iapv1alpha1.ReasonRevoked,
 		"allUsers and allAuthenticatedUsers may not invoke the service, and the invoker IAM check is on.")
@@ -413,7 +413,8 @@ func (r *ProtectedServiceReconciler) updatePolicy(ctx context.Context,
 	}
 }
 
-// wrote records a Google write: an Event, and — when the object was already Ready for this
+// wrote records a Google write: an Event (each kind of write has its own action, because the
+// events API folds events with the same reason and action into one series), and — when the object was already Ready for this
 // generation — a drift correction.
 func (r *ProtectedServiceReconciler) wrote(s *scope, field, action, format string, args ...any) {
 	r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", action, format, args...)

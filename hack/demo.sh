@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# `make demo`: runs runguard end to end on this machine — a local Kubernetes control plane
+# (etcd + kube-apiserver), the fake Google Cloud (gcpfake) and the manager — applies the samples
+# and shows what runguard did in Kubernetes and in (fake) Google Cloud. Then it stays up for
+# exploration until Ctrl-C, which stops every process it started.
+#
+# DEMO_EXIT=1 runs the same flow non-interactively and exits 0 only if every object reached
+# the condition it should (good ones Ready, the bad one Stalled) and the invalid one was
+# rejected by `kubectl apply`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DEMO_EXIT="${DEMO_EXIT:-}"
+DEMO_DIR="$ROOT/bin/demo"
+LOG_DIR="$DEMO_DIR/logs"
+KCFG="$DEMO_DIR/kubeconfig"
+WAIT_TIMEOUT="${DEMO_WAIT_TIMEOUT:-60s}"
+# The demo re-checks Google Cloud often, so out-of-band changes are corrected while you watch.
+RESYNC="${DEMO_RESYNC_PERIOD:-30s}"
+
+PIDS=()
+NAMES=()
+PORTS=()
+FAILURES=0
+STEP=0
+STAYING_UP=""
+
+now() {
+	if [[ -n "${EPOCHREALTIME:-}" ]]; then echo "${EPOCHREALTIME/,/.}"; else date +%s; fi
+}
+T0="$(now)"
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+step() {
+	STEP=$((STEP + 1))
+	printf '\n==> [%d] %s\n' "$STEP" "$*"
+}
+info() { printf '    %s\n' "$*"; }
+indent() { sed 's/^/      /'; }
+die() {
+	printf '\ndemo: %s\n' "$*" >&2
+	exit 1
+}
+problem() {
+	FAILURES=$((FAILURES + 1))
+	printf '    PROBLEM: %s\n' "$*"
+}
+
+# alive is true while the process runs; a child that exited stays a zombie until reaped, and
+# kill -0 would still succeed on it.
+alive() {
+	local s
+	s="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+	[[ -n "$s" && "$s" != Z* ]]
+}
+
+# start NAME LOG CMD... runs CMD in the background with its output in LOG.
+start() {
+	local name="$1" log="$2"
+	shift 2
+	"$@" >"$log" 2>&1 &
+	PIDS+=("$!")
+	NAMES+=("$name")
+	info "$name started (pid $!), log: ${log#"$ROOT"/}"
+}
+
+stop_one() {
+	local name="$1" pid="$2" children="" i
+	if alive "$pid"; then
+		children="$(pgrep -P "$pid" 2>/dev/null || true)"
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 150; i++)); do
+			alive "$pid" || break
+			sleep 0.2
+		done
+		if alive "$pid"; then
+			info "$name did not stop within 30s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+			# localcluster's etcd and kube-apiserver would outlive it.
+			for i in $children; do kill -KILL "$i" 2>/dev/null || true; done
+		fi
+	fi
+	wait "$pid" 2>/dev/null || true
+	info "stopped $name"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+cleanup() {
+	local rc=$? i p left=""
+	trap - EXIT INT TERM
+	set +e
+	if [[ -n "$STAYING_UP" && "$rc" == 130 ]]; then
+		rc=0 # Ctrl-C is how the interactive demo ends
+	fi
+	if ((${#PIDS[@]} > 0)); then
+		printf '\n==> stopping everything the demo started\n'
+		for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+			stop_one "${NAMES[i]}" "${PIDS[i]}"
+		done
+		# ${a[@]+...}: an empty array is "unbound" to set -u in bash before 4.4 (macOS ships 3.2).
+		for p in ${PORTS[@]+"${PORTS[@]}"}; do
+			if port_in_use "$p"; then left="$left $p"; fi
+		done
+		if [[ -n "$left" ]]; then
+			printf '    WARNING: something still listens on 127.0.0.1 port(s)%s\n' "$left"
+		else
+			info "no process or port left behind"
+		fi
+	fi
+	rm -f "$DEMO_DIR/demo.pid"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "Checking prerequisites"
+command -v go >/dev/null 2>&1 || die "Go is required and 'go' is not on PATH. Install Go $(awk '/^go /{print $2; exit}' go.mod) or newer (https://go.dev/dl/) and run 'make demo' again."
+command -v make >/dev/null 2>&1 || die "make is required and is not on PATH (Debian/Ubuntu: apt-get install make)."
+for tool in awk sed grep ps; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is required and is not on PATH."
+done
+info "$(go version)"
+mkdir -p "$DEMO_DIR"
+if [[ -f "$DEMO_DIR/demo.pid" ]] && alive "$(cat "$DEMO_DIR/demo.pid")"; then
+	die "another demo is running (pid $(cat "$DEMO_DIR/demo.pid")); press Ctrl-C in its terminal first."
+fi
+echo "$$" >"$DEMO_DIR/demo.pid"
+
+ASSETS="$(./hack/build-k8s-binaries.sh --print-dir)"
+KUBECTL="$ASSETS/kubectl"
+if [[ ! -x "$ASSETS/kube-apiserver" || ! -x "$ASSETS/etcd" || ! -x "$KUBECTL" ]]; then
+	info "kube-apiserver, etcd and kubectl are not built yet; building them from source now."
+	info "This happens once per machine: about 8-10 minutes on 2 cores (less with a warm Go build cache)."
+fi
+./hack/build-k8s-binaries.sh
+info "control-plane binaries: ${ASSETS#"$ROOT"/}"
+k() { "$KUBECTL" --kubeconfig "$KCFG" "$@"; }
+
+step "Building the manager, the fake Google Cloud and the demo helper (the first build takes 1-3 minutes)"
+t="$(now)"
+make --no-print-directory build
+go build -o bin/localcluster ./hack/localcluster
+info "built bin/manager, bin/gcpfake and bin/localcluster in $(since "$t")"
+
+T_UP="$(now)"
+step "Starting a local Kubernetes control plane (etcd + kube-apiserver)"
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+rm -f "$KCFG"
+start localcluster "$LOG_DIR/localcluster.log" \
+	bin/localcluster start --assets "$ASSETS" --kubeconfig "$KCFG" --log-dir "$LOG_DIR"
+for ((i = 0; i < 450; i++)); do
+	grep -q '^ready' "$LOG_DIR/localcluster.log" 2>/dev/null && break
+	alive "${PIDS[0]}" || die "the control plane did not start; see $LOG_DIR/localcluster.log, kube-apiserver.log and etcd.log:
+$(tail -n 20 "$LOG_DIR/localcluster.log")"
+	sleep 0.2
+done
+grep -q '^ready' "$LOG_DIR/localcluster.log" || die "the control plane did not become ready within 90s; see $LOG_DIR/"
+while read -r url; do
+	p="${url##*:}"
+	PORTS+=("${p%/}")
+done < <(sed -n -e 's/^api server: //p' -e 's/^etcd: //p' "$LOG_DIR/localcluster.log")
+info "$(grep '^api server' "$LOG_DIR/localcluster.log"), ready after $(since "$T_UP")"
+
+step "Starting the fake Google Cloud, seeded from hack/demo/seed.yaml"
+read -r GRPC_PORT ADMIN_PORT METRICS_PORT PROBE_PORT < <(bin/localcluster free-ports 4)
+PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$METRICS_PORT" "$PROBE_PORT")
+ADMIN="http://127.0.0.1:$ADMIN_PORT"
+start gcpfake "$LOG_DIR/gcpfake.log" \
+	bin/gcpfake --listen "127.0.0.1:$GRPC_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --seed hack/demo/seed.yaml
+bin/localcluster wait-http "$ADMIN/healthz" --timeout 30s || die "gcpfake did not start; see $LOG_DIR/gcpfake.log:
+$(tail -n 20 "$LOG_DIR/gcpfake.log")"
+info "gRPC on 127.0.0.1:$GRPC_PORT, admin on $ADMIN"
+info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
+info "ops-console (IAP on, access someone granted by hand); project acme-payroll: payroll-api (public)"
+
+step "Installing the ProtectedService CRD"
+k apply -f config/crd/bases/ | indent
+k wait --for=condition=Established --timeout=30s crd/protectedservices.iap.runguard.dev | indent
+
+step "Starting the manager, pointed at the local API server and the fake Google Cloud"
+start manager "$LOG_DIR/manager.log" \
+	bin/manager --kubeconfig "$KCFG" \
+	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
+	--metrics-bind-address "127.0.0.1:$METRICS_PORT" --metrics-secure=false \
+	--health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
+	--cluster-name demo --resync-period "$RESYNC" --zap-encoder console
+bin/localcluster wait-http "http://127.0.0.1:$PROBE_PORT/readyz" --timeout 30s || die "the manager did not start; see $LOG_DIR/manager.log:
+$(tail -n 20 "$LOG_DIR/manager.log")"
+info "ready; it re-checks Google Cloud every $RESYNC in this demo (default 10m)"
+T_STARTUP="$(since "$T_UP")"
+info "control plane, fake and manager up after $T_STARTUP"
+
+T_APPLY="$(now)"
+step "Applying namespaces (with iap.runguard.dev/allowed-projects), config/samples/ and hack/demo/good/"
+k apply -f hack/demo/namespaces.yaml | indent
+for f in config/samples/*.yaml; do
+	[[ "$(basename "$f")" == kustomization.yaml ]] && continue
+	k apply -f "$f" | indent
+done
+k apply -f hack/demo/good/ | indent
+
+step "Applying what an error looks like, from hack/demo/bad/"
+info "hack/demo/bad/rejected-invalid-window.yaml is refused by the API server:"
+if out="$(k apply -f hack/demo/bad/rejected-invalid-window.yaml 2>&1)"; then
+	echo "$out" | indent
+	problem "kubectl apply accepted an access window that ends before it starts"
+else
+	echo "$out" | indent
+fi
+info "hack/demo/bad/stalled-project-not-allowed.yaml is accepted, and the controller will mark it Stalled:"
+k apply -f hack/demo/bad/stalled-project-not-allowed.yaml | indent
+
+step "Waiting for every object to reach its condition (timeout $WAIT_TIMEOUT each)"
+# wait_condition CONDITION NAMESPACE NAME
+wait_condition() {
+	local cond="$1" ns="$2" name="$3" t reason
+	t="$(now)"
+	if k wait --for="condition=$cond" --timeout="$WAIT_TIMEOUT" -n "$ns" "protectedservice/$name" >/dev/null 2>&1; then
+		reason="$(k get protectedservice -n "$ns" "$name" -o jsonpath="{.status.conditions[?(@.type==\"$cond\")].reason}")"
+		info "$ns/$name: $cond=True ($reason), after $(since "$T_APPLY")"
+	else
+		problem "$ns/$name did not become $cond within $WAIT_TIMEOUT (waited $(since "$t")). Its conditions:"
+		k get protectedservice -n "$ns" "$name" \
+			-o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' 2>&1 | indent
+	fi
+}
+wait_condition Ready finance billing-dashboard
+wait_condition Ready platform public-site
+wait_condition Ready platform ops-console
+wait_condition Stalled finance payroll-api
+T_CONVERGED="$(since "$T_APPLY")"
+
+step "kubectl get protectedservices -A -o wide"
+k get protectedservices -A -o wide | indent
+echo
+info "Why finance/payroll-api is Stalled:"
+k get protectedservice -n finance payroll-api \
+	-o jsonpath='{.status.conditions[?(@.type=="Stalled")].message}{"\n"}' | fold -s -w 100 | indent
+
+step "What runguard did (kubectl get events -A)"
+k get events -A --sort-by=.metadata.creationTimestamp | indent
+
+step "Google Cloud (the fake) now: IAP, who may invoke, who may pass IAP and when"
+bin/localcluster google-state --admin "$ADMIN" | indent
+
+step "Summary"
+if ((FAILURES > 0)); then
+	info "$FAILURES PROBLEM(S) above. Logs: ${LOG_DIR#"$ROOT"/}/"
+	info "manager log (last 20 lines):"
+	tail -n 20 "$LOG_DIR/manager.log" | indent
+else
+	info "every object reached its expected condition $T_CONVERGED after kubectl apply"
+fi
+info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
+
+if [[ -n "$DEMO_EXIT" && "$DEMO_EXIT" != 0 ]]; then
+	if ((FAILURES > 0)); then exit 1; fi
+	exit 0
+fi
+
+STAYING_UP=1
+KUBECTL_DIR="${ASSETS#"$ROOT"/}"
+cat <<EOF
+
+==> The demo stays up until you press Ctrl-C. To explore, in another terminal:
+
+    cd $ROOT
+    export KUBECONFIG=$KCFG
+    export PATH="\$PWD/$KUBECTL_DIR:\$PATH"     # the kubectl the demo built
+
+    kubectl get protectedservices -A -w            # watch the objects (short name: psvc)
+    kubectl edit psvc -n finance billing-dashboard # add or remove a member, save, and watch it converge
+    bin/localcluster google-state --admin $ADMIN   # Google Cloud's side
+
+    # Let finance target acme-payroll: payroll-api goes from Stalled to Ready
+    kubectl annotate ns finance --overwrite iap.runguard.dev/allowed-projects=acme-prod,acme-payroll
+
+    # Change Google Cloud behind runguard's back (make public-site public again);
+    # runguard puts it back within $RESYNC:
+    curl -s -X PUT $ADMIN/policies/service/acme-prod/us-central1/public-site \\
+      -d '{"bindings":[{"role":"roles/run.invoker","members":["allUsers"]}]}'
+
+    kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
+
+    Logs:    ${LOG_DIR#"$ROOT"/}/{manager,gcpfake,localcluster,kube-apiserver,etcd}.log
+    Metrics: curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep runguard_
+    The fake's admin API (calls, faults, out-of-band changes): docs/gcpfake.md
+EOF
+
+while true; do
+	for ((i = 0; i < ${#PIDS[@]}; i++)); do
+		if ! alive "${PIDS[i]}"; then
+			die "${NAMES[i]} exited unexpectedly; see $LOG_DIR/${NAMES[i]}.log"
+		fi
+	done
+	sleep 2
+done

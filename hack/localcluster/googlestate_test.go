@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// A /state answer as the fake writes it (internal/gcpfake/admin.go), trimmed to what matters.
+const sampleState = `{
+  "projects": [{"id": "acme-prod", "number": 512345678901}],
+  "services": [
+    {"name": "projects/acme-prod/locations/us-central1/services/public-site", "iapEnabled": false,
+     "uri": "https://public-site-x-uc.a.run.app",
+     "servicePolicy": {"bindings": [{"role": "roles/run.invoker", "members": ["allUsers"]}]},
+     "iapResource": "projects/512345678901/iap_web/cloud_run-us-central1/services/public-site",
+     "iapPolicy": {}},
+    {"name": "projects/acme-prod/locations/europe-west1/services/ops-console", "iapEnabled": true,
+     "servicePolicy": {"bindings": [{"role": "roles/run.invoker", "members": ["serviceAccount:service-512345678901@gcp-sa-iap.iam.gserviceaccount.com"]}]},
+     "iapResource": "projects/512345678901/iap_web/cloud_run-europe-west1/services/ops-console",
+     "iapPolicy": {"version": 3, "bindings": [
+       {"role": "roles/iap.httpsResourceAccessor", "members": ["user:legacy-admin@acme.com"]},
+       {"role": "roles/iap.httpsResourceAccessor", "members": ["group:sre@acme.com"],
+        "condition": {"title": "runguard:sre", "description": "managed-by=runguard cluster=demo namespace=platform name=ops-console",
+                      "expression": "request.time >= timestamp(\"1970-01-01T00:00:00Z\")"}}]}}
+  ]
+}`
+
+func TestFormatState_ShowsWhatAReaderNeeds(t *testing.T) {
+	var st fakeState
+	if err := json.Unmarshal([]byte(sampleState), &st); err != nil {
+		t.Fatal(err)
+	}
+	out := formatState(st)
+	for _, want := range []string{
+		"project acme-prod (number 512345678901)",
+		"public         YES: allUsers may invoke",
+		"nobody may pass IAP",
+		"<- IAP's service agent",
+		"[other]    unconditional binding (not runguard's)",
+		"[runguard] runguard:sre  (cluster=demo namespace=platform name=ops-console)",
+		"when     always (",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Services are listed by name within a project, whatever order the fake used.
+	if strings.Index(out, "ops-console") > strings.Index(out, "public-site") {
+		t.Errorf("ops-console should come before public-site:\n%s", out)
+	}
+}
