@@ -93,7 +93,7 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, ps
 		return err
 	}
 	if plan.Changed {
-		r.Recorder.Eventf(ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", "SetIamPolicy",
+		r.Recorder.Eventf(ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", "RemoveAccess",
 			"Removed this object's IAP access bindings from %s: %s. IAP stays on, so the service fails closed.", resource, plan.Diff())
 	}
 	return nil
