@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -77,15 +76,7 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, ps
 		Owner: iampolicy.Owner{Cluster: r.ClusterName, Namespace: ps.Namespace, Name: ps.Name},
 		Role:  iampolicy.AccessorRole, Mode: iampolicy.Merge,
 	}
-	var plan iampolicy.Plan
-	_, _, err = r.updatePolicy(ctx,
-		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
-		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
-		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
-			var err error
-			plan, err = iampolicy.PlanAccessRemovalOnly(p, desired)
-			return plan.Policy, plan.Changed, err
-		})
+	plan, err := r.applyRemovals(ctx, resource, desired)
 	if err != nil {
 		if gcp.Classify(err) == gcp.NotFound {
 			return nil

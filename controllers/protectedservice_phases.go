@@ -176,15 +176,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) e
 // a domain-restricted-sharing policy): a typo in one member must never keep revoked access alive.
 func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context, s *scope, desired iampolicy.Desired, rejection error) error {
 	resource := s.iapResource
-	var plan iampolicy.Plan
-	_, _, err := r.updatePolicy(ctx,
-		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
-		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
-		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
-			var err error
-			plan, err = iampolicy.PlanAccessRemovalOnly(p, desired)
-			return plan.Policy, plan.Changed, err
-		})
+	plan, err := r.applyRemovals(ctx, resource, desired)
 	if err != nil {
 		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
 	}
@@ -202,6 +194,20 @@ func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context,
 	s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionFalse, iapv1alpha1.ReasonMemberRejected, msg)
 	s.rejected = stalled(iapv1alpha1.ReasonMemberRejected, "%s", msg)
 	return nil
+}
+
+// applyRemovals writes only the removals of the plan for desired on an IAP resource.
+func (r *ProtectedServiceReconciler) applyRemovals(ctx context.Context, resource string, desired iampolicy.Desired) (iampolicy.Plan, error) {
+	var plan iampolicy.Plan
+	_, _, err := r.updatePolicy(ctx,
+		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
+		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
+		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+			var err error
+			plan, err = iampolicy.PlanAccessRemovalOnly(p, desired)
+			return plan.Policy, plan.Changed, err
+		})
+	return plan, err
 }
 
 func rejectedMember(err error, groups []iampolicy.AccessGroup) string {
