@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -226,14 +227,19 @@ func requestsFor(items []iapv1alpha1.ProtectedService, skipUID string) []reconci
 	return out
 }
 
-// claimHolder is the object that manages a service: the oldest one, then by namespace/name, so
-// every replica and every reconcile agrees without writing anything.
+// claimHolder is the object that manages a service. An object that has already bound access
+// (AccessBound=True) keeps its claim; otherwise the oldest wins, then by namespace/name. Creation
+// times have one-second resolution, so objects applied together tie, and without the first rule
+// a newcomer could win the tie-break against the object whose bindings are already in Google.
 func claimHolder(items []iapv1alpha1.ProtectedService) *iapv1alpha1.ProtectedService {
 	if len(items) == 0 {
 		return nil
 	}
 	sort.Slice(items, func(i, j int) bool {
 		a, b := items[i], items[j]
+		if ha, hb := holdsClaim(&a), holdsClaim(&b); ha != hb {
+			return ha
+		}
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)
 		}
@@ -243,6 +249,10 @@ func claimHolder(items []iapv1alpha1.ProtectedService) *iapv1alpha1.ProtectedSer
 		return a.Name < b.Name
 	})
 	return &items[0]
+}
+
+func holdsClaim(ps *iapv1alpha1.ProtectedService) bool {
+	return meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
 }
 
 // deletionStarted lets the update that sets deletionTimestamp through the generation filter.

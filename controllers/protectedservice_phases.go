@@ -77,7 +77,7 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 			return stalled(iapv1alpha1.ReasonPermissionDenied,
 				"Project %s does not exist, or runguard's identity lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", target.Project)
 		}
-		return r.googleFailure(err, target.Project, "")
+		return r.googleFailure(err, target.Project)
 	}
 	s.projectNumber = number
 	s.iapResource = gcp.IAPResource(number, target.Location, target.Name)
@@ -90,7 +90,7 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 			return &waitingError{reason: iapv1alpha1.ReasonServiceNotFound,
 				message: fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", target.FullName())}
 		}
-		return r.googleFailure(err, target.Project, "run.services.get")
+		return r.googleFailure(err, target.Project)
 	}
 	s.service = svc
 	s.ps.Status.ServiceURI = svc.GetUri()
@@ -114,7 +114,7 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 				"IAP's service agent %s does not exist yet, so it cannot be allowed to invoke %s. Create it: gcloud beta services identity create --service=iap.googleapis.com --project=%s",
 				strings.TrimPrefix(agent, "serviceAccount:"), name, s.ps.Spec.Service.Project)
 		}
-		return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.setIamPolicy")
+		return r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
 	s.servicePolicy = policy
 	if changed {
@@ -161,7 +161,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) e
 	case err != nil && gcp.Classify(err) == gcp.Rejected:
 		return r.revokeDespiteRejection(ctx, s, desired, err)
 	case err != nil:
-		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
+		return r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
 	if plan.Changed {
 		r.wrote(s, "access bindings", "BindAccess", "Updated IAP access on %s: %s", resource, plan.Diff())
@@ -178,7 +178,7 @@ func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context,
 	resource := s.iapResource
 	plan, err := r.applyRemovals(ctx, resource, desired)
 	if err != nil {
-		return r.googleFailure(err, s.ps.Spec.Service.Project, "iap.webServices.setIamPolicy")
+		return r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
 	if plan.Changed {
 		r.wrote(s, "access bindings", "RevokeAccess", "Google rejected the additions; applied only the removals on %s: %s", resource, plan.Diff())
@@ -189,7 +189,7 @@ func (r *ProtectedServiceReconciler) revokeDespiteRejection(ctx context.Context,
 		resource, gcp.Message(rejection))
 	if member != "" {
 		msg = fmt.Sprintf("Google rejected member %s on %s: %s. Removals were applied; fix or remove that member to apply the additions.",
-			member, resource, gcp.Message(rejection))
+			member, resource, strings.TrimSuffix(gcp.Message(rejection), "."))
 	}
 	s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionFalse, iapv1alpha1.ReasonMemberRejected, msg)
 	s.rejected = stalled(iapv1alpha1.ReasonMemberRejected, "%s", msg)
@@ -227,7 +227,7 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) er
 	svc := s.service
 	if !svc.GetIapEnabled() {
 		if err := r.Google.SetIAPEnabled(ctx, svc, true); err != nil {
-			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
+			return r.googleFailure(err, s.ps.Spec.Service.Project)
 		}
 		s.serviceStale = true
 		r.wrote(s, "iap_enabled", "EnableIAP", "Switching IAP on for Cloud Run service %s.", svc.GetName())
@@ -268,7 +268,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) e
 			}
 		}
 		if err := r.Google.SetIAPEnabled(ctx, svc, false); err != nil {
-			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
+			return r.googleFailure(err, s.ps.Spec.Service.Project)
 		}
 		s.serviceStale = true
 		r.wrote(s, "iap_enabled", "DisableIAP", "Switching IAP off for Cloud Run service %s, as declared.", svc.GetName())
@@ -309,7 +309,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 			return next, len(removed) > 0, nil
 		})
 	if err != nil {
-		return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.setIamPolicy")
+		return r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
 	if changed {
 		r.wrote(s, "public invoker grant", "RevokePublicAccess", "Revoked public access to %s: removed %s from roles/run.invoker.", name, tupleMembers(removed))
@@ -320,7 +320,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	}
 	if svc.GetInvokerIamDisabled() {
 		if err := r.Google.EnableInvokerIAMCheck(ctx, svc); err != nil {
-			return r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.update")
+			return r.googleFailure(err, s.ps.Spec.Service.Project)
 		}
 		s.serviceStale = true
 		r.wrote(s, "invoker_iam_disabled", "EnableInvokerIAMCheck", "Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", name)
@@ -336,7 +336,7 @@ func (r *ProtectedServiceReconciler) publiclyInvocable(ctx context.Context, svc 
 	}
 	p, err := r.Google.GetServicePolicy(ctx, svc.GetName())
 	if err != nil {
-		return false, "", r.googleFailure(err, "", "run.services.getIamPolicy")
+		return false, "", r.googleFailure(err, "")
 	}
 	for _, m := range publicMembers {
 		if iampolicy.HasMember(p, iampolicy.InvokerRole, m) {
@@ -354,7 +354,7 @@ func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope)
 	}
 	svc, err := r.Google.GetService(ctx, s.service.GetName())
 	if err != nil {
-		return nil, r.googleFailure(err, s.ps.Spec.Service.Project, "run.services.get")
+		return nil, r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
 	s.service, s.serviceStale = svc, false
 	return svc, nil
@@ -362,20 +362,19 @@ func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope)
 
 // googleFailure turns a Google error into a Stalled reason when a human must act, or keeps it
 // transient (retried with backoff).
-func (r *ProtectedServiceReconciler) googleFailure(err error, project, permission string) error {
+func (r *ProtectedServiceReconciler) googleFailure(err error, project string) error {
 	switch gcp.Classify(err) {
 	case gcp.APIDisabled:
 		api := "the API"
-		if strings.Contains(err.Error(), "IAP") || strings.Contains(err.Error(), "iap") {
+		if strings.Contains(strings.ToLower(err.Error()), "iap") {
 			api = "iap.googleapis.com"
 		}
-		return stalled(iapv1alpha1.ReasonAPIDisabled, "%s. Enable it: gcloud services enable %s --project=%s", gcp.Message(err), api, project)
+		return stalled(iapv1alpha1.ReasonAPIDisabled, "%s. Enable it: gcloud services enable %s --project=%s",
+			strings.TrimSuffix(gcp.Message(err), "."), api, project)
 	case gcp.PermissionDenied:
-		if p := gcp.Permission(err); p != "" {
-			permission = p
-		}
 		return stalled(iapv1alpha1.ReasonPermissionDenied,
-			"runguard's Google identity lacks permission %s: %s. Grant the runguard role described in docs/install.md.", permission, gcp.Message(err))
+			"runguard's Google identity lacks permission %s on %s: %s. Grant the runguard role described in docs/install.md.",
+			gcp.Permission(err), gcp.Resource(err), strings.TrimSuffix(gcp.Message(err), "."))
 	default:
 		return err
 	}

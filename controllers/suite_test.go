@@ -50,36 +50,55 @@ var knownPrincipals = []string{
 	"user:mallory@acme.com", "group:eng@acme.com", "serviceAccount:ci@acme-prod.iam.gserviceaccount.com",
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, func(env *testenv.Env) {
-		ctrl.SetLogger(zap.New(zap.UseDevMode(os.Getenv("RUNGUARD_TEST_LOG") != ""), zap.WriteTo(testLogOutput())))
-		var err error
-		fake, err = gcpfake.Start(gcpfake.Options{Seed: gcpfake.Seed{Projects: []gcpfake.Project{
-			{ID: project, Number: projectNumber, Principals: knownPrincipals},
-			{ID: "iap-off-project", Number: 222222222222, IAPAPIDisabled: true, Principals: knownPrincipals},
-			{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
-		}}})
-		if err != nil {
-			panic(err)
+func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
+
+func runSuite(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(os.Getenv("RUNGUARD_TEST_LOG") != ""), zap.WriteTo(testLogOutput())))
+	env, err := testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop envtest:", err)
 		}
-		k8s = env.Client
-		restConfig = env.Config
-		startManager(env)
-	}))
+	}()
+	fake, err = gcpfake.Start(gcpfake.Options{Seed: gcpfake.Seed{Projects: []gcpfake.Project{
+		{ID: project, Number: projectNumber, Principals: knownPrincipals},
+		{ID: "iap-off-project", Number: 222222222222, IAPAPIDisabled: true, Principals: knownPrincipals},
+		{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
+	}}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer fake.Stop()
+	k8s = env.Client
+	restConfig = env.Config
+	stop, err := startManager(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The manager stops before the API server, whose shutdown otherwise waits on its watches.
+	defer stop()
+	return m.Run()
 }
 
-func startManager(env *testenv.Env) {
+// startManager runs the controller as the manager binary does and returns how to stop it.
+func startManager(env *testenv.Env) (stop func(), err error) {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 	google, err := gcp.New(context.Background(), gcp.Config{Options: fake.ClientOptions()})
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 	r := &controllers.ProtectedServiceReconciler{
 		Client:   mgr.GetClient(),
@@ -90,15 +109,20 @@ func startManager(env *testenv.Env) {
 			MaxConcurrentReconciles: 4,
 		},
 	}
-	ctx := ctrl.SetupSignalHandler()
+	ctx, cancel := context.WithCancel(context.Background())
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
-		panic(err)
+		cancel()
+		return nil, err
 	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			panic(err)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
-	}()
+		google.Close()
+	}, nil
 }
 
 // world is one test's namespace and Cloud Run service.

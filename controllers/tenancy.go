@@ -39,8 +39,11 @@ func projectAllowed(annotation string, target iapv1alpha1.ServiceRef) bool {
 }
 
 // disallowedMembers lists the declared members no pattern of the allowed-members annotation
-// admits. A pattern with a kind prefix ("group:*@acme.com") matches that kind only; one without
-// ("*@acme.com") matches the email or domain of any kind. An empty annotation admits everyone.
+// admits. A pattern with a kind prefix ("group:*@acme.com", "principalSet://…/acme-pool/*") is
+// matched against the whole member; one without ("*@acme.com") only against the email or domain
+// of user:, group:, serviceAccount: and domain: members — never against principal:// identifiers,
+// whose pool, not their subject's spelling, says who vouches for them. An empty annotation
+// admits everyone.
 func disallowedMembers(annotation string, groups []iapv1alpha1.AccessGroup) []string {
 	patterns := splitList(annotation)
 	if len(patterns) == 0 {
@@ -59,14 +62,15 @@ func disallowedMembers(annotation string, groups []iapv1alpha1.AccessGroup) []st
 
 func memberAllowed(patterns []string, member string) bool {
 	lower := strings.ToLower(member)
-	_, identity, _ := strings.Cut(lower, ":")
-	emailKind := !strings.HasPrefix(lower, "principal")
+	kind, identity, _ := strings.Cut(lower, ":")
+	emailKind := kind == "user" || kind == "group" || kind == "serviceaccount" || kind == "domain"
 	for _, p := range patterns {
 		p = strings.ToLower(p)
-		if globMatch(p, lower) {
-			return true
-		}
-		if emailKind && !strings.Contains(p, ":") && globMatch(p, identity) {
+		if strings.Contains(p, ":") {
+			if globMatch(p, lower) {
+				return true
+			}
+		} else if emailKind && globMatch(p, identity) {
 			return true
 		}
 	}

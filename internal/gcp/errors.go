@@ -10,6 +10,42 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// CallError is a failed call with what it was doing and the IAM permission the call needs, so a
+// PERMISSION_DENIED without details can still say which permission to grant.
+type CallError struct {
+	Op, Resource, Permission string
+	Err                      error
+}
+
+func (e *CallError) Error() string { return e.Op + " " + e.Resource + ": " + e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
+
+func callError(op, resource, permission string, err error) error {
+	return &CallError{Op: op, Resource: resource, Permission: permission, Err: err}
+}
+
+// Permission is the IAM permission a failed call needs: the one Google named in its
+// ErrorInfo, or else the one the call is documented to need.
+func Permission(err error) string {
+	if info := errorInfo(err); info != nil && info.GetMetadata()["permission"] != "" {
+		return info.GetMetadata()["permission"]
+	}
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Permission
+	}
+	return ""
+}
+
+// Resource is the Google resource a failed call named.
+func Resource(err error) string {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Resource
+	}
+	return ""
+}
+
 // Class is what the controller should do about a failed call.
 type Class int
 
@@ -69,14 +105,6 @@ func Code(err error) codes.Code {
 func Reason(err error) string {
 	if info := errorInfo(err); info != nil {
 		return info.GetReason()
-	}
-	return ""
-}
-
-// Permission is the IAM permission an IAM_PERMISSION_DENIED error names, if any.
-func Permission(err error) string {
-	if info := errorInfo(err); info != nil {
-		return info.GetMetadata()["permission"]
 	}
 	return ""
 }

@@ -24,7 +24,7 @@ func (c *Clients) GetIAPPolicy(ctx context.Context, resource string) (*iampb.Pol
 	})
 	observe("iap.GetIamPolicy", err)
 	if err != nil {
-		return nil, fmt.Errorf("read the IAP access policy of %s: %w", resource, err)
+		return nil, callError("read the IAP access policy of", resource, "iap.webServices.getIamPolicy", err)
 	}
 	return p, nil
 }
@@ -34,7 +34,7 @@ func (c *Clients) SetIAPPolicy(ctx context.Context, resource string, p *iampb.Po
 	out, err := c.iap.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: resource, Policy: p})
 	observe("iap.SetIamPolicy", err)
 	if err != nil {
-		return nil, fmt.Errorf("write the IAP access policy of %s: %w", resource, err)
+		return nil, callError("write the IAP access policy of", resource, "iap.webServices.setIamPolicy", err)
 	}
 	return out, nil
 }

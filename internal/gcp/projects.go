@@ -21,7 +21,7 @@ func (c *Clients) ProjectNumber(ctx context.Context, projectID string) (int64, e
 	p, err := c.projects.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + projectID})
 	observe("resourcemanager.GetProject", err)
 	if err != nil {
-		return 0, fmt.Errorf("look up the number of project %s: %w", projectID, err)
+		return 0, callError("look up the number of project", projectID, "resourcemanager.projects.get", err)
 	}
 	n, err = strconv.ParseInt(strings.TrimPrefix(p.GetName(), "projects/"), 10, 64)
 	if err != nil || n <= 0 {

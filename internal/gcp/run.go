@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"context"
-	"fmt"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -14,7 +13,7 @@ func (c *Clients) GetService(ctx context.Context, name string) (*runpb.Service, 
 	svc, err := c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 	observe("run.GetService", err)
 	if err != nil {
-		return nil, fmt.Errorf("read Cloud Run service %s: %w", name, err)
+		return nil, callError("read Cloud Run service", name, "run.services.get", err)
 	}
 	return svc, nil
 }
@@ -40,7 +39,7 @@ func (c *Clients) updateMasked(ctx context.Context, current *runpb.Service, fiel
 	})
 	observe("run.UpdateService", err)
 	if err != nil {
-		return fmt.Errorf("update %s of Cloud Run service %s: %w", field, current.GetName(), err)
+		return callError("update "+field+" of Cloud Run service", current.GetName(), "run.services.update", err)
 	}
 	return nil
 }
@@ -53,7 +52,7 @@ func (c *Clients) GetServicePolicy(ctx context.Context, name string) (*iampb.Pol
 	})
 	observe("run.GetIamPolicy", err)
 	if err != nil {
-		return nil, fmt.Errorf("read the IAM policy of Cloud Run service %s: %w", name, err)
+		return nil, callError("read the IAM policy of Cloud Run service", name, "run.services.getIamPolicy", err)
 	}
 	return p, nil
 }
@@ -63,7 +62,7 @@ func (c *Clients) SetServicePolicy(ctx context.Context, name string, p *iampb.Po
 	out, err := c.run.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
 	observe("run.SetIamPolicy", err)
 	if err != nil {
-		return nil, fmt.Errorf("write the IAM policy of Cloud Run service %s: %w", name, err)
+		return nil, callError("write the IAM policy of Cloud Run service", name, "run.services.setIamPolicy", err)
 	}
 	return out, nil
 }

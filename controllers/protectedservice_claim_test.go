@@ -1,0 +1,107 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+// ownsBinding reports whether the IAP policy holds a binding marked for ns/name in this cluster.
+func (w *world) ownsBinding(ns, name string) bool {
+	p, ok := fake.IAPPolicy(w.iapTarget)
+	if !ok {
+		return false
+	}
+	for _, b := range p.GetBindings() {
+		if m, ok := iampolicy.ParseMarker(b.GetCondition()); ok && m.Owner == (iampolicy.Owner{Cluster: "test", Namespace: ns, Name: name}) {
+			return true
+		}
+	}
+	return false
+}
+
+// Objects applied together (one kubectl apply, one GitOps sync) get creation timestamps in the
+// same second, and creationTimestamp has one-second resolution. Here the first object has
+// already written its bindings to Google when the second is created, in the same second, in a
+// namespace that sorts first. The second is the later one: it must be the one Stalled, and the
+// first must keep managing the service. Nobody managing it (both Stalled) is the failure.
+func TestServiceClaimed_TheObjectAlreadyManagingTheServiceKeepsItWhenBothShareACreationSecond(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, withService(func(s *gcpfake.Service) { s.IAPEnabled = true }))
+	n := names.Add(1)
+	first := newTenant(t, fmt.Sprintf("claim-%d-b", n))
+	later := newTenant(t, fmt.Sprintf("claim-%d-a", n)) // sorts before first's namespace
+
+	name := ""
+	for attempt := 1; attempt <= 5 && name == ""; attempt++ {
+		candidate := fmt.Sprintf("app-%d", attempt)
+		// Start just after a second boundary, so both creations fit into one second.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+		a := w.object(candidate, group("devs", "user:alice@acme.com"))
+		a.Namespace = first.ns
+		first.create(a)
+		deadline := time.Now().Add(800 * time.Millisecond)
+		for !w.ownsBinding(first.ns, candidate) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		wrote := w.ownsBinding(first.ns, candidate)
+		b := w.object(candidate, group("ops", "user:bob@acme.com"))
+		b.Namespace = later.ns
+		later.create(b)
+		ta, tb := first.get(candidate).CreationTimestamp, later.get(candidate).CreationTimestamp
+		if wrote && ta.Equal(&tb) {
+			name = candidate
+			break
+		}
+		t.Logf("attempt %d: first wrote=%v, creation %s vs %s; retrying", attempt, wrote, ta, tb)
+		for _, x := range []*world{first, later} {
+			if err := k8s.Delete(context.Background(), x.get(candidate)); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 30*time.Second, "cleanup", func() error { return existsErr(x.ns, candidate) })
+		}
+	}
+	if name == "" {
+		t.Skip("could not create both objects within one second after the first had written to Google")
+	}
+	t.Logf("both created at %s; %s/%s had written its bindings before %s/%s was created",
+		first.get(name).CreationTimestamp, first.ns, name, later.ns, name)
+	defer func() {
+		if t.Failed() {
+			for _, x := range []*world{first, later} {
+				for _, e := range x.events(name) {
+					t.Logf("event %s/%s: %s %s: %s", x.ns, name, e.Type, e.Reason, e.Note)
+				}
+			}
+		}
+	}()
+
+	stalledLater := later.waitStalled(name, iapv1alpha1.ReasonServiceClaimed)
+	contested := time.Now()
+	// Let the first object be reconciled (resync) after the claim was contested.
+	got := first.waitUntil(name, "a reconcile after the claim was contested", func(ps *iapv1alpha1.ProtectedService) error {
+		if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+			return nil
+		}
+		if ps.Status.LastSyncTime != nil && ps.Status.LastSyncTime.After(contested.Add(time.Second)) {
+			return nil
+		}
+		return errNotYet
+	})
+	if c := meta.FindStatusCondition(got.Status.Conditions, iapv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		t.Errorf("%s/%s, which wrote its bindings first, lost the service to %s/%s (created in the same second): %s: %s; and %s/%s is Stalled too: %s",
+			first.ns, name, later.ns, name, c.Reason, c.Message, later.ns, name, stalledMessage(later.get(name)))
+	}
+	checkStalled(t, stalledLater, iapv1alpha1.ReasonServiceClaimed, first.ns+"/"+name)
+	if !w.ownsBinding(first.ns, name) || w.ownsBinding(later.ns, name) {
+		t.Errorf("bindings: first owns %v, later owns %v; want the first only", w.ownsBinding(first.ns, name), w.ownsBinding(later.ns, name))
+	}
+}
