@@ -55,7 +55,7 @@ test: fmt-check vet verify-generated k8s-binaries ## Everything CI runs: format,
 
 .PHONY: bench
 bench: k8s-binaries ## Benchmarks (speed and memory); figures are recorded in docs/benchmarks.md.
-	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" go test -run '^$$' -bench . -benchmem -count=1 ./...
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" go test -run '^$$' -bench . -benchmem -count=1 ./internal/... ./controllers/...
 
 ##@ Build
 
