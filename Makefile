@@ -26,6 +26,7 @@ help: ## Show the targets.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC from +kubebuilder markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases
+	@$(MAKE) --no-print-directory chart-sync
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code from +kubebuilder markers.
@@ -42,15 +43,15 @@ vet: ## go vet.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files differ from what is committed.
-	@changed="$$(git status --porcelain -- api config)"; \
-	if [[ -n "$$changed" ]]; then echo "generated files are stale; run 'make manifests generate' and commit:"; echo "$$changed"; git --no-pager diff --stat -- api config; exit 1; fi
+	@changed="$$(git status --porcelain -- api config charts)"; \
+	if [[ -n "$$changed" ]]; then echo "generated files are stale; run 'make manifests generate' and commit:"; echo "$$changed"; git --no-pager diff --stat -- api config charts; exit 1; fi
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd and kubectl into bin/k8s/ (about 8 minutes the first time).
 	./hack/build-k8s-binaries.sh
 
 .PHONY: test
-test: fmt-check vet verify-generated k8s-binaries ## Everything CI runs: format, vet, generated files, unit, envtest and end-to-end tests.
+test: fmt-check vet verify-generated k8s-binaries packaging-prereqs ## Everything CI runs: format, vet, generated files, unit, envtest and end-to-end tests.
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" go test $(GO_TEST_FLAGS) -timeout $(GO_TEST_TIMEOUT) ./...
 
 .PHONY: bench
@@ -72,3 +73,5 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+include hack/packaging.mk
