@@ -181,7 +181,9 @@ const (
 
 // ProtectedServiceStatus is what the controller last observed and did.
 type ProtectedServiceStatus struct {
-	// ObservedGeneration is the spec generation the conditions describe.
+	// ObservedGeneration is the spec generation the conditions describe. It defaults to 0, so a
+	// new object reads as in progress (kstatus InProgress) until runguard has evaluated it.
+	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -251,7 +253,8 @@ type ProtectedService struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ProtectedServiceSpec   `json:"spec"`
+	Spec ProtectedServiceSpec `json:"spec"`
+	// +kubebuilder:default={}
 	Status ProtectedServiceStatus `json:"status,omitempty"`
 }
 

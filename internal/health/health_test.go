@@ -26,7 +26,7 @@ var fixtures = []struct {
 	// Still protected for this generation; Argo CD keeps it Healthy while kstatus (Flux) waits.
 	{"retrying-while-ready.yaml", Healthy, "is behind IAP", status.InProgressStatus},
 	{"generation-behind.yaml", Progressing, "generation 3", status.InProgressStatus},
-	{"new.yaml", Progressing, "Waiting for runguard", status.CurrentStatus},
+	{"new.yaml", Progressing, "Waiting for runguard", status.InProgressStatus},
 	{"deleting.yaml", Progressing, "Being deleted", status.TerminatingStatus},
 	{"stalled-project-not-allowed.yaml", Degraded, "ProjectNotAllowed: Namespace finance may not target", status.FailedStatus},
 	{"stalled-member-not-allowed.yaml", Degraded, "MemberNotAllowed: ", status.FailedStatus},
