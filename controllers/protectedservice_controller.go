@@ -50,6 +50,9 @@ type Options struct {
 	StalledRecheck time.Duration
 	// MaxConcurrentReconciles bounds parallel reconciles.
 	MaxConcurrentReconciles int
+	// IAMPropagationDelay is how long IAP stays on after public access was revoked, when IAP is
+	// being switched off: Google documents that IAM changes take about 2 minutes, sometimes 7 or more.
+	IAMPropagationDelay time.Duration
 }
 
 // ProtectedServiceReconciler converges Google Cloud to each ProtectedService.
@@ -73,6 +76,9 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 	}
 	if r.StalledRecheck <= 0 {
 		r.StalledRecheck = 5 * time.Minute
+	}
+	if r.IAMPropagationDelay <= 0 {
+		r.IAMPropagationDelay = 7 * time.Minute
 	}
 	if r.MaxConcurrentReconciles <= 0 {
 		r.MaxConcurrentReconciles = 4
@@ -148,14 +154,16 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 type phase func(context.Context, *scope) error
 
 // phases is the reconcile order. Access is bound before IAP is switched on so nobody is locked
-// out while IAM propagates; with IAP off, public access is revoked before IAP is switched off,
-// so a Deny service ends IAM-only and is never public in between.
+// out; with IAP off, public access is revoked first of all, so nothing else that may need a human
+// (a missing IAP agent, a bad condition) can keep a Deny service public, and IAP is switched off
+// only once that revocation has propagated.
 func (r *ProtectedServiceReconciler) phases(ps *iapv1alpha1.ProtectedService) []phase {
-	common := []phase{r.checkTenancy, r.checkClaim, r.validateAccess, r.resolveService, r.ensureInvokerGrant, r.bindAccess}
 	if ps.Spec.IAPEnabled() {
-		return append(common, r.enableIAP, r.revokePublicAccess)
+		return []phase{r.checkTenancy, r.checkClaim, r.resolveService, r.checkDeclaration,
+			r.ensureInvokerGrant, r.bindAccess, r.enableIAP, r.revokePublicAccess}
 	}
-	return append(common, r.revokePublicAccess, r.disableIAP)
+	return []phase{r.checkTenancy, r.checkClaim, r.resolveService, r.revokePublicAccess, r.checkDeclaration,
+		r.ensureInvokerGrant, r.bindAccess, r.disableIAP}
 }
 
 // finish turns the pass's outcome into conditions and a requeue.
@@ -227,10 +235,11 @@ func requestsFor(items []iapv1alpha1.ProtectedService, skipUID string) []reconci
 	return out
 }
 
-// claimHolder is the object that manages a service. An object that has already bound access
-// (AccessBound=True) keeps its claim; otherwise the oldest wins, then by namespace/name. Creation
-// times have one-second resolution, so objects applied together tie, and without the first rule
-// a newcomer could win the tie-break against the object whose bindings are already in Google.
+// claimHolder is the object that manages a service. An object that has bound access keeps its
+// claim (sticky: a later member rejection does not hand it over); otherwise the oldest wins, then
+// by namespace/name. Creation times have one-second resolution, so objects applied together tie,
+// and without the first rule a newcomer could win the tie-break against the object whose bindings
+// are already in Google. Candidates must be allowed to target the service (see checkClaim).
 func claimHolder(items []iapv1alpha1.ProtectedService) *iapv1alpha1.ProtectedService {
 	if len(items) == 0 {
 		return nil
@@ -252,7 +261,8 @@ func claimHolder(items []iapv1alpha1.ProtectedService) *iapv1alpha1.ProtectedSer
 }
 
 func holdsClaim(ps *iapv1alpha1.ProtectedService) bool {
-	return meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
+	return len(ps.Status.ManagedBindings) > 0 ||
+		meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
 }
 
 // deletionStarted lets the update that sets deletionTimestamp through the generation filter.

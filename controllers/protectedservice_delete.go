@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -56,18 +57,23 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, ps
 	if !r.AllowAnyProject && !projectAllowed(ns.Annotations[AnnotationAllowedProjects], target) && len(ps.Status.ManagedBindings) == 0 {
 		return nil
 	}
-	number, err := r.Google.ProjectNumber(ctx, target.Project)
-	if err != nil {
-		if gcp.Classify(err) == gcp.PermissionDenied {
-			return nil // the project is gone (or was never readable): nothing of ours is left there
+	if _, err := r.Google.GetService(ctx, target.FullName()); err != nil {
+		switch {
+		case gcp.Classify(err) == gcp.NotFound:
+			return nil // the IAP resource went with the service
+		case gcp.Classify(err) == gcp.PermissionDenied && len(ps.Status.ManagedBindings) == 0:
+			return nil // a project that does not exist (or was never ours to read) holds nothing of ours
 		}
 		return err
 	}
-	if _, err := r.Google.GetService(ctx, target.FullName()); err != nil {
-		if gcp.Classify(err) == gcp.NotFound {
-			return nil // the IAP resource went with the service
+	// The number is cached in status, so cleanup does not depend on Resource Manager.
+	number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
+	if number == 0 {
+		n, err := r.Google.ProjectNumber(ctx, target.Project)
+		if err != nil {
+			return err
 		}
-		return err
+		number = n
 	}
 	resource := gcp.IAPResource(number, target.Location, target.Name)
 	// Only this owner's marked bindings go, whatever the bindingPolicy: Exclusive governs what

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,7 +22,7 @@ import (
 
 var publicMembers = []string{"allUsers", "allAuthenticatedUsers"}
 
-// checkTenancy enforces the namespace's annotations before any Google API is called.
+// checkTenancy enforces the namespace's allowed-projects annotation before any Google API is called.
 func (r *ProtectedServiceReconciler) checkTenancy(ctx context.Context, s *scope) error {
 	ns, err := r.namespace(ctx, s.ps.Namespace)
 	if err != nil {
@@ -34,21 +35,31 @@ func (r *ProtectedServiceReconciler) checkTenancy(ctx context.Context, s *scope)
 			ns.Name, target, describeAllowed(allowed), target.Project+"/"+target.Location+"/"+target.Name, target.Project,
 			AnnotationAllowedProjects, ns.Name)
 	}
-	if bad := disallowedMembers(ns.Annotations[AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
-		return stalled(iapv1alpha1.ReasonMemberNotAllowed,
-			"Namespace %s may grant only members matching %q (annotation %s); not allowed: %s. Remove them from the access groups or ask a cluster admin to widen the annotation.",
-			ns.Name, ns.Annotations[AnnotationAllowedMembers], AnnotationAllowedMembers, listSome(bad))
-	}
 	return nil
 }
 
-// checkClaim lets only one object manage a Cloud Run service.
+// checkClaim lets only one object manage a Cloud Run service. Objects whose namespace may not
+// target the service do not count, so a tenant cannot squat on another team's service.
 func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) error {
 	var list iapv1alpha1.ProtectedServiceList
 	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: s.ps.Spec.Service.String()}); err != nil {
 		return fmt.Errorf("list ProtectedServices targeting %s: %w", s.ps.Spec.Service, err)
 	}
-	holder := claimHolder(list.Items)
+	candidates := list.Items[:0]
+	for _, item := range list.Items {
+		if item.UID == s.ps.UID || r.AllowAnyProject {
+			candidates = append(candidates, item)
+			continue
+		}
+		ns, err := r.namespace(ctx, item.Namespace)
+		if err != nil {
+			return err
+		}
+		if projectAllowed(ns.Annotations[AnnotationAllowedProjects], item.Spec.Service) {
+			candidates = append(candidates, item)
+		}
+	}
+	holder := claimHolder(candidates)
 	if holder != nil && holder.UID != s.ps.UID {
 		return stalled(iapv1alpha1.ReasonServiceClaimed,
 			"Cloud Run service %s is already managed by ProtectedService %s/%s; only one ProtectedService may manage a service. Merge the access groups into that object, or delete it first.",
@@ -57,15 +68,42 @@ func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) e
 	return nil
 }
 
-// validateAccess compiles every access group before anything is read or written.
-func (r *ProtectedServiceReconciler) validateAccess(_ context.Context, s *scope) error {
+// checkDeclaration checks what the access groups declare: members the namespace allows, and
+// conditions that compile. A problem here needs a human, but it must not keep revoked access
+// alive: the removals the spec asks for are still applied before the object stalls.
+func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *scope) error {
 	if err := iampolicy.ValidateOwner(s.owner); err != nil {
 		return stalled(iapv1alpha1.ReasonInvalidCondition, "Cannot mark bindings for this object: %v.", err)
 	}
-	if err := iampolicy.ValidateGroups(accessGroups(s.ps)); err != nil {
-		return stalled(iapv1alpha1.ReasonInvalidCondition, "%v. Fix the access group's context; nothing was written to Google Cloud.", err)
+	ns, err := r.namespace(ctx, s.ps.Namespace)
+	if err != nil {
+		return err
 	}
-	return nil
+	var problem *stalledError
+	if bad := disallowedMembers(ns.Annotations[AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
+		problem = stalled(iapv1alpha1.ReasonMemberNotAllowed,
+			"Namespace %s may grant only members matching %q (annotation %s); not allowed: %s. Remove them from the access groups or ask a cluster admin to widen the annotation. Only removals were applied.",
+			ns.Name, ns.Annotations[AnnotationAllowedMembers], AnnotationAllowedMembers, listSome(bad))
+	} else if err := iampolicy.ValidateGroups(accessGroups(s.ps)); err != nil {
+		problem = stalled(iapv1alpha1.ReasonInvalidCondition, "%v. Fix the access group's context; only removals were applied.", err)
+	}
+	if problem == nil {
+		return nil
+	}
+	return r.revokeThenStall(ctx, s, problem)
+}
+
+// revokeThenStall applies the removal-only plan, then stalls with problem.
+func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *scope, problem *stalledError) error {
+	plan, err := r.applyRemovals(ctx, s.iapResource, s.desiredAccess())
+	if err != nil {
+		return r.googleFailure(err, s.ps.Spec.Service.Project)
+	}
+	if plan.Changed {
+		r.wrote(s, "access bindings", "RevokeAccess", "Applied only the removals on %s while the object is stalled (%s): %s", s.iapResource, problem.reason, plan.Diff())
+	}
+	r.recordBindings(s, plan.Policy)
+	return problem
 }
 
 // resolveService finds the project number and reads the service.
@@ -87,6 +125,9 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 	svc, err := r.Google.GetService(ctx, target.FullName())
 	if err != nil {
 		if gcp.Classify(err) == gcp.NotFound {
+			for _, t := range []string{iapv1alpha1.ConditionInvokerGranted, iapv1alpha1.ConditionAccessBound, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ConditionPublicAccessRevoked} {
+				s.set(t, metav1.ConditionUnknown, iapv1alpha1.ReasonServiceNotFound, "The Cloud Run service does not exist.")
+			}
 			return &waitingError{reason: iapv1alpha1.ReasonServiceNotFound,
 				message: fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", target.FullName())}
 		}
@@ -127,49 +168,99 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 
 // bindAccess writes the declared access groups into the IAP resource's policy.
 func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) error {
-	desired := iampolicy.Desired{
-		Owner: s.owner, Role: iampolicy.AccessorRole,
-		Mode:   iampolicy.Mode(s.ps.Spec.BindingPolicy),
-		Groups: accessGroups(s.ps),
-	}
+	desired := s.desiredAccess()
 	resource := s.iapResource
-	get := func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) }
-	set := func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) }
+	// A member Google rejects (deleted, misspelled, outside an allowed domain) is left out and the
+	// rest is bound, so one typo neither locks the others out nor keeps revoked access alive.
+	var rejected []string
+	var rejection error
+	for {
+		plan, err := r.planAndWriteAccess(ctx, resource, desired)
+		var conflict *stalledError
+		var tooLarge *iampolicy.PolicyTooLargeError
+		switch {
+		case errors.As(err, &conflict):
+			return r.revokeThenStall(ctx, s, conflict)
+		case errors.As(err, &tooLarge):
+			return r.revokeThenStall(ctx, s, stalled(iapv1alpha1.ReasonPolicyTooLarge,
+				"%v on %s. Reduce the members declared (or those other tools grant on this resource); use group: members instead of many user: members. Only removals were applied.", tooLarge, resource))
+		case err != nil && gcp.Classify(err) == gcp.Rejected:
+			member := rejectedMember(err, desired.Groups)
+			if member == "" || len(rejected) == maxRejectedMembers {
+				return r.revokeDespiteRejection(ctx, s, desired, err)
+			}
+			rejected, rejection = append(rejected, member), err
+			desired.Groups = withoutMember(desired.Groups, member)
+			continue
+		case err != nil:
+			return r.googleFailure(err, s.ps.Spec.Service.Project)
+		}
+		if plan.Changed {
+			r.wrote(s, "access bindings", "BindAccess", "Updated IAP access on %s: %s", resource, plan.Diff())
+		}
+		r.recordBindings(s, plan.Policy)
+		if len(plan.Unrestricted) > 0 {
+			r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "UnconditionalGrant", "BindAccess",
+				"%s also hold %s without a condition on %s (granted outside runguard), so their group's context does not restrict them.",
+				tupleMembers(plan.Unrestricted), iampolicy.AccessorRole, resource)
+		}
+		if len(rejected) > 0 {
+			msg := fmt.Sprintf("Google rejected %s on %s: %s. Everyone else is bound and removals were applied; fix or remove the rejected member.",
+				strings.Join(rejected, ", "), resource, strings.TrimSuffix(gcp.Message(rejection), "."))
+			s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionFalse, iapv1alpha1.ReasonMemberRejected, msg)
+			s.rejected = stalled(iapv1alpha1.ReasonMemberRejected, "%s", msg)
+			return nil
+		}
+		msg := fmt.Sprintf("%d access groups are bound on %s with role %s.", len(s.ps.Spec.AccessGroups), resource, iampolicy.AccessorRole)
+		if len(plan.Unrestricted) > 0 {
+			msg += fmt.Sprintf(" Note: %s also hold the role unconditionally (granted outside runguard); their context does not restrict them.", tupleMembers(plan.Unrestricted))
+		}
+		s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionTrue, iapv1alpha1.ReasonBound, msg)
+		return nil
+	}
+}
 
+// maxRejectedMembers bounds how many rejected members are left out one by one before falling
+// back to writing only the removals.
+const maxRejectedMembers = 5
+
+// planAndWriteAccess is one read-modify-write of the access policy with the full plan.
+func (r *ProtectedServiceReconciler) planAndWriteAccess(ctx context.Context, resource string, desired iampolicy.Desired) (iampolicy.Plan, error) {
 	var plan iampolicy.Plan
-	var conflict *stalledError
-	_, _, err := r.updatePolicy(ctx, get, set, func(p *iampb.Policy) (*iampb.Policy, bool, error) {
-		var err error
-		if plan, err = iampolicy.PlanAccess(p, desired); err != nil {
-			return nil, false, err
+	_, _, err := r.updatePolicy(ctx,
+		func() (*iampb.Policy, error) { return r.Google.GetIAPPolicy(ctx, resource) },
+		func(p *iampb.Policy) (*iampb.Policy, error) { return r.Google.SetIAPPolicy(ctx, resource, p) },
+		func(p *iampb.Policy) (*iampb.Policy, bool, error) {
+			var err error
+			if plan, err = iampolicy.PlanAccess(p, desired); err != nil {
+				return nil, false, err
+			}
+			if len(plan.Conflicts) > 0 {
+				other := plan.Conflicts[0]
+				return nil, false, stalled(iapv1alpha1.ReasonServiceClaimed,
+					"The IAP access policy of %s holds bindings marked by another runguard owner (cluster %s, ProtectedService %s/%s, group %s); only one ProtectedService may manage a service. If that owner no longer exists, remove its bindings (condition titles starting with %q) from the policy.",
+					resource, other.Owner.Cluster, other.Owner.Namespace, other.Owner.Name, other.Group, iampolicy.TitlePrefix)
+			}
+			return plan.Policy, plan.Changed, nil
+		})
+	return plan, err
+}
+
+func withoutMember(groups []iampolicy.AccessGroup, member string) []iampolicy.AccessGroup {
+	out := make([]iampolicy.AccessGroup, 0, len(groups))
+	for _, g := range groups {
+		kept := g
+		kept.Members = nil
+		for _, m := range g.Members {
+			if !iampolicy.SameMember(m, member) {
+				kept.Members = append(kept.Members, m)
+			}
 		}
-		if len(plan.Conflicts) > 0 {
-			other := plan.Conflicts[0]
-			conflict = stalled(iapv1alpha1.ReasonServiceClaimed,
-				"The IAP access policy of %s holds bindings marked by another runguard owner (cluster %s, ProtectedService %s/%s, group %s); only one ProtectedService may manage a service. If that owner no longer exists, remove its bindings (condition titles starting with %q) from the policy.",
-				resource, other.Owner.Cluster, other.Owner.Namespace, other.Owner.Name, other.Group, iampolicy.TitlePrefix)
-			return nil, false, conflict
+		if len(kept.Members) > 0 {
+			out = append(out, kept)
 		}
-		return plan.Policy, plan.Changed, nil
-	})
-	var tooLarge *iampolicy.PolicyTooLargeError
-	switch {
-	case errors.As(err, &conflict):
-		return conflict
-	case errors.As(err, &tooLarge):
-		return stalled(iapv1alpha1.ReasonPolicyTooLarge, "%v on %s. Reduce the members declared (or those other tools grant on this resource); use group: members instead of many user: members.", tooLarge, resource)
-	case err != nil && gcp.Classify(err) == gcp.Rejected:
-		return r.revokeDespiteRejection(ctx, s, desired, err)
-	case err != nil:
-		return r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
-	if plan.Changed {
-		r.wrote(s, "access bindings", "BindAccess", "Updated IAP access on %s: %s", resource, plan.Diff())
-	}
-	r.recordBindings(s, plan.Policy)
-	s.set(iapv1alpha1.ConditionAccessBound, metav1.ConditionTrue, iapv1alpha1.ReasonBound,
-		fmt.Sprintf("%d access groups are bound on %s with role %s.", len(s.ps.Spec.AccessGroups), resource, iampolicy.AccessorRole))
-	return nil
+	return out
 }
 
 // revokeDespiteRejection applies the removals when Google rejects the additions (a deleted user,
@@ -232,12 +323,15 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) er
 		s.serviceStale = true
 		r.wrote(s, "iap_enabled", "EnableIAP", "Switching IAP on for Cloud Run service %s.", svc.GetName())
 		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched on; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", svc.GetName()), 2*time.Second)
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", svc.GetName()), 0)
 		return nil
 	}
-	if rollingOut(svc) {
+	// Wait only for the rollout this object started: once IAP was seen on, a later deploy by the
+	// team's pipeline is not ours to wait for, and must not flip Ready.
+	alreadySeen := meta.IsStatusConditionTrue(s.ps.Status.Conditions, iapv1alpha1.ConditionIAPEnabled)
+	if rollingOut(svc) && !alreadySeen {
 		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is switched on; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 2*time.Second)
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 0)
 		return nil
 	}
 	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionTrue, iapv1alpha1.ReasonEnabled, "IAP is on."+terminalNote(svc))
@@ -252,7 +346,16 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) e
 		return err
 	}
 	if svc.GetIapEnabled() {
-		public, why, err := r.publiclyInvocable(ctx, svc)
+		// IAM changes take minutes to apply everywhere; switching IAP off right after revoking
+		// allUsers would leave the service public while the old grant is still honoured.
+		if t := s.ps.Status.PublicAccessRevokedTime; t != nil && time.Since(t.Time) < r.IAMPropagationDelay {
+			remaining := r.IAMPropagationDelay - time.Since(t.Time)
+			s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionTrue, iapv1alpha1.ReasonRevocationPropagating,
+				fmt.Sprintf("IAP stays on until the revocation of public access has propagated (%s more).", remaining.Round(time.Second)))
+			s.wait(iapv1alpha1.ReasonRevocationPropagating, fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", remaining.Round(time.Second), svc.GetName()), remaining)
+			return nil
+		}
+		public, why, err := r.publiclyInvocable(ctx, svc, s.ps.Spec.Service.Project)
 		if err != nil {
 			return err
 		}
@@ -273,11 +376,13 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) e
 		s.serviceStale = true
 		r.wrote(s, "iap_enabled", "DisableIAP", "Switching IAP off for Cloud Run service %s, as declared.", svc.GetName())
 		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched off; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", svc.GetName()), 2*time.Second)
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", svc.GetName()), 0)
 		return nil
 	}
-	if rollingOut(svc) {
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 2*time.Second)
+	if rollingOut(svc) && s.ps.Status.PublicAccessRevokedTime != nil && !isReason(s.ps, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled) {
+		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched off; the rollout is in progress.")
+		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 0)
+		return nil
 	}
 	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonDisabled, "IAP is off, as declared."+terminalNote(svc))
 	return nil
@@ -312,6 +417,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 		return r.googleFailure(err, s.ps.Spec.Service.Project)
 	}
 	if changed {
+		s.publicAccessRevoked()
 		r.wrote(s, "public invoker grant", "RevokePublicAccess", "Revoked public access to %s: removed %s from roles/run.invoker.", name, tupleMembers(removed))
 	}
 	svc, err := r.freshService(ctx, s)
@@ -323,6 +429,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 			return r.googleFailure(err, s.ps.Spec.Service.Project)
 		}
 		s.serviceStale = true
+		s.publicAccessRevoked()
 		r.wrote(s, "invoker_iam_disabled", "EnableInvokerIAMCheck", "Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", name)
 	}
 	s.set(iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionTrue, iapv1alpha1.ReasonRevoked,
@@ -330,13 +437,13 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	return nil
 }
 
-func (r *ProtectedServiceReconciler) publiclyInvocable(ctx context.Context, svc *runpb.Service) (bool, string, error) {
+func (r *ProtectedServiceReconciler) publiclyInvocable(ctx context.Context, svc *runpb.Service, project string) (bool, string, error) {
 	if svc.GetInvokerIamDisabled() {
 		return true, "invoker_iam_disabled is true", nil
 	}
 	p, err := r.Google.GetServicePolicy(ctx, svc.GetName())
 	if err != nil {
-		return false, "", r.googleFailure(err, "")
+		return false, "", r.googleFailure(err, project)
 	}
 	for _, m := range publicMembers {
 		if iampolicy.HasMember(p, iampolicy.InvokerRole, m) {
@@ -365,8 +472,8 @@ func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope)
 func (r *ProtectedServiceReconciler) googleFailure(err error, project string) error {
 	switch gcp.Classify(err) {
 	case gcp.APIDisabled:
-		api := "the API"
-		if strings.Contains(strings.ToLower(err.Error()), "iap") {
+		api := gcp.DisabledAPI(err)
+		if api == "" {
 			api = "iap.googleapis.com"
 		}
 		return stalled(iapv1alpha1.ReasonAPIDisabled, "%s. Enable it: gcloud services enable %s --project=%s",
@@ -375,9 +482,25 @@ func (r *ProtectedServiceReconciler) googleFailure(err error, project string) er
 		return stalled(iapv1alpha1.ReasonPermissionDenied,
 			"runguard's Google identity lacks permission %s on %s: %s. Grant the runguard role described in docs/install.md.",
 			gcp.Permission(err), gcp.Resource(err), strings.TrimSuffix(gcp.Message(err), "."))
+	case gcp.Unauthenticated:
+		return stalled(iapv1alpha1.ReasonUnauthenticated,
+			"Google did not accept runguard's credentials (%s). Check Workload Identity or the Application Default Credentials of the manager (docs/install.md).",
+			strings.TrimSuffix(gcp.Message(err), "."))
+	case gcp.Rejected:
+		// Retrying the same request cannot succeed; a human must change something.
+		return stalled(iapv1alpha1.ReasonRequestRejected, "Google rejected the request to %s on %s: %s.",
+			opOf(err), gcp.Resource(err), strings.TrimSuffix(gcp.Message(err), "."))
 	default:
 		return err
 	}
+}
+
+func opOf(err error) string {
+	var ce *gcp.CallError
+	if errors.As(err, &ce) {
+		return ce.Op
+	}
+	return "call Google"
 }
 
 // updatePolicy is IAM's read-modify-write: read version 3, change, write with the etag read.
@@ -462,6 +585,15 @@ func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string)
 	return ns, nil
 }
 
+// desiredAccess is what this object declares for its IAP resource.
+func (s *scope) desiredAccess() iampolicy.Desired {
+	return iampolicy.Desired{
+		Owner: s.owner, Role: iampolicy.AccessorRole,
+		Mode:   iampolicy.Mode(s.ps.Spec.BindingPolicy),
+		Groups: accessGroups(s.ps),
+	}
+}
+
 // accessGroups converts the API's groups into the policy core's plain values.
 func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
 	out := make([]iampolicy.AccessGroup, 0, len(ps.Spec.AccessGroups))
@@ -493,6 +625,11 @@ func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
 		out = append(out, ag)
 	}
 	return out
+}
+
+func isReason(ps *iapv1alpha1.ProtectedService, conditionType, reason string) bool {
+	c := meta.FindStatusCondition(ps.Status.Conditions, conditionType)
+	return c != nil && c.Reason == reason
 }
 
 // rollingOut: Cloud Run is done when reconciling is false and observed_generation caught up.

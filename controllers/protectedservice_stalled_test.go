@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,8 +142,8 @@ func TestStalled_MemberNotAllowed_OutsideTheNamespacePattern(t *testing.T) {
 		}
 	}
 	w.editStaysStalled("outsider", iapv1alpha1.ReasonMemberNotAllowed, "user:eve@evil.example")
-	if calls := w.serviceCalls(); len(calls) > 0 {
-		t.Errorf("%d Google calls for an object whose members the namespace forbids, e.g. %s", len(calls), calls[0].Method)
+	if writes := w.writes(); len(writes) > 0 {
+		t.Errorf("Google writes for an object whose members the namespace forbids (nothing to revoke): %v", writes)
 	}
 }
 
@@ -274,7 +275,7 @@ func TestStalled_WouldExposeService_UntilTheNamespaceAllowsPublic(t *testing.T) 
 	expectKstatus(t, got, status.CurrentStatus)
 }
 
-func TestStalled_InvalidCondition_WritesNothing(t *testing.T) {
+func TestStalled_InvalidCondition_WritesNothingWhenThereIsNothingToRevoke(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ps := w.object("badcel", group("devs", "user:alice@acme.com"))
@@ -282,8 +283,8 @@ func TestStalled_InvalidCondition_WritesNothing(t *testing.T) {
 	w.create(ps)
 	w.expectStalled("badcel", iapv1alpha1.ReasonInvalidCondition, `"devs"`)
 	w.editStaysStalled("badcel", iapv1alpha1.ReasonInvalidCondition, `"devs"`)
-	if calls := w.serviceCalls(); len(calls) > 0 {
-		t.Errorf("%d Google calls for an object whose condition does not compile, e.g. %s", len(calls), calls[0].Method)
+	if writes := w.writes(); len(writes) > 0 {
+		t.Errorf("Google writes for an object whose condition does not compile (nothing to revoke): %v", writes)
 	}
 	if w.cloudRun().GetIapEnabled() {
 		t.Error("IAP was switched on")
@@ -382,5 +383,26 @@ func TestStalled_IAPServiceAgentMissing_GivesTheCreateCommand(t *testing.T) {
 		if c.Method == "iap.SetIamPolicy" || c.Method == "run.UpdateService" {
 			t.Errorf("went on past the missing agent: %s", c.Method)
 		}
+	}
+}
+
+// A problem that needs a human must not keep revoked access alive: removing one group while
+// breaking another still removes the first.
+func TestStalled_InvalidConditionStillAppliesRemovals(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.create(w.object("mixed", group("devs", "user:alice@acme.com"), group("ops", "user:bob@acme.com")))
+	w.waitReady("mixed")
+	w.update("mixed", func(ps *iapv1alpha1.ProtectedService) {
+		ps.Spec.AccessGroups = ps.Spec.AccessGroups[:1]
+		ps.Spec.AccessGroups[0].Context = &iapv1alpha1.AccessContext{Expression: "request.time <"}
+	})
+	w.expectStalled("mixed", iapv1alpha1.ReasonInvalidCondition, `"devs"`, "only removals were applied")
+	b := bindingsOf(w.iapPolicy())
+	if _, ok := b[accessor+"|runguard:ops"]; ok {
+		t.Errorf("the removed group kept access while the object is stalled: %v", b)
+	}
+	if !slices.Equal(b[accessor+"|runguard:devs"], []string{"user:alice@acme.com"}) {
+		t.Errorf("the stalled group's existing binding changed: %v", b)
 	}
 }

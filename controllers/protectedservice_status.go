@@ -122,10 +122,18 @@ func (s *scope) markWaiting() {
 // markRetrying leaves observedGeneration alone: a transient failure evaluated nothing for sure.
 func (s *scope) markRetrying(err error) {
 	msg := fmt.Sprintf("Retrying after a transient Google Cloud error: %v", err)
+	s.set(iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, "Retrying; nothing known needs a human.")
 	s.set(iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, iapv1alpha1.ReasonRetrying, msg)
 	if !s.wasReady {
 		s.set(iapv1alpha1.ConditionReady, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, msg)
 	}
+}
+
+// publicAccessRevoked records when public access was last revoked, so IAP is switched off only
+// after the revocation has propagated (kept in status so a restart does not forget it).
+func (s *scope) publicAccessRevoked() {
+	now := metav1.Now()
+	s.ps.Status.PublicAccessRevokedTime = &now
 }
 
 func (s *scope) markReady(resync time.Duration) {

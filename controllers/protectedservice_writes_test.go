@@ -165,9 +165,9 @@ func TestIAPDisabledWithDeny_EndsIAMOnly(t *testing.T) {
 	if got := bindingsOf(w.servicePolicy())[invoker+"|"]; !slices.Equal(got, []string{agentOf("123456789012")}) {
 		t.Errorf("run.invoker = %v, want only the IAP agent", got)
 	}
-	want := []string{"run.SetIamPolicy", "iap.SetIamPolicy", "run.SetIamPolicy", "run.UpdateService"}
+	want := []string{"run.SetIamPolicy", "run.SetIamPolicy", "iap.SetIamPolicy", "run.UpdateService"}
 	if writes := w.writes(); !slices.Equal(writes, want) {
-		t.Errorf("Google writes = %v, want %v (invoker grant, access, lockdown, then IAP off)", writes, want)
+		t.Errorf("Google writes = %v, want %v (lockdown first, then invoker grant, access, and IAP off last)", writes, want)
 	}
 	expectKstatus(t, got, status.CurrentStatus)
 }

@@ -105,7 +105,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		Google:   google,
 		Recorder: mgr.GetEventRecorder("runguard"),
 		Options: controllers.Options{
-			ClusterName: "test", ResyncPeriod: resync, StalledRecheck: 2 * time.Second,
+			ClusterName: "test", ResyncPeriod: resync, StalledRecheck: 2 * time.Second, IAMPropagationDelay: time.Second,
 			MaxConcurrentReconciles: 4,
 		},
 	}

@@ -12,7 +12,7 @@ const (
 	ConditionPublicAccessRevoked = "PublicAccessRevoked"
 )
 
-// Reasons that need a human: the object is Stalled until the cause is fixed. docs/conditions.md
+// Reasons that need a human: the object is Stalled until the cause is fixed. docs/controller.md
 // says what to do about each.
 const (
 	ReasonProjectNotAllowed      = "ProjectNotAllowed"
@@ -25,24 +25,27 @@ const (
 	ReasonAPIDisabled            = "APIDisabled"
 	ReasonIAPServiceAgentMissing = "IAPServiceAgentMissing"
 	ReasonMemberRejected         = "MemberRejected"
+	ReasonRequestRejected        = "RequestRejected"
+	ReasonUnauthenticated        = "Unauthenticated"
 )
 
 // Reasons of progress and success.
 const (
-	ReasonProtected           = "Protected"
-	ReasonReconciled          = "Reconciled"
-	ReasonProgressing         = "Progressing"
-	ReasonServiceNotFound     = "ServiceNotFound"
-	ReasonRetrying            = "Retrying"
-	ReasonPending             = "Pending"
-	ReasonGranted             = "Granted"
-	ReasonBound               = "Bound"
-	ReasonEnabled             = "Enabled"
-	ReasonDisabled            = "Disabled"
-	ReasonRollingOut          = "RollingOut"
-	ReasonRevoked             = "Revoked"
-	ReasonPublicAccessAllowed = "PublicAccessAllowed"
-	ReasonDeleting            = "Deleting"
+	ReasonProtected             = "Protected"
+	ReasonReconciled            = "Reconciled"
+	ReasonProgressing           = "Progressing"
+	ReasonServiceNotFound       = "ServiceNotFound"
+	ReasonRetrying              = "Retrying"
+	ReasonPending               = "Pending"
+	ReasonGranted               = "Granted"
+	ReasonBound                 = "Bound"
+	ReasonEnabled               = "Enabled"
+	ReasonDisabled              = "Disabled"
+	ReasonRollingOut            = "RollingOut"
+	ReasonRevocationPropagating = "RevocationPropagating"
+	ReasonRevoked               = "Revoked"
+	ReasonPublicAccessAllowed   = "PublicAccessAllowed"
+	ReasonDeleting              = "Deleting"
 )
 
 // Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).

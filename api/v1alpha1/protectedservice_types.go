@@ -217,6 +217,11 @@ type ProtectedServiceStatus struct {
 	// +optional
 	MemberCount int32 `json:"memberCount,omitempty"`
 
+	// PublicAccessRevokedTime is when runguard last removed public access to the service. With
+	// iap.enabled false, IAP is switched off only once that revocation has had time to propagate.
+	// +optional
+	PublicAccessRevokedTime *metav1.Time `json:"publicAccessRevokedTime,omitempty"`
+
 	// LastSyncTime is when the controller last confirmed Google Cloud matches the spec.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`

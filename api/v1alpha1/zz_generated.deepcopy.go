@@ -228,6 +228,10 @@ func (in *ProtectedServiceStatus) DeepCopyInto(out *ProtectedServiceStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.PublicAccessRevokedTime != nil {
+		in, out := &in.PublicAccessRevokedTime, &out.PublicAccessRevokedTime
+		*out = (*in).DeepCopy()
+	}
 	if in.LastSyncTime != nil {
 		in, out := &in.LastSyncTime, &out.LastSyncTime
 		*out = (*in).DeepCopy()

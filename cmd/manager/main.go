@@ -44,6 +44,7 @@ func main() {
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "ProtectedServices reconciled in parallel.")
 	flag.DurationVar(&opts.ResyncPeriod, "resync-period", 10*time.Minute, "How often every object is re-checked against Google Cloud to correct drift (jittered by 10%).")
 	flag.DurationVar(&opts.StalledRecheck, "stalled-recheck-period", 5*time.Minute, "How often a Stalled object is re-checked.")
+	flag.DurationVar(&opts.IAMPropagationDelay, "iam-propagation-delay", 7*time.Minute, "How long IAP stays on after public access was revoked, when IAP is being switched off (IAM changes can take 7 minutes or more).")
 	flag.StringVar(&opts.ClusterName, "cluster-name", "default", "Name of this cluster, written into every binding runguard marks; unique per cluster sharing a project.")
 	flag.BoolVar(&opts.AllowAnyProject, "allow-any-project", false, "Let every namespace target any project (single-tenant clusters); by default the namespace annotation iap.runguard.dev/allowed-projects decides.")
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")

@@ -63,6 +63,9 @@ const (
 	// Rejected means Google refused the request as invalid (INVALID_ARGUMENT, FAILED_PRECONDITION),
 	// for example because of one member; retrying the same request will not help.
 	Rejected
+	// Unauthenticated means runguard's credentials are missing or broken (e.g. Workload Identity
+	// not set up); a human must fix them.
+	Unauthenticated
 )
 
 // Classify maps a Google error to a Class by gRPC code and google.rpc.ErrorInfo reason.
@@ -84,6 +87,8 @@ func Classify(err error) Class {
 		return PermissionDenied
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
 		return Rejected
+	case codes.Unauthenticated:
+		return Unauthenticated
 	default:
 		// UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, CANCELED...
 		return Transient
@@ -105,6 +110,14 @@ func Code(err error) codes.Code {
 func Reason(err error) string {
 	if info := errorInfo(err); info != nil {
 		return info.GetReason()
+	}
+	return ""
+}
+
+// DisabledAPI is the API a SERVICE_DISABLED error names (ErrorInfo metadata "service").
+func DisabledAPI(err error) string {
+	if info := errorInfo(err); info != nil {
+		return info.GetMetadata()["service"]
 	}
 	return ""
 }
