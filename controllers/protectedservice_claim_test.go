@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
@@ -103,5 +104,23 @@ func TestServiceClaimed_TheObjectAlreadyManagingTheServiceKeepsItWhenBothShareAC
 	checkStalled(t, stalledLater, iapv1alpha1.ReasonServiceClaimed, first.ns+"/"+name)
 	if !w.ownsBinding(first.ns, name) || w.ownsBinding(later.ns, name) {
 		t.Errorf("bindings: first owns %v, later owns %v; want the first only", w.ownsBinding(first.ns, name), w.ownsBinding(later.ns, name))
+	}
+}
+
+// A tenant that may not target a project cannot squat on a service there: its object does not
+// count in the claim, so the allowed team's object, created later, still manages the service.
+func TestServiceClaimed_ADisallowedNamespaceCannotSquatAService(t *testing.T) {
+	t.Parallel()
+	owner := newWorld(t)
+	squatter := newTenant(t, owner.ns+"-squat", withAnnotation(controllers.AnnotationAllowedProjects, "some-other-project"))
+	squat := owner.object("squat", group("devs", "user:mallory@acme.com"))
+	squat.Namespace = squatter.ns
+	squatter.create(squat)
+	squatter.waitStalled("squat", iapv1alpha1.ReasonProjectNotAllowed)
+
+	owner.create(owner.object("legit", group("devs", "user:alice@acme.com")))
+	owner.waitReady("legit")
+	if b := bindingsOf(owner.iapPolicy()); len(b[accessor+"|runguard:devs"]) != 1 {
+		t.Errorf("IAP policy = %v, want only the legitimate object's binding", b)
 	}
 }
