@@ -62,6 +62,14 @@ func TestServiceClaimed_TheObjectAlreadyManagingTheServiceKeepsItWhenBothShareAC
 			name = candidate
 			break
 		}
+		if attempt == 5 {
+			// A slow machine may not fit both creations into one second. The outcome asserted
+			// below must hold all the same (the first object keeps the service); the tie itself
+			// is covered deterministically by TestClaimHolder.
+			t.Logf("no same-second tie after %d attempts (first wrote=%v, creation %s vs %s); checking the outcome without one", attempt, wrote, ta, tb)
+			name = candidate
+			break
+		}
 		t.Logf("attempt %d: first wrote=%v, creation %s vs %s; retrying", attempt, wrote, ta, tb)
 		for _, x := range []*world{first, later} {
 			if err := k8s.Delete(context.Background(), x.get(candidate)); err != nil {
@@ -70,11 +78,8 @@ func TestServiceClaimed_TheObjectAlreadyManagingTheServiceKeepsItWhenBothShareAC
 			eventually(t, 30*time.Second, "cleanup", func() error { return existsErr(x.ns, candidate) })
 		}
 	}
-	if name == "" {
-		t.Skip("could not create both objects within one second after the first had written to Google")
-	}
-	t.Logf("both created at %s; %s/%s had written its bindings before %s/%s was created",
-		first.get(name).CreationTimestamp, first.ns, name, later.ns, name)
+	t.Logf("created at %s and %s; %s/%s had written its bindings before %s/%s was created",
+		first.get(name).CreationTimestamp, later.get(name).CreationTimestamp, first.ns, name, later.ns, name)
 	defer func() {
 		if t.Failed() {
 			for _, x := range []*world{first, later} {

@@ -151,6 +151,10 @@ func TestClaimHolder(t *testing.T) {
 	obj := func(ns, name string, created metav1.Time) iapv1alpha1.ProtectedService {
 		return iapv1alpha1.ProtectedService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: created}}
 	}
+	bound := func(ps iapv1alpha1.ProtectedService) iapv1alpha1.ProtectedService {
+		ps.Status.ManagedBindings = []iapv1alpha1.ManagedBinding{{Group: "devs", Role: "roles/iap.httpsResourceAccessor", ConditionTitle: "runguard:devs"}}
+		return ps
+	}
 	if claimHolder(nil) != nil {
 		t.Error("claimHolder(nil) != nil")
 	}
@@ -164,6 +168,8 @@ func TestClaimHolder(t *testing.T) {
 		{"same second: namespace first", []iapv1alpha1.ProtectedService{obj("team-b", "a", at(3)), obj("team-a", "z", at(3))}, "team-a/z"},
 		{"same second and namespace: name", []iapv1alpha1.ProtectedService{obj("team", "b", at(3)), obj("team", "a", at(3))}, "team/a"},
 		{"older beats a smaller namespace", []iapv1alpha1.ProtectedService{obj("a", "a", at(4)), obj("b", "b", at(3))}, "b/b"},
+		{"same second: the one that bound access keeps it", []iapv1alpha1.ProtectedService{obj("team-a", "x", at(3)), bound(obj("team-b", "x", at(3)))}, "team-b/x"},
+		{"bound beats older (sticky)", []iapv1alpha1.ProtectedService{obj("a", "x", at(1)), bound(obj("b", "x", at(7)))}, "b/x"},
 	} {
 		h := claimHolder(slices.Clone(tc.items))
 		if h == nil || h.Namespace+"/"+h.Name != tc.want {
