@@ -322,16 +322,11 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) er
 		}
 		s.serviceStale = true
 		r.wrote(s, "iap_enabled", "EnableIAP", "Switching IAP on for Cloud Run service %s.", svc.GetName())
-		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched on; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", svc.GetName()), 0)
+		s.awaitRollout(fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", svc.GetName()))
 		return nil
 	}
-	// Wait only for the rollout this object started: once IAP was seen on, a later deploy by the
-	// team's pipeline is not ours to wait for, and must not flip Ready.
-	alreadySeen := meta.IsStatusConditionTrue(s.ps.Status.Conditions, iapv1alpha1.ConditionIAPEnabled)
-	if rollingOut(svc) && !alreadySeen {
-		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is switched on; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 0)
+	if rollingOut(svc) && !isReason(s.ps, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled) {
+		s.awaitRollout(fmt.Sprintf("IAP is switched on; waiting for the rollout of %s to finish.", svc.GetName()))
 		return nil
 	}
 	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionTrue, iapv1alpha1.ReasonEnabled, "IAP is on."+terminalNote(svc))
@@ -375,13 +370,11 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) e
 		}
 		s.serviceStale = true
 		r.wrote(s, "iap_enabled", "DisableIAP", "Switching IAP off for Cloud Run service %s, as declared.", svc.GetName())
-		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched off; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", svc.GetName()), 0)
+		s.awaitRollout(fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", svc.GetName()))
 		return nil
 	}
-	if rollingOut(svc) && s.ps.Status.PublicAccessRevokedTime != nil && !isReason(s.ps, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled) {
-		s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, "IAP is being switched off; the rollout is in progress.")
-		s.wait(iapv1alpha1.ReasonRollingOut, fmt.Sprintf("Waiting for the rollout of %s to finish.", svc.GetName()), 0)
+	if rollingOut(svc) && !isReason(s.ps, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled) {
+		s.awaitRollout(fmt.Sprintf("IAP is switched off; waiting for the rollout of %s to finish.", svc.GetName()))
 		return nil
 	}
 	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonDisabled, "IAP is off, as declared."+terminalNote(svc))
@@ -625,6 +618,14 @@ func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
 		out = append(out, ag)
 	}
 	return out
+}
+
+// awaitRollout waits, with backoff, for a rollout this object started. Once IAP was seen in the
+// declared state (reason Enabled or Disabled), a later deploy by the team's pipeline is not ours
+// to wait for and must not flip Ready; callers check that with isReason.
+func (s *scope) awaitRollout(message string) {
+	s.set(iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut, message)
+	s.wait(iapv1alpha1.ReasonRollingOut, message, 0)
 }
 
 func isReason(ps *iapv1alpha1.ProtectedService, conditionType, reason string) bool {
