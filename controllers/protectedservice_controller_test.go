@@ -89,7 +89,7 @@ func TestNoChangeReconcile_MakesNoGoogleWrites(t *testing.T) {
 	writes := len(w.writes())
 	reads := func() int {
 		n := 0
-		for _, c := range fakeCalls() {
+		for _, c := range fake.Calls() {
 			if c.Method == "run.GetService" && c.Resource == w.fullName {
 				n++
 			}

@@ -298,17 +298,6 @@ func (w *world) writes() []string {
 	return out
 }
 
-// callsOn counts every call naming this world's resources (or its project), writes or not.
-func (w *world) callsOn(project string) int {
-	n := 0
-	for _, c := range fake.Calls() {
-		if strings.Contains(c.Resource, w.service) || strings.Contains(c.Resource, "projects/"+project) {
-			n++
-		}
-	}
-	return n
-}
-
 func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
