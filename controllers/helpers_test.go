@@ -26,7 +26,6 @@ type gcpfakeService = gcpfake.Service
 
 var errNotYet = errors.New("not yet")
 
-
 func equalStatus(a, b *iapv1alpha1.ProtectedServiceStatus) bool {
 	return equality.Semantic.DeepEqual(a, b)
 }
