@@ -93,10 +93,7 @@ func (s *Server) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyReques
 		if err := exists(tx, service); err != nil {
 			return err
 		}
-		var stored *iampb.Policy
-		if m, ok := tx.Get(store.KindPolicy, key); ok {
-			stored = m.(*iampb.Policy)
-		}
+		stored := tx.Policy(key)
 		var err error
 		out, err = s.Engine.Get(stored, req.GetOptions())
 		return err
@@ -114,10 +111,7 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 		if err := exists(tx, service); err != nil {
 			return err
 		}
-		var stored *iampb.Policy
-		if m, ok := tx.Get(store.KindPolicy, key); ok {
-			stored = m.(*iampb.Policy)
-		}
+		stored := tx.Policy(key)
 		res, err := s.Engine.Set(stored, req)
 		if err != nil {
 			return err

@@ -459,9 +459,7 @@ func (b *Backend) Policy(resource string) (*iampb.Policy, bool) {
 			return nil
 		}
 		ok = true
-		if m, found := tx.Get(store.KindPolicy, resource); found {
-			out = m.(*iampb.Policy)
-		} else {
+		if out = tx.Policy(resource); out == nil {
 			out = policyengine.Empty()
 		}
 		return nil

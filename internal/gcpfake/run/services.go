@@ -249,10 +249,7 @@ func (s *Services) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyRequ
 		if _, ok := b.loadService(tx, r.name()); !ok {
 			return notFound(r)
 		}
-		var stored *iampb.Policy
-		if m, ok := tx.Get(store.KindPolicy, r.name()); ok {
-			stored = m.(*iampb.Policy)
-		}
+		stored := tx.Policy(r.name())
 		var err error
 		out, err = b.Engine.Get(stored, req.GetOptions())
 		return err
@@ -271,10 +268,7 @@ func (s *Services) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequ
 		if _, ok := b.loadService(tx, r.name()); !ok {
 			return notFound(r)
 		}
-		var stored *iampb.Policy
-		if m, ok := tx.Get(store.KindPolicy, r.name()); ok {
-			stored = m.(*iampb.Policy)
-		}
+		stored := tx.Policy(r.name())
 		res, err := b.Engine.Set(stored, req)
 		if err != nil {
 			return err
