@@ -298,18 +298,8 @@ func (w *world) writes() []string {
 	return out
 }
 
-func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %v", what, err)
-}
+// eventually waits for an outcome (see testenv.Eventually).
+var eventually = testenv.Eventually
 
 // members returns "role|conditionTitle" → sorted members, the policy's content in a form that
 // is easy to compare.

@@ -23,6 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/runguard/runguard/internal/testenv"
 )
 
 // system is everything one end-to-end run starts: the API server (envtest runs etcd and
@@ -375,22 +377,8 @@ func (s *system) waitConverged(ns, name string) {
 	})
 }
 
-// eventually polls check every 250ms until it returns nil, failing the test after timeout with
-// the last error.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
+// eventually waits for an outcome (see testenv.Eventually).
+var eventually = testenv.Eventually
 
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()

@@ -34,6 +34,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/health"
+	"github.com/runguard/runguard/internal/testenv"
 )
 
 const (
@@ -170,20 +171,8 @@ func startManager(t *testing.T, objs []*unstructured.Unstructured, fake *gcpfake
 	return m
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
+// eventually waits for an outcome (see testenv.Eventually).
+var eventually = testenv.Eventually
 
 func startFake(t *testing.T) *gcpfake.Server {
 	t.Helper()
