@@ -28,6 +28,7 @@ func (r *ProtectedServiceReconciler) checkTenancy(ctx context.Context, s *scope)
 	if err != nil {
 		return err
 	}
+	s.namespace = ns
 	target := s.ps.Spec.Service
 	if allowed := ns.Annotations[AnnotationAllowedProjects]; !r.AllowAnyProject && !projectAllowed(allowed, target) {
 		return stalled(iapv1alpha1.ReasonProjectNotAllowed,
@@ -75,10 +76,7 @@ func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *sc
 	if err := iampolicy.ValidateOwner(s.owner); err != nil {
 		return stalled(iapv1alpha1.ReasonInvalidCondition, "Cannot mark bindings for this object: %v.", err)
 	}
-	ns, err := r.namespace(ctx, s.ps.Namespace)
-	if err != nil {
-		return err
-	}
+	ns := s.namespace
 	var problem *stalledError
 	if bad := disallowedMembers(ns.Annotations[AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
 		problem = stalled(iapv1alpha1.ReasonMemberNotAllowed,
@@ -355,10 +353,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) e
 			return err
 		}
 		if public {
-			ns, err := r.namespace(ctx, s.ps.Namespace)
-			if err != nil {
-				return err
-			}
+			ns := s.namespace
 			if ns.Annotations[AnnotationAllowPublic] != "true" {
 				return stalled(iapv1alpha1.ReasonWouldExposeService,
 					"Switching IAP off would leave Cloud Run service %s publicly invocable (%s). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",

@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,9 @@ type scope struct {
 	// wasReady: the object was Ready for this very generation when the pass began, so any
 	// write this pass makes corrects drift rather than applying a spec change.
 	wasReady bool
+
+	// namespace is the object's Namespace as checkTenancy read it (its annotations decide).
+	namespace *corev1.Namespace
 
 	projectNumber int64
 	service       *runpb.Service

@@ -67,25 +67,17 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	return c, nil
 }
 
-// Close closes every client.
+// Close closes every client that was created.
 func (c *Clients) Close() {
-	for _, closer := range []interface{ Close() error }{c.run, c.iap, c.projects} {
-		if closer != nil && !isNilClient(closer) {
-			_ = closer.Close()
-		}
+	if c.run != nil {
+		_ = c.run.Close()
 	}
-}
-
-func isNilClient(v any) bool {
-	switch x := v.(type) {
-	case *run.ServicesClient:
-		return x == nil
-	case *iap.IdentityAwareProxyAdminClient:
-		return x == nil
-	case *resourcemanager.ProjectsClient:
-		return x == nil
+	if c.iap != nil {
+		_ = c.iap.Close()
 	}
-	return false
+	if c.projects != nil {
+		_ = c.projects.Close()
+	}
 }
 
 // endpointOptions turns an endpoint override into client options. Plaintext without credentials
