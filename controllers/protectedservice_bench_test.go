@@ -55,7 +55,8 @@ func BenchmarkReconcile_NoChange(b *testing.B) {
 	var k8sWrites int
 	counted := countingClient{Client: mgr.GetClient(), writes: &k8sWrites}
 	r := &controllers.ProtectedServiceReconciler{Client: counted, Google: google, Recorder: discardRecorder{},
-		Options: controllers.Options{ClusterName: "test", ResyncPeriod: time.Hour}}
+		Options: testOptions()}
+	r.ResyncPeriod = time.Hour
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: w.ns, Name: "bench"}}
 	// One pass to settle lastSyncTime under this reconciler's resync period.
 	if _, err := r.Reconcile(context.Background(), req); err != nil {

@@ -3,14 +3,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,9 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
@@ -33,10 +31,6 @@ import (
 // +kubebuilder:rbac:groups=iap.runguard.dev,resources=protectedservices/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-
-// serviceIndex indexes ProtectedServices by target, so a claim check reads only the objects that
-// target the same Cloud Run service.
-const serviceIndex = "spec.service"
 
 // Options are the manager flags the controller honours.
 type Options struct {
@@ -55,6 +49,30 @@ type Options struct {
 	IAMPropagationDelay time.Duration
 }
 
+// DefaultOptions is the one place the defaults live; the manager's flags start from it.
+func DefaultOptions() Options {
+	return Options{
+		ClusterName:             "default",
+		ResyncPeriod:            10 * time.Minute,
+		StalledRecheck:          5 * time.Minute,
+		MaxConcurrentReconciles: 4,
+		IAMPropagationDelay:     7 * time.Minute,
+	}
+}
+
+// Validate rejects options the controller cannot run with.
+func (o Options) Validate() error {
+	switch {
+	case o.ClusterName == "":
+		return errors.New("the cluster name is empty")
+	case o.ResyncPeriod <= 0, o.StalledRecheck <= 0, o.IAMPropagationDelay < 0:
+		return errors.New("resync, stalled-recheck and IAM propagation periods must be positive")
+	case o.MaxConcurrentReconciles <= 0:
+		return errors.New("max concurrent reconciles must be positive")
+	}
+	return nil
+}
+
 // ProtectedServiceReconciler converges Google Cloud to each ProtectedService.
 type ProtectedServiceReconciler struct {
 	Client   client.Client
@@ -64,28 +82,18 @@ type ProtectedServiceReconciler struct {
 
 	backoff backoffTracker
 	drift   driftTracker
+	health  projectHealth
 }
 
 // SetupWithManager registers the controller, its index and its watches.
 func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if r.ClusterName == "" {
-		r.ClusterName = "default"
-	}
-	if r.ResyncPeriod <= 0 {
-		r.ResyncPeriod = 10 * time.Minute
-	}
-	if r.StalledRecheck <= 0 {
-		r.StalledRecheck = 5 * time.Minute
-	}
-	if r.IAMPropagationDelay <= 0 {
-		r.IAMPropagationDelay = 7 * time.Minute
-	}
-	if r.MaxConcurrentReconciles <= 0 {
-		r.MaxConcurrentReconciles = 4
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("controller options: %w", err)
 	}
 	if err := RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
+	r.health.wake = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status writes do not change the generation, so our own status patches never wake us.
 		For(&iapv1alpha1.ProtectedService{}, builder.WithPredicates(predicate.Or(
@@ -101,168 +109,134 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
+		// Objects backing off from a project that answers again are retried at once.
+		WatchesRawSource(source.Channel(r.health.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("protectedservice").
 		Complete(r)
 }
 
-// RegisterIndexes adds the cache indexes the reconciler's queries need.
-func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, serviceIndex, func(o client.Object) []string {
-		return []string{o.(*iapv1alpha1.ProtectedService).Spec.Service.String()}
-	}); err != nil {
-		return fmt.Errorf("index ProtectedServices by service: %w", err)
-	}
-	return nil
-}
-
-// Reconcile runs one pass: finalizer, then the ordered phases, then one status patch.
+// Reconcile runs one pass: get the object, ensure the finalizer, run the stages of the pass (or
+// the deletion), then write conditions and at most one status patch.
 func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ps := &iapv1alpha1.ProtectedService{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ps); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.backoff.reset(req.NamespacedName)
-			r.drift.forget(req.NamespacedName)
+			r.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !ps.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, ps)
+	deleting := !ps.DeletionTimestamp.IsZero()
+	if deleting && !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
 	}
-	if !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
+	if !deleting && !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
 		before := ps.DeepCopy()
 		controllerutil.AddFinalizer(ps, iapv1alpha1.Finalizer)
 		if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
 		}
 	}
-
-	s := newScope(ps, r.ClusterName)
-	for _, phase := range r.phases(ps) {
-		if err := phase(ctx, s); err != nil {
-			s.fail(err)
-			break
-		}
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ps.Namespace}, ns); err != nil {
+		return ctrl.Result{}, fmt.Errorf("read namespace %s: %w", ps.Namespace, err)
 	}
-	result := r.finish(ctx, s)
+	s := newScope(ps, r.ClusterName, ns, r.AllowAnyProject, time.Now())
+	var outcomes []*outcome
+	if deleting {
+		outcomes = r.cleanupPass(ctx, s)
+	} else {
+		outcomes = r.pass(ctx, s)
+	}
+	result := r.finish(ctx, s, outcomes)
+	if deleting && s.facts.deletion != nil && s.facts.deletion.done {
+		return ctrl.Result{}, r.releaseFinalizer(ctx, s.ps)
+	}
 	if err := r.patchStatus(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	return result, nil
 }
 
-type phase func(context.Context, *scope) error
-
-// phases is the reconcile order. Access is bound before IAP is switched on so nobody is locked
-// out; with IAP off, public access is revoked first of all, so nothing else that may need a human
-// (a missing IAP agent, a bad condition) can keep a Deny service public, and IAP is switched off
-// only once that revocation has propagated.
-func (r *ProtectedServiceReconciler) phases(ps *iapv1alpha1.ProtectedService) []phase {
-	if ps.Spec.IAPEnabled() {
-		return []phase{r.checkTenancy, r.checkClaim, r.resolveService, r.checkDeclaration,
-			r.ensureInvokerGrant, r.bindAccess, r.enableIAP, r.revokePublicAccess}
+// pass runs the stages in the order that fails closed. The gate (tenancy, claim, service) writes
+// nothing; an object that does not pass it — another object or another runguard owner holds the
+// claim, or the namespace may not target the service — makes no Google write at all. After
+// the gate the lockdown runs on every pass whatever else happens: with IAP on, access is bound
+// first (so nobody is locked out while IAM propagates) and a stall there does not skip the
+// lockdown; with IAP off, the lockdown comes first and IAP is switched off only once it holds.
+func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outcome {
+	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
+		return out
 	}
-	return []phase{r.checkTenancy, r.checkClaim, r.resolveService, r.revokePublicAccess, r.checkDeclaration,
-		r.ensureInvokerGrant, r.bindAccess, r.disableIAP}
+	converge := []phase{r.checkDeclaration, r.ensureInvokerGrant, r.bindAccess}
+	if s.ps.Spec.IAPEnabled() {
+		return append(s.runUntilOutcome(ctx, converge...), s.runAll(ctx, r.enableIAP, r.revokePublicAccess)...)
+	}
+	if out := s.runAll(ctx, r.revokePublicAccess); out != nil {
+		return out
+	}
+	return s.runUntilOutcome(ctx, append(converge, r.disableIAP)...)
 }
 
-// finish turns the pass's outcome into conditions and a requeue.
-func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope) ctrl.Result {
+// finish turns the pass's outcomes into status, Events, metrics and when to look again.
+func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outcomes []*outcome) ctrl.Result {
 	key := types.NamespacedName{Namespace: s.ps.Namespace, Name: s.ps.Name}
-	logger := log.FromContext(ctx)
-	if s.stalled == nil && s.transient == nil && s.rejected != nil {
-		s.stalled = s.rejected
+	var shown *outcome
+	for _, o := range outcomes {
+		shown = worst(shown, o)
 	}
-	switch {
-	case s.stalled != nil:
+	r.recordWrites(s)
+	applyStatus(s.ps, &s.facts, shown, r.ResyncPeriod)
+	r.report(ctx, s, shown)
+	for _, woken := range r.health.observe(key, s.facts.target.Project, s.service != nil, outcomes, s.facts.now) {
+		r.health.send(woken)
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes)}
+}
+
+// requeueAfter is the soonest any outcome of the pass asks to be looked at again.
+func (r *ProtectedServiceReconciler) requeueAfter(key types.NamespacedName, outcomes []*outcome) time.Duration {
+	if len(outcomes) == 0 {
 		r.backoff.reset(key)
-		s.markStalled()
-		reconcileOutcomes.WithLabelValues(s.stalled.reason).Inc()
-		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, s.stalled.reason, "Reconcile", "%s", s.stalled.message)
-		return ctrl.Result{RequeueAfter: jitter(r.StalledRecheck)}
-	case s.transient != nil:
-		delay := r.backoff.next(key)
-		if d, ok := gcp.RetryDelay(s.transient); ok && d > delay {
-			delay = min(d, maxBackoff)
+		return jitter(r.ResyncPeriod)
+	}
+	var backoff time.Duration
+	soonest := time.Duration(-1)
+	for _, o := range outcomes {
+		d := jitter(r.StalledRecheck)
+		switch {
+		case o.kind == waiting && o.after > 0:
+			d = o.after
+		case o.kind != stalled:
+			if backoff == 0 {
+				backoff = r.backoff.next(key)
+			}
+			d = max(backoff, min(o.after, maxBackoff))
 		}
-		s.markRetrying(s.transient)
-		reconcileOutcomes.WithLabelValues(iapv1alpha1.ReasonRetrying).Inc()
-		logger.Info("transient failure; retrying", "after", delay, "error", s.transient.Error())
-		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, iapv1alpha1.ReasonRetrying, "Reconcile", "%s (retrying in %s)", s.transient.Error(), delay.Round(time.Second))
-		return ctrl.Result{RequeueAfter: delay}
-	case s.waiting != nil:
-		s.markWaiting()
-		reconcileOutcomes.WithLabelValues(s.waiting.reason).Inc()
-		after := s.waiting.after
-		if after <= 0 {
-			after = r.backoff.next(key)
+		if soonest < 0 || d < soonest {
+			soonest = d
 		}
-		return ctrl.Result{RequeueAfter: after}
-	default:
+	}
+	if backoff == 0 {
 		r.backoff.reset(key)
-		s.markReady(r.ResyncPeriod)
-		reconcileOutcomes.WithLabelValues(s.readyReason()).Inc()
-		return ctrl.Result{RequeueAfter: jitter(r.ResyncPeriod)}
 	}
+	return soonest
 }
 
-func (r *ProtectedServiceReconciler) objectsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	var list iapv1alpha1.ProtectedServiceList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
-		log.FromContext(ctx).Error(err, "list ProtectedServices of namespace", "namespace", o.GetName())
-		return nil
-	}
-	return requestsFor(list.Items, "")
+func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
+	r.backoff.reset(key)
+	r.drift.forget(key)
+	r.health.forget(key)
 }
 
-func (r *ProtectedServiceReconciler) objectsTargetingSameService(ctx context.Context, o client.Object) []reconcile.Request {
-	ps := o.(*iapv1alpha1.ProtectedService)
-	var list iapv1alpha1.ProtectedServiceList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: ps.Spec.Service.String()}); err != nil {
-		log.FromContext(ctx).Error(err, "list ProtectedServices of service", "service", ps.Spec.Service.String())
-		return nil
+func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {
+	before := ps.DeepCopy()
+	controllerutil.RemoveFinalizer(ps, iapv1alpha1.Finalizer)
+	if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("remove finalizer: %w", err)
 	}
-	return requestsFor(list.Items, string(ps.UID))
-}
-
-func requestsFor(items []iapv1alpha1.ProtectedService, skipUID string) []reconcile.Request {
-	out := make([]reconcile.Request, 0, len(items))
-	for _, item := range items {
-		if string(item.UID) != skipUID {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: item.Namespace, Name: item.Name}})
-		}
-	}
-	return out
-}
-
-// claimHolder is the object that manages a service. An object that has bound access keeps its
-// claim (sticky: a later member rejection does not hand it over); otherwise the oldest wins, then
-// by namespace/name. Creation times have one-second resolution, so objects applied together tie,
-// and without the first rule a newcomer could win the tie-break against the object whose bindings
-// are already in Google. Candidates must be allowed to target the service (see checkClaim).
-func claimHolder(items []iapv1alpha1.ProtectedService) *iapv1alpha1.ProtectedService {
-	if len(items) == 0 {
-		return nil
-	}
-	sort.Slice(items, func(i, j int) bool {
-		a, b := items[i], items[j]
-		if ha, hb := holdsClaim(&a), holdsClaim(&b); ha != hb {
-			return ha
-		}
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Name < b.Name
-	})
-	return &items[0]
-}
-
-func holdsClaim(ps *iapv1alpha1.ProtectedService) bool {
-	return len(ps.Status.ManagedBindings) > 0 ||
-		meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
+	r.forget(types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
+	return nil
 }
 
 // deletionStarted lets the update that sets deletionTimestamp through the generation filter.

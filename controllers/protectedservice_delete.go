@@ -2,96 +2,93 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"cloud.google.com/go/iam/apiv1/iampb"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
 
-// reconcileDelete removes this object's marked bindings (deletionPolicy Delete) and leaves IAP on,
-// so the service fails closed; Abandon leaves Google Cloud as it is. The IAP service agent's
-// invoker grant stays: it only lets IAP through.
-func (r *ProtectedServiceReconciler) reconcileDelete(ctx context.Context, ps *iapv1alpha1.ProtectedService) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
-	if ps.Spec.DeletionPolicy != iapv1alpha1.DeletionPolicyAbandon {
-		if err := r.removeOwnedBindings(ctx, ps); err != nil {
-			delay := r.backoff.next(key)
-			log.FromContext(ctx).Info("cleanup failed; retrying", "after", delay, "error", err.Error())
-			r.Recorder.Eventf(ps, nil, corev1.EventTypeWarning, "CleanupFailed", "Delete",
-				"Could not remove this object's bindings: %v. Retrying in %s; set deletionPolicy: Abandon to leave Google Cloud as it is.", err, delay)
-			return ctrl.Result{RequeueAfter: delay}, nil
-		}
-	} else {
-		r.Recorder.Eventf(ps, nil, corev1.EventTypeNormal, "Abandoned", "Delete", "deletionPolicy is Abandon: Google Cloud was left as it is.")
-	}
-	before := ps.DeepCopy()
-	controllerutil.RemoveFinalizer(ps, iapv1alpha1.Finalizer)
-	if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
-		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
-	}
-	r.backoff.reset(key)
-	r.drift.forget(key)
-	return ctrl.Result{}, nil
-}
-
-func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {
-	target := ps.Spec.Service
-	ns, err := r.namespace(ctx, ps.Namespace)
-	if err != nil {
-		return err
-	}
-	// An object that was never allowed to reach the project wrote nothing there; do not call
-	// Google for it. One that lost its permission later still cleans up its own bindings.
-	if !r.AllowAnyProject && !projectAllowed(ns.Annotations[AnnotationAllowedProjects], target) && len(ps.Status.ManagedBindings) == 0 {
+// cleanupPass runs for a deleted object, through the same scope and outcomes as every pass:
+// resolve the IAP resource, then remove this owner's marked bindings (deletionPolicy Delete).
+// It decides from what Google holds, never from status: until Google has been read and cleaned,
+// the finalizer stays. IAP stays on, so the service fails closed; the IAP service agent's
+// invoker grant stays too: it only lets IAP through. Abandon leaves Google Cloud as it is.
+func (r *ProtectedServiceReconciler) cleanupPass(ctx context.Context, s *scope) []*outcome {
+	s.facts.deletion = &deletionFact{}
+	if s.ps.Spec.DeletionPolicy == iapv1alpha1.DeletionPolicyAbandon {
+		s.facts.deletion.done = true
 		return nil
 	}
-	if _, err := r.Google.GetService(ctx, target.FullName()); err != nil {
-		switch {
-		case gcp.Classify(err) == gcp.NotFound:
-			return nil // the IAP resource went with the service
-		case gcp.Classify(err) == gcp.PermissionDenied && len(ps.Status.ManagedBindings) == 0:
-			return nil // a project that does not exist (or was never ours to read) holds nothing of ours
+	for _, p := range []phase{r.resolveCleanupTarget, r.removeOwnedBindings} {
+		if o := p(ctx, s); o != nil {
+			return []*outcome{o}
 		}
-		return err
+		if s.facts.deletion.done {
+			break
+		}
 	}
-	// The number is cached in status, so cleanup does not depend on Resource Manager.
-	number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
+	return nil
+}
+
+// resolveCleanupTarget finds the IAP resource. The project number recorded in status spares
+// Resource Manager; the service is read only to learn whether it still exists, since its IAP
+// resource goes with it.
+func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s *scope) *outcome {
+	target := s.ps.Spec.Service
+	number, _ := strconv.ParseInt(s.ps.Status.ProjectNumber, 10, 64)
+	allowed := r.AllowAnyProject || projectAllowed(s.namespace.Annotations[AnnotationAllowedProjects], target)
+	// An object never allowed to reach its project never learned its number and wrote nothing
+	// there: no Google call for it. One that lost the permission later still cleans up.
+	if number == 0 && !allowed {
+		return s.nothingToClean("the namespace may not target the project, and runguard never reached it")
+	}
 	if number == 0 {
 		n, err := r.Google.ProjectNumber(ctx, target.Project)
+		if err != nil && gcp.Classify(err) == gcp.PermissionDenied {
+			// Writes need the number: an object that never learned it wrote nothing, and a
+			// project Resource Manager does not show holds nothing runguard can reach.
+			return s.nothingToClean("the project does not exist or cannot be seen, and runguard never resolved it")
+		}
 		if err != nil {
-			return err
+			return googleFailure(err)
 		}
 		number = n
 	}
-	resource := gcp.IAPResource(number, target.Location, target.Name)
-	// Only this owner's marked bindings go, whatever the bindingPolicy: Exclusive governs what
-	// the object keeps while it exists, not what its deletion may remove.
-	desired := iampolicy.Desired{
-		Owner: iampolicy.Owner{Cluster: r.ClusterName, Namespace: ps.Namespace, Name: ps.Name},
-		Role:  iampolicy.AccessorRole, Mode: iampolicy.Merge,
+	s.facts.projectNumber = number
+	s.facts.iapResource = gcp.IAPResource(number, target.Location, target.Name)
+	s.facts.serviceName = target.FullName()
+	if _, err := r.Google.Services().Get(ctx, target.FullName()); isNotFound(err) {
+		return s.nothingToClean("the Cloud Run service no longer exists, and its IAP resource went with it")
+	} else if err != nil {
+		return googleFailure(err)
 	}
-	plan, err := r.applyRemovals(ctx, resource, desired)
+	return nil
+}
+
+// removeOwnedBindings removes the bindings marked with this owner, whatever the bindingPolicy:
+// Exclusive governs what the object keeps while it exists, not what its deletion may remove.
+func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s *scope) *outcome {
+	desired := iampolicy.Desired{Owner: s.owner, Role: iampolicy.AccessorRole, Mode: iampolicy.Merge}
+	plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, nil,
+		func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) })
+	if isNotFound(err) {
+		return s.nothingToClean("the IAP resource no longer exists")
+	}
 	if err != nil {
-		if gcp.Classify(err) == gcp.NotFound {
-			return nil
-		}
-		return err
+		return googleFailure(err)
 	}
 	if plan.Changed {
-		r.Recorder.Eventf(ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", "RemoveAccess",
-			"Removed this object's IAP access bindings from %s: %s. IAP stays on, so the service fails closed.", resource, plan.Diff())
+		s.wrote(writeRemoveAccess, s.facts.iapResource, plan.Diff())
 	}
+	s.facts.deletion.done = true
+	return nil
+}
+
+func (s *scope) nothingToClean(why string) *outcome {
+	s.facts.deletion.done = true
+	s.facts.deletion.nothingThere = why
 	return nil
 }

@@ -142,8 +142,8 @@ func TestStalled_MemberNotAllowed_OutsideTheNamespacePattern(t *testing.T) {
 		}
 	}
 	w.editStaysStalled("outsider", iapv1alpha1.ReasonMemberNotAllowed, "user:eve@evil.example")
-	if writes := w.writes(); len(writes) > 0 {
-		t.Errorf("Google writes for an object whose members the namespace forbids (nothing to revoke): %v", writes)
+	if writes := w.writes(); !slices.Equal(writes, []string{"run.UpdateService"}) {
+		t.Errorf("Google writes for an object whose members the namespace forbids = %v, want only IAP switched on (nothing to revoke)", writes)
 	}
 }
 
@@ -275,7 +275,9 @@ func TestStalled_WouldExposeService_UntilTheNamespaceAllowsPublic(t *testing.T) 
 	expectKstatus(t, got, status.CurrentStatus)
 }
 
-func TestStalled_InvalidCondition_WritesNothingWhenThereIsNothingToRevoke(t *testing.T) {
+// A condition that does not compile writes no access binding, but the lockdown still runs: IAP
+// goes on and nothing else is written.
+func TestStalled_InvalidCondition_WritesNoAccessWhenThereIsNothingToRevoke(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ps := w.object("badcel", group("devs", "user:alice@acme.com"))
@@ -283,11 +285,11 @@ func TestStalled_InvalidCondition_WritesNothingWhenThereIsNothingToRevoke(t *tes
 	w.create(ps)
 	w.expectStalled("badcel", iapv1alpha1.ReasonInvalidCondition, `"devs"`)
 	w.editStaysStalled("badcel", iapv1alpha1.ReasonInvalidCondition, `"devs"`)
-	if writes := w.writes(); len(writes) > 0 {
-		t.Errorf("Google writes for an object whose condition does not compile (nothing to revoke): %v", writes)
+	if writes := w.writes(); !slices.Equal(writes, []string{"run.UpdateService"}) {
+		t.Errorf("Google writes for an object whose condition does not compile = %v, want only IAP switched on (nothing to revoke)", writes)
 	}
-	if w.cloudRun().GetIapEnabled() {
-		t.Error("IAP was switched on")
+	if !w.cloudRun().GetIapEnabled() {
+		t.Error("IAP is off although the object declares it on: a stall must not skip the lockdown")
 	}
 }
 
@@ -380,10 +382,17 @@ func TestStalled_IAPServiceAgentMissing_GivesTheCreateCommand(t *testing.T) {
 	w.expectStalled("noagent", iapv1alpha1.ReasonIAPServiceAgentMissing, cmd, "service-333333333333@gcp-sa-iap.iam.gserviceaccount.com")
 	w.editStaysStalled("noagent", iapv1alpha1.ReasonIAPServiceAgentMissing, cmd)
 	for _, c := range w.serviceCalls() {
-		if c.Method == "iap.SetIamPolicy" || c.Method == "run.UpdateService" {
-			t.Errorf("went on past the missing agent: %s", c.Method)
+		if c.Method == "iap.SetIamPolicy" {
+			t.Errorf("bound access although IAP cannot reach the service: %s", c.Method)
 		}
 	}
+	// The lockdown does not wait for the agent: IAP goes on, and the service fails closed.
+	eventually(t, 30*time.Second, "IAP on", func() error {
+		if !w.cloudRun().GetIapEnabled() {
+			return errNotYet
+		}
+		return nil
+	})
 }
 
 // A problem that needs a human must not keep revoked access alive: removing one group while

@@ -3,176 +3,304 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
-	"cloud.google.com/go/run/apiv2/runpb"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
 
-// scope is what one reconcile pass knows and decided.
-type scope struct {
-	ps       *iapv1alpha1.ProtectedService
-	original *iapv1alpha1.ProtectedService
-	owner    iampolicy.Owner
-	// wasReady: the object was Ready for this very generation when the pass began, so any
-	// write this pass makes corrects drift rather than applying a spec change.
-	wasReady bool
+// stepConditions are the conditions that report one step each.
+var stepConditions = []string{iapv1alpha1.ConditionInvokerGranted, iapv1alpha1.ConditionAccessBound,
+	iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ConditionPublicAccessRevoked}
 
-	// namespace is the object's Namespace as checkTenancy read it (its annotations decide).
-	namespace *corev1.Namespace
-
-	projectNumber int64
-	service       *runpb.Service
-	serviceStale  bool // we updated the service this pass; re-read before another update
-	iapResource   string
-	// servicePolicy is the service's IAM policy as the invoker phase left it, for the lockdown
-	// phase's first read-modify-write attempt.
-	servicePolicy *iampb.Policy
-
-	stalled   *stalledError
-	waiting   *waitingError
-	transient error
-	// rejected is a member-level rejection: removals were still applied and the pass went on,
-	// but the object ends Stalled.
-	rejected *stalledError
-}
-
-func newScope(ps *iapv1alpha1.ProtectedService, cluster string) *scope {
-	ready := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady)
-	s := &scope{
-		ps:       ps,
-		original: ps.DeepCopy(),
-		owner:    iampolicy.Owner{Cluster: cluster, Namespace: ps.Namespace, Name: ps.Name},
-		wasReady: ready != nil && ready.Status == metav1.ConditionTrue &&
-			ps.Status.ObservedGeneration == ps.Generation && ready.ObservedGeneration == ps.Generation,
+// applyStatus is the one place that turns a pass's facts and outcome into conditions and words.
+// It is a pure function of its arguments (and of the object's previous status). Every condition
+// is evaluated for the current generation, kept from an earlier pass of this generation only when
+// a transient failure stopped this one, or else marked Unknown with the reason the pass ended.
+func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, resync time.Duration) {
+	before := ps.Status.DeepCopy()
+	if f.deletion != nil {
+		applyDeletionStatus(ps, f, shown)
+		return
 	}
-	// Every condition exists from the first visit, Unknown until a step decides it.
-	for _, t := range []string{iapv1alpha1.ConditionReady, iapv1alpha1.ConditionInvokerGranted, iapv1alpha1.ConditionAccessBound,
-		iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ConditionPublicAccessRevoked} {
-		if meta.FindStatusCondition(ps.Status.Conditions, t) == nil {
-			s.set(t, metav1.ConditionUnknown, iapv1alpha1.ReasonPending, "Not evaluated yet.")
+	for _, t := range stepConditions {
+		status, reason, message := stepCondition(t, f, ps)
+		if reason == "" {
+			status, reason, message = notEvaluated(ps, t, shown)
+			if reason == "" {
+				continue
+			}
+		}
+		set(ps, t, status, reason, message)
+	}
+	readyReason := iapv1alpha1.ReasonProtected
+	if !ps.Spec.IAPEnabled() {
+		readyReason = iapv1alpha1.ReasonReconciled
+	}
+	switch {
+	case shown == nil:
+		set(ps, iapv1alpha1.ConditionStalled, metav1.ConditionFalse, readyReason, "Nothing needs a human.")
+		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionFalse, readyReason, "Google Cloud matches the spec.")
+		set(ps, iapv1alpha1.ConditionReady, metav1.ConditionTrue, readyReason, readyMessage(ps))
+	case shown.kind == stalled:
+		msg := outcomeMessage(shown, f)
+		set(ps, iapv1alpha1.ConditionStalled, metav1.ConditionTrue, shown.reason, msg)
+		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionFalse, shown.reason, "Waiting for a human; see the Stalled condition.")
+		set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, shown.reason, msg)
+	case shown.kind == waiting:
+		msg := outcomeMessage(shown, f)
+		set(ps, iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonProgressing, "Nothing needs a human.")
+		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, shown.reason, msg)
+		set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, shown.reason, msg)
+	default:
+		msg := outcomeMessage(shown, f)
+		set(ps, iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, "Retrying; nothing known needs a human.")
+		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, iapv1alpha1.ReasonRetrying, msg)
+		if !f.wasReady {
+			set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, msg)
+		}
+		// A transient failure evaluated nothing for sure: observedGeneration stays.
+		return
+	}
+	// kstatus compares generations before conditions: only with observedGeneration current do
+	// Flux and Argo CD report a Stalled object as failed rather than still in progress.
+	ps.Status.ObservedGeneration = ps.Generation
+	if shown == nil {
+		// lastSyncTime is written with another status change, or once per resync period at most,
+		// so a quiet resync costs no write.
+		last := ps.Status.LastSyncTime
+		if !sameStatusButSync(before, &ps.Status) || last == nil || f.now.Sub(last.Time) >= resync {
+			now := metav1.NewTime(f.now)
+			ps.Status.LastSyncTime = &now
 		}
 	}
-	return s
 }
 
-// stalledError needs a human; retrying alone will not fix it.
-type stalledError struct{ reason, message string }
-
-func (e *stalledError) Error() string { return e.reason + ": " + e.message }
-
-func stalled(reason, format string, args ...any) *stalledError {
-	return &stalledError{reason: reason, message: fmt.Sprintf(format, args...)}
+// notEvaluated is a step condition the pass did not reach.
+func notEvaluated(ps *iapv1alpha1.ProtectedService, conditionType string, shown *outcome) (metav1.ConditionStatus, string, string) {
+	prev := meta.FindStatusCondition(ps.Status.Conditions, conditionType)
+	if shown == nil {
+		return metav1.ConditionUnknown, iapv1alpha1.ReasonPending, "Not evaluated yet."
+	}
+	if shown.kind == retrying && prev != nil && prev.ObservedGeneration == ps.Generation {
+		return "", "", "" // still the last word for this generation
+	}
+	return metav1.ConditionUnknown, shown.reason, "Not checked in the last pass, which ended with " + shown.reason + "; see the Ready condition."
 }
 
-// waitingError is expected progress (a rollout, a service that does not exist yet).
-type waitingError struct {
-	reason, message string
-	after           time.Duration // 0: back off
+// stepCondition is the condition of one step the pass evaluated; reason "" when it did not.
+func stepCondition(conditionType string, f *facts, ps *iapv1alpha1.ProtectedService) (metav1.ConditionStatus, string, string) {
+	switch conditionType {
+	case iapv1alpha1.ConditionInvokerGranted:
+		switch f.invoker.reason {
+		case iapv1alpha1.ReasonGranted:
+			return metav1.ConditionTrue, f.invoker.reason, fmt.Sprintf("IAP's service agent %s may invoke the service.", agentEmail(f))
+		case iapv1alpha1.ReasonIAPServiceAgentMissing:
+			return metav1.ConditionFalse, f.invoker.reason, agentMissingMessage(f)
+		}
+	case iapv1alpha1.ConditionAccessBound:
+		return accessCondition(f, ps)
+	case iapv1alpha1.ConditionIAPEnabled:
+		return iapCondition(f)
+	case iapv1alpha1.ConditionPublicAccessRevoked:
+		switch f.public.reason {
+		case iapv1alpha1.ReasonRevoked:
+			return metav1.ConditionTrue, f.public.reason, "allUsers and allAuthenticatedUsers may not invoke the service, and the invoker IAM check is on."
+		case iapv1alpha1.ReasonPublicAccessAllowed:
+			return metav1.ConditionFalse, f.public.reason, "publicAccess is Allow: public roles/run.invoker grants and invoker_iam_disabled are left as they are."
+		}
+	}
+	return "", "", ""
 }
 
-func (e *waitingError) Error() string { return e.reason + ": " + e.message }
-
-func (s *scope) fail(err error) {
-	switch e := err.(type) {
-	case *stalledError:
-		s.stalled = e
-	case *waitingError:
-		s.waiting = e
+func accessCondition(f *facts, ps *iapv1alpha1.ProtectedService) (metav1.ConditionStatus, string, string) {
+	switch a := f.access; a.reason {
+	case "":
+		return "", "", ""
+	case iapv1alpha1.ReasonBound:
+		msg := fmt.Sprintf("%d access groups are bound on %s with role %s.", len(ps.Spec.AccessGroups), f.iapResource, iampolicy.AccessorRole)
+		if len(a.unrestricted) > 0 {
+			msg += fmt.Sprintf(" Note: %s also hold the role unconditionally (granted outside runguard); their context does not restrict them.", strings.Join(a.unrestricted, ", "))
+		}
+		return metav1.ConditionTrue, a.reason, msg
+	case iapv1alpha1.ReasonMemberRejected:
+		return metav1.ConditionFalse, a.reason, memberRejectedMessage(f)
 	default:
-		s.transient = err
+		return metav1.ConditionFalse, a.reason, "Not bound as declared (" + a.reason + "); only removals were applied. See the Stalled condition."
 	}
 }
 
-func (s *scope) wait(reason, message string, after time.Duration) {
-	if s.waiting == nil {
-		s.waiting = &waitingError{reason: reason, message: message, after: after}
+func iapCondition(f *facts) (metav1.ConditionStatus, string, string) {
+	note := ""
+	if f.iap.failedRollout != "" {
+		note = fmt.Sprintf(" Note: the service's latest rollout failed (%s); that is not runguard's to fix.", f.iap.failedRollout)
 	}
+	switch f.iap.reason {
+	case iapv1alpha1.ReasonEnabled:
+		return metav1.ConditionTrue, f.iap.reason, "IAP is on." + note
+	case iapv1alpha1.ReasonDisabled:
+		return metav1.ConditionFalse, f.iap.reason, "IAP is off, as declared." + note
+	case iapv1alpha1.ReasonRevocationPropagating:
+		return metav1.ConditionTrue, f.iap.reason, fmt.Sprintf("IAP stays on until the revocation of public access has propagated (%s more).", f.iap.remaining.Round(time.Second))
+	case iapv1alpha1.ReasonRollingOut:
+		return metav1.ConditionFalse, f.iap.reason, rolloutMessage(f)
+	}
+	return "", "", ""
 }
 
-func (s *scope) set(conditionType string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&s.ps.Status.Conditions, metav1.Condition{
+func rolloutMessage(f *facts) string {
+	if f.iap.on {
+		return fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", f.serviceName)
+	}
+	return fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", f.serviceName)
+}
+
+func readyMessage(ps *iapv1alpha1.ProtectedService) string {
+	if ps.Spec.IAPEnabled() {
+		return fmt.Sprintf("Cloud Run service %s is behind IAP; %d members in %d access groups may pass.",
+			ps.Spec.Service, ps.Status.MemberCount, len(ps.Spec.AccessGroups))
+	}
+	return fmt.Sprintf("IAP is off on Cloud Run service %s, as declared; access is by Cloud Run IAM only.", ps.Spec.Service)
+}
+
+// outcomeMessage is what a user reads about how the pass ended, and what to do about it.
+func outcomeMessage(o *outcome, f *facts) string {
+	t := f.target
+	switch o.reason {
+	case iapv1alpha1.ReasonProjectNotAllowed:
+		allowed := f.annotations[AnnotationAllowedProjects]
+		return fmt.Sprintf("Namespace %s may not target Cloud Run service %s: %s. Ask a cluster admin to add %q (or %q) to the %s annotation of namespace %s.",
+			f.namespace, t, describeAllowed(allowed), t.Project+"/"+t.Location+"/"+t.Name, t.Project, AnnotationAllowedProjects, f.namespace)
+	case iapv1alpha1.ReasonServiceClaimed:
+		if m := f.otherOwner; m != nil {
+			return fmt.Sprintf("The IAP access policy of %s holds bindings marked by another runguard owner (cluster %s, ProtectedService %s/%s, group %s); only one ProtectedService may manage a service, so nothing was written. If that owner no longer exists, remove its bindings (condition titles starting with %q) from the policy.",
+				f.iapResource, m.Owner.Cluster, m.Owner.Namespace, m.Owner.Name, m.Group, iampolicy.TitlePrefix)
+		}
+		return fmt.Sprintf("Cloud Run service %s is already managed by ProtectedService %s; only one ProtectedService may manage a service, so nothing was written. Merge the access groups into that object, or delete it first.",
+			t, f.claimedBy)
+	case iapv1alpha1.ReasonMemberNotAllowed:
+		return fmt.Sprintf("Namespace %s may grant only members matching %q (annotation %s); not allowed: %s. Remove them from the access groups or ask a cluster admin to widen the annotation. Only removals were applied.",
+			f.namespace, f.annotations[AnnotationAllowedMembers], AnnotationAllowedMembers, listSome(f.disallowed))
+	case iapv1alpha1.ReasonInvalidCondition:
+		if iampolicy.IsInvalidCondition(o.err) {
+			return fmt.Sprintf("%v. Fix the access group's context; only removals were applied.", o.err)
+		}
+		return fmt.Sprintf("Cannot mark bindings for this object: %v.", o.err)
+	case iapv1alpha1.ReasonPolicyTooLarge:
+		return fmt.Sprintf("%v on %s. Reduce the members declared (or those other tools grant on this resource); use group: members instead of many user: members. Only removals were applied.", o.err, f.iapResource)
+	case iapv1alpha1.ReasonMemberRejected:
+		return memberRejectedMessage(f)
+	case iapv1alpha1.ReasonIAPServiceAgentMissing:
+		return agentMissingMessage(f)
+	case iapv1alpha1.ReasonWouldExposeService:
+		return fmt.Sprintf("Switching IAP off would leave Cloud Run service %s publicly invocable (%s). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",
+			f.serviceName, f.exposedBy, f.namespace, AnnotationAllowPublic)
+	case iapv1alpha1.ReasonServiceNotFound:
+		return fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", t.FullName())
+	case iapv1alpha1.ReasonRollingOut:
+		return rolloutMessage(f)
+	case iapv1alpha1.ReasonRevocationPropagating:
+		return fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", f.iap.remaining.Round(time.Second), f.serviceName)
+	case iapv1alpha1.ReasonRetrying:
+		return fmt.Sprintf("Retrying after a transient error: %v", o.err)
+	}
+	return googleMessage(o, f)
+}
+
+// googleMessage explains a Google failure that needs a human.
+func googleMessage(o *outcome, f *facts) string {
+	msg := strings.TrimSuffix(gcp.Message(o.err), ".")
+	switch o.reason {
+	case iapv1alpha1.ReasonAPIDisabled:
+		api := gcp.DisabledAPI(o.err)
+		if api == "" {
+			api = "iap.googleapis.com"
+		}
+		return fmt.Sprintf("%s. Enable it: gcloud services enable %s --project=%s", msg, api, f.target.Project)
+	case iapv1alpha1.ReasonPermissionDenied:
+		if gcp.Permission(o.err) == "resourcemanager.projects.get" {
+			return fmt.Sprintf("Project %s does not exist, or runguard's identity lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", f.target.Project)
+		}
+		return fmt.Sprintf("runguard's Google identity lacks permission %s on %s: %s. Grant the runguard role described in docs/install.md.",
+			gcp.Permission(o.err), gcp.Resource(o.err), msg)
+	case iapv1alpha1.ReasonUnauthenticated:
+		return fmt.Sprintf("Google did not accept runguard's credentials (%s). Check Workload Identity or the Application Default Credentials of the manager (docs/install.md).", msg)
+	case iapv1alpha1.ReasonRequestRejected:
+		return fmt.Sprintf("Google rejected the request to %s on %s: %s.", gcp.Op(o.err), gcp.Resource(o.err), msg)
+	}
+	return fmt.Sprintf("%s: %v", o.reason, o.err)
+}
+
+func agentEmail(f *facts) string {
+	return strings.TrimPrefix(gcp.IAPServiceAgent(f.projectNumber), "serviceAccount:")
+}
+
+func agentMissingMessage(f *facts) string {
+	return fmt.Sprintf("IAP's service agent %s does not exist yet, so it cannot be allowed to invoke %s. Create it: gcloud beta services identity create --service=iap.googleapis.com --project=%s",
+		agentEmail(f), f.serviceName, f.target.Project)
+}
+
+func memberRejectedMessage(f *facts) string {
+	a := f.access
+	google := strings.TrimSuffix(gcp.Message(a.rejection), ".")
+	if len(a.rejected) > 0 {
+		return fmt.Sprintf("Google rejected %s on %s: %s. Everyone else is bound and removals were applied; fix or remove the rejected member.",
+			strings.Join(a.rejected, ", "), f.iapResource, google)
+	}
+	return fmt.Sprintf("Google rejected the access policy for %s: %s. Removals were applied; additions wait until the member is fixed (a deleted or misspelled principal, or an organization policy restricting domains).",
+		f.iapResource, google)
+}
+
+// applyDeletionStatus reports a cleanup that could not finish: the finalizer stays, and the
+// Deleting condition says why and what to do.
+func applyDeletionStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
+	if shown == nil {
+		return
+	}
+	msg := fmt.Sprintf("Cannot remove this object's access bindings from Google Cloud yet: %s The finalizer stays until they are removed; fix the cause, or set deletionPolicy: Abandon to leave Google Cloud as it is.",
+		ensurePeriod(outcomeMessage(shown, f)))
+	set(ps, iapv1alpha1.ConditionDeleting, metav1.ConditionTrue, shown.reason, msg)
+	set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, iapv1alpha1.ReasonDeleting, msg)
+	set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, iapv1alpha1.ReasonDeleting, msg)
+	stalledStatus := metav1.ConditionFalse
+	if shown.kind == stalled {
+		stalledStatus = metav1.ConditionTrue
+	}
+	set(ps, iapv1alpha1.ConditionStalled, stalledStatus, shown.reason, msg)
+}
+
+func ensurePeriod(s string) string {
+	if strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
+}
+
+func set(ps *iapv1alpha1.ProtectedService, conditionType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&ps.Status.Conditions, metav1.Condition{
 		Type: conditionType, Status: status, Reason: reason, Message: message,
-		ObservedGeneration: s.ps.Generation,
+		ObservedGeneration: ps.Generation,
 	})
 }
 
-func (s *scope) markStalled() {
-	e := s.stalled
-	s.set(iapv1alpha1.ConditionStalled, metav1.ConditionTrue, e.reason, e.message)
-	s.set(iapv1alpha1.ConditionReconciling, metav1.ConditionFalse, e.reason, "Waiting for a human; see the Stalled condition.")
-	s.set(iapv1alpha1.ConditionReady, metav1.ConditionFalse, e.reason, e.message)
-	// kstatus compares generations before conditions: only with observedGeneration current do
-	// Flux and Argo CD report this object as failed rather than still in progress.
-	s.ps.Status.ObservedGeneration = s.ps.Generation
-}
-
-func (s *scope) markWaiting() {
-	e := s.waiting
-	s.set(iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonProgressing, "Nothing needs a human.")
-	s.set(iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, e.reason, e.message)
-	s.set(iapv1alpha1.ConditionReady, metav1.ConditionFalse, e.reason, e.message)
-	s.ps.Status.ObservedGeneration = s.ps.Generation
-}
-
-// markRetrying leaves observedGeneration alone: a transient failure evaluated nothing for sure.
-func (s *scope) markRetrying(err error) {
-	msg := fmt.Sprintf("Retrying after a transient Google Cloud error: %v", err)
-	s.set(iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, "Retrying; nothing known needs a human.")
-	s.set(iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, iapv1alpha1.ReasonRetrying, msg)
-	if !s.wasReady {
-		s.set(iapv1alpha1.ConditionReady, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, msg)
-	}
-}
-
-// publicAccessRevoked records when public access was last revoked, so IAP is switched off only
-// after the revocation has propagated (kept in status so a restart does not forget it).
-func (s *scope) publicAccessRevoked() {
-	now := metav1.Now()
-	s.ps.Status.PublicAccessRevokedTime = &now
-}
-
-func (s *scope) markReady(resync time.Duration) {
-	s.set(iapv1alpha1.ConditionStalled, metav1.ConditionFalse, s.readyReason(), "Nothing needs a human.")
-	s.set(iapv1alpha1.ConditionReconciling, metav1.ConditionFalse, s.readyReason(), "Google Cloud matches the spec.")
-	target := s.ps.Spec.Service.String()
-	if s.ps.Spec.IAPEnabled() {
-		s.set(iapv1alpha1.ConditionReady, metav1.ConditionTrue, iapv1alpha1.ReasonProtected,
-			fmt.Sprintf("Cloud Run service %s is behind IAP; %d members in %d access groups may pass.",
-				target, s.ps.Status.MemberCount, len(s.ps.Spec.AccessGroups)))
-	} else {
-		s.set(iapv1alpha1.ConditionReady, metav1.ConditionTrue, iapv1alpha1.ReasonReconciled,
-			fmt.Sprintf("IAP is off on Cloud Run service %s, as declared; access is by Cloud Run IAM only.", target))
-	}
-	s.ps.Status.ObservedGeneration = s.ps.Generation
-	// lastSyncTime is written with another status change, or once per resync period at most,
-	// so a quiet resync costs no write.
-	last := s.ps.Status.LastSyncTime
-	if !s.statusUnchanged() || last == nil || time.Since(last.Time) >= resync {
-		now := metav1.Now()
-		s.ps.Status.LastSyncTime = &now
-	}
-}
-
-func (s *scope) readyReason() string {
-	if s.ps.Spec.IAPEnabled() {
-		return iapv1alpha1.ReasonProtected
-	}
-	return iapv1alpha1.ReasonReconciled
-}
-
-func (s *scope) statusUnchanged() bool {
-	a, b := s.original.Status.DeepCopy(), s.ps.Status.DeepCopy()
+func sameStatusButSync(a, b *iapv1alpha1.ProtectedServiceStatus) bool {
+	a, b = a.DeepCopy(), b.DeepCopy()
 	a.LastSyncTime, b.LastSyncTime = nil, nil
 	return equality.Semantic.DeepEqual(a, b)
+}
+
+func listSome(items []string) string {
+	if len(items) <= 5 {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:5], ", "), len(items)-5)
 }
 
 // patchStatus writes status only when it changed: a quiet reconcile costs no write.

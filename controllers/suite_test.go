@@ -104,10 +104,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		Client:   mgr.GetClient(),
 		Google:   google,
 		Recorder: mgr.GetEventRecorder("runguard"),
-		Options: controllers.Options{
-			ClusterName: "test", ResyncPeriod: resync, StalledRecheck: 2 * time.Second, IAMPropagationDelay: time.Second,
-			MaxConcurrentReconciles: 4,
-		},
+		Options:  testOptions(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
@@ -123,6 +120,13 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		}
 		google.Close()
 	}, nil
+}
+
+// testOptions are the manager's defaults with periods short enough for tests.
+func testOptions() controllers.Options {
+	o := controllers.DefaultOptions()
+	o.ClusterName, o.ResyncPeriod, o.StalledRecheck, o.IAMPropagationDelay = "test", resync, 2*time.Second, time.Second
+	return o
 }
 
 // world is one test's namespace and Cloud Run service.

@@ -61,16 +61,34 @@ func disallowedMembers(annotation string, groups []iapv1alpha1.AccessGroup) []st
 }
 
 func memberAllowed(patterns []string, member string) bool {
-	lower := strings.ToLower(member)
-	kind, identity, _ := strings.Cut(lower, ":")
-	emailKind := kind == "user" || kind == "group" || kind == "serviceaccount" || kind == "domain"
+	kind, identity, _ := strings.Cut(member, ":")
 	for _, p := range patterns {
-		p = strings.ToLower(p)
-		if strings.Contains(p, ":") {
-			if globMatch(p, lower) {
+		patternKind, _, kinded := strings.Cut(p, ":")
+		switch {
+		case kinded && emailKind(kind) && emailKind(patternKind):
+			// IAM treats email addresses case-insensitively.
+			if globMatch(strings.ToLower(p), strings.ToLower(member)) {
 				return true
 			}
-		} else if emailKind && globMatch(p, identity) {
+		case kinded:
+			// principal:// and principalSet:// identifiers are case-sensitive: group/ADMINS is
+			// not group/admins.
+			if globMatch(p, member) {
+				return true
+			}
+		case emailKind(kind):
+			if globMatch(strings.ToLower(p), strings.ToLower(identity)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emailKind reports whether a member kind names an email address or a domain.
+func emailKind(kind string) bool {
+	for _, k := range []string{"user", "group", "serviceAccount", "domain"} {
+		if strings.EqualFold(kind, k) {
 			return true
 		}
 	}

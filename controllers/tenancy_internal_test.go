@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,26 @@ func TestDisallowedMembers_KindlessEmailPatternDoesNotAdmitWorkforceSubjectsOfAn
 	}
 	if got := disallowedMembers("*@acme.com", groups(foreign...)); !slices.Equal(got, foreign) {
 		t.Errorf("allowed-members \"*@acme.com\" admits workforce identities of an arbitrary pool: disallowed = %v, want %v", got, foreign)
+	}
+}
+
+// Workforce and workload identifiers are case-sensitive: an allow-list entry for group/admins
+// must not admit group/ADMINS, a different principal. Email kinds stay case-insensitive.
+func TestDisallowedMembers_PrincipalIdentifiersCompareExactly(t *testing.T) {
+	pool := "principalSet://iam.googleapis.com/locations/global/workforcePools/acme-pool/group/"
+	for _, tc := range []struct {
+		annotation string
+		members    []string
+		want       []string
+	}{
+		{pool + "admins", []string{pool + "admins", pool + "ADMINS", pool + "Admins"}, []string{pool + "ADMINS", pool + "Admins"}},
+		{pool + "*", []string{pool + "anything"}, nil},
+		{strings.ToUpper(pool) + "admins", []string{pool + "admins"}, []string{pool + "admins"}},
+		{"group:*@ACME.com", []string{"Group:Eng@acme.COM"}, nil},
+	} {
+		if got := disallowedMembers(tc.annotation, groups(tc.members...)); !slices.Equal(got, tc.want) {
+			t.Errorf("disallowedMembers(%q, %v) = %v, want %v", tc.annotation, tc.members, got, tc.want)
+		}
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 )
 
 var (
@@ -25,6 +27,7 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(driftCorrections, reconcileOutcomes)
+	ctrlmetrics.Registry.MustRegister(gcp.Metrics()...)
 }
 
 // backoffTracker counts consecutive failures per object for capped exponential backoff; it is
@@ -90,4 +93,73 @@ func (d *driftTracker) forget(key types.NamespacedName) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.corrections, key)
+}
+
+// wakeBuffer bounds the wake-ups waiting to be enqueued; past it a wake-up is dropped and the
+// object keeps its own backoff.
+const wakeBuffer = 4096
+
+// wakeInterval spaces the wake-ups of one project, so a flaky project is not hammered by every
+// object each time one call gets through.
+const wakeInterval = 3 * time.Second
+
+// projectHealth remembers which objects back off from a project after transient failures, so
+// that once the project answers again they are retried at once instead of sitting out a backoff
+// that may have grown to minutes during the outage. A delay Google asked for (RetryInfo) is
+// still honoured: such an object is not woken before it.
+type projectHealth struct {
+	mu       sync.Mutex
+	waiting  map[string]map[types.NamespacedName]time.Time // project → object → not before
+	lastWake map[string]time.Time
+	wake     chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService]
+}
+
+// observe records how a pass on project ended and returns the objects to wake: answered says
+// Google answered the pass's calls on the project.
+func (h *projectHealth) observe(key types.NamespacedName, project string, answered bool, outcomes []*outcome, now time.Time) []types.NamespacedName {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiting == nil {
+		h.waiting, h.lastWake = map[string]map[types.NamespacedName]time.Time{}, map[string]time.Time{}
+	}
+	for _, o := range outcomes {
+		if o.kind == retrying {
+			if h.waiting[project] == nil {
+				h.waiting[project] = map[types.NamespacedName]time.Time{}
+			}
+			h.waiting[project][key] = now.Add(o.after)
+			return nil
+		}
+	}
+	delete(h.waiting[project], key)
+	if !answered || len(h.waiting[project]) == 0 || now.Sub(h.lastWake[project]) < wakeInterval {
+		return nil
+	}
+	h.lastWake[project] = now
+	var woken []types.NamespacedName
+	for k, notBefore := range h.waiting[project] {
+		if !now.Before(notBefore) {
+			woken = append(woken, k)
+			delete(h.waiting[project], k)
+		}
+	}
+	return woken
+}
+
+func (h *projectHealth) forget(key types.NamespacedName) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, objects := range h.waiting {
+		delete(objects, key)
+	}
+}
+
+// send enqueues an object now, without blocking a worker.
+func (h *projectHealth) send(key types.NamespacedName) {
+	ps := &iapv1alpha1.ProtectedService{}
+	ps.Namespace, ps.Name = key.Namespace, key.Name
+	select {
+	case h.wake <- event.TypedGenericEvent[*iapv1alpha1.ProtectedService]{Object: ps}:
+	default:
+	}
 }

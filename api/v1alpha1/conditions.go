@@ -10,6 +10,8 @@ const (
 	ConditionAccessBound         = "AccessBound"
 	ConditionIAPEnabled          = "IAPEnabled"
 	ConditionPublicAccessRevoked = "PublicAccessRevoked"
+	// ConditionDeleting is True while a deleted object waits for its cleanup in Google Cloud.
+	ConditionDeleting = "Deleting"
 )
 
 // Reasons that need a human: the object is Stalled until the cause is fixed. docs/controller.md

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcp"
@@ -28,9 +27,9 @@ func main() {
 		leaderElect                               bool
 		leaderElectionID, leaderElectionNamespace string
 		leaseDuration, renewDeadline, retryPeriod time.Duration
-		opts                                      controllers.Options
 		google                                    gcp.Config
 	)
+	opts := controllers.DefaultOptions()
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
@@ -41,11 +40,11 @@ func main() {
 	flag.DurationVar(&leaseDuration, "lease-duration", 15*time.Second, "How long a leader's lease lasts without renewal.")
 	flag.DurationVar(&renewDeadline, "renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before giving up.")
 	flag.DurationVar(&retryPeriod, "retry-period", 2*time.Second, "How often candidates retry acquiring the lease.")
-	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "ProtectedServices reconciled in parallel.")
-	flag.DurationVar(&opts.ResyncPeriod, "resync-period", 10*time.Minute, "How often every object is re-checked against Google Cloud to correct drift (jittered by 10%).")
-	flag.DurationVar(&opts.StalledRecheck, "stalled-recheck-period", 5*time.Minute, "How often a Stalled object is re-checked.")
-	flag.DurationVar(&opts.IAMPropagationDelay, "iam-propagation-delay", 7*time.Minute, "How long IAP stays on after public access was revoked, when IAP is being switched off (IAM changes can take 7 minutes or more).")
-	flag.StringVar(&opts.ClusterName, "cluster-name", "default", "Name of this cluster, written into every binding runguard marks; unique per cluster sharing a project.")
+	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", opts.MaxConcurrentReconciles, "ProtectedServices reconciled in parallel.")
+	flag.DurationVar(&opts.ResyncPeriod, "resync-period", opts.ResyncPeriod, "How often every object is re-checked against Google Cloud to correct drift (jittered by 10%).")
+	flag.DurationVar(&opts.StalledRecheck, "stalled-recheck-period", opts.StalledRecheck, "How often a Stalled object is re-checked.")
+	flag.DurationVar(&opts.IAMPropagationDelay, "iam-propagation-delay", opts.IAMPropagationDelay, "How long IAP stays on after public access was revoked, when IAP is being switched off (IAM changes can take 7 minutes or more).")
+	flag.StringVar(&opts.ClusterName, "cluster-name", opts.ClusterName, "Name of this cluster, written into every binding runguard marks; unique per cluster sharing a project.")
 	flag.BoolVar(&opts.AllowAnyProject, "allow-any-project", false, "Let every namespace target any project (single-tenant clusters); by default the namespace annotation iap.runguard.dev/allowed-projects decides.")
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
@@ -79,7 +78,6 @@ func main() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme.New(),
 		Metrics:                 metricsOpts,
-		WebhookServer:           webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        leaderElectionID,

@@ -9,41 +9,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 )
-
-// The admin endpoint's GET /state, as far as the demo shows it (see internal/gcpfake/admin.go).
-type fakeState struct {
-	Projects []struct {
-		ID     string `json:"id"`
-		Number int64  `json:"number"`
-	} `json:"projects"`
-	Services []struct {
-		Name               string `json:"name"`
-		IAPEnabled         bool   `json:"iapEnabled"`
-		InvokerIAMDisabled bool   `json:"invokerIamDisabled"`
-		Reconciling        bool   `json:"reconciling"`
-		URI                string `json:"uri"`
-		ServicePolicy      policy `json:"servicePolicy"`
-		IAPResource        string `json:"iapResource"`
-		IAPPolicy          policy `json:"iapPolicy"`
-	} `json:"services"`
-}
-
-type policy struct {
-	Bindings []binding `json:"bindings"`
-}
-
-type binding struct {
-	Role      string     `json:"role"`
-	Members   []string   `json:"members"`
-	Condition *condition `json:"condition"`
-}
-
-type condition struct {
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Expression  string `json:"expression"`
-}
 
 const (
 	invokerRole  = "roles/run.invoker"
@@ -60,7 +28,7 @@ func runGoogleState(args []string, out io.Writer) error {
 		return fmt.Errorf("usage: localcluster google-state --admin http://127.0.0.1:PORT")
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(strings.TrimSuffix(*admin, "/") + "/state")
+	resp, err := client.Get(strings.TrimSuffix(*admin, "/") + adminapi.StatePath)
 	if err != nil {
 		return fmt.Errorf("read the fake's state: %w", err)
 	}
@@ -70,11 +38,11 @@ func runGoogleState(args []string, out io.Writer) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /state: %s: %s", resp.Status, raw)
+		return fmt.Errorf("GET %s: %s: %s", adminapi.StatePath, resp.Status, raw)
 	}
-	var st fakeState
+	var st adminapi.State
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("parse /state: %w", err)
+		return fmt.Errorf("parse %s: %w", adminapi.StatePath, err)
 	}
 	_, err = io.WriteString(out, formatState(st))
 	return err
@@ -82,7 +50,7 @@ func runGoogleState(args []string, out io.Writer) error {
 
 // formatState renders what a reader of the demo wants to know per Cloud Run service: is IAP on,
 // who may invoke it, is it public, and who may pass IAP under which condition.
-func formatState(st fakeState) string {
+func formatState(st adminapi.State) string {
 	var b strings.Builder
 	numbers := map[string]int64{}
 	for _, p := range st.Projects {
@@ -162,7 +130,7 @@ func formatState(st fakeState) string {
 	return b.String()
 }
 
-func writeAccessor(b *strings.Builder, bd binding) {
+func writeAccessor(b *strings.Builder, bd adminapi.Binding) {
 	c := bd.Condition
 	switch {
 	case c == nil:
@@ -182,7 +150,7 @@ func writeAccessor(b *strings.Builder, bd binding) {
 	}
 }
 
-func publicAccess(invokerIAMDisabled bool, invokers []binding) string {
+func publicAccess(invokerIAMDisabled bool, invokers []adminapi.Binding) string {
 	var public []string
 	if invokerIAMDisabled {
 		public = append(public, "invoker IAM check off (invoker_iam_disabled)")
@@ -201,7 +169,7 @@ func publicAccess(invokerIAMDisabled bool, invokers []binding) string {
 }
 
 // splitRole separates a policy's bindings of one role from the rest.
-func splitRole(p policy, role string) (of, others []binding) {
+func splitRole(p adminapi.Policy, role string) (of, others []adminapi.Binding) {
 	for _, bd := range p.Bindings {
 		if bd.Role == role {
 			of = append(of, bd)

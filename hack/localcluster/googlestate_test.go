@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 )
 
-// A /state answer as the fake writes it (internal/gcpfake/admin.go), trimmed to what matters.
+// A /state answer as the fake writes it (adminapi.State), trimmed to what matters.
 const sampleState = `{
   "projects": [{"id": "acme-prod", "number": 512345678901}],
   "services": [
@@ -27,7 +29,7 @@ const sampleState = `{
 }`
 
 func TestFormatState_ShowsWhatAReaderNeeds(t *testing.T) {
-	var st fakeState
+	var st adminapi.State
 	if err := json.Unmarshal([]byte(sampleState), &st); err != nil {
 		t.Fatal(err)
 	}

@@ -179,3 +179,12 @@ func unwrapStatus(err error) error {
 	}
 	return err
 }
+
+// Op is what a failed call was doing ("read Cloud Run service"), or "call Google".
+func Op(err error) string {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Op
+	}
+	return "call Google"
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/iampolicy"
 )
 
 // The classification is tested against the errors the official clients return from the fake,
@@ -65,7 +66,7 @@ func TestClassify_UnknownProjectIsPermissionDeniedNamingThePermission(t *testing
 
 func TestClassify_DisabledAPIIsAPIDisabledNotPermissionDenied(t *testing.T) {
 	c, _ := start(t)
-	_, err := c.GetIAPPolicy(context.Background(), gcp.IAPResource(222222222222, "us-central1", "web"))
+	_, err := c.AccessPolicies().Get(context.Background(), gcp.IAPResource(222222222222, "us-central1", "web"))
 	if gcp.Classify(err) != gcp.APIDisabled || gcp.Reason(err) != "SERVICE_DISABLED" {
 		t.Fatalf("Classify(%v) = %v reason %q, want APIDisabled/SERVICE_DISABLED", err, gcp.Classify(err), gcp.Reason(err))
 	}
@@ -73,7 +74,7 @@ func TestClassify_DisabledAPIIsAPIDisabledNotPermissionDenied(t *testing.T) {
 
 func TestClassify_MissingServiceIsNotFound(t *testing.T) {
 	c, _ := start(t)
-	_, err := c.GetService(context.Background(), "projects/acme-prod/locations/us-central1/services/nope")
+	_, err := c.Services().Get(context.Background(), "projects/acme-prod/locations/us-central1/services/nope")
 	if gcp.Classify(err) != gcp.NotFound {
 		t.Fatalf("Classify(%v) = %v, want NotFound", err, gcp.Classify(err))
 	}
@@ -82,15 +83,17 @@ func TestClassify_MissingServiceIsNotFound(t *testing.T) {
 	}
 }
 
+// grant is a decision that adds member to the accessor role unconditionally.
+func grant(member string) gcp.Decision {
+	return func(p *iampb.Policy) (iampolicy.Plan, error) {
+		return iampolicy.PlanGrant(p, iampolicy.AccessorRole, member), nil
+	}
+}
+
 func TestClassify_UnknownMemberIsRejectedAndNamed(t *testing.T) {
 	c, _ := start(t)
 	resource := gcp.IAPResource(123456789012, "us-central1", "web")
-	p, err := c.GetIAPPolicy(context.Background(), resource)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Bindings = append(p.Bindings, &iampb.Binding{Role: "roles/iap.httpsResourceAccessor", Members: []string{"user:Ghost@acme.com"}})
-	_, err = c.SetIAPPolicy(context.Background(), resource, p)
+	_, err := c.AccessPolicies().Update(context.Background(), resource, nil, grant("user:Ghost@acme.com"))
 	if gcp.Classify(err) != gcp.Rejected {
 		t.Fatalf("Classify(%v) = %v, want Rejected", err, gcp.Classify(err))
 	}
@@ -102,27 +105,59 @@ func TestClassify_UnknownMemberIsRejectedAndNamed(t *testing.T) {
 	}
 }
 
-func TestClassify_StaleEtagIsConflict(t *testing.T) {
-	c, _ := start(t)
+// A write made with a stale etag fails with ABORTED; the adapter reads again and decides again
+// on the fresh policy, so both the other writer's change and ours survive.
+func TestPolicies_Update_RedoesTheReadModifyWriteAfterAConflict(t *testing.T) {
+	c, fake := start(t)
 	resource := gcp.IAPResource(123456789012, "us-central1", "web")
-	stale, err := c.GetIAPPolicy(context.Background(), resource)
+	stale, err := c.AccessPolicies().Get(context.Background(), resource)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := &iampb.Policy{Etag: stale.Etag, Bindings: []*iampb.Binding{{Role: "roles/iap.httpsResourceAccessor", Members: []string{"user:alice@acme.com"}}}}
-	if _, err := c.SetIAPPolicy(context.Background(), resource, fresh); err != nil {
+	other := &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/viewer", Members: []string{"user:bob@acme.com"}}}}
+	if err := fake.SetIAPPolicy(resource, other); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.SetIAPPolicy(context.Background(), resource, stale)
-	if gcp.Classify(err) != gcp.Conflict {
-		t.Fatalf("Classify(%v) = %v, want Conflict", err, gcp.Classify(err))
+	decisions := 0
+	plan, err := c.AccessPolicies().Update(context.Background(), resource, stale, func(p *iampb.Policy) (iampolicy.Plan, error) {
+		decisions++
+		return iampolicy.PlanGrant(p, iampolicy.AccessorRole, "user:alice@acme.com"), nil
+	})
+	if err != nil || !plan.Changed {
+		t.Fatalf("Update = %v, changed %v", err, plan.Changed)
+	}
+	if decisions != 2 {
+		t.Errorf("decided %d times, want 2 (the stale read, then the fresh one)", decisions)
+	}
+	got, _ := fake.IAPPolicy(resource)
+	if !iampolicy.HasMember(got, "roles/viewer", "user:bob@acme.com") || !iampolicy.HasMember(got, iampolicy.AccessorRole, "user:alice@acme.com") {
+		t.Errorf("policy after the conflict = %v, want both writers' changes", got.GetBindings())
+	}
+	if counts := fake.CallCounts(); counts["iap.SetIamPolicy"] != 2 {
+		t.Errorf("iap.SetIamPolicy called %d times, want 2 (one ABORTED)", counts["iap.SetIamPolicy"])
+	}
+}
+
+// A plan that changes nothing writes nothing.
+func TestPolicies_Update_WritesNothingWhenThePlanIsUnchanged(t *testing.T) {
+	c, fake := start(t)
+	resource := gcp.IAPResource(123456789012, "us-central1", "web")
+	if _, err := c.AccessPolicies().Update(context.Background(), resource, nil, grant("user:alice@acme.com")); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := c.AccessPolicies().Update(context.Background(), resource, nil, grant("user:alice@acme.com"))
+	if err != nil || plan.Changed || plan.Policy == nil {
+		t.Fatalf("second Update = %v, changed %v, policy %v", err, plan.Changed, plan.Policy)
+	}
+	if counts := fake.CallCounts(); counts["iap.SetIamPolicy"] != 1 {
+		t.Errorf("iap.SetIamPolicy called %d times, want 1", counts["iap.SetIamPolicy"])
 	}
 }
 
 func TestRetryDelay_ComesFromRetryInfo(t *testing.T) {
 	c, fake := start(t)
 	fake.AddFault(gcpfake.FaultRule{Method: "run.GetIamPolicy", Code: codes.ResourceExhausted, Times: 1, RetryDelay: 7 * time.Second})
-	_, err := c.GetServicePolicy(context.Background(), "projects/acme-prod/locations/us-central1/services/web")
+	_, err := c.ServicePolicies().Get(context.Background(), "projects/acme-prod/locations/us-central1/services/web")
 	if gcp.Classify(err) != gcp.Transient {
 		t.Fatalf("Classify(%v) = %v, want Transient", err, gcp.Classify(err))
 	}

@@ -17,8 +17,8 @@ func IAPServiceAgent(projectNumber int64) string {
 	return fmt.Sprintf("serviceAccount:service-%d@gcp-sa-iap.iam.gserviceaccount.com", projectNumber)
 }
 
-// GetIAPPolicy reads who may pass IAP, always as version 3 (see GetServicePolicy).
-func (c *Clients) GetIAPPolicy(ctx context.Context, resource string) (*iampb.Policy, error) {
+// getIAPPolicy reads who may pass IAP, always as version 3 (see getServicePolicy).
+func (c *Clients) getIAPPolicy(ctx context.Context, resource string) (*iampb.Policy, error) {
 	p, err := c.iap.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
 		Resource: resource, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
 	})
@@ -29,8 +29,8 @@ func (c *Clients) GetIAPPolicy(ctx context.Context, resource string) (*iampb.Pol
 	return p, nil
 }
 
-// SetIAPPolicy writes the IAP access policy; p carries the etag it was read with.
-func (c *Clients) SetIAPPolicy(ctx context.Context, resource string, p *iampb.Policy) (*iampb.Policy, error) {
+// setIAPPolicy writes the IAP access policy; p carries the etag it was read with.
+func (c *Clients) setIAPPolicy(ctx context.Context, resource string, p *iampb.Policy) (*iampb.Policy, error) {
 	out, err := c.iap.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: resource, Policy: p})
 	observe("iap.SetIamPolicy", err)
 	if err != nil {

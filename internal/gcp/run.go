@@ -8,9 +8,34 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
-// GetService reads a Cloud Run service by its full name.
-func (c *Clients) GetService(ctx context.Context, name string) (*runpb.Service, error) {
-	svc, err := c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+// Services is the adapter for Cloud Run services: read one, and set one of the boolean fields
+// runguard owns without touching anything a deploy pipeline owns.
+type Services struct{ c *Clients }
+
+// Services returns the Cloud Run service adapter.
+func (c *Clients) Services() Services { return Services{c: c} }
+
+// ServiceFlag is a boolean field of a Cloud Run service runguard sets.
+type ServiceFlag string
+
+const (
+	// IAPEnabled is iap_enabled: IAP in front of the service.
+	IAPEnabled ServiceFlag = "iap_enabled"
+	// InvokerIAMDisabled is invoker_iam_disabled: true skips the roles/run.invoker check.
+	InvokerIAMDisabled ServiceFlag = "invoker_iam_disabled"
+)
+
+// Value is the flag's value on svc.
+func (f ServiceFlag) Value(svc *runpb.Service) bool {
+	if f == IAPEnabled {
+		return svc.GetIapEnabled()
+	}
+	return svc.GetInvokerIamDisabled()
+}
+
+// Get reads a Cloud Run service by its full name.
+func (s Services) Get(ctx context.Context, name string) (*runpb.Service, error) {
+	svc, err := s.c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 	observe("run.GetService", err)
 	if err != nil {
 		return nil, callError("read Cloud Run service", name, "run.services.get", err)
@@ -18,35 +43,47 @@ func (c *Clients) GetService(ctx context.Context, name string) (*runpb.Service, 
 	return svc, nil
 }
 
-// SetIAPEnabled starts switching IAP on or off. The update names only iap_enabled, so nothing
-// else a deploy pipeline owns is touched, and carries the etag read, so a concurrent deploy makes
-// it fail instead of being overwritten. It does not wait for the rollout: callers re-read.
-func (c *Clients) SetIAPEnabled(ctx context.Context, svc *runpb.Service, enabled bool) error {
-	return c.updateMasked(ctx, svc, "iap_enabled", func(s *runpb.Service) { s.IapEnabled = enabled })
-}
-
-// EnableInvokerIAMCheck turns invoker_iam_disabled off, so roles/run.invoker is checked again.
-func (c *Clients) EnableInvokerIAMCheck(ctx context.Context, svc *runpb.Service) error {
-	return c.updateMasked(ctx, svc, "invoker_iam_disabled", func(s *runpb.Service) { s.InvokerIamDisabled = false })
-}
-
-func (c *Clients) updateMasked(ctx context.Context, current *runpb.Service, field string, set func(*runpb.Service)) error {
-	update := &runpb.Service{Name: current.GetName(), Etag: current.GetEtag()}
-	set(update)
-	_, err := c.run.UpdateService(ctx, &runpb.UpdateServiceRequest{
-		Service:    update,
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{field}},
-	})
-	observe("run.UpdateService", err)
-	if err != nil {
-		return callError("update "+field+" of Cloud Run service", current.GetName(), "run.services.update", err)
+// Ensure makes flag equal want on the service read as current. The update names only that
+// field, so nothing a deploy pipeline owns is touched, and carries the etag read, so a concurrent
+// deploy makes it fail with ABORTED instead of being overwritten; then the service is read again
+// and the update retried while the field still differs. It does not wait for the rollout the
+// update starts. It reports whether it wrote.
+func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag ServiceFlag, want bool) (bool, error) {
+	delay := conflictDelay
+	for attempt := 1; ; attempt++ {
+		if flag.Value(current) == want {
+			return false, nil
+		}
+		update := &runpb.Service{Name: current.GetName(), Etag: current.GetEtag()}
+		if flag == IAPEnabled {
+			update.IapEnabled = want
+		} else {
+			update.InvokerIamDisabled = want
+		}
+		_, err := s.c.run.UpdateService(ctx, &runpb.UpdateServiceRequest{
+			Service: update, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{string(flag)}},
+		})
+		observe("run.UpdateService", err)
+		if err == nil {
+			return true, nil
+		}
+		err = callError("update "+string(flag)+" of Cloud Run service", current.GetName(), "run.services.update", err)
+		if Classify(err) != Conflict || attempt == conflictAttempts {
+			return false, err
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return false, err
+		}
+		delay *= 2
+		if current, err = s.Get(ctx, current.GetName()); err != nil {
+			return false, err
+		}
 	}
-	return nil
 }
 
-// GetServicePolicy reads the service's own IAM policy (who may invoke it), always as version 3:
+// getServicePolicy reads the service's own IAM policy (who may invoke it), always as version 3:
 // a version-1 read of a policy with conditions returns rewritten roles that must never be written back.
-func (c *Clients) GetServicePolicy(ctx context.Context, name string) (*iampb.Policy, error) {
+func (c *Clients) getServicePolicy(ctx context.Context, name string) (*iampb.Policy, error) {
 	p, err := c.run.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
 		Resource: name, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
 	})
@@ -57,8 +94,8 @@ func (c *Clients) GetServicePolicy(ctx context.Context, name string) (*iampb.Pol
 	return p, nil
 }
 
-// SetServicePolicy writes the service's IAM policy; p carries the etag it was read with.
-func (c *Clients) SetServicePolicy(ctx context.Context, name string, p *iampb.Policy) (*iampb.Policy, error) {
+// setServicePolicy writes the service's IAM policy; p carries the etag it was read with.
+func (c *Clients) setServicePolicy(ctx context.Context, name string, p *iampb.Policy) (*iampb.Policy, error) {
 	out, err := c.run.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
 	observe("run.SetIamPolicy", err)
 	if err != nil {

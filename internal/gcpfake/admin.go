@@ -1,35 +1,37 @@
 package gcpfake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 	"github.com/runguard/runguard/internal/gcpfake/names"
 )
 
-// AdminHandler serves the JSON admin API of the standalone fake:
+// AdminHandler serves the JSON admin API of the standalone fake; package adminapi declares its
+// paths and bodies:
 //
 //	GET    /healthz
 //	GET    /state                                   every service with its flags and both policies
 //	GET    /calls, GET /calls/counts, DELETE /calls
-//	POST   /faults (FaultRuleJSON) → {"id": n}, DELETE /faults, DELETE /faults/{id}
-//	POST   /services (seed Service JSON), DELETE /services/{project}/{location}/{name}
-//	PUT    /policies/service/{project}/{location}/{name}  (protojson iam Policy; out of band)
+//	POST   /faults (adminapi.FaultRule) → {"id": n}, DELETE /faults, DELETE /faults/{id}
+//	POST   /services (adminapi.Service), DELETE /services/{project}/{location}/{name}
+//	PUT    /policies/service/{project}/{location}/{name}  (adminapi.Policy; out of band)
 //	PUT    /policies/iap/{project}/{location}/{name}
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "endpoint": s.Endpoint()})
+	mux.HandleFunc("GET "+adminapi.HealthPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, adminapi.Health{Endpoint: s.Endpoint(), Status: "ok"})
 	})
-	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+adminapi.StatePath, func(w http.ResponseWriter, r *http.Request) {
 		st, err := s.state()
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err)
@@ -37,21 +39,21 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
-	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
-		out := []callJSON{}
+	mux.HandleFunc("GET "+adminapi.CallsPath, func(w http.ResponseWriter, r *http.Request) {
+		out := []adminapi.Call{}
 		for _, c := range s.Calls() {
-			out = append(out, callJSON{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, DurationMS: float64(c.Duration.Microseconds()) / 1000})
+			out = append(out, adminapi.Call{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, DurationMS: float64(c.Duration.Microseconds()) / 1000})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("GET /calls/counts", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+adminapi.CallCountsPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.CallCounts())
 	})
-	mux.HandleFunc("DELETE /calls", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE "+adminapi.CallsPath, func(w http.ResponseWriter, r *http.Request) {
 		s.ResetCalls()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+adminapi.FaultsPath, func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err)
@@ -62,13 +64,13 @@ func (s *Server) AdminHandler() http.Handler {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, map[string]int{"id": s.AddFault(rule)})
+		writeJSON(w, http.StatusCreated, adminapi.FaultAdded{ID: s.AddFault(rule)})
 	})
-	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE "+adminapi.FaultsPath, func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("DELETE /faults/{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE "+adminapi.FaultsPath+"/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.Atoi(r.PathValue("id"))
 		if err != nil || !s.RemoveFault(id) {
 			writeError(w, http.StatusNotFound, fmt.Errorf("no fault rule %q", r.PathValue("id")))
@@ -76,7 +78,7 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+adminapi.ServicesPath, func(w http.ResponseWriter, r *http.Request) {
 		var svc Service
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err == nil {
@@ -94,14 +96,14 @@ func (s *Server) AdminHandler() http.Handler {
 		got, _ := s.GetService(name)
 		writeProto(w, http.StatusCreated, got)
 	})
-	mux.HandleFunc("DELETE /services/{project}/{location}/{name}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE "+adminapi.ServicesPath+serviceInPath, func(w http.ResponseWriter, r *http.Request) {
 		if err := s.DeleteService(serviceFromPath(r).String()); err != nil {
 			writeError(w, http.StatusNotFound, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("PUT /policies/service/{project}/{location}/{name}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("PUT "+adminapi.ServicePolicyPath+serviceInPath, func(w http.ResponseWriter, r *http.Request) {
 		p, ok := readPolicy(w, r)
 		if !ok {
 			return
@@ -114,7 +116,7 @@ func (s *Server) AdminHandler() http.Handler {
 		got, _ := s.ServicePolicy(name)
 		writeProto(w, http.StatusOK, got)
 	})
-	mux.HandleFunc("PUT /policies/iap/{project}/{location}/{name}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("PUT "+adminapi.IAPPolicyPath+serviceInPath, func(w http.ResponseWriter, r *http.Request) {
 		p, ok := readPolicy(w, r)
 		if !ok {
 			return
@@ -133,82 +135,84 @@ func (s *Server) AdminHandler() http.Handler {
 	return mux
 }
 
-type callJSON struct {
-	Method     string    `json:"method"`
-	Resource   string    `json:"resource"`
-	Code       string    `json:"code"`
-	Time       time.Time `json:"time"`
-	Write      bool      `json:"write"`
-	Injected   bool      `json:"injected,omitempty"`
-	DurationMS float64   `json:"durationMs"`
-}
-
-type serviceState struct {
-	Name               string          `json:"name"`
-	IAPEnabled         bool            `json:"iapEnabled"`
-	InvokerIAMDisabled bool            `json:"invokerIamDisabled"`
-	Ingress            string          `json:"ingress"`
-	Generation         int64           `json:"generation"`
-	ObservedGeneration int64           `json:"observedGeneration"`
-	Reconciling        bool            `json:"reconciling"`
-	Etag               string          `json:"etag"`
-	URI                string          `json:"uri"`
-	Service            json.RawMessage `json:"service"`
-	ServicePolicy      json.RawMessage `json:"servicePolicy"`
-	IAPResource        string          `json:"iapResource"`
-	IAPPolicy          json.RawMessage `json:"iapPolicy"`
-}
-
-type state struct {
-	Projects []Project      `json:"projects"`
-	Services []serviceState `json:"services"`
-}
-
-func (s *Server) state() (state, error) {
-	out := state{Projects: []Project{}, Services: []serviceState{}}
+func (s *Server) state() (adminapi.State, error) {
+	out := adminapi.State{Projects: []adminapi.Project{}, Services: []adminapi.ServiceState{}}
 	for _, p := range s.dir.All() {
 		out.Projects = append(out.Projects, Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent, Principals: p.Principals})
 	}
-	m := protojson.MarshalOptions{UseProtoNames: false}
 	for _, svc := range s.Services() {
-		ss := serviceState{Name: svc.Name, IAPEnabled: svc.IapEnabled, InvokerIAMDisabled: svc.InvokerIamDisabled, Ingress: svc.Ingress.String(),
+		ss := adminapi.ServiceState{Name: svc.Name, IAPEnabled: svc.IapEnabled, InvokerIAMDisabled: svc.InvokerIamDisabled, Ingress: svc.Ingress.String(),
 			Generation: svc.Generation, ObservedGeneration: svc.ObservedGeneration, Reconciling: svc.Reconciling, Etag: svc.Etag, URI: svc.Uri}
 		var err error
-		if ss.Service, err = m.Marshal(svc); err != nil {
-			return state{}, err
+		if ss.Service, err = protojson.Marshal(svc); err != nil {
+			return adminapi.State{}, err
 		}
 		sp, _ := s.ServicePolicy(svc.Name)
-		if ss.ServicePolicy, err = m.Marshal(sp); err != nil {
-			return state{}, err
+		if ss.ServicePolicy, err = policyJSON(sp); err != nil {
+			return adminapi.State{}, err
 		}
 		if ss.IAPResource, err = s.IAPResource(svc.Name); err != nil {
-			return state{}, err
+			return adminapi.State{}, err
 		}
 		ip, _ := s.IAPPolicy(ss.IAPResource)
-		if ss.IAPPolicy, err = m.Marshal(ip); err != nil {
-			return state{}, err
+		if ss.IAPPolicy, err = policyJSON(ip); err != nil {
+			return adminapi.State{}, err
 		}
 		out.Services = append(out.Services, ss)
 	}
 	return out, nil
 }
 
+// serviceInPath completes the paths that name one Cloud Run service.
+const serviceInPath = "/{project}/{location}/{name}"
+
 func serviceFromPath(r *http.Request) names.Service {
 	return names.Service{Project: r.PathValue("project"), Location: r.PathValue("location"), ID: r.PathValue("name")}
 }
 
 func readPolicy(w http.ResponseWriter, r *http.Request) (*iampb.Policy, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return nil, false
+	var in adminapi.Policy
+	err := decodeStrict(io.LimitReader(r.Body, 1<<20), &in)
+	var p *iampb.Policy
+	if err == nil {
+		p, err = policyProto(&in)
 	}
-	p := &iampb.Policy{}
-	if err := protojson.Unmarshal(body, p); err != nil {
+	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("policy: %w", err))
 		return nil, false
 	}
 	return p, true
+}
+
+// policyJSON is p in the admin API's form. adminapi.Policy mirrors protojson, so the policy
+// passes through protojson; a field adminapi lacks fails here rather than vanish from /state.
+func policyJSON(p *iampb.Policy) (adminapi.Policy, error) {
+	var out adminapi.Policy
+	raw, err := protojson.Marshal(p)
+	if err == nil {
+		err = decodeStrict(bytes.NewReader(raw), &out)
+	}
+	return out, err
+}
+
+// policyProto is the inverse of policyJSON.
+func policyProto(p *adminapi.Policy) (*iampb.Policy, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	out := &iampb.Policy{}
+	if err := protojson.Unmarshal(raw, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeStrict decodes one JSON value into v, rejecting fields v does not have.
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -231,5 +235,5 @@ func writeProto(w http.ResponseWriter, code int, m proto.Message) {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	writeJSON(w, code, adminapi.Error{Error: err.Error()})
 }

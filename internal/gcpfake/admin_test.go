@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 )
 
 func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
@@ -42,22 +44,18 @@ func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
 		"iapPolicy":{"bindings":[{"role":"roles/iap.httpsResourceAccessor","members":["user:alice@example.com"]}]}}`, http.StatusCreated)
 	do("PUT", "/policies/service/proj-alpha/us-central1/added", `{"bindings":[{"role":"roles/run.invoker","members":["user:bob@example.com"]}]}`, http.StatusOK)
 
-	var st struct {
-		Services []struct {
-			Name          string          `json:"name"`
-			IAPEnabled    bool            `json:"iapEnabled"`
-			ServicePolicy json.RawMessage `json:"servicePolicy"`
-			IAPPolicy     json.RawMessage `json:"iapPolicy"`
-		} `json:"services"`
-	}
+	var st adminapi.State
 	if err := json.Unmarshal(do("GET", "/state", "", http.StatusOK), &st); err != nil {
 		t.Fatal(err)
+	}
+	onlyMember := func(p adminapi.Policy, member string) bool {
+		return len(p.Bindings) == 1 && slices.Equal(p.Bindings[0].Members, []string{member})
 	}
 	var found bool
 	for _, s := range st.Services {
 		if s.Name == "projects/proj-alpha/locations/us-central1/services/added" {
 			found = true
-			if !s.IAPEnabled || !strings.Contains(string(s.ServicePolicy), "bob@example.com") || !strings.Contains(string(s.IAPPolicy), "alice@example.com") {
+			if !s.IAPEnabled || !onlyMember(s.ServicePolicy, "user:bob@example.com") || !onlyMember(s.IAPPolicy, "user:alice@example.com") {
 				t.Errorf("state of added service = %+v", s)
 			}
 		}
@@ -76,11 +74,11 @@ func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
 	_, err := f.run.GetIamPolicy(ctxT(t), &iampb.GetIamPolicyRequest{Resource: helloName})
 	wantCode(t, err, codes.Unavailable)
 
-	var calls []map[string]any
+	var calls []adminapi.Call
 	if err := json.Unmarshal(do("GET", "/calls", "", http.StatusOK), &calls); err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 1 || calls[0]["code"] != "UNAVAILABLE" || calls[0]["method"] != "run.GetIamPolicy" {
+	if len(calls) != 1 || calls[0].Code != "UNAVAILABLE" || calls[0].Method != "run.GetIamPolicy" || !calls[0].Injected {
 		t.Errorf("calls = %v", calls)
 	}
 	var counts map[string]int

@@ -1,7 +1,7 @@
 package gcpfake
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"path"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 )
 
 // FaultRule makes matching calls fail, slow down, or both.
@@ -126,26 +128,10 @@ func methodMatches(pattern, method string) bool {
 	return err == nil && ok
 }
 
-// FaultRuleJSON is the admin endpoint's form of a FaultRule: the code by
-// name ("UNAVAILABLE") and durations as Go duration strings ("1.5s").
-type FaultRuleJSON struct {
-	Method      string  `json:"method"`
-	Resource    string  `json:"resource,omitempty"`
-	Code        string  `json:"code,omitempty"`
-	Message     string  `json:"message,omitempty"`
-	Times       int     `json:"times,omitempty"`
-	Probability float64 `json:"probability,omitempty"`
-	RetryDelay  string  `json:"retryDelay,omitempty"`
-	Latency     string  `json:"latency,omitempty"`
-	AfterApply  bool    `json:"afterApply,omitempty"`
-}
-
-// ParseFaultRule decodes the JSON form.
+// ParseFaultRule decodes the admin endpoint's form of a rule, adminapi.FaultRule.
 func ParseFaultRule(data []byte) (FaultRule, error) {
-	var in FaultRuleJSON
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
+	var in adminapi.FaultRule
+	if err := decodeStrict(bytes.NewReader(data), &in); err != nil {
 		return FaultRule{}, fmt.Errorf("fault rule: %w", err)
 	}
 	r := FaultRule{Method: in.Method, Resource: in.Resource, Message: in.Message, Times: in.Times, Probability: in.Probability, AfterApply: in.AfterApply}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 )
 
 const (
@@ -112,8 +114,8 @@ func samplesBecomeReady(s *system) {
 		s.t.Errorf("%s: IAP is off", billing)
 	}
 	for _, m := range []string{iapAgent, "serviceAccount:scheduler@acme-prod.iam.gserviceaccount.com"} {
-		if !b.ServicePolicy.has(invokerRole, m) {
-			s.t.Errorf("%s: %s may not invoke; policy %s", billing, m, b.ServicePolicy)
+		if !grants(b.ServicePolicy, invokerRole, m) {
+			s.t.Errorf("%s: %s may not invoke; policy %s", billing, m, bindingsText(b.ServicePolicy))
 		}
 	}
 	s.expectGroup(b.IAPPolicy, "runguard:finance-analysts", "group:finance-analysts@acme.com", "user:cfo@acme.com")
@@ -134,9 +136,9 @@ func samplesBecomeReady(s *system) {
 	}
 
 	p := s.service(publicSite)
-	if !p.IAPEnabled || p.InvokerIAMDisabled || p.ServicePolicy.has(invokerRole, "allUsers") || !p.ServicePolicy.has(invokerRole, iapAgent) {
+	if !p.IAPEnabled || p.InvokerIAMDisabled || grants(p.ServicePolicy, invokerRole, "allUsers") || !grants(p.ServicePolicy, invokerRole, iapAgent) {
 		s.t.Errorf("%s should be behind IAP, invocable by IAP's agent only: iap=%v invokerIamDisabled=%v policy %s",
-			publicSite, p.IAPEnabled, p.InvokerIAMDisabled, p.ServicePolicy)
+			publicSite, p.IAPEnabled, p.InvokerIAMDisabled, bindingsText(p.ServicePolicy))
 	}
 	s.expectGroup(p.IAPPolicy, "runguard:web-team", "group:web-team@acme.com", "user:marketing-lead@acme.com")
 
@@ -146,19 +148,19 @@ func samplesBecomeReady(s *system) {
 }
 
 // expectForeignKept checks the bindings hack/demo/seed.yaml granted by hand on ops-console.
-func (s *system) expectForeignKept(p policy) {
+func (s *system) expectForeignKept(p adminapi.Policy) {
 	s.t.Helper()
 	s.expectGroup(p, "", "user:legacy-admin@acme.com")
 	s.expectGroup(p, "break-glass until year end", "group:break-glass@acme.com")
 }
 
 // expectGroup checks that exactly one accessor binding has the condition title and the members.
-func (s *system) expectGroup(p policy, title string, members ...string) {
+func (s *system) expectGroup(p adminapi.Policy, title string, members ...string) {
 	s.t.Helper()
-	got, n := p.members(accessorRole, title)
+	got, n := boundMembers(p, accessorRole, title)
 	slices.Sort(members)
 	if n != 1 || !slices.Equal(got, members) {
-		s.t.Errorf("accessor binding %q: want one binding with %v, got %d binding(s) with %v; policy %s", title, members, n, got, p)
+		s.t.Errorf("accessor binding %q: want one binding with %v, got %d binding(s) with %v; policy %s", title, members, n, got, bindingsText(p))
 	}
 }
 
@@ -200,8 +202,8 @@ func projectNotAllowedStalls(s *system) {
 		}
 	}
 	p := s.service(payroll)
-	if p.IAPEnabled || !p.ServicePolicy.has(invokerRole, "allUsers") {
-		s.t.Errorf("%s changed: iap=%v policy %s", payroll, p.IAPEnabled, p.ServicePolicy)
+	if p.IAPEnabled || !grants(p.ServicePolicy, invokerRole, "allUsers") {
+		s.t.Errorf("%s changed: iap=%v policy %s", payroll, p.IAPEnabled, bindingsText(p.ServicePolicy))
 	}
 }
 
@@ -210,7 +212,7 @@ func editedGroupFollowed(s *system) {
 		`[{"op":"replace","path":"/spec/accessGroups/0/members","value":["group:finance-analysts@acme.com","user:controller@acme.com"]}]`)
 	want := []string{"group:finance-analysts@acme.com", "user:controller@acme.com"}
 	eventually(s.t, 30*time.Second, "finance-analysts binding follows the edit", func() error {
-		got, _ := s.service(billing).IAPPolicy.members(accessorRole, "runguard:finance-analysts")
+		got, _ := boundMembers(s.service(billing).IAPPolicy, accessorRole, "runguard:finance-analysts")
 		if !slices.Equal(got, want) {
 			return fmt.Errorf("members %v, want %v", got, want)
 		}
@@ -230,14 +232,14 @@ func removedGroupLosesOnlyItsBinding(s *system) {
 	s.mustKubectl("patch", "protectedservice", "-n", "finance", "billing-dashboard", "--type=json", "-p",
 		`[{"op":"test","path":"/spec/accessGroups/1/name","value":"auditors"},{"op":"remove","path":"/spec/accessGroups/1"}]`)
 	eventually(s.t, 30*time.Second, "the auditors binding goes", func() error {
-		if _, n := s.service(billing).IAPPolicy.members(accessorRole, "runguard:auditors"); n != 0 {
+		if _, n := boundMembers(s.service(billing).IAPPolicy, accessorRole, "runguard:auditors"); n != 0 {
 			return fmt.Errorf("%d runguard:auditors binding(s) left", n)
 		}
 		return nil
 	})
 	s.waitConverged("finance", "billing-dashboard")
 	after := s.service(billing)
-	if want, got := canonical(before.IAPPolicy.without("runguard:auditors")), canonical(after.IAPPolicy); !slices.Equal(want, got) {
+	if want, got := canonical(without(before.IAPPolicy, "runguard:auditors")), canonical(after.IAPPolicy); !slices.Equal(want, got) {
 		s.t.Errorf("removing the auditors group changed more than its binding:\nwant %v\ngot  %v", want, got)
 	}
 	if want, got := canonical(before.ServicePolicy), canonical(after.ServicePolicy); !slices.Equal(want, got) {
@@ -247,37 +249,37 @@ func removedGroupLosesOnlyItsBinding(s *system) {
 
 func outOfBandChangesCorrected(s *system) {
 	b := s.service(billing)
-	tampered := policy{Version: 3}
+	tampered := adminapi.Policy{Version: 3}
 	for _, bd := range b.IAPPolicy.Bindings {
 		if bd.Condition != nil && bd.Condition.Title == "runguard:finance-analysts" {
 			bd.Members = slices.DeleteFunc(slices.Clone(bd.Members), func(m string) bool { return m == "user:controller@acme.com" })
 		}
 		tampered.Bindings = append(tampered.Bindings, bd)
 	}
-	tampered.Bindings = append(tampered.Bindings, binding{Role: accessorRole, Members: []string{"user:contractor@acme.com"}})
-	s.admin(http.MethodPut, "/policies/iap/acme-prod/us-central1/billing-dashboard", tampered)
+	tampered.Bindings = append(tampered.Bindings, adminapi.Binding{Role: accessorRole, Members: []string{"user:contractor@acme.com"}})
+	s.admin(http.MethodPut, adminapi.IAPPolicyPath+"/"+billing, tampered)
 	public := b.ServicePolicy
-	public.Etag = ""
-	public.Bindings = append(slices.Clone(public.Bindings), binding{Role: invokerRole, Members: []string{"allUsers"}})
-	s.admin(http.MethodPut, "/policies/service/acme-prod/us-central1/billing-dashboard", public)
-	if got := s.service(billing); got.ServicePolicy.has(invokerRole, "allUsers") == false {
-		s.t.Fatalf("the out-of-band grant of allUsers did not take: %s", got.ServicePolicy)
+	public.Etag = nil
+	public.Bindings = append(slices.Clone(public.Bindings), adminapi.Binding{Role: invokerRole, Members: []string{"allUsers"}})
+	s.admin(http.MethodPut, adminapi.ServicePolicyPath+"/"+billing, public)
+	if got := s.service(billing); !grants(got.ServicePolicy, invokerRole, "allUsers") {
+		s.t.Fatalf("the out-of-band grant of allUsers did not take: %s", bindingsText(got.ServicePolicy))
 	}
 
 	eventually(s.t, 30*time.Second, "runguard restores the declared state", func() error {
 		now := s.service(billing)
-		if got, _ := now.IAPPolicy.members(accessorRole, "runguard:finance-analysts"); !slices.Equal(got, []string{"group:finance-analysts@acme.com", "user:controller@acme.com"}) {
+		if got, _ := boundMembers(now.IAPPolicy, accessorRole, "runguard:finance-analysts"); !slices.Equal(got, []string{"group:finance-analysts@acme.com", "user:controller@acme.com"}) {
 			return fmt.Errorf("finance-analysts members %v", got)
 		}
-		if now.ServicePolicy.has(invokerRole, "allUsers") {
+		if grants(now.ServicePolicy, invokerRole, "allUsers") {
 			return fmt.Errorf("allUsers may still invoke")
 		}
 		return nil
 	})
 	now := s.service(billing)
 	s.expectGroup(now.IAPPolicy, "", "user:contractor@acme.com")
-	if !now.ServicePolicy.has(invokerRole, iapAgent) || !now.IAPEnabled {
-		s.t.Errorf("after the correction: iap=%v invoker policy %s", now.IAPEnabled, now.ServicePolicy)
+	if !grants(now.ServicePolicy, invokerRole, iapAgent) || !now.IAPEnabled {
+		s.t.Errorf("after the correction: iap=%v invoker policy %s", now.IAPEnabled, bindingsText(now.ServicePolicy))
 	}
 }
 
@@ -285,13 +287,13 @@ func outOfBandChangesCorrected(s *system) {
 // while its request to switch IAP on hangs, starts it again and checks that everything converges
 // with no binding duplicated or lost. It returns the restarted manager.
 func managerKilledMidReconcile(s *system, leader *proc) *proc {
-	s.admin(http.MethodPost, "/services", map[string]any{"project": "acme-prod", "location": "us-central1", "name": "reports", "public": true})
-	others := map[string]serviceState{}
+	s.admin(http.MethodPost, adminapi.ServicesPath, adminapi.Service{Project: "acme-prod", Location: "us-central1", Name: "reports", Public: true})
+	others := map[string]adminapi.ServiceState{}
 	for _, ref := range []string{billing, publicSite, opsConsole} {
 		others[ref] = s.service(ref)
 	}
-	s.admin(http.MethodPost, "/faults", map[string]any{"method": "run.UpdateService", "latency": "20s"})
-	s.admin(http.MethodDelete, "/calls", nil)
+	s.admin(http.MethodPost, adminapi.FaultsPath, adminapi.FaultRule{Method: "run.UpdateService", Latency: "20s"})
+	s.admin(http.MethodDelete, adminapi.CallsPath, nil)
 	s.apply(`apiVersion: iap.runguard.dev/v1alpha1
 kind: ProtectedService
 metadata: {name: reports, namespace: finance}
@@ -314,22 +316,22 @@ spec:
 		return fmt.Errorf("no iap.SetIamPolicy on %s yet", resource)
 	})
 	leader.kill(s.t, syscall.SIGKILL)
-	s.admin(http.MethodDelete, "/faults", nil)
+	s.admin(http.MethodDelete, adminapi.FaultsPath, nil)
 	mid := s.service(reports)
 	if mid.IAPEnabled {
 		s.t.Fatalf("IAP was already on when the manager was killed: the kill did not land mid-way")
 	}
-	s.t.Logf("killed %s mid-way: bindings %v written, IAP still off", leader.name, mid.IAPPolicy.runguardTitles())
+	s.t.Logf("killed %s mid-way: bindings %v written, IAP still off", leader.name, runguardTitles(mid.IAPPolicy))
 
 	restarted := s.startManager("manager-1-restarted")
 	s.waitForLease(restarted)
 	s.waitConverged("finance", "reports")
 
 	r := s.service(reports)
-	if !r.IAPEnabled || r.ServicePolicy.has(invokerRole, "allUsers") || !r.ServicePolicy.has(invokerRole, iapAgent) {
-		s.t.Errorf("%s after restart: iap=%v invoker policy %s", reports, r.IAPEnabled, r.ServicePolicy)
+	if !r.IAPEnabled || grants(r.ServicePolicy, invokerRole, "allUsers") || !grants(r.ServicePolicy, invokerRole, iapAgent) {
+		s.t.Errorf("%s after restart: iap=%v invoker policy %s", reports, r.IAPEnabled, bindingsText(r.ServicePolicy))
 	}
-	if titles := r.IAPPolicy.runguardTitles(); len(titles) != 2 || titles["runguard:analysts"] != 1 || titles["runguard:auditors"] != 1 {
+	if titles := runguardTitles(r.IAPPolicy); len(titles) != 2 || titles["runguard:analysts"] != 1 || titles["runguard:auditors"] != 1 {
 		s.t.Errorf("runguard bindings after restart: %v, want exactly one each of runguard:analysts and runguard:auditors", titles)
 	}
 	s.expectGroup(r.IAPPolicy, "runguard:analysts", "group:finance-analysts@acme.com", "user:controller@acme.com")
@@ -351,11 +353,11 @@ func onlyTheLeaderWrites(s *system, leader, standby *proc) {
 		}
 		return nil
 	})
-	s.admin(http.MethodDelete, "/calls", nil)
+	s.admin(http.MethodDelete, adminapi.CallsPath, nil)
 	s.mustKubectl("patch", "protectedservice", "-n", "platform", "public-site", "--type=json", "-p",
 		`[{"op":"add","path":"/spec/accessGroups/0/members/-","value":"user:oncall@acme.com"}]`)
 	eventually(s.t, 30*time.Second, "the new member reaches Google", func() error {
-		got, _ := s.service(publicSite).IAPPolicy.members(accessorRole, "runguard:web-team")
+		got, _ := boundMembers(s.service(publicSite).IAPPolicy, accessorRole, "runguard:web-team")
 		if !slices.Contains(got, "user:oncall@acme.com") {
 			return fmt.Errorf("web-team members %v", got)
 		}
@@ -418,7 +420,7 @@ func killingTheLeaderHandsOver(s *system, leader, standby *proc) {
 	s.mustKubectl("patch", "protectedservice", "-n", "platform", "public-site", "--type=json", "-p",
 		`[{"op":"test","path":"/spec/accessGroups/0/members/2","value":"user:oncall@acme.com"},{"op":"remove","path":"/spec/accessGroups/0/members/2"}]`)
 	eventually(s.t, 30*time.Second, "the new leader applies the next edit", func() error {
-		got, _ := s.service(publicSite).IAPPolicy.members(accessorRole, "runguard:web-team")
+		got, _ := boundMembers(s.service(publicSite).IAPPolicy, accessorRole, "runguard:web-team")
 		if slices.Contains(got, "user:oncall@acme.com") {
 			return fmt.Errorf("web-team members %v", got)
 		}
@@ -436,12 +438,12 @@ func deleteWithDeletePolicy(s *system) {
 		s.t.Fatalf("billing-dashboard still exists after kubectl delete: %s", out)
 	}
 	b := s.service(billing)
-	if titles := b.IAPPolicy.runguardTitles(); len(titles) != 0 {
+	if titles := runguardTitles(b.IAPPolicy); len(titles) != 0 {
 		s.t.Errorf("deletionPolicy Delete left runguard bindings: %v", titles)
 	}
 	s.expectGroup(b.IAPPolicy, "", "user:contractor@acme.com")
-	if !b.IAPEnabled || !b.ServicePolicy.has(invokerRole, iapAgent) {
-		s.t.Errorf("after delete IAP should stay on (fail closed): iap=%v invoker policy %s", b.IAPEnabled, b.ServicePolicy)
+	if !b.IAPEnabled || !grants(b.ServicePolicy, invokerRole, iapAgent) {
+		s.t.Errorf("after delete IAP should stay on (fail closed): iap=%v invoker policy %s", b.IAPEnabled, bindingsText(b.ServicePolicy))
 	}
 }
 
@@ -495,7 +497,7 @@ func reconciled(log, namespace, name string) bool {
 }
 
 // canonical renders a policy's bindings in a stable order, for comparing policies.
-func canonical(p policy) []string {
+func canonical(p adminapi.Policy) []string {
 	var out []string
 	for _, b := range p.Bindings {
 		members := slices.Clone(b.Members)

@@ -24,6 +24,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 	"github.com/runguard/runguard/internal/testenv"
 )
 
@@ -159,7 +160,7 @@ func (s *system) startFake(seed string) {
 	s.fakeAdmin = "http://127.0.0.1:" + ports[1]
 	s.start("gcpfake", filepath.Join(s.binDir, "gcpfake"),
 		"--listen", s.fakeGRPC, "--admin-listen", "127.0.0.1:"+ports[1], "--seed", seed)
-	s.waitHTTP("gcpfake", s.fakeAdmin+"/healthz")
+	s.waitHTTP("gcpfake", s.fakeAdmin+adminapi.HealthPath)
 }
 
 // managerFlags are the flags every replica runs with: leader election with a short lease, and a
@@ -394,46 +395,6 @@ func freePorts(t *testing.T, n int) []string {
 	return out
 }
 
-// The fake's admin API (internal/gcpfake/admin.go), as JSON.
-
-type fakeState struct {
-	Services []serviceState `json:"services"`
-}
-
-type serviceState struct {
-	Name               string `json:"name"`
-	IAPEnabled         bool   `json:"iapEnabled"`
-	InvokerIAMDisabled bool   `json:"invokerIamDisabled"`
-	ServicePolicy      policy `json:"servicePolicy"`
-	IAPResource        string `json:"iapResource"`
-	IAPPolicy          policy `json:"iapPolicy"`
-}
-
-type policy struct {
-	Version  int       `json:"version,omitempty"`
-	Bindings []binding `json:"bindings,omitempty"`
-	Etag     string    `json:"etag,omitempty"`
-}
-
-type binding struct {
-	Role      string     `json:"role"`
-	Members   []string   `json:"members"`
-	Condition *condition `json:"condition,omitempty"`
-}
-
-type condition struct {
-	Title       string `json:"title,omitempty"`
-	Description string `json:"description,omitempty"`
-	Expression  string `json:"expression"`
-}
-
-type call struct {
-	Method   string `json:"method"`
-	Resource string `json:"resource"`
-	Code     string `json:"code"`
-	Write    bool   `json:"write"`
-}
-
 func (s *system) admin(method, path string, body any) []byte {
 	s.t.Helper()
 	var r io.Reader
@@ -460,17 +421,17 @@ func (s *system) admin(method, path string, body any) []byte {
 	return raw
 }
 
-func (s *system) state() fakeState {
+func (s *system) state() adminapi.State {
 	s.t.Helper()
-	var st fakeState
-	if err := json.Unmarshal(s.admin(http.MethodGet, "/state", nil), &st); err != nil {
+	var st adminapi.State
+	if err := json.Unmarshal(s.admin(http.MethodGet, adminapi.StatePath, nil), &st); err != nil {
 		s.t.Fatal(err)
 	}
 	return st
 }
 
 // service is one Cloud Run service's state, named project/location/name.
-func (s *system) service(ref string) serviceState {
+func (s *system) service(ref string) adminapi.ServiceState {
 	s.t.Helper()
 	parts := strings.Split(ref, "/")
 	name := fmt.Sprintf("projects/%s/locations/%s/services/%s", parts[0], parts[1], parts[2])
@@ -480,21 +441,21 @@ func (s *system) service(ref string) serviceState {
 		}
 	}
 	s.t.Fatalf("the fake has no service %s", name)
-	return serviceState{}
+	return adminapi.ServiceState{}
 }
 
-func (s *system) calls() []call {
+func (s *system) calls() []adminapi.Call {
 	s.t.Helper()
-	var out []call
-	if err := json.Unmarshal(s.admin(http.MethodGet, "/calls", nil), &out); err != nil {
+	var out []adminapi.Call
+	if err := json.Unmarshal(s.admin(http.MethodGet, adminapi.CallsPath, nil), &out); err != nil {
 		s.t.Fatal(err)
 	}
 	return out
 }
 
-// members lists the members of the role's bindings whose condition title is title ("" for
-// unconditional bindings), and how many such bindings there are.
-func (p policy) members(role, title string) (members []string, bindings int) {
+// boundMembers lists the members of the role's bindings in p whose condition title is title (""
+// for unconditional bindings), and how many such bindings there are.
+func boundMembers(p adminapi.Policy, role, title string) (members []string, bindings int) {
 	for _, b := range p.Bindings {
 		t := ""
 		if b.Condition != nil {
@@ -509,7 +470,8 @@ func (p policy) members(role, title string) (members []string, bindings int) {
 	return members, bindings
 }
 
-func (p policy) has(role, member string) bool {
+// grants reports whether p gives member the role, under any condition.
+func grants(p adminapi.Policy, role, member string) bool {
 	for _, b := range p.Bindings {
 		if b.Role == role && slices.Contains(b.Members, member) {
 			return true
@@ -518,8 +480,8 @@ func (p policy) has(role, member string) bool {
 	return false
 }
 
-// runguardTitles counts bindings per runguard condition title.
-func (p policy) runguardTitles() map[string]int {
+// runguardTitles counts p's bindings per runguard condition title.
+func runguardTitles(p adminapi.Policy) map[string]int {
 	out := map[string]int{}
 	for _, b := range p.Bindings {
 		if b.Condition != nil && strings.HasPrefix(b.Condition.Title, "runguard:") {
@@ -529,9 +491,9 @@ func (p policy) runguardTitles() map[string]int {
 	return out
 }
 
-// without returns the policy without the bindings whose condition title is title.
-func (p policy) without(title string) policy {
-	out := policy{Version: p.Version}
+// without returns p without the bindings whose condition title is title.
+func without(p adminapi.Policy, title string) adminapi.Policy {
+	out := adminapi.Policy{Version: p.Version}
 	for _, b := range p.Bindings {
 		if b.Condition == nil || b.Condition.Title != title {
 			out.Bindings = append(out.Bindings, b)
@@ -540,7 +502,8 @@ func (p policy) without(title string) policy {
 	return out
 }
 
-func (p policy) String() string {
+// bindingsText shows p's bindings in a failure message.
+func bindingsText(p adminapi.Policy) string {
 	raw, _ := json.MarshalIndent(p.Bindings, "", "  ")
 	return string(raw)
 }

@@ -1,0 +1,225 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+// maxRejectedMembers bounds how many rejected members are left out one by one before falling
+// back to writing only the removals.
+const maxRejectedMembers = 5
+
+// checkDeclaration checks what the access groups declare: members the namespace allows, and
+// conditions that compile. A problem here needs a human, but it must not keep revoked access
+// alive: the removals the spec asks for are still applied before the object stalls.
+func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *scope) *outcome {
+	if err := iampolicy.ValidateOwner(s.owner); err != nil {
+		return stall(iapv1alpha1.ReasonInvalidCondition, err)
+	}
+	if bad := disallowedMembers(s.namespace.Annotations[AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
+		s.facts.disallowed = bad
+		return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonMemberNotAllowed, nil))
+	}
+	if err := iampolicy.ValidateGroups(accessGroups(s.ps)); err != nil {
+		return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonInvalidCondition, err))
+	}
+	return nil
+}
+
+// revokeThenStall applies the removal-only plan, then ends the stage with problem.
+func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *scope, problem *outcome) *outcome {
+	desired := desiredAccess(s)
+	plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
+		func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) })
+	if err != nil {
+		return googleFailure(err)
+	}
+	if plan.Changed {
+		s.facts.writes = append(s.facts.writes, googleWrite{kind: writeRevokeAccess, resource: s.facts.iapResource, detail: plan.Diff(), reason: problem.reason})
+	}
+	recordBindings(s, plan.Policy)
+	s.facts.access.reason = problem.reason
+	return problem
+}
+
+// ensureInvokerGrant lets IAP's service agent invoke the service: IAP calls it as that agent.
+func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *scope) *outcome {
+	agent := gcp.IAPServiceAgent(s.facts.projectNumber)
+	plan, err := r.Google.ServicePolicies().Update(ctx, s.facts.serviceName, s.servicePolicy,
+		func(p *iampb.Policy) (iampolicy.Plan, error) {
+			return iampolicy.PlanGrant(p, iampolicy.InvokerRole, agent), nil
+		})
+	if err != nil {
+		if gcp.Classify(err) == gcp.Rejected && gcp.MentionsMember(err, agent) {
+			s.facts.invoker.reason = iapv1alpha1.ReasonIAPServiceAgentMissing
+			return stall(iapv1alpha1.ReasonIAPServiceAgentMissing, err)
+		}
+		return googleFailure(err)
+	}
+	s.servicePolicy = plan.Policy
+	if plan.Changed {
+		s.wrote(writeGrantInvoker, s.facts.serviceName, agent)
+	}
+	s.facts.invoker.reason = iapv1alpha1.ReasonGranted
+	return nil
+}
+
+// bindAccess writes the declared access groups into the IAP resource's policy. A member Google
+// rejects (deleted, misspelled, outside an allowed domain) is left out and the rest is bound, so
+// one typo neither locks the others out nor keeps revoked access alive.
+func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *outcome {
+	desired := desiredAccess(s)
+	for {
+		plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
+			func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccess(p, desired) })
+		var tooLarge *iampolicy.PolicyTooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonPolicyTooLarge, tooLarge))
+		case err != nil && gcp.Classify(err) == gcp.Rejected:
+			member := rejectedMember(err, desired.Groups)
+			s.facts.access.rejection = err
+			if member == "" || len(s.facts.access.rejected) == maxRejectedMembers {
+				return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonMemberRejected, err))
+			}
+			s.facts.access.rejected = append(s.facts.access.rejected, member)
+			desired.Groups = withoutMember(desired.Groups, member)
+			continue
+		case err != nil:
+			return googleFailure(err)
+		}
+		if plan.Changed {
+			s.wrote(writeBindAccess, s.facts.iapResource, plan.Diff())
+		}
+		recordBindings(s, plan.Policy)
+		s.facts.access.unrestricted = tupleMembers(plan.Unrestricted)
+		if len(s.facts.access.rejected) > 0 {
+			s.facts.access.reason = iapv1alpha1.ReasonMemberRejected
+			return stall(iapv1alpha1.ReasonMemberRejected, s.facts.access.rejection)
+		}
+		s.facts.access.reason = iapv1alpha1.ReasonBound
+		return nil
+	}
+}
+
+// takeAccessPolicy hands the policy the claim check read to the first read-modify-write of the
+// pass; later ones read again.
+func (s *scope) takeAccessPolicy() *iampb.Policy {
+	p := s.accessPolicy
+	s.accessPolicy = nil
+	return p
+}
+
+func withoutMember(groups []iampolicy.AccessGroup, member string) []iampolicy.AccessGroup {
+	out := make([]iampolicy.AccessGroup, 0, len(groups))
+	for _, g := range groups {
+		kept := g
+		kept.Members = nil
+		for _, m := range g.Members {
+			if !iampolicy.SameMember(m, member) {
+				kept.Members = append(kept.Members, m)
+			}
+		}
+		if len(kept.Members) > 0 {
+			out = append(out, kept)
+		}
+	}
+	return out
+}
+
+func rejectedMember(err error, groups []iampolicy.AccessGroup) string {
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if gcp.MentionsMember(err, m) {
+				return m
+			}
+		}
+	}
+	return ""
+}
+
+// recordBindings caches in status what runguard's markers in the policy say this object owns.
+func recordBindings(s *scope, p *iampb.Policy) {
+	var managed []iapv1alpha1.ManagedBinding
+	members := 0
+	for _, b := range p.GetBindings() {
+		m, ok := iampolicy.ParseMarker(b.GetCondition())
+		if !ok || m.Owner != s.owner {
+			continue
+		}
+		managed = append(managed, iapv1alpha1.ManagedBinding{
+			Group: m.Group, Role: b.GetRole(), ConditionTitle: b.GetCondition().GetTitle(),
+			Members: append([]string(nil), b.GetMembers()...),
+		})
+		members += len(b.GetMembers())
+	}
+	s.ps.Status.ManagedBindings = managed
+	s.ps.Status.MemberCount = int32(members)
+	s.facts.access.members = members
+}
+
+// desiredAccess is what this object declares for its IAP resource.
+func desiredAccess(s *scope) iampolicy.Desired {
+	return iampolicy.Desired{
+		Owner: s.owner, Role: iampolicy.AccessorRole,
+		Mode:   iampolicy.Mode(s.ps.Spec.BindingPolicy),
+		Groups: accessGroups(s.ps),
+	}
+}
+
+// accessGroups converts the API's groups into the policy core's plain values.
+func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
+	out := make([]iampolicy.AccessGroup, 0, len(ps.Spec.AccessGroups))
+	for _, g := range ps.Spec.AccessGroups {
+		ag := iampolicy.AccessGroup{Name: g.Name}
+		for _, m := range g.Members {
+			ag.Members = append(ag.Members, string(m))
+		}
+		if c := g.Context; c != nil {
+			ag.Context = accessContext(c)
+		}
+		out = append(out, ag)
+	}
+	return out
+}
+
+func accessContext(c *iapv1alpha1.AccessContext) iampolicy.Context {
+	var out iampolicy.Context
+	for _, l := range c.AccessLevels {
+		out.AccessLevels = append(out.AccessLevels, string(l))
+	}
+	for _, p := range c.PathPrefixes {
+		out.PathPrefixes = append(out.PathPrefixes, string(p))
+	}
+	for _, h := range c.Hosts {
+		out.Hosts = append(out.Hosts, string(h))
+	}
+	if c.NotBefore != nil {
+		t := c.NotBefore.UTC()
+		out.NotBefore = &t
+	}
+	if c.NotAfter != nil {
+		t := c.NotAfter.UTC()
+		out.NotAfter = &t
+	}
+	out.Expression = c.Expression
+	return out
+}
+
+func tupleMembers(ts []iampolicy.Tuple) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range ts {
+		if !seen[t.Member] {
+			seen[t.Member] = true
+			out = append(out, t.Member)
+		}
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+)
+
+// serviceIndex indexes ProtectedServices by target, so a claim check reads only the objects that
+// target the same Cloud Run service.
+const serviceIndex = "spec.service"
+
+// RegisterIndexes adds the cache indexes the reconciler's queries need.
+func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, serviceIndex, func(o client.Object) []string {
+		return []string{o.(*iapv1alpha1.ProtectedService).Spec.Service.String()}
+	}); err != nil {
+		return fmt.Errorf("index ProtectedServices by service: %w", err)
+	}
+	return nil
+}
+
+func (r *ProtectedServiceReconciler) objectsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list iapv1alpha1.ProtectedServiceList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+		log.FromContext(ctx).Error(err, "list ProtectedServices of namespace", "namespace", o.GetName())
+		return nil
+	}
+	return requestsFor(list.Items, "")
+}
+
+func (r *ProtectedServiceReconciler) objectsTargetingSameService(ctx context.Context, o client.Object) []reconcile.Request {
+	ps := o.(*iapv1alpha1.ProtectedService)
+	var list iapv1alpha1.ProtectedServiceList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: ps.Spec.Service.String()}); err != nil {
+		log.FromContext(ctx).Error(err, "list ProtectedServices of service", "service", ps.Spec.Service.String())
+		return nil
+	}
+	return requestsFor(list.Items, string(ps.UID))
+}
+
+func requestsFor(items []iapv1alpha1.ProtectedService, skipUID string) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(items))
+	for _, item := range items {
+		if string(item.UID) != skipUID {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: item.Namespace, Name: item.Name}})
+		}
+	}
+	return out
+}
+
+// claimHolder is the object that manages a service. An object that has bound access keeps its
+// claim (sticky: a later member rejection does not hand it over); otherwise the oldest wins, then
+// by namespace/name. Creation times have one-second resolution, so objects applied together tie,
+// and without the first rule a newcomer could win the tie-break against the object whose bindings
+// are already in Google. Candidates must be allowed to target the service (see checkClaim).
+func claimHolder(items []iapv1alpha1.ProtectedService) *iapv1alpha1.ProtectedService {
+	if len(items) == 0 {
+		return nil
+	}
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if ha, hb := holdsClaim(&a), holdsClaim(&b); ha != hb {
+			return ha
+		}
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return &items[0]
+}
+
+func holdsClaim(ps *iapv1alpha1.ProtectedService) bool {
+	return len(ps.Status.ManagedBindings) > 0 ||
+		meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
+}

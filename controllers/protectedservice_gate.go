@@ -1,0 +1,93 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+// The gate: nothing in it writes. An object that does not pass it makes no Google write.
+
+// checkTenancy enforces the namespace's allowed-projects annotation before any Google API is called.
+func (r *ProtectedServiceReconciler) checkTenancy(_ context.Context, s *scope) *outcome {
+	if !r.AllowAnyProject && !projectAllowed(s.namespace.Annotations[AnnotationAllowedProjects], s.ps.Spec.Service) {
+		return stall(iapv1alpha1.ReasonProjectNotAllowed, nil)
+	}
+	return nil
+}
+
+// checkClaim lets only one object manage a Cloud Run service. Objects whose namespace may not
+// target the service do not count, so a tenant cannot squat on another team's service.
+func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) *outcome {
+	var list iapv1alpha1.ProtectedServiceList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: s.ps.Spec.Service.String()}); err != nil {
+		return transient(fmt.Errorf("list ProtectedServices targeting %s: %w", s.ps.Spec.Service, err))
+	}
+	candidates := list.Items[:0]
+	for _, item := range list.Items {
+		if item.UID == s.ps.UID || r.AllowAnyProject {
+			candidates = append(candidates, item)
+			continue
+		}
+		ns := &corev1.Namespace{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: item.Namespace}, ns); err != nil {
+			return transient(fmt.Errorf("read namespace %s: %w", item.Namespace, err))
+		}
+		if projectAllowed(ns.Annotations[AnnotationAllowedProjects], item.Spec.Service) {
+			candidates = append(candidates, item)
+		}
+	}
+	if holder := claimHolder(candidates); holder != nil && holder.UID != s.ps.UID {
+		s.facts.claimedBy = holder.Namespace + "/" + holder.Name
+		return stall(iapv1alpha1.ReasonServiceClaimed, nil)
+	}
+	return nil
+}
+
+// resolveService finds the project number (cached: it never changes) and reads the service.
+func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scope) *outcome {
+	target := s.ps.Spec.Service
+	number, err := r.Google.ProjectNumber(ctx, target.Project)
+	if err != nil {
+		return googleFailure(err)
+	}
+	s.facts.projectNumber = number
+	s.facts.iapResource = gcp.IAPResource(number, target.Location, target.Name)
+	s.facts.serviceName = target.FullName()
+	s.ps.Status.ProjectNumber = strconv.FormatInt(number, 10)
+	s.ps.Status.IAPResource = s.facts.iapResource
+
+	svc, err := r.Google.Services().Get(ctx, target.FullName())
+	if isNotFound(err) {
+		return wait(iapv1alpha1.ReasonServiceNotFound, 0)
+	}
+	if err != nil {
+		return googleFailure(err)
+	}
+	s.service = svc
+	s.ps.Status.ServiceURI = svc.GetUri()
+	return nil
+}
+
+// checkOwnerMarkers reads the IAP policy and refuses the claim while another runguard owner's
+// markers are on it (another cluster, or an object deleted with Abandon). This read is also
+// bindAccess's first read, so it costs nothing extra.
+func (r *ProtectedServiceReconciler) checkOwnerMarkers(ctx context.Context, s *scope) *outcome {
+	p, err := r.Google.AccessPolicies().Get(ctx, s.facts.iapResource)
+	if err != nil {
+		return googleFailure(err)
+	}
+	s.accessPolicy = p
+	if others := iampolicy.OtherOwners(p, iampolicy.AccessorRole, s.owner); len(others) > 0 {
+		s.facts.otherOwner = &others[0]
+		return stall(iapv1alpha1.ReasonServiceClaimed, nil)
+	}
+	return nil
+}

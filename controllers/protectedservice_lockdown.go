@@ -1,0 +1,184 @@
+package controllers
+
+import (
+	"context"
+	"strings"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+var publicMembers = []string{"allUsers", "allAuthenticatedUsers"}
+
+// enableIAP keeps IAP on (it is part of the lockdown with iap.enabled: true). It does not wait
+// for the rollout the update starts: the next pass re-reads the service.
+func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *outcome {
+	svc, o := r.freshService(ctx, s)
+	if o != nil {
+		return o
+	}
+	wrote, err := r.Google.Services().Ensure(ctx, svc, gcp.IAPEnabled, true)
+	if err != nil {
+		return googleFailure(err)
+	}
+	if wrote {
+		s.serviceStale = true
+		s.wrote(writeEnableIAP, svc.GetName(), "")
+	}
+	// Once IAP was seen on, a later deploy by the team's pipeline is not ours to wait for.
+	if wrote || (rollingOut(svc) && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)) {
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: true}
+		return wait(iapv1alpha1.ReasonRollingOut, 0)
+	}
+	s.facts.iap = iapFact{reason: iapv1alpha1.ReasonEnabled, failedRollout: failedRollout(svc)}
+	return nil
+}
+
+// disableIAP switches IAP off once the lockdown has propagated, refusing when that would leave
+// the service public without the namespace's explicit consent.
+func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *outcome {
+	svc, o := r.freshService(ctx, s)
+	if o != nil {
+		return o
+	}
+	if svc.GetIapEnabled() {
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonEnabled}
+		// IAM changes take minutes to apply everywhere; switching IAP off right after revoking
+		// allUsers would leave the service public while the old grant is still honoured.
+		if t := s.ps.Status.PublicAccessRevokedTime; t != nil && s.facts.now.Sub(t.Time) < r.IAMPropagationDelay {
+			remaining := r.IAMPropagationDelay - s.facts.now.Sub(t.Time)
+			s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRevocationPropagating, remaining: remaining}
+			return wait(iapv1alpha1.ReasonRevocationPropagating, remaining)
+		}
+		if o := r.checkExposure(ctx, s, svc); o != nil {
+			return o
+		}
+		wrote, err := r.Google.Services().Ensure(ctx, svc, gcp.IAPEnabled, false)
+		if err != nil {
+			return googleFailure(err)
+		}
+		if wrote {
+			s.serviceStale = true
+			s.wrote(writeDisableIAP, svc.GetName(), "")
+		}
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut}
+		return wait(iapv1alpha1.ReasonRollingOut, 0)
+	}
+	if rollingOut(svc) && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled) {
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut}
+		return wait(iapv1alpha1.ReasonRollingOut, 0)
+	}
+	s.facts.iap = iapFact{reason: iapv1alpha1.ReasonDisabled, failedRollout: failedRollout(svc)}
+	return nil
+}
+
+// checkExposure stalls when switching IAP off would leave the service publicly invocable and
+// the namespace has not allowed that.
+func (r *ProtectedServiceReconciler) checkExposure(ctx context.Context, s *scope, svc *runpb.Service) *outcome {
+	if s.namespace.Annotations[AnnotationAllowPublic] == "true" {
+		return nil
+	}
+	if svc.GetInvokerIamDisabled() {
+		s.facts.exposedBy = "invoker_iam_disabled is true"
+		return stall(iapv1alpha1.ReasonWouldExposeService, nil)
+	}
+	p := s.servicePolicy
+	if p == nil {
+		var err error
+		if p, err = r.Google.ServicePolicies().Get(ctx, svc.GetName()); err != nil {
+			return googleFailure(err)
+		}
+	}
+	for _, m := range publicMembers {
+		if iampolicy.HasMember(p, iampolicy.InvokerRole, m) {
+			s.facts.exposedBy = m + " has roles/run.invoker"
+			return stall(iapv1alpha1.ReasonWouldExposeService, nil)
+		}
+	}
+	return nil
+}
+
+// revokePublicAccess removes allUsers and allAuthenticatedUsers from roles/run.invoker and turns
+// the invoker IAM check back on, when publicAccess is Deny.
+func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *scope) *outcome {
+	if s.ps.Spec.PublicAccess == iapv1alpha1.PublicAccessAllow {
+		s.facts.public.reason = iapv1alpha1.ReasonPublicAccessAllowed
+		return nil
+	}
+	name := s.facts.serviceName
+	// The invoker phase's policy saves a read on the first attempt; a conflict re-reads.
+	read := s.servicePolicy
+	plan, err := r.Google.ServicePolicies().Update(ctx, name, read,
+		func(p *iampb.Policy) (iampolicy.Plan, error) {
+			return iampolicy.PlanRevoke(p, iampolicy.InvokerRole, publicMembers...), nil
+		})
+	if err != nil {
+		return googleFailure(err)
+	}
+	s.servicePolicy = plan.Policy
+	if plan.Changed {
+		s.publicAccessRevoked()
+		s.wrote(writeRevokePublicAccess, name, strings.Join(tupleMembers(plan.Removed), ", "))
+	}
+	svc, o := r.freshService(ctx, s)
+	if o != nil {
+		return o
+	}
+	wrote, err := r.Google.Services().Ensure(ctx, svc, gcp.InvokerIAMDisabled, false)
+	if err != nil {
+		return googleFailure(err)
+	}
+	if wrote {
+		s.serviceStale = true
+		s.publicAccessRevoked()
+		s.wrote(writeEnableInvokerCheck, name, "")
+	}
+	s.facts.public.reason = iapv1alpha1.ReasonRevoked
+	return nil
+}
+
+// publicAccessRevoked records when public access was last revoked, so IAP is switched off only
+// after the revocation has propagated (kept in status so a restart does not forget it).
+func (s *scope) publicAccessRevoked() {
+	now := metav1.NewTime(s.facts.now)
+	s.ps.Status.PublicAccessRevokedTime = &now
+}
+
+// freshService re-reads the service when this pass already updated it, so the next update
+// carries the current etag.
+func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope) (*runpb.Service, *outcome) {
+	if !s.serviceStale {
+		return s.service, nil
+	}
+	svc, err := r.Google.Services().Get(ctx, s.facts.serviceName)
+	if err != nil {
+		return nil, googleFailure(err)
+	}
+	s.service, s.serviceStale = svc, false
+	return svc, nil
+}
+
+func hadReason(ps *iapv1alpha1.ProtectedService, conditionType, reason string) bool {
+	c := meta.FindStatusCondition(ps.Status.Conditions, conditionType)
+	return c != nil && c.Reason == reason
+}
+
+// rollingOut: Cloud Run is done when reconciling is false and observed_generation caught up.
+func rollingOut(svc *runpb.Service) bool {
+	return svc.GetReconciling() || svc.GetObservedGeneration() < svc.GetGeneration()
+}
+
+// failedRollout is the message of the service's failed latest rollout, which runguard reports
+// but does not wait on: it is not runguard's to fix.
+func failedRollout(svc *runpb.Service) string {
+	if tc := svc.GetTerminalCondition(); tc != nil && tc.GetState() == runpb.Condition_CONDITION_FAILED {
+		return tc.GetMessage()
+	}
+	return ""
+}

@@ -1,0 +1,193 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+// scope is one reconcile pass: the object, what the phases read from Kubernetes and Google, and
+// the facts they recorded. Phases write facts; only the status function turns them into words.
+type scope struct {
+	ps       *iapv1alpha1.ProtectedService
+	original *iapv1alpha1.ProtectedService
+	owner    iampolicy.Owner
+
+	// namespace is the object's Namespace; its annotations decide tenancy.
+	namespace *corev1.Namespace
+	// service is the Cloud Run service as last read; serviceStale says this pass updated it, so
+	// it is read again before another update.
+	service      *runpb.Service
+	serviceStale bool
+	// accessPolicy is the IAP policy as the claim check read it: bindAccess's first read.
+	accessPolicy *iampb.Policy
+	// servicePolicy is the service's IAM policy as the invoker phase left it: the lockdown's
+	// first read.
+	servicePolicy *iampb.Policy
+
+	facts facts
+}
+
+// facts are what a pass found and did, as plain values: the input of the status function.
+type facts struct {
+	// wasReady: the object was Ready for this very generation when the pass began, so any write
+	// the pass makes corrects drift rather than applying a spec change.
+	wasReady bool
+	// now is when the pass started.
+	now time.Time
+
+	target       iapv1alpha1.ServiceRef
+	namespace    string
+	annotations  map[string]string
+	allowAnyProj bool
+
+	// claimedBy is the object that manages the service instead of this one.
+	claimedBy string
+	// otherOwner is another runguard owner whose markers are on the IAP policy.
+	otherOwner *iampolicy.Marker
+	// disallowed are declared members the namespace's allowed-members annotation refuses.
+	disallowed []string
+	// exposedBy says why switching IAP off would leave the service public.
+	exposedBy string
+
+	projectNumber int64
+	iapResource   string
+	serviceName   string
+
+	invoker stepFact
+	access  accessFact
+	iap     iapFact
+	public  stepFact
+
+	// writes are the Google writes this pass made, in order; each becomes an Event.
+	writes []googleWrite
+	// deletion is set on a pass that cleans up a deleted object.
+	deletion *deletionFact
+}
+
+// stepFact is the result of one step: the reason of its condition, "" when the step did not run.
+type stepFact struct{ reason string }
+
+// accessFact is what became of the declared access groups.
+type accessFact struct {
+	// reason: Bound; MemberRejected; or the reason (InvalidCondition, MemberNotAllowed,
+	// PolicyTooLarge) for which only removals were applied.
+	reason       string
+	members      int
+	unrestricted []string
+	rejected     []string
+	rejection    error
+}
+
+// iapFact is IAP's state on the service as this pass left it.
+type iapFact struct {
+	// reason: Enabled, Disabled, RollingOut or RevocationPropagating.
+	reason string
+	// on: the rollout switches IAP on (RollingOut).
+	on bool
+	// remaining is how long IAP stays on for the revocation to propagate.
+	remaining time.Duration
+	// failedRollout is the message of an unrelated failed rollout of the service.
+	failedRollout string
+}
+
+// deletionFact is what cleanup did.
+type deletionFact struct {
+	// done: nothing of this object's is left in Google (or it is abandoned).
+	done bool
+	// nothingThere says why there was nothing to remove, when there was nothing.
+	nothingThere string
+}
+
+// googleWrite is one Google write; kind selects the Event's action and words.
+type googleWrite struct {
+	kind     writeKind
+	resource string
+	// detail is the plan's diff, or the stall reason a removal-only write was made for.
+	detail string
+	reason string
+}
+
+type writeKind string
+
+// Each kind of write has its own Event action, because the events API folds events with the
+// same reason and action into one series. field names it in drift metrics.
+const (
+	writeGrantInvoker       writeKind = "GrantInvoker"
+	writeBindAccess         writeKind = "BindAccess"
+	writeRevokeAccess       writeKind = "RevokeAccess"
+	writeEnableIAP          writeKind = "EnableIAP"
+	writeDisableIAP         writeKind = "DisableIAP"
+	writeRevokePublicAccess writeKind = "RevokePublicAccess"
+	writeEnableInvokerCheck writeKind = "EnableInvokerIAMCheck"
+	writeRemoveAccess       writeKind = "RemoveAccess"
+)
+
+func (k writeKind) field() string {
+	switch k {
+	case writeGrantInvoker:
+		return "invoker grant"
+	case writeBindAccess, writeRevokeAccess, writeRemoveAccess:
+		return "access bindings"
+	case writeEnableIAP, writeDisableIAP:
+		return "iap_enabled"
+	case writeRevokePublicAccess:
+		return "public invoker grant"
+	}
+	return "invoker_iam_disabled"
+}
+
+func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *corev1.Namespace, allowAnyProject bool, now time.Time) *scope {
+	ready := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady)
+	return &scope{
+		ps:        ps,
+		original:  ps.DeepCopy(),
+		owner:     iampolicy.Owner{Cluster: cluster, Namespace: ps.Namespace, Name: ps.Name},
+		namespace: ns,
+		facts: facts{
+			wasReady: ready != nil && ready.Status == metav1.ConditionTrue &&
+				ps.Status.ObservedGeneration == ps.Generation && ready.ObservedGeneration == ps.Generation,
+			now:          now,
+			target:       ps.Spec.Service,
+			namespace:    ns.Name,
+			annotations:  ns.Annotations,
+			allowAnyProj: allowAnyProject,
+		},
+	}
+}
+
+func (s *scope) wrote(kind writeKind, resource, detail string) {
+	s.facts.writes = append(s.facts.writes, googleWrite{kind: kind, resource: resource, detail: detail})
+}
+
+// phase is one step of a pass: it records facts and returns nil, or ends its stage with an outcome.
+type phase func(context.Context, *scope) *outcome
+
+// runUntilOutcome runs phases in order and stops at the first outcome.
+func (s *scope) runUntilOutcome(ctx context.Context, phases ...phase) []*outcome {
+	for _, p := range phases {
+		if o := p(ctx, s); o != nil {
+			return []*outcome{o}
+		}
+	}
+	return nil
+}
+
+// runAll runs every phase whatever the others returned: the lockdown must not be skippable.
+func (s *scope) runAll(ctx context.Context, phases ...phase) []*outcome {
+	var out []*outcome
+	for _, p := range phases {
+		if o := p(ctx, s); o != nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}

@@ -1,0 +1,276 @@
+package controllers
+
+import (
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+func googleErr(code codes.Code, msg, permission string, details ...*errdetails.ErrorInfo) error {
+	st := status.New(code, msg)
+	for _, d := range details {
+		st, _ = st.WithDetails(d)
+	}
+	return &gcp.CallError{Op: "write the IAP access policy of", Resource: "projects/1/iap_web/cloud_run-r/services/s", Permission: permission, Err: st.Err()}
+}
+
+// statusRow is one pass: its facts and outcome, and what the object's conditions must say.
+type statusRow struct {
+	name  string
+	iapOn bool
+	facts func(*facts)
+	shown *outcome
+	// want maps a condition type to "Status/Reason", and mentions lists words the Ready
+	// message must contain.
+	want     map[string]string
+	mentions []string
+}
+
+func fullFacts(f *facts) {
+	f.invoker.reason = iapv1alpha1.ReasonGranted
+	f.access.reason = iapv1alpha1.ReasonBound
+	f.iap.reason = iapv1alpha1.ReasonEnabled
+	f.public.reason = iapv1alpha1.ReasonRevoked
+}
+
+func statusRows() []statusRow {
+	stalledAs := func(reason string) map[string]string {
+		return map[string]string{"Stalled": "True/" + reason, "Ready": "False/" + reason, "Reconciling": "False/" + reason}
+	}
+	with := func(m map[string]string, kv ...string) map[string]string {
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	lockedDown := func(f *facts) {
+		f.iap.reason = iapv1alpha1.ReasonEnabled
+		f.public.reason = iapv1alpha1.ReasonRevoked
+	}
+	return []statusRow{
+		{name: "ready behind IAP", iapOn: true, facts: fullFacts,
+			want: map[string]string{"Ready": "True/Protected", "Stalled": "False/Protected", "Reconciling": "False/Protected",
+				"InvokerGranted": "True/Granted", "AccessBound": "True/Bound", "IAPEnabled": "True/Enabled", "PublicAccessRevoked": "True/Revoked"},
+			mentions: []string{"behind IAP"}},
+		{name: "ready with IAP off and public access allowed", facts: func(f *facts) {
+			fullFacts(f)
+			f.iap.reason, f.public.reason = iapv1alpha1.ReasonDisabled, iapv1alpha1.ReasonPublicAccessAllowed
+		}, want: map[string]string{"Ready": "True/Reconciled", "IAPEnabled": "False/Disabled", "PublicAccessAllowed": "", "PublicAccessRevoked": "False/PublicAccessAllowed"},
+			mentions: []string{"IAP is off"}},
+		{name: "project not allowed: nothing evaluated", iapOn: true, shown: stall(iapv1alpha1.ReasonProjectNotAllowed, nil),
+			want:     with(stalledAs("ProjectNotAllowed"), "AccessBound", "Unknown/ProjectNotAllowed", "IAPEnabled", "Unknown/ProjectNotAllowed"),
+			mentions: []string{"tenant-a", AnnotationAllowedProjects, "acme-prod/us-central1/web"}},
+		{name: "claimed by another object", iapOn: true, facts: func(f *facts) { f.claimedBy = "team-b/web" },
+			shown: stall(iapv1alpha1.ReasonServiceClaimed, nil), want: stalledAs("ServiceClaimed"), mentions: []string{"team-b/web", "nothing was written"}},
+		{name: "claimed by another owner's markers", iapOn: true, facts: func(f *facts) {
+			f.otherOwner = &iampolicy.Marker{Owner: iampolicy.Owner{Cluster: "east", Namespace: "n", Name: "x"}, Group: "g"}
+		}, shown: stall(iapv1alpha1.ReasonServiceClaimed, nil), want: stalledAs("ServiceClaimed"), mentions: []string{"cluster east", "n/x"}},
+		{name: "member not allowed, lockdown ran", iapOn: true, facts: func(f *facts) {
+			lockedDown(f)
+			f.disallowed = []string{"user:eve@evil.example"}
+			f.access.reason = iapv1alpha1.ReasonMemberNotAllowed
+		}, shown: stall(iapv1alpha1.ReasonMemberNotAllowed, nil),
+			want: with(stalledAs("MemberNotAllowed"), "AccessBound", "False/MemberNotAllowed", "IAPEnabled", "True/Enabled",
+				"PublicAccessRevoked", "True/Revoked", "InvokerGranted", "Unknown/MemberNotAllowed"),
+			mentions: []string{"user:eve@evil.example", "Only removals were applied"}},
+		{name: "invalid condition", iapOn: true, facts: func(f *facts) { lockedDown(f); f.access.reason = iapv1alpha1.ReasonInvalidCondition },
+			shown: stall(iapv1alpha1.ReasonInvalidCondition, &iampolicy.InvalidConditionError{Group: "devs", Reason: "does not parse"}),
+			want:  with(stalledAs("InvalidCondition"), "AccessBound", "False/InvalidCondition"), mentions: []string{`"devs"`, "only removals were applied"}},
+		{name: "policy too large", iapOn: true, facts: func(f *facts) { lockedDown(f); f.access.reason = iapv1alpha1.ReasonPolicyTooLarge },
+			shown: stall(iapv1alpha1.ReasonPolicyTooLarge, &iampolicy.PolicyTooLargeError{Reason: "1501 principals"}),
+			want:  with(stalledAs("PolicyTooLarge"), "AccessBound", "False/PolicyTooLarge"), mentions: []string{"1501"}},
+		{name: "IAP agent missing", iapOn: true, facts: func(f *facts) { lockedDown(f); f.invoker.reason = iapv1alpha1.ReasonIAPServiceAgentMissing },
+			shown:    stall(iapv1alpha1.ReasonIAPServiceAgentMissing, nil),
+			want:     with(stalledAs("IAPServiceAgentMissing"), "InvokerGranted", "False/IAPServiceAgentMissing"),
+			mentions: []string{"gcloud beta services identity create --service=iap.googleapis.com --project=acme-prod"}},
+		{name: "member rejected", iapOn: true, facts: func(f *facts) {
+			lockedDown(f)
+			f.invoker.reason = iapv1alpha1.ReasonGranted
+			f.access = accessFact{reason: iapv1alpha1.ReasonMemberRejected, rejected: []string{"user:ghost@acme.com"},
+				rejection: googleErr(codes.InvalidArgument, "User user:ghost@acme.com does not exist.", "")}
+		}, shown: stall(iapv1alpha1.ReasonMemberRejected, nil),
+			want: with(stalledAs("MemberRejected"), "AccessBound", "False/MemberRejected"), mentions: []string{"user:ghost@acme.com", "Everyone else is bound"}},
+		{name: "would expose the service", facts: func(f *facts) { f.exposedBy = "allUsers has roles/run.invoker" },
+			shown: stall(iapv1alpha1.ReasonWouldExposeService, nil), want: stalledAs("WouldExposeService"), mentions: []string{AnnotationAllowPublic, "allUsers"}},
+		{name: "permission denied", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "The caller does not have permission", "iap.webServices.setIamPolicy")),
+			want: stalledAs("PermissionDenied"), mentions: []string{"iap.webServices.setIamPolicy", "docs/install.md"}},
+		{name: "unknown project", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "denied", "resourcemanager.projects.get")),
+			want: stalledAs("PermissionDenied"), mentions: []string{"Project acme-prod does not exist"}},
+		{name: "API disabled", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "IAP API has not been used", "",
+			&errdetails.ErrorInfo{Reason: "SERVICE_DISABLED", Metadata: map[string]string{"service": "iap.googleapis.com"}})),
+			want: stalledAs("APIDisabled"), mentions: []string{"gcloud services enable iap.googleapis.com --project=acme-prod"}},
+		{name: "unauthenticated", iapOn: true, shown: googleFailure(googleErr(codes.Unauthenticated, "bad token", "")),
+			want: stalledAs("Unauthenticated"), mentions: []string{"Workload Identity"}},
+		{name: "request rejected", iapOn: true, shown: googleFailure(googleErr(codes.FailedPrecondition, "IAP is configured on a load balancer", "")),
+			want: stalledAs("RequestRejected"), mentions: []string{"load balancer"}},
+		{name: "service not found", iapOn: true, shown: wait(iapv1alpha1.ReasonServiceNotFound, 0),
+			want:     map[string]string{"Reconciling": "True/ServiceNotFound", "Stalled": "False/Progressing", "Ready": "False/ServiceNotFound", "AccessBound": "Unknown/ServiceNotFound"},
+			mentions: []string{"does not exist (yet)"}},
+		{name: "rolling out", iapOn: true, facts: func(f *facts) {
+			fullFacts(f)
+			f.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: true}
+		}, shown: wait(iapv1alpha1.ReasonRollingOut, 0), want: map[string]string{"Reconciling": "True/RollingOut", "IAPEnabled": "False/RollingOut"},
+			mentions: []string{"Switching IAP on"}},
+		{name: "revocation propagating", facts: func(f *facts) {
+			fullFacts(f)
+			f.iap = iapFact{reason: iapv1alpha1.ReasonRevocationPropagating, remaining: 90 * time.Second}
+		}, shown: wait(iapv1alpha1.ReasonRevocationPropagating, 90*time.Second),
+			want: map[string]string{"Reconciling": "True/RevocationPropagating", "IAPEnabled": "True/RevocationPropagating"}, mentions: []string{"1m30s"}},
+		{name: "transient", iapOn: true, shown: googleFailure(googleErr(codes.Unavailable, "try again", "")),
+			want:     map[string]string{"Reconciling": "True/Retrying", "Stalled": "False/Retrying", "Ready": "False/Retrying", "AccessBound": "Unknown/Retrying"},
+			mentions: []string{"try again"}},
+	}
+}
+
+func TestApplyStatus_EveryConditionFromFactsAndOutcome(t *testing.T) {
+	for _, row := range statusRows() {
+		t.Run(row.name, func(t *testing.T) {
+			ps, f := statusFixture(row)
+			applyStatus(ps, f, row.shown, time.Hour)
+			for typ, want := range row.want {
+				if want == "" {
+					continue
+				}
+				c := meta.FindStatusCondition(ps.Status.Conditions, typ)
+				if c == nil {
+					t.Errorf("no %s condition", typ)
+					continue
+				}
+				if got := string(c.Status) + "/" + c.Reason; got != want {
+					t.Errorf("%s = %s (%s), want %s", typ, got, c.Message, want)
+				}
+				if c.ObservedGeneration != ps.Generation {
+					t.Errorf("%s.observedGeneration = %d, want %d", typ, c.ObservedGeneration, ps.Generation)
+				}
+			}
+			ready := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady)
+			for _, m := range row.mentions {
+				if ready == nil || !strings.Contains(ready.Message, m) {
+					t.Errorf("Ready message does not mention %q: %v", m, ready)
+				}
+			}
+			retrying := row.shown != nil && row.shown.kind == retrying
+			if observed := ps.Status.ObservedGeneration == ps.Generation; observed == retrying {
+				t.Errorf("observedGeneration %d at generation %d; a transient failure must leave it, anything else set it", ps.Status.ObservedGeneration, ps.Generation)
+			}
+		})
+	}
+}
+
+// A condition from an older generation never survives a pass: it is re-evaluated or Unknown.
+func TestApplyStatus_StaleConditionsBecomeUnknown(t *testing.T) {
+	ps, f := statusFixture(statusRow{iapOn: true})
+	ps.Generation = 3
+	ps.Status.Conditions = []metav1.Condition{{Type: iapv1alpha1.ConditionAccessBound, Status: metav1.ConditionTrue, Reason: iapv1alpha1.ReasonBound, ObservedGeneration: 2}}
+	f.iap.reason, f.public.reason, f.invoker.reason = iapv1alpha1.ReasonEnabled, iapv1alpha1.ReasonRevoked, iapv1alpha1.ReasonGranted
+	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")), time.Hour)
+	c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
+	if c.Status != metav1.ConditionUnknown || c.ObservedGeneration != 3 {
+		t.Errorf("AccessBound = %s gen %d, want Unknown for generation 3", c.Status, c.ObservedGeneration)
+	}
+}
+
+// Every reason declared in api/v1alpha1/conditions.go appears in the table, so a new reason
+// cannot be added without saying what status it produces.
+func TestApplyStatus_TableCoversEveryReason(t *testing.T) {
+	seen := map[string]bool{iapv1alpha1.ReasonPending: true}
+	for _, row := range statusRows() {
+		ps, f := statusFixture(row)
+		applyStatus(ps, f, row.shown, time.Hour)
+		for _, c := range ps.Status.Conditions {
+			seen[c.Reason] = true
+		}
+	}
+	ps, f := statusFixture(statusRow{})
+	f.deletion = &deletionFact{}
+	applyStatus(ps, f, googleFailure(googleErr(codes.PermissionDenied, "denied", "run.services.get")), time.Hour)
+	for _, c := range ps.Status.Conditions {
+		seen[c.Reason] = true
+	}
+	file, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "api", "v1alpha1", "conditions.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range file.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if !strings.HasPrefix(vs.Names[0].Name, "Reason") {
+				continue
+			}
+			reason, _ := strconv.Unquote(vs.Values[0].(*ast.BasicLit).Value)
+			if !seen[reason] {
+				t.Errorf("reason %s never appears in the status table", reason)
+			}
+		}
+	}
+}
+
+func TestApplyStatus_DeletionThatCannotReadGoogleSaysWhatToDo(t *testing.T) {
+	ps, f := statusFixture(statusRow{iapOn: true})
+	f.deletion = &deletionFact{}
+	applyStatus(ps, f, googleFailure(googleErr(codes.PermissionDenied, "denied", "run.services.get")), time.Hour)
+	c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionDeleting)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != iapv1alpha1.ReasonPermissionDenied {
+		t.Fatalf("Deleting = %v", c)
+	}
+	for _, m := range []string{"run.services.get", "deletionPolicy: Abandon"} {
+		if !strings.Contains(c.Message, m) {
+			t.Errorf("Deleting message does not mention %q: %q", m, c.Message)
+		}
+	}
+	if ready := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady); ready.Reason != iapv1alpha1.ReasonDeleting {
+		t.Errorf("Ready reason = %s, want Deleting", ready.Reason)
+	}
+}
+
+func TestWorst_StalledBeatsRetryingBeatsWaiting(t *testing.T) {
+	w, r, s := wait(iapv1alpha1.ReasonRollingOut, 0), transient(errors.New("x")), stall(iapv1alpha1.ReasonInvalidCondition, nil)
+	for _, tc := range []struct{ a, b, want *outcome }{
+		{nil, nil, nil}, {w, nil, w}, {nil, r, r}, {w, r, r}, {r, w, r}, {s, r, s}, {r, s, s}, {s, w, s},
+	} {
+		if got := worst(tc.a, tc.b); got != tc.want {
+			t.Errorf("worst(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
+	ps := &iapv1alpha1.ProtectedService{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-a", Name: "web", Generation: 2},
+		Spec: iapv1alpha1.ProtectedServiceSpec{
+			Service:      iapv1alpha1.ServiceRef{Project: "acme-prod", Location: "us-central1", Name: "web"},
+			IAP:          iapv1alpha1.IAPSpec{Enabled: &row.iapOn},
+			AccessGroups: []iapv1alpha1.AccessGroup{{Name: "devs", Members: []iapv1alpha1.Member{"user:alice@acme.com"}}},
+		},
+	}
+	f := &facts{
+		now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), target: ps.Spec.Service, namespace: "tenant-a",
+		annotations:   map[string]string{AnnotationAllowedProjects: "other-project"},
+		projectNumber: 123, iapResource: "projects/123/iap_web/cloud_run-us-central1/services/web",
+		serviceName: ps.Spec.Service.FullName(),
+	}
+	if row.facts != nil {
+		row.facts(f)
+	}
+	return ps, f
+}

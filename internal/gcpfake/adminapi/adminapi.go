@@ -1,0 +1,186 @@
+// Package adminapi is the wire format of the standalone fake's JSON admin endpoint
+// (gcpfake.Server.AdminHandler): the paths and the bodies it reads and writes. It holds no
+// logic and imports nothing of the fake, so the demo's tools and the end-to-end test can speak
+// to a running cmd/gcpfake without linking it.
+package adminapi
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The admin endpoint's paths. The per-service ones take "/{project}/{location}/{name}" after
+// the path; DELETE FaultsPath takes an optional "/{id}".
+const (
+	// HealthPath answers GET with Health.
+	HealthPath = "/healthz"
+	// StatePath answers GET with State.
+	StatePath = "/state"
+	// CallsPath answers GET with []Call, oldest first; DELETE forgets them.
+	CallsPath = "/calls"
+	// CallCountsPath answers GET with the number of calls by method, as {"run.GetService": 2}.
+	CallCountsPath = "/calls/counts"
+	// FaultsPath takes a FaultRule by POST and answers FaultAdded; DELETE removes every rule,
+	// DELETE FaultsPath/{id} one.
+	FaultsPath = "/faults"
+	// ServicesPath takes a Service by POST and answers with the created Cloud Run service in
+	// protojson; DELETE ServicesPath/{project}/{location}/{name} removes one.
+	ServicesPath = "/services"
+	// ServicePolicyPath/{project}/{location}/{name} takes a Policy by PUT and stores it as the
+	// Cloud Run service's IAM policy out of band (no etag is checked); it answers with the
+	// stored policy.
+	ServicePolicyPath = "/policies/service"
+	// IAPPolicyPath/{project}/{location}/{name} does the same for the policy of the service's
+	// IAP resource.
+	IAPPolicyPath = "/policies/iap"
+)
+
+// Health is the answer to GET HealthPath.
+type Health struct {
+	// Endpoint is the fake's gRPC address.
+	Endpoint string `json:"endpoint"`
+	Status   string `json:"status"`
+}
+
+// Error is the body of every answer with an error status.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// State is the answer to GET StatePath: everything the fake holds, for a test or a person to
+// inspect.
+type State struct {
+	Projects []Project      `json:"projects"`
+	Services []ServiceState `json:"services"`
+}
+
+// Project is a Google Cloud project of the fake's world, as seeded and as GET StatePath lists it.
+type Project struct {
+	ID     string `json:"id"`
+	Number int64  `json:"number"`
+	// IAPAPIDisabled makes every IAP call on the project's resources fail
+	// PERMISSION_DENIED with ErrorInfo reason SERVICE_DISABLED.
+	IAPAPIDisabled bool `json:"iapApiDisabled,omitempty"`
+	// NoIAPServiceAgent: service-{number}@gcp-sa-iap.iam.gserviceaccount.com
+	// was never created, so granting it a role fails INVALID_ARGUMENT.
+	NoIAPServiceAgent bool `json:"noIapServiceAgent,omitempty"`
+	// Principals are the users, groups and service accounts that exist, in
+	// member form ("user:a@x.com"). IAM rejects members of those kinds that
+	// are listed in no project and are not a project's service agent.
+	Principals []string `json:"principals,omitempty"`
+}
+
+// ServiceState is one Cloud Run service in State: the fields a test asks about most, both IAM
+// policies the fake stores for it, and the whole service.
+type ServiceState struct {
+	// Name is the full resource name, projects/{project}/locations/{location}/services/{name}.
+	Name               string `json:"name"`
+	IAPEnabled         bool   `json:"iapEnabled"`
+	InvokerIAMDisabled bool   `json:"invokerIamDisabled"`
+	// Ingress is an IngressTraffic enum name.
+	Ingress            string `json:"ingress"`
+	Generation         int64  `json:"generation"`
+	ObservedGeneration int64  `json:"observedGeneration"`
+	// Reconciling is true while a change is still rolling out (gcpfake --reconcile-delay).
+	Reconciling bool   `json:"reconciling"`
+	Etag        string `json:"etag"`
+	URI         string `json:"uri"`
+	// Service is the Cloud Run v2 Service in protojson.
+	Service json.RawMessage `json:"service"`
+	// ServicePolicy is the service's own IAM policy (who may invoke it).
+	ServicePolicy Policy `json:"servicePolicy"`
+	// IAPResource names the service's IAP resource,
+	// projects/{number}/iap_web/cloud_run-{location}/services/{name}.
+	IAPResource string `json:"iapResource"`
+	// IAPPolicy is the IAM policy of IAPResource (who may pass IAP).
+	IAPPolicy Policy `json:"iapPolicy"`
+}
+
+// Policy is a google.iam.v1.Policy as protojson writes it: the same field names, the same
+// omitted zero values and the etag in base64, so protojson reads it back unchanged.
+type Policy struct {
+	Version      int32         `json:"version,omitempty"`
+	Bindings     []Binding     `json:"bindings,omitempty"`
+	AuditConfigs []AuditConfig `json:"auditConfigs,omitempty"`
+	Etag         []byte        `json:"etag,omitempty"`
+}
+
+// Binding is a google.iam.v1.Binding in Policy.
+type Binding struct {
+	Role      string     `json:"role,omitempty"`
+	Members   []string   `json:"members,omitempty"`
+	Condition *Condition `json:"condition,omitempty"`
+}
+
+// Condition is the google.type.Expr of a conditional Binding.
+type Condition struct {
+	Expression  string `json:"expression,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Location    string `json:"location,omitempty"`
+}
+
+// AuditConfig is a google.iam.v1.AuditConfig in Policy.
+type AuditConfig struct {
+	Service         string           `json:"service,omitempty"`
+	AuditLogConfigs []AuditLogConfig `json:"auditLogConfigs,omitempty"`
+}
+
+// AuditLogConfig is a google.iam.v1.AuditLogConfig; LogType is the enum's name ("DATA_READ").
+type AuditLogConfig struct {
+	LogType         string   `json:"logType,omitempty"`
+	ExemptedMembers []string `json:"exemptedMembers,omitempty"`
+}
+
+// Call is one gRPC call the fake answered, in the answer to GET CallsPath.
+type Call struct {
+	// Method is the short name, e.g. "iap.SetIamPolicy".
+	Method   string `json:"method"`
+	Resource string `json:"resource"`
+	// Code is the google.rpc.Code name of the answer ("OK", "UNAVAILABLE").
+	Code string    `json:"code"`
+	Time time.Time `json:"time"`
+	// Write is true for Create, Update, Delete and SetIamPolicy.
+	Write bool `json:"write"`
+	// Injected is true when a fault rule decided the answer.
+	Injected   bool    `json:"injected,omitempty"`
+	DurationMS float64 `json:"durationMs"`
+}
+
+// FaultRule is the body of POST FaultsPath: a gcpfake.FaultRule with the code by name
+// ("UNAVAILABLE") and the durations as Go duration strings ("1.5s").
+type FaultRule struct {
+	Method      string  `json:"method"`
+	Resource    string  `json:"resource,omitempty"`
+	Code        string  `json:"code,omitempty"`
+	Message     string  `json:"message,omitempty"`
+	Times       int     `json:"times,omitempty"`
+	Probability float64 `json:"probability,omitempty"`
+	RetryDelay  string  `json:"retryDelay,omitempty"`
+	Latency     string  `json:"latency,omitempty"`
+	AfterApply  bool    `json:"afterApply,omitempty"`
+}
+
+// FaultAdded is the answer to POST FaultsPath.
+type FaultAdded struct {
+	// ID removes the rule again: DELETE FaultsPath/{id}.
+	ID int `json:"id"`
+}
+
+// Service is a Cloud Run service to create: the body of POST ServicesPath, and the form of a
+// service in a seed file.
+type Service struct {
+	Project            string `json:"project"`
+	Location           string `json:"location"`
+	Name               string `json:"name"`
+	IAPEnabled         bool   `json:"iapEnabled,omitempty"`
+	InvokerIAMDisabled bool   `json:"invokerIamDisabled,omitempty"`
+	// Public grants allUsers roles/run.invoker.
+	Public bool `json:"public,omitempty"`
+	// Ingress is an IngressTraffic enum name; empty means INGRESS_TRAFFIC_ALL.
+	Ingress string `json:"ingress,omitempty"`
+	// InvokerPolicy seeds the service's IAM policy (merged with Public).
+	InvokerPolicy *Policy `json:"invokerPolicy,omitempty"`
+	// IAPPolicy seeds the policy of the service's IAP resource.
+	IAPPolicy *Policy `json:"iapPolicy,omitempty"`
+}
