@@ -274,6 +274,10 @@ func applyDeletionStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outc
 		stalledStatus = metav1.ConditionTrue
 	}
 	set(ps, iapv1alpha1.ConditionStalled, stalledStatus, shown.reason, msg)
+	// Setting deletionTimestamp bumps the generation; a cleanup that decided something observed it.
+	if shown.kind != retrying {
+		ps.Status.ObservedGeneration = ps.Generation
+	}
 }
 
 func ensurePeriod(s string) string {
