@@ -131,8 +131,10 @@ type AccessContext struct {
 	// +optional
 	NotAfter *metav1.Time `json:"notAfter,omitempty"`
 
-	// Expression is a raw IAM condition (CEL) ANDed with the clauses above.
+	// Expression is a raw IAM condition (CEL) ANDed with the clauses above. runguard writes it to
+	// IAM in canonical form (parsed and printed back, so comments and line breaks are dropped).
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'[\x00-\x08\x0B-\x1F\x7F-\x9F\x{2028}\x{2029}]')`,message="expression may not contain carriage returns, Unicode line or paragraph separators, NUL or other control characters (newlines and tabs are fine): CEL implementations disagree on where a // comment ends, so such a character could change the meaning of the condition"
 	// +optional
 	Expression string `json:"expression,omitempty"`
 }

@@ -123,6 +123,13 @@ publicAccess: Allow
 bindingPolicy: Exclusive
 deletionPolicy: Abandon
 `,
+		"multi-line expression with tabs and a comment": minimalService + `
+accessGroups:
+- name: g
+  members: ["user:a@acme.com"]
+  context:
+    expression: "request.host == 'a' // only a\n\t|| request.path == '/b'\n"
+`,
 		"longest service name (49 characters)": `
 service: {project: acme-prod, location: europe-west4, name: ` + "a" + strings.Repeat("b", 48) + `}
 `,
@@ -135,6 +142,8 @@ service: {project: acme-prod, location: europe-west4, name: ` + "a" + strings.Re
 		})
 	}
 }
+
+const commentEndsMessage = "CEL implementations disagree on where a // comment ends"
 
 func TestInvalidManifestsAreRejectedWithAClearMessage(t *testing.T) {
 	group := func(members, context string) string {
@@ -181,6 +190,13 @@ accessGroups:
 		{"notBefore after notAfter", group(`["user:a@acme.com"]`, `{notBefore: "2027-01-01T00:00:00Z", notAfter: "2026-01-01T00:00:00Z"}`), "notBefore must be earlier than notAfter"},
 		{"notAfter not a time", group(`["user:a@acme.com"]`, `{notAfter: "next tuesday"}`), "notAfter"},
 		{"expression too long", group(`["user:a@acme.com"]`, `{expression: "`+strings.Repeat("a", 1025)+`"}`), "spec.accessGroups[0].context.expression"},
+		{"expression with a carriage return ending a comment", group(`["user:a@acme.com"]`, `{expression: "false // note\r) || (true"}`), commentEndsMessage},
+		{"expression with a CRLF line break", group(`["user:a@acme.com"]`, `{expression: "request.host == 'a'\r\n|| false"}`), commentEndsMessage},
+		{"expression with a Unicode line separator", group(`["user:a@acme.com"]`, `{expression: "false // note\u2028) || (true"}`), commentEndsMessage},
+		{"expression with a Unicode paragraph separator", group(`["user:a@acme.com"]`, `{expression: "false // note\u2029) || (true"}`), commentEndsMessage},
+		{"expression with a next-line character", group(`["user:a@acme.com"]`, `{expression: "false // note\u0085) || (true"}`), commentEndsMessage},
+		{"expression with a NUL", group(`["user:a@acme.com"]`, `{expression: "true\0"}`), commentEndsMessage},
+		{"expression with a vertical tab", group(`["user:a@acme.com"]`, `{expression: "true\v&& true"}`), commentEndsMessage},
 		{"unknown publicAccess", minimalService + "publicAccess: Sometimes\n", `supported values: "Deny", "Allow"`},
 		{"unknown bindingPolicy", minimalService + "bindingPolicy: Authoritative\n", `supported values: "Merge", "Exclusive"`},
 		{"unknown deletionPolicy", minimalService + "deletionPolicy: Orphan\n", `supported values: "Delete", "Abandon"`},

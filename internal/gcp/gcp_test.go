@@ -114,7 +114,7 @@ func TestPolicies_Update_RedoesTheReadModifyWriteAfterAConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/viewer", Members: []string{"user:bob@acme.com"}}}}
+	other := &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/viewer", Members: []string{"user:alice@acme.com"}}}}
 	if err := fake.SetIAPPolicy(resource, other); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestPolicies_Update_RedoesTheReadModifyWriteAfterAConflict(t *testing.T) {
 		t.Errorf("decided %d times, want 2 (the stale read, then the fresh one)", decisions)
 	}
 	got, _ := fake.IAPPolicy(resource)
-	if !iampolicy.HasMember(got, "roles/viewer", "user:bob@acme.com") || !iampolicy.HasMember(got, iampolicy.AccessorRole, "user:alice@acme.com") {
+	if !iampolicy.HasMember(got, "roles/viewer", "user:alice@acme.com") || !iampolicy.HasMember(got, iampolicy.AccessorRole, "user:alice@acme.com") {
 		t.Errorf("policy after the conflict = %v, want both writers' changes", got.GetBindings())
 	}
 	if counts := fake.CallCounts(); counts["iap.SetIamPolicy"] != 2 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/cel-go/common"
 	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/debug"
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/parser"
 	"google.golang.org/genproto/googleapis/type/expr"
@@ -62,10 +63,12 @@ func CompileCondition(owner Owner, g AccessGroup) (*expr.Expr, error) {
 // ValidateGroups checks everything about the groups that can be checked
 // before reading any policy: names (non-empty, unique, title within 100
 // characters), members IAM refuses in a conditional binding, clause
-// syntax, the raw CEL expression (parsed, not type-checked: IAM's
-// attribute set is not a CEL environment we could declare faithfully) and
-// the logical-operator limit counted on the parsed expression. All
-// problems are returned, joined; each is an *InvalidConditionError.
+// syntax, the raw CEL expression (no character parsers disagree on; it
+// must parse, and its canonical form must parse back to the same AST; it
+// is not type-checked, because IAM's attribute set is not a CEL
+// environment we could declare faithfully) and the logical-operator limit
+// counted on the parsed expression. All problems are returned, joined;
+// each is an *InvalidConditionError.
 func ValidateGroups(groups []AccessGroup) error {
 	_, err := compileGroups(groups)
 	return err
@@ -139,9 +142,9 @@ func validateMembers(g AccessGroup) error {
 
 // compileExpression builds the CEL text for g's context. Clause order is
 // fixed: access levels, path prefixes, hosts, not-before, not-after, raw
-// expression. Every user string enters as a quoted CEL literal, so no
-// input can change the structure. It also returns the number of logical
-// operators the expression contains.
+// expression. Every user string enters as a quoted CEL literal and the raw
+// expression as its canonical form, so no input can change the structure.
+// It also returns the number of logical operators the expression contains.
 func compileExpression(g AccessGroup) (string, int, error) {
 	c := g.Context
 	invalid := func(format string, args ...any) error {
@@ -204,19 +207,17 @@ func compileExpression(g AccessGroup) (string, int, error) {
 		clauses = append(clauses, "request.time "+t.op+" timestamp("+quoteCEL(formatTimestamp(*t.at))+")")
 	}
 
+	if r, at, found := ambiguousExpressionRune(c.Expression); found {
+		return "", 0, invalid("expression contains %U at byte %d; carriage returns, Unicode line and paragraph separators, NUL and other control characters (newline and tab aside) are not allowed: CEL implementations disagree on where a // comment ends, so such a character could change the meaning of the condition",
+			r, at)
+	}
 	if raw := strings.TrimSpace(c.Expression); raw != "" {
-		rawOps, err := parseRawExpression(raw)
+		canonical, rawOps, err := canonicalizeExpression(raw)
 		if err != nil {
-			return "", 0, invalid("expression does not parse as CEL: %v", err)
+			return "", 0, invalid("%v", err)
 		}
 		ops += rawOps
-		// A trailing // comment would swallow the closing parenthesis; a
-		// newline ends any comment, so the raw text stays one operand.
-		closing := ")"
-		if strings.Contains(raw, "//") {
-			closing = "\n)"
-		}
-		clauses = append(clauses, "("+raw+closing)
+		clauses = append(clauses, "("+canonical+")")
 	}
 
 	if len(clauses) == 0 {
@@ -228,6 +229,19 @@ func compileExpression(g AccessGroup) (string, int, error) {
 			ops, MaxLogicalOperators)
 	}
 	return strings.Join(clauses, " && "), ops, nil
+}
+
+// ambiguousExpressionRune finds the first character the CRD also rejects
+// in an expression. cel-go ends a // comment only at \n, the CEL language
+// definition also at \r, and many lexers at U+2028, U+2029 or U+0085, so
+// text cel-go validated could mean something else to the next parser.
+func ambiguousExpressionRune(s string) (rune, int, bool) {
+	for i, r := range s {
+		if r == '\u2028' || r == '\u2029' || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+			return r, i, true
+		}
+	}
+	return 0, 0, false
 }
 
 func orGroup(alts []string) string {
@@ -304,8 +318,8 @@ var celParser = func() *parser.Parser {
 
 // The ANTLR-based parser costs a few hundred microseconds per expression,
 // and a controller re-plans the same expressions on every reconcile, so
-// results are cached. The cache is bounded and its content is a pure
-// function of the key, so it cannot change any result.
+// results are cached by raw text. The cache is bounded and its content is
+// a pure function of the key, so it cannot change any result.
 var rawCache = struct {
 	sync.Mutex
 	m map[string]rawResult
@@ -314,18 +328,19 @@ var rawCache = struct {
 const rawCacheSize = 1024
 
 type rawResult struct {
-	ops int
-	err string
+	canonical string
+	ops       int
+	err       string
 }
 
-// parseRawExpression parses a user's CEL expression and counts its
-// logical operators.
-func parseRawExpression(raw string) (int, error) {
+// canonicalizeExpression parses a user's CEL expression and returns its
+// canonical form and the number of logical operators it contains.
+func canonicalizeExpression(raw string) (string, int, error) {
 	rawCache.Lock()
 	r, ok := rawCache.m[raw]
 	rawCache.Unlock()
 	if !ok {
-		r = parseUncached(raw)
+		r = canonicalizeUncached(raw)
 		rawCache.Lock()
 		if len(rawCache.m) >= rawCacheSize {
 			clear(rawCache.m)
@@ -334,20 +349,38 @@ func parseRawExpression(raw string) (int, error) {
 		rawCache.Unlock()
 	}
 	if r.err != "" {
-		return 0, errors.New(r.err)
+		return "", 0, errors.New(r.err)
 	}
-	return r.ops, nil
+	return r.canonical, r.ops, nil
 }
 
-func parseUncached(raw string) rawResult {
+// canonicalizeUncached returns the canonical form of raw: its parsed AST
+// printed back by cel-go's unparser. That, not the user's text, is what
+// Google receives, so comments and the user's line breaks never reach a
+// parser that might read them differently from cel-go.
+func canonicalizeUncached(raw string) rawResult {
 	if !utf8.ValidString(raw) {
-		return rawResult{err: "not valid UTF-8"}
+		return rawResult{err: "expression does not parse as CEL: not valid UTF-8"}
 	}
 	parsed, errs := celParser.Parse(common.NewTextSource(raw))
 	if len(errs.GetErrors()) > 0 {
-		return rawResult{err: strings.TrimSpace(errs.ToDisplayString())}
+		return rawResult{err: "expression does not parse as CEL: " + strings.TrimSpace(errs.ToDisplayString())}
 	}
-	return rawResult{ops: countLogicalOperators(parsed.Expr())}
+	// With no operators to wrap on, the unparser never breaks the line.
+	canonical, err := parser.Unparse(parsed.Expr(), parsed.SourceInfo(), parser.WrapOnOperators())
+	if err != nil {
+		return rawResult{err: fmt.Sprintf("expression cannot be written in canonical form: %v", err)}
+	}
+	// The unparser drops some parentheses it needs ((!a).b becomes !a.b,
+	// -(1) becomes the literal -1), so its output is used only when it
+	// parses back to the very AST that was validated.
+	reparsed, errs := celParser.Parse(common.NewTextSource(canonical))
+	if len(errs.GetErrors()) > 0 || debug.ToDebugString(reparsed.Expr()) != debug.ToDebugString(parsed.Expr()) {
+		return rawResult{err: fmt.Sprintf(
+			"runguard writes expressions in canonical form, and the canonical form of this one, %s, would parse differently; rewrite the part that applies a field, index or method to a negation, or that negates a parenthesized number",
+			canonical)}
+	}
+	return rawResult{canonical: canonical, ops: countLogicalOperators(parsed.Expr())}
 }
 
 // countLogicalOperators counts &&, || and ! calls in a parsed expression.

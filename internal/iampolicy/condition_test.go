@@ -2,12 +2,15 @@ package iampolicy
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/cel-go/common"
 	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/debug"
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/parser"
@@ -55,9 +58,9 @@ func TestCompileCondition_Expressions(t *testing.T) {
 			want:    `(request.path != "/x" || request.host == "y")`,
 		},
 		{
-			name:    "a raw expression with a comment gets its closing parenthesis on a new line",
+			name:    "a raw expression is written without its comment",
 			context: Context{Expression: `request.host == "y" // only y`},
-			want:    "(request.host == \"y\" // only y\n)",
+			want:    `(request.host == "y")`,
 		},
 		{
 			name: "all clauses in fixed order",
@@ -170,6 +173,144 @@ func TestCompileCondition_RawExpressionCannotEscapeItsParentheses(t *testing.T) 
 	}
 }
 
+func TestCompileCondition_WritesTheCanonicalExpressionNotTheRawText(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"a trailing comment is dropped", `request.host == "y" // only y`, `(request.host == "y")`},
+		{"a comment that mentions a parenthesis is dropped", `true // ) || true`, `(true)`},
+		{
+			"comment lines, line breaks and tabs are dropped",
+			"// office only\nrequest.host == 'a' ||\n\trequest.host == 'b' // or b\n",
+			`(request.host == "a" || request.host == "b")`,
+		},
+		{"spacing and redundant parentheses are normalised", `((request.host=="a"))&&request.path!="/b"`, `(request.host == "a" && request.path != "/b")`},
+		{"single-quoted, triple-quoted and raw strings become double-quoted", `request.path == r'\d' + '''x'''`, `(request.path == "\\d" + "x")`},
+		{"an invisible character in a literal is written as an escape", "request.host == 'a\u200bb'", `(request.host == "a\u200bb")`},
+		{"a hexadecimal number is written in decimal", `request.time.getHours("UTC") < 0x14`, `(request.time.getHours("UTC") < 20)`},
+		{"a double negation is written as the parser reads it", `!!(request.host == "a")`, `(request.host == "a")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCondition(t, ownerA, AccessGroup{Name: "g", Context: Context{Expression: tt.raw}})
+			if c.Expression != tt.want {
+				t.Fatalf("expression\n got: %s\nwant: %s", c.Expression, tt.want)
+			}
+		})
+	}
+}
+
+// The CEL language definition ends a // comment at \r\n, \r or \n; cel-go
+// ends it only at \n. Were the raw text written, a parser following the
+// definition would read the first condition as (host && false) || (true).
+func TestCompileCondition_ACommentCannotSwallowTheClosingParenthesis(t *testing.T) {
+	attacks := []struct {
+		raw, wantReason string
+	}{
+		{"false // note\r) || (true", "U+000D"},
+		{"false // note\r\n) || (true", "U+000D"},
+		{"false // note\u2028) || (true", "U+2028"},
+		{"false // note\u2029) || (true", "U+2029"},
+		{"false // note\u0085) || (true", "U+0085"},
+		{"false // note\n) || (true", "does not parse as CEL"},
+	}
+	for _, tt := range attacks {
+		t.Run(tt.raw, func(t *testing.T) {
+			_, err := CompileCondition(ownerA, AccessGroup{Name: "g", Context: Context{Hosts: []string{"h"}, Expression: tt.raw}})
+			var ice *InvalidConditionError
+			if !errors.As(err, &ice) {
+				t.Fatalf("want *InvalidConditionError, got %v", err)
+			}
+			if !strings.Contains(ice.Reason, tt.wantReason) {
+				t.Fatalf("reason %q does not mention %q", ice.Reason, tt.wantReason)
+			}
+		})
+	}
+
+	t.Run("a comment ended by a newline is dropped and the clause stays one operand", func(t *testing.T) {
+		raw := "false // note\n"
+		c := mustCondition(t, ownerA, AccessGroup{Name: "g", Context: Context{Hosts: []string{"h"}, Expression: raw}})
+		if want := `request.host == "h" && (false)`; c.Expression != want {
+			t.Fatalf("expression\n got: %q\nwant: %q", c.Expression, want)
+		}
+		assertRawStructure(t, c.Expression, `request.host == "h"`, raw)
+	})
+}
+
+func TestCompileCondition_RejectsControlCharactersAndLineSeparatorsInTheExpression(t *testing.T) {
+	for _, r := range []rune{'\r', '\u2028', '\u2029', '\u0085', 0, '\v', '\f', '\x1b', '\x7f', '\u009f'} {
+		for _, raw := range []string{
+			"true " + string(r) + " && true",
+			`request.host == "a` + string(r) + `b"`,
+		} {
+			t.Run(fmt.Sprintf("%q", raw), func(t *testing.T) {
+				err := ValidateGroups([]AccessGroup{{Name: "g", Context: Context{Expression: raw}}})
+				var ice *InvalidConditionError
+				if !errors.As(err, &ice) {
+					t.Fatalf("want *InvalidConditionError, got %v", err)
+				}
+				if want := fmt.Sprintf("%U", r); !strings.Contains(ice.Reason, want) || !strings.Contains(ice.Reason, "where a // comment ends") {
+					t.Fatalf("reason %q does not name %s and say why", ice.Reason, want)
+				}
+			})
+		}
+	}
+
+	t.Run("newlines and tabs are allowed", func(t *testing.T) {
+		c := mustCondition(t, ownerA, AccessGroup{Name: "g", Context: Context{Expression: "request.host == \"a\" &&\n\trequest.path == \"/b\"\n"}})
+		if want := `(request.host == "a" && request.path == "/b")`; c.Expression != want {
+			t.Fatalf("expression\n got: %q\nwant: %q", c.Expression, want)
+		}
+	})
+}
+
+// The printer quotes strings with Go's strconv.Quote, so Go's escapes and
+// CEL's must agree for every literal, and the printer must keep structure.
+func TestCanonicalExpression_ReparsesToTheSameASTAndPrintsTheSameAgain(t *testing.T) {
+	exprs := []string{
+		`request.host == "a" // comment`,
+		"// leading comment\nrequest.path.startsWith('/x') ||\n\t!(request.host in ['a', 'b'])",
+		`request.time.getHours("Europe/Berlin") < 20 && request.time.getDayOfWeek("Europe/Berlin") < 5`,
+		`request.path == '\x00\a\b\f\n\r\t\v\\\'\"\u2028\u0085\u00a0\U0001F600 é'`,
+		"request.path == \"\"\"multi\nline\"\"\" + r'\\d+' + '''x'''",
+		`b'\xff\x00' == b"\377\000"`,
+		`a ? b : c ? d : e`, `(a ? b : c) ? d : e`, `(a || b) && (c || !d)`, `a - (b - c)`, `a - b - c`,
+		`-9223372036854775808 < 18446744073709551615u + 1.5e-7 - 1e21 * -0.0`, `x.y{z: 1}.z`, `{"k": [1, 2]}["k"][0]`,
+		"a.`b-c` == .d.e", `has(request.auth.claims.email)`, `request.auth.claims.groups.exists(g, g == "x")`,
+		`"//" + request.path == "//x" // and a comment`,
+	}
+	for _, raw := range exprs {
+		t.Run(raw, func(t *testing.T) {
+			canonical, _, err := canonicalizeExpression(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := mustParseCEL(t, canonical)
+			if got, want := debug.ToDebugString(again.Expr()), debug.ToDebugString(mustParseCEL(t, raw).Expr()); got != want {
+				t.Fatalf("canonical form %s parses to\n%s\nwant\n%s", canonical, got, want)
+			}
+			if printed := unparse(t, again); printed != canonical {
+				t.Fatalf("not a fixed point: %s prints as %s", canonical, printed)
+			}
+			if r, _, found := ambiguousExpressionRune(canonical); found || strings.Contains(canonical, "\n") {
+				t.Fatalf("canonical form %q contains %U or a newline", canonical, r)
+			}
+		})
+	}
+}
+
+func TestCompileCondition_RejectsExpressionsWhoseCanonicalFormWouldParseDifferently(t *testing.T) {
+	for _, raw := range []string{`(!a).b`, `(-a).b`, `(-a)[0]`, `(!a).f()`, `-(1) < a`} {
+		t.Run(raw, func(t *testing.T) {
+			err := ValidateGroups([]AccessGroup{{Name: "g", Context: Context{Expression: raw}}})
+			var ice *InvalidConditionError
+			if !errors.As(err, &ice) || !strings.Contains(ice.Reason, "would parse differently") {
+				t.Fatalf("want an *InvalidConditionError saying the canonical form would parse differently, got %v", err)
+			}
+		})
+	}
+}
+
 func TestCompileCondition_MarkerFitsIAMForLongestRealisticNames(t *testing.T) {
 	label := strings.Repeat("a", 63)
 	owner := Owner{Cluster: label, Namespace: label, Name: label}
@@ -227,6 +368,7 @@ func TestValidateGroups(t *testing.T) {
 		{name: "empty time window", groups: []AccessGroup{{Name: "g", Context: Context{NotBefore: timeRef("2025-01-01T00:00:00Z"), NotAfter: timeRef("2025-01-01T00:00:00Z")}}}, wantGroup: "g", wantReason: "must be earlier than notAfter"},
 		{name: "timestamp out of CEL range", groups: []AccessGroup{{Name: "g", Context: Context{NotAfter: func() *time.Time { x := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC); return &x }()}}}, wantGroup: "g", wantReason: "between years 0001 and 9999"},
 		{name: "name with control characters", groups: []AccessGroup{{Name: "a\nb"}}, wantGroup: "a\nb", wantReason: "control characters"},
+		{name: "expression with a carriage return", groups: []AccessGroup{{Name: "g", Context: Context{Expression: "true // x\r|| false"}}}, wantGroup: "g", wantReason: "contains U+000D at byte 9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,26 +511,37 @@ func assertTypedStructure(t testing.TB, expression string, g AccessGroup) {
 	}
 }
 
-// assertRawStructure checks that compiled == typed && (raw) structurally:
-// both are normalised through parse + unparse, with raw replaced by its
-// own canonical form, so anything raw did to escape its parentheses shows.
+// assertRawStructure checks that compiled is exactly typed && (canonical
+// form of raw), and that parsing it yields typed's conjuncts followed by
+// raw's, so raw stayed one operand. The canonical form must be one line
+// without control characters: a // comment in it would then have swallowed
+// the closing parenthesis, whatever a parser takes to end a comment.
 func assertRawStructure(t testing.TB, compiled, typed, raw string) {
 	t.Helper()
-	rawAST := mustParseCEL(t, raw)
-	rawCanon, err := parser.Unparse(rawAST.Expr(), rawAST.SourceInfo())
-	if err != nil {
-		t.Fatal(err)
+	rawAST := mustParseCEL(t, strings.TrimSpace(raw))
+	canon := unparse(t, rawAST)
+	if r, _, found := ambiguousExpressionRune(canon); found || strings.Contains(canon, "\n") {
+		t.Fatalf("canonical form %q contains %U or a newline", canon, r)
 	}
-	want := typed + " && (" + rawCanon + ")"
-	if got, want := canonical(t, compiled), canonical(t, want); got != want {
-		t.Fatalf("structure changed\n got: %s\nwant: %s", got, want)
+	if want := typed + " && (" + canon + ")"; compiled != want {
+		t.Fatalf("written expression is not the canonical form\n got: %q\nwant: %q", compiled, want)
+	}
+	var want []string
+	for _, e := range append(conjuncts(mustParseCEL(t, typed).Expr()), conjuncts(rawAST.Expr())...) {
+		want = append(want, debug.ToDebugString(e))
+	}
+	var got []string
+	for _, e := range conjuncts(mustParseCEL(t, compiled).Expr()) {
+		got = append(got, debug.ToDebugString(e))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("structure changed\n got: %q\nwant: %q", got, want)
 	}
 }
 
-func canonical(t testing.TB, s string) string {
+func unparse(t testing.TB, a *ast.AST) string {
 	t.Helper()
-	a := mustParseCEL(t, s)
-	out, err := parser.Unparse(a.Expr(), a.SourceInfo())
+	out, err := parser.Unparse(a.Expr(), a.SourceInfo(), parser.WrapOnOperators())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,8 +114,10 @@ func FuzzPlanAccessRemovalOnly(f *testing.F) {
 }
 
 // FuzzCompileCondition checks that compilation is deterministic, that
-// only *InvalidConditionError comes back, and that no host, path or raw
-// expression can change the structure of the compiled expression.
+// only *InvalidConditionError comes back, that no host, path or raw
+// expression can change the structure of the compiled expression, and
+// that the raw expression is written as its canonical form, one
+// parenthesised operand, never as the user's text.
 func FuzzCompileCondition(f *testing.F) {
 	for _, h := range hostileStrings {
 		f.Add("g", h, h, "")
@@ -125,6 +127,12 @@ func FuzzCompileCondition(f *testing.F) {
 	f.Add("g", "h", "p", `true // ) || true`)
 	f.Add("g", "h", "p", "x\n) || (true")
 	f.Add("g", "h", "p", `"a" + "b" == "ab" // "`)
+	f.Add("g", "h", "p", "false // note\r) || (true")
+	f.Add("g", "h", "p", "false // note\u2028) || (true")
+	f.Add("g", "h", "p", "false // note\n) || (true")
+	f.Add("g", "h", "p", "// note\nfalse // note\n")
+	f.Add("g", "h", "p", `(!a).b`)
+	f.Add("g", "h", "p", `request.path == '\u2028' + r'\d' + """x"""`)
 	f.Add("runguard:g", "h", "p", `!a || !b`)
 	f.Add("", "h", "p", "")
 	f.Add("g", "", "p", "")
@@ -141,6 +149,9 @@ func FuzzCompileCondition(f *testing.F) {
 				t.Fatalf("want *InvalidConditionError, got %T %v", err1, err1)
 			}
 			return
+		}
+		if r, _, found := ambiguousExpressionRune(raw); found {
+			t.Fatalf("expression with %U was accepted", r)
 		}
 		if m, ok := ParseMarker(c1); !ok || m.Group != name || m.Owner != ownerA {
 			t.Fatalf("marker does not round-trip: %+v %v", m, ok)

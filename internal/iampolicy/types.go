@@ -31,7 +31,7 @@ type Context struct {
 	Hosts        []string   // any one: request.host == "...", ORed
 	NotBefore    *time.Time // request.time >= timestamp("RFC3339 UTC")
 	NotAfter     *time.Time // request.time < timestamp("...")
-	Expression   string     // raw CEL, parenthesized, ANDed
+	Expression   string     // raw CEL, written in canonical form, parenthesized, ANDed
 }
 
 // AccessGroup is one named set of members sharing one context.
