@@ -80,7 +80,8 @@ type ProtectedServiceReconciler struct {
 	Recorder events.EventRecorder
 	Options
 
-	backoff backoffTracker
+	backoff backoffTracker // transient failures
+	polls   backoffTracker // rollouts and services not deployed yet
 	drift   driftTracker
 	health  projectHealth
 }
@@ -194,37 +195,36 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes)}
 }
 
-// requeueAfter is the soonest any outcome of the pass asks to be looked at again.
+// requeueAfter is the soonest any outcome of the pass asks to be looked at again. Transient
+// failures and progress polls back off separately: a rollout started right after an outage is
+// polled from 1 s again, not at the backoff the outage left behind.
 func (r *ProtectedServiceReconciler) requeueAfter(key types.NamespacedName, outcomes []*outcome) time.Duration {
-	if len(outcomes) == 0 {
-		r.backoff.reset(key)
-		return jitter(r.ResyncPeriod)
-	}
-	var backoff time.Duration
-	soonest := time.Duration(-1)
+	soonest := jitter(r.ResyncPeriod)
+	failed, polled := false, false
 	for _, o := range outcomes {
 		d := jitter(r.StalledRecheck)
 		switch {
 		case o.kind == waiting && o.after > 0:
 			d = o.after
-		case o.kind != stalled:
-			if backoff == 0 {
-				backoff = r.backoff.next(key)
-			}
-			d = max(backoff, min(o.after, maxBackoff))
+		case o.kind == waiting:
+			d, polled = r.polls.next(key), true
+		case o.kind == retrying:
+			d, failed = max(r.backoff.next(key), min(o.after, maxBackoff)), true
 		}
-		if soonest < 0 || d < soonest {
-			soonest = d
-		}
+		soonest = min(soonest, d)
 	}
-	if backoff == 0 {
+	if !failed {
 		r.backoff.reset(key)
+	}
+	if !polled {
+		r.polls.reset(key)
 	}
 	return soonest
 }
 
 func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
 	r.backoff.reset(key)
+	r.polls.reset(key)
 	r.drift.forget(key)
 	r.health.forget(key)
 }

@@ -195,19 +195,20 @@ func TestStalled_EveryConditionDescribesTheCurrentGeneration(t *testing.T) {
 	}
 }
 
-// After an outage of one service's reads, the object is retried within seconds of the project
-// answering again, not after the minutes its backoff grew to.
+// After an outage (IAP's quota exhausted for one resource), the object is retried within seconds
+// of the project answering again, not after the minutes its backoff grew to. RESOURCE_EXHAUSTED
+// is not retried inside the Google client, so every failed call is one failed pass.
 func TestOutage_RecoveryWakesObjectsBackingOffFromTheProject(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	id := fake.AddFault(gcpfake.FaultRule{Method: "run.GetService", Resource: w.fullName, Code: codes.Unavailable})
+	id := fake.AddFault(gcpfake.FaultRule{Method: "iap.GetIamPolicy", Resource: w.iapTarget, Code: codes.ResourceExhausted})
 	t.Cleanup(func() { fake.RemoveFault(id) })
 	w.create(w.object("outage", group("devs", "user:alice@acme.com")))
 	// Five failures: with exponential backoff alone (1, 2, 4, 8 s) the next try is 16 s away.
-	eventually(t, 60*time.Second, "five failed reads", func() error {
+	eventually(t, 60*time.Second, "five failed passes", func() error {
 		n := 0
 		for _, c := range w.serviceCalls() {
-			if c.Method == "run.GetService" && c.Code == codes.Unavailable {
+			if c.Method == "iap.GetIamPolicy" && c.Code == codes.ResourceExhausted {
 				n++
 			}
 		}
