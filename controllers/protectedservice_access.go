@@ -36,7 +36,10 @@ func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *sc
 func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *scope, problem *outcome) *outcome {
 	desired := desiredAccess(s)
 	plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
-		func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) })
+		ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) }))
+	if o := s.lostClaim(err); o != nil {
+		return o
+	}
 	if err != nil {
 		return googleFailure(err)
 	}
@@ -77,7 +80,10 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *
 	desired := desiredAccess(s)
 	for {
 		plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
-			func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccess(p, desired) })
+			ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccess(p, desired) }))
+		if o := s.lostClaim(err); o != nil {
+			return o
+		}
 		var tooLarge *iampolicy.PolicyTooLargeError
 		switch {
 		case errors.As(err, &tooLarge):
@@ -106,6 +112,37 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *
 		s.facts.access.reason = iapv1alpha1.ReasonBound
 		return nil
 	}
+}
+
+// otherOwnerError says a policy read during a read-modify-write carries another runguard
+// owner's markers: a concurrent writer won the race for the claim.
+type otherOwnerError struct{ marker iampolicy.Marker }
+
+func (e *otherOwnerError) Error() string {
+	return "bindings marked by another runguard owner: " + e.marker.Owner.String()
+}
+
+// ownAccessOnly refuses to plan over a policy another runguard owner has marked, so the claim
+// holds for every read of a read-modify-write (a write that lost a race re-reads), not only for
+// the gate's.
+func ownAccessOnly(plan gcp.Decision) gcp.Decision {
+	return func(p *iampb.Policy) (iampolicy.Plan, error) {
+		pl, err := plan(p)
+		if err == nil && len(pl.Conflicts) > 0 {
+			return iampolicy.Plan{}, &otherOwnerError{marker: pl.Conflicts[0]}
+		}
+		return pl, err
+	}
+}
+
+// lostClaim turns an otherOwnerError into ServiceClaimed; the pass then writes nothing more.
+func (s *scope) lostClaim(err error) *outcome {
+	var other *otherOwnerError
+	if !errors.As(err, &other) {
+		return nil
+	}
+	s.facts.otherOwner = &other.marker
+	return stall(iapv1alpha1.ReasonServiceClaimed, nil)
 }
 
 // takeAccessPolicy hands the policy the claim check read to the first read-modify-write of the

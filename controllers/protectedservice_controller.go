@@ -65,8 +65,10 @@ func (o Options) Validate() error {
 	switch {
 	case o.ClusterName == "":
 		return errors.New("the cluster name is empty")
-	case o.ResyncPeriod <= 0, o.StalledRecheck <= 0, o.IAMPropagationDelay < 0:
-		return errors.New("resync, stalled-recheck and IAM propagation periods must be positive")
+	case o.ResyncPeriod <= 0, o.StalledRecheck <= 0:
+		return errors.New("the resync and stalled-recheck periods must be positive")
+	case o.IAMPropagationDelay < 0:
+		return errors.New("the IAM propagation delay may not be negative")
 	case o.MaxConcurrentReconciles <= 0:
 		return errors.New("max concurrent reconciles must be positive")
 	}
@@ -142,7 +144,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: ps.Namespace}, ns); err != nil {
 		return ctrl.Result{}, fmt.Errorf("read namespace %s: %w", ps.Namespace, err)
 	}
-	s := newScope(ps, r.ClusterName, ns, r.AllowAnyProject, time.Now())
+	s := newScope(ps, r.ClusterName, ns, time.Now())
 	var outcomes []*outcome
 	if deleting {
 		outcomes = r.cleanupPass(ctx, s)
@@ -169,14 +171,21 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
 		return out
 	}
-	converge := []phase{r.checkDeclaration, r.ensureInvokerGrant, r.bindAccess}
+	converge := []phase{reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
+		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess)}
+	enableIAP := reports(iapv1alpha1.ConditionIAPEnabled, r.enableIAP)
+	revokePublicAccess := reports(iapv1alpha1.ConditionPublicAccessRevoked, r.revokePublicAccess)
 	if s.ps.Spec.IAPEnabled() {
-		return append(s.runUntilOutcome(ctx, converge...), s.runAll(ctx, r.enableIAP, r.revokePublicAccess)...)
+		out := s.runUntilOutcome(ctx, converge...)
+		if s.facts.otherOwner != nil { // the claim was lost to a concurrent writer
+			return out
+		}
+		return append(out, s.runAll(ctx, enableIAP, revokePublicAccess)...)
 	}
-	if out := s.runAll(ctx, r.revokePublicAccess); out != nil {
+	if out := s.runAll(ctx, revokePublicAccess); out != nil {
 		return out
 	}
-	return s.runUntilOutcome(ctx, append(converge, r.disableIAP)...)
+	return s.runUntilOutcome(ctx, append(converge, reports(iapv1alpha1.ConditionIAPEnabled, r.disableIAP))...)
 }
 
 // finish turns the pass's outcomes into status, Events, metrics and when to look again.

@@ -50,7 +50,12 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 	if svc.GetIapEnabled() {
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonEnabled}
 		// IAM changes take minutes to apply everywhere; switching IAP off right after revoking
-		// allUsers would leave the service public while the old grant is still honoured.
+		// allUsers would leave the service public while the old grant is still honoured. With
+		// no record of the last revocation (a new object, or a status lost in a crash right
+		// after the revoking write) runguard assumes it was just now.
+		if s.ps.Status.PublicAccessRevokedTime == nil && s.ps.Spec.PublicAccess != iapv1alpha1.PublicAccessAllow {
+			s.publicAccessRevoked()
+		}
 		if t := s.ps.Status.PublicAccessRevokedTime; t != nil && s.facts.now.Sub(t.Time) < r.IAMPropagationDelay {
 			remaining := r.IAMPropagationDelay - s.facts.now.Sub(t.Time)
 			s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRevocationPropagating, remaining: remaining}

@@ -44,10 +44,9 @@ type facts struct {
 	// now is when the pass started.
 	now time.Time
 
-	target       iapv1alpha1.ServiceRef
-	namespace    string
-	annotations  map[string]string
-	allowAnyProj bool
+	target      iapv1alpha1.ServiceRef
+	namespace   string
+	annotations map[string]string
 
 	// claimedBy is the object that manages the service instead of this one.
 	claimedBy string
@@ -67,6 +66,9 @@ type facts struct {
 	iap     iapFact
 	public  stepFact
 
+	// unverified are the step conditions whose phase ran and failed before deciding them: their
+	// last word cannot stand, even for this generation.
+	unverified []string
 	// writes are the Google writes this pass made, in order; each becomes an Event.
 	writes []googleWrite
 	// deletion is set on a pass that cleans up a deleted object.
@@ -145,7 +147,7 @@ func (k writeKind) field() string {
 	return "invoker_iam_disabled"
 }
 
-func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *corev1.Namespace, allowAnyProject bool, now time.Time) *scope {
+func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *corev1.Namespace, now time.Time) *scope {
 	ready := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady)
 	return &scope{
 		ps:        ps,
@@ -155,11 +157,10 @@ func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *corev1.Names
 		facts: facts{
 			wasReady: ready != nil && ready.Status == metav1.ConditionTrue &&
 				ps.Status.ObservedGeneration == ps.Generation && ready.ObservedGeneration == ps.Generation,
-			now:          now,
-			target:       ps.Spec.Service,
-			namespace:    ns.Name,
-			annotations:  ns.Annotations,
-			allowAnyProj: allowAnyProject,
+			now:         now,
+			target:      ps.Spec.Service,
+			namespace:   ns.Name,
+			annotations: ns.Annotations,
 		},
 	}
 }
@@ -170,6 +171,18 @@ func (s *scope) wrote(kind writeKind, resource, detail string) {
 
 // phase is one step of a pass: it records facts and returns nil, or ends its stage with an outcome.
 type phase func(context.Context, *scope) *outcome
+
+// reports names the condition a phase decides: when the phase ends with an outcome before
+// deciding it, the condition is marked unverified, so an old True never outlives a failed check.
+func reports(conditionType string, p phase) phase {
+	return func(ctx context.Context, s *scope) *outcome {
+		o := p(ctx, s)
+		if o != nil {
+			s.facts.unverified = append(s.facts.unverified, conditionType)
+		}
+		return o
+	}
+}
 
 // runUntilOutcome runs phases in order and stops at the first outcome.
 func (s *scope) runUntilOutcome(ctx context.Context, phases ...phase) []*outcome {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,10 +31,13 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 		applyDeletionStatus(ps, f, shown)
 		return
 	}
+	hidden := false // a failed check hid what Google holds
 	for _, t := range stepConditions {
 		status, reason, message := stepCondition(t, f, ps)
 		if reason == "" {
-			status, reason, message = notEvaluated(ps, t, shown)
+			unverified := slices.Contains(f.unverified, t)
+			hidden = hidden || unverified
+			status, reason, message = notEvaluated(ps, t, shown, unverified)
 			if reason == "" {
 				continue
 			}
@@ -63,7 +67,8 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 		msg := outcomeMessage(shown, f)
 		set(ps, iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, "Retrying; nothing known needs a human.")
 		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, iapv1alpha1.ReasonRetrying, msg)
-		if !f.wasReady {
+		// A Ready object stays Ready through a blip, unless the failure hid what a check found.
+		if !f.wasReady || hidden {
 			set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, msg)
 		}
 		// A transient failure evaluated nothing for sure: observedGeneration stays.
@@ -83,14 +88,17 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 	}
 }
 
-// notEvaluated is a step condition the pass did not reach.
-func notEvaluated(ps *iapv1alpha1.ProtectedService, conditionType string, shown *outcome) (metav1.ConditionStatus, string, string) {
+// notEvaluated is a step condition the pass did not decide. unverified: its phase ran and failed.
+func notEvaluated(ps *iapv1alpha1.ProtectedService, conditionType string, shown *outcome, unverified bool) (metav1.ConditionStatus, string, string) {
 	prev := meta.FindStatusCondition(ps.Status.Conditions, conditionType)
 	if shown == nil {
 		return metav1.ConditionUnknown, iapv1alpha1.ReasonPending, "Not evaluated yet."
 	}
+	if unverified {
+		return metav1.ConditionUnknown, shown.reason, "Could not be checked: the last pass ended with " + shown.reason + "; see the Ready condition."
+	}
 	if shown.kind == retrying && prev != nil && prev.ObservedGeneration == ps.Generation {
-		return "", "", "" // still the last word for this generation
+		return "", "", "" // a transient failure elsewhere: still the last word for this generation
 	}
 	return metav1.ConditionUnknown, shown.reason, "Not checked in the last pass, which ended with " + shown.reason + "; see the Ready condition."
 }
@@ -274,6 +282,9 @@ func applyDeletionStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outc
 		stalledStatus = metav1.ConditionTrue
 	}
 	set(ps, iapv1alpha1.ConditionStalled, stalledStatus, shown.reason, msg)
+	for _, t := range stepConditions {
+		set(ps, t, metav1.ConditionUnknown, iapv1alpha1.ReasonDeleting, "The object is being deleted; see the Deleting condition.")
+	}
 	// Setting deletionTimestamp bumps the generation; a cleanup that decided something observed it.
 	if shown.kind != retrying {
 		ps.Status.ObservedGeneration = ps.Generation

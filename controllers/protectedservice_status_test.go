@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -273,4 +274,41 @@ func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
 		row.facts(f)
 	}
 	return ps, f
+}
+
+// A lockdown check that failed transiently must not leave an old True standing: the condition
+// goes Unknown and a Ready object stops saying Ready.
+func TestApplyStatus_AFailedLockdownCheckIsNotReportedAsHolding(t *testing.T) {
+	ps, f := statusFixture(statusRow{iapOn: true})
+	fullFacts(f)
+	applyStatus(ps, f, nil, time.Hour)
+	ps, f = ps.DeepCopy(), &facts{now: f.now, target: f.target, namespace: f.namespace, wasReady: true,
+		projectNumber: f.projectNumber, iapResource: f.iapResource, serviceName: f.serviceName}
+	f.invoker.reason, f.access.reason, f.iap.reason = iapv1alpha1.ReasonGranted, iapv1alpha1.ReasonBound, iapv1alpha1.ReasonEnabled
+	f.unverified = []string{iapv1alpha1.ConditionPublicAccessRevoked}
+	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")), time.Hour)
+	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionPublicAccessRevoked); c.Status != metav1.ConditionUnknown {
+		t.Errorf("PublicAccessRevoked = %s after its check failed, want Unknown", c.Status)
+	}
+	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady); c.Status != metav1.ConditionFalse {
+		t.Errorf("Ready = %s while the lockdown could not be checked, want False", c.Status)
+	}
+}
+
+// A plan over a policy that another runguard owner has marked (a concurrent writer won the
+// race between the gate's read and a re-read after ABORTED) is refused, not written.
+func TestOwnAccessOnly_RefusesAPolicyAnotherOwnerMarked(t *testing.T) {
+	mine := iampolicy.Owner{Cluster: "test", Namespace: "a", Name: "web"}
+	theirs := iampolicy.Owner{Cluster: "east", Namespace: "a", Name: "web"}
+	cond, err := iampolicy.CompileCondition(theirs, iampolicy.AccessGroup{Name: "devs", Members: []string{"user:bob@acme.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := &iampb.Policy{Version: 3, Bindings: []*iampb.Binding{{Role: iampolicy.AccessorRole, Members: []string{"user:bob@acme.com"}, Condition: cond}}}
+	desired := iampolicy.Desired{Owner: mine, Mode: iampolicy.Exclusive, Groups: []iampolicy.AccessGroup{{Name: "devs", Members: []string{"user:alice@acme.com"}}}}
+	_, err = ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccess(p, desired) })(policy)
+	s := &scope{}
+	if o := s.lostClaim(err); o == nil || o.reason != iapv1alpha1.ReasonServiceClaimed || s.facts.otherOwner.Owner != theirs {
+		t.Fatalf("lostClaim(%v) = %v, other owner %v; want ServiceClaimed naming %v", err, o, s.facts.otherOwner, theirs)
+	}
 }
