@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/iampolicy"
 )
 
 type gcpfakeService = gcpfake.Service
@@ -188,3 +190,18 @@ func (w *world) waitEvent(name, eventType, reason, note string) eventsv1.Event {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// seedMarkedBinding stores an IAP policy holding member in group devs under owner's marker, as
+// if that owner (another cluster, or this manager before a crash) had written it, plus extra
+// bindings.
+func (w *world) seedMarkedBinding(owner iampolicy.Owner, member string, extra ...*iampb.Binding) {
+	w.t.Helper()
+	cond, err := iampolicy.CompileCondition(owner, iampolicy.AccessGroup{Name: "devs", Members: []string{member}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	bindings := append([]*iampb.Binding{{Role: accessor, Members: []string{member}, Condition: cond}}, extra...)
+	if err := fake.SetIAPPolicy(w.iapTarget, &iampb.Policy{Version: 3, Bindings: bindings}); err != nil {
+		w.t.Fatal(err)
+	}
+}

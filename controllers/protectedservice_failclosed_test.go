@@ -96,17 +96,8 @@ func TestLockdown_RunsOnEveryPassWhateverElseStalls(t *testing.T) {
 func TestServiceClaimed_ByMarkers_AnExclusiveObjectWritesNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, withService(func(s *gcpfake.Service) { s.Public = true }))
-	cond, err := iampolicy.CompileCondition(iampolicy.Owner{Cluster: "other", Namespace: "team", Name: "app"},
-		iampolicy.AccessGroup{Name: "devs", Members: []string{"user:bob@acme.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fake.SetIAPPolicy(w.iapTarget, &iampb.Policy{Version: 3, Bindings: []*iampb.Binding{
-		{Role: accessor, Members: []string{"user:bob@acme.com"}, Condition: cond},
-		{Role: accessor, Members: []string{"user:carol@acme.com"}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	w.seedMarkedBinding(iampolicy.Owner{Cluster: "other", Namespace: "team", Name: "app"}, "user:bob@acme.com",
+		&iampb.Binding{Role: accessor, Members: []string{"user:carol@acme.com"}})
 	ps := w.object("exclusive", group("devs", "user:alice@acme.com"))
 	ps.Spec.BindingPolicy = iapv1alpha1.BindingPolicyExclusive
 	w.create(ps)
@@ -127,16 +118,7 @@ func TestServiceClaimed_ByMarkers_AnExclusiveObjectWritesNothing(t *testing.T) {
 func TestDelete_DecidesFromGoogleNotStatus(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	cond, err := iampolicy.CompileCondition(iampolicy.Owner{Cluster: "test", Namespace: w.ns, Name: "orphan"},
-		iampolicy.AccessGroup{Name: "devs", Members: []string{"user:alice@acme.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fake.SetIAPPolicy(w.iapTarget, &iampb.Policy{Version: 3, Bindings: []*iampb.Binding{
-		{Role: accessor, Members: []string{"user:alice@acme.com"}, Condition: cond},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	w.seedMarkedBinding(iampolicy.Owner{Cluster: "test", Namespace: w.ns, Name: "orphan"}, "user:alice@acme.com")
 	id := fake.AddFault(gcpfake.FaultRule{Method: "run.GetService", Resource: w.fullName, Code: codes.PermissionDenied})
 	t.Cleanup(func() { fake.RemoveFault(id) })
 	w.create(w.object("orphan", group("devs", "user:alice@acme.com")))

@@ -208,16 +208,7 @@ func TestStalled_ServiceClaimed_LaterObjectWaitsForTheFirst(t *testing.T) {
 func TestStalled_ServiceClaimed_ByAnotherClustersMarkers(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	cond, err := iampolicy.CompileCondition(iampolicy.Owner{Cluster: "other", Namespace: w.ns, Name: "app"},
-		iampolicy.AccessGroup{Name: "devs", Members: []string{"user:bob@acme.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fake.SetIAPPolicy(w.iapTarget, &iampb.Policy{Version: 3, Bindings: []*iampb.Binding{
-		{Role: accessor, Members: []string{"user:bob@acme.com"}, Condition: cond},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	w.seedMarkedBinding(iampolicy.Owner{Cluster: "other", Namespace: w.ns, Name: "app"}, "user:bob@acme.com")
 	w.create(w.object("app", group("devs", "user:alice@acme.com")))
 	w.expectStalled("app", iapv1alpha1.ReasonServiceClaimed, "cluster other", w.ns+"/app", w.iapTarget)
 	w.editStaysStalled("app", iapv1alpha1.ReasonServiceClaimed, "cluster other")

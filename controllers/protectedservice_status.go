@@ -31,19 +31,7 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 		applyDeletionStatus(ps, f, shown)
 		return
 	}
-	hidden := false // a failed check hid what Google holds
-	for _, t := range stepConditions {
-		status, reason, message := stepCondition(t, f, ps)
-		if reason == "" {
-			unverified := slices.Contains(f.unverified, t)
-			hidden = hidden || unverified
-			status, reason, message = notEvaluated(ps, t, shown, unverified)
-			if reason == "" {
-				continue
-			}
-		}
-		set(ps, t, status, reason, message)
-	}
+	hidden := applyStepConditions(ps, f, shown)
 	readyReason := iapv1alpha1.ReasonProtected
 	if !ps.Spec.IAPEnabled() {
 		readyReason = iapv1alpha1.ReasonReconciled
@@ -86,6 +74,24 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 			ps.Status.LastSyncTime = &now
 		}
 	}
+}
+
+// applyStepConditions sets the condition of each step and reports whether a failed check hid
+// what Google holds.
+func applyStepConditions(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) (hidden bool) {
+	for _, t := range stepConditions {
+		status, reason, message := stepCondition(t, f, ps)
+		if reason == "" {
+			unverified := slices.Contains(f.unverified, t)
+			hidden = hidden || unverified
+			status, reason, message = notEvaluated(ps, t, shown, unverified)
+			if reason == "" {
+				continue
+			}
+		}
+		set(ps, t, status, reason, message)
+	}
+	return hidden
 }
 
 // notEvaluated is a step condition the pass did not decide. unverified: its phase ran and failed.
