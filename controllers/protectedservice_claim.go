@@ -25,6 +25,9 @@ func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	}); err != nil {
 		return fmt.Errorf("index ProtectedServices by service: %w", err)
 	}
+	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, auditIndex, auditIndexKeys); err != nil {
+		return fmt.Errorf("index ProtectedServices by audit log resource: %w", err)
+	}
 	return nil
 }
 

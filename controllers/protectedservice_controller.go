@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -80,12 +81,16 @@ type ProtectedServiceReconciler struct {
 	Client   client.Client
 	Google   *gcp.Clients
 	Recorder events.EventRecorder
+	// AuditSubscription, when set, triggers passes from Admin Activity audit entries.
+	AuditSubscription *gcp.AuditSubscription
 	Options
 
 	backoff backoffTracker // transient failures
 	polls   backoffTracker // rollouts and services not deployed yet
 	drift   driftTracker
 	health  projectHealth
+	// corrections times the correction of changes audit entries reported.
+	corrections correctionClock
 }
 
 // SetupWithManager registers the controller, its index and its watches.
@@ -97,6 +102,12 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		return err
 	}
 	r.health.wake = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
+	if r.AuditSubscription != nil {
+		// A RunnableFunc runs only on the leader.
+		if err := mgr.Add(manager.RunnableFunc(r.receiveAuditEvents)); err != nil {
+			return fmt.Errorf("add the audit event receiver: %w", err)
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status writes do not change the generation, so our own status patches never wake us.
 		For(&iapv1alpha1.ProtectedService{}, builder.WithPredicates(predicate.Or(
@@ -112,7 +123,8 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
-		// Objects backing off from a project that answers again are retried at once.
+		// Objects backing off from a project that answers again, and objects an audit entry
+		// names, are reconciled at once.
 		WatchesRawSource(source.Channel(r.health.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("protectedservice").
@@ -196,6 +208,7 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		shown = worst(shown, o)
 	}
 	r.recordWrites(s)
+	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
 	applyStatus(s.ps, &s.facts, shown, r.ResyncPeriod)
 	r.report(ctx, s, shown)
 	for _, woken := range r.health.observe(key, s.facts.target.Project, s.service != nil, outcomes, s.facts.now) {
@@ -236,6 +249,7 @@ func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
 	r.polls.reset(key)
 	r.drift.forget(key)
 	r.health.forget(key)
+	r.corrections.forget(key)
 }
 
 func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {

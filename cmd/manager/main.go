@@ -28,6 +28,7 @@ func main() {
 		leaderElectionID, leaderElectionNamespace string
 		leaseDuration, renewDeadline, retryPeriod time.Duration
 		google                                    gcp.Config
+		auditSubscription, pubsubEndpoint         string
 	)
 	opts := controllers.DefaultOptions()
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
@@ -49,6 +50,8 @@ func main() {
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&auditSubscription, "audit-log-subscription", "", "Pub/Sub subscription (projects/P/subscriptions/S) receiving Admin Activity audit entries from a logging sink; changes they report are corrected at once (docs/drift-events.md). Off when empty.")
+	flag.StringVar(&pubsubEndpoint, "pubsub-endpoint", "", "Pub/Sub API endpoint (host:port); plaintext without credentials only on loopback.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -98,6 +101,15 @@ func main() {
 		Recorder: mgr.GetEventRecorder("runguard"),
 		Options:  opts,
 	}
+	if auditSubscription != "" {
+		sub, err := gcp.NewAuditSubscription(ctx, auditSubscription, pubsubEndpoint)
+		if err != nil {
+			setupLog.Error(err, "connect to the audit log subscription")
+			os.Exit(1)
+		}
+		defer sub.Close()
+		reconciler.AuditSubscription = sub
+	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "set up controller")
 		os.Exit(1)
@@ -110,7 +122,7 @@ func main() {
 		setupLog.Error(err, "add ready check")
 		os.Exit(1)
 	}
-	setupLog.Info("starting manager", "cluster", opts.ClusterName, "allowAnyProject", opts.AllowAnyProject, "resync", opts.ResyncPeriod)
+	setupLog.Info("starting manager", "cluster", opts.ClusterName, "allowAnyProject", opts.AllowAnyProject, "resync", opts.ResyncPeriod, "auditLogSubscription", auditSubscription)
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "run manager")
 		os.Exit(1)

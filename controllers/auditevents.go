@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/auditlog"
+)
+
+// auditIndex finds the objects an audit entry's resource designates, under every spelling of
+// the resource Google logs (see auditlog.IndexKeys).
+const auditIndex = "runguard.audit"
+
+var (
+	auditEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runguard_audit_events_total",
+		Help: "Audit log entries received, by method and outcome (enqueued, unmatched, irrelevant, malformed).",
+	}, []string{"method", "outcome"})
+	auditCorrectionDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "runguard_audit_event_correction_seconds",
+		Help:    "Delay from an audit entry's timestamp to the Google write that corrected the change it reported.",
+		Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300},
+	})
+	auditSubscriptionUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "runguard_audit_subscription_up",
+		Help: "1 while the audit log subscription is being received, 0 while it fails and is retried.",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(auditEvents, auditCorrectionDelay, auditSubscriptionUp)
+}
+
+func auditIndexKeys(o client.Object) []string {
+	ps := o.(*iapv1alpha1.ProtectedService)
+	number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
+	t := ps.Spec.Service
+	return auditlog.IndexKeys(t.Project, t.Location, t.Name, number)
+}
+
+// receiveAuditEvents runs while this replica leads: an entry acked by a standby would be lost to
+// the leader. A failing subscription is retried with backoff and never stops reconciling: the
+// resync keeps correcting drift meanwhile.
+func (r *ProtectedServiceReconciler) receiveAuditEvents(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("audit-events").WithValues("subscription", r.AuditSubscription.Name())
+	delay := time.Second
+	for {
+		auditSubscriptionUp.Set(1)
+		started := time.Now()
+		err := r.AuditSubscription.Receive(ctx, func(data []byte) { r.onAuditEntry(ctx, data) })
+		auditSubscriptionUp.Set(0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			delay = time.Second
+		}
+		logger.Error(err, "audit log subscription failed; drift is still corrected by the resync", "retryIn", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Minute)
+	}
+}
+
+// onAuditEntry enqueues the objects an entry designates. Nothing in it is trusted beyond "this
+// resource may have changed": the pass re-reads Google and decides as always.
+func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []byte) {
+	e, err := auditlog.Parse(data)
+	outcome := "enqueued"
+	switch {
+	case errors.Is(err, auditlog.ErrMalformed):
+		outcome = "malformed"
+	case err != nil:
+		outcome = "irrelevant"
+	}
+	if err == nil {
+		var list iapv1alpha1.ProtectedServiceList
+		if err := r.Client.List(ctx, &list, client.MatchingFields{auditIndex: e.Target.LookupKey()}); err != nil {
+			log.FromContext(ctx).Error(err, "list ProtectedServices for an audit entry", "resource", e.ResourceName)
+		}
+		if len(list.Items) == 0 {
+			outcome = "unmatched"
+		}
+		for _, ps := range list.Items {
+			key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
+			r.corrections.reported(key, e.Timestamp)
+			r.health.send(key)
+		}
+	}
+	auditEvents.WithLabelValues(metricMethod(e.MethodName), outcome).Inc()
+}
+
+// metricMethod bounds the method label to the methods runguard reacts to.
+func metricMethod(m string) string {
+	if auditlog.Relevant(m) {
+		return m
+	}
+	return "other"
+}
+
+// correctionClock remembers, per object, when the earliest change an audit entry reported
+// happened, so the pass that corrects it can measure the reaction time.
+type correctionClock struct {
+	mu      sync.Mutex
+	pending map[types.NamespacedName]time.Time
+}
+
+func (c *correctionClock) reported(key types.NamespacedName, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = map[types.NamespacedName]time.Time{}
+	}
+	if prev, ok := c.pending[key]; !ok || at.Before(prev) {
+		c.pending[key] = at
+	}
+}
+
+// passed ends the wait of a pass that began after the report: a pass that wrote corrected it.
+func (c *correctionClock) passed(key types.NamespacedName, started time.Time, wrote bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.pending[key]
+	if !ok || at.After(started) {
+		return
+	}
+	delete(c.pending, key)
+	if wrote && !at.IsZero() {
+		auditCorrectionDelay.Observe(time.Since(at).Seconds())
+	}
+}
+
+func (c *correctionClock) forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, key)
+}

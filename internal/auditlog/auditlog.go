@@ -1,0 +1,146 @@
+// Package auditlog reads the Cloud Audit Logs entries a Cloud Logging sink publishes to Pub/Sub
+// and says which Cloud Run service or IAP resource each one touched. It trusts nothing in an
+// entry beyond "this resource may have changed": runguard re-reads Google before it decides.
+// Pure functions over bytes; no network.
+package auditlog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// activityLog is the suffix of an Admin Activity audit log name, URL-encoded as Google writes it.
+const activityLog = "cloudaudit.googleapis.com%2Factivity"
+
+// Entry is the part of a LogEntry runguard reads.
+type Entry struct {
+	Timestamp    time.Time
+	ServiceName  string
+	MethodName   string
+	ResourceName string
+	Principal    string
+	Target       Target
+}
+
+// logEntry mirrors the JSON of google.logging.v2.LogEntry as a sink publishes it; only the
+// fields runguard reads.
+type logEntry struct {
+	LogName      string    `json:"logName"`
+	Timestamp    time.Time `json:"timestamp"`
+	ProtoPayload struct {
+		Type               string `json:"@type"`
+		ServiceName        string `json:"serviceName"`
+		MethodName         string `json:"methodName"`
+		ResourceName       string `json:"resourceName"`
+		AuthenticationInfo struct {
+			PrincipalEmail string `json:"principalEmail"`
+		} `json:"authenticationInfo"`
+	} `json:"protoPayload"`
+}
+
+// Errors Parse returns; callers count them by kind.
+var (
+	ErrMalformed  = errors.New("not an audit log entry")
+	ErrIrrelevant = errors.New("not a change runguard manages")
+)
+
+// methods are the Admin Activity methods that can change what runguard manages. Sources are
+// listed in docs/drift-events.md.
+var methods = map[string]bool{
+	"google.cloud.run.v2.Services.UpdateService":                      true,
+	"google.cloud.run.v2.Services.CreateService":                      true,
+	"google.cloud.run.v2.Services.DeleteService":                      true,
+	"google.cloud.run.v2.Services.SetIamPolicy":                       true,
+	"google.cloud.run.v1.Services.ReplaceService":                     true,
+	"google.cloud.run.v1.Services.CreateService":                      true,
+	"google.cloud.run.v1.Services.DeleteService":                      true,
+	"google.cloud.run.v1.Services.SetIamPolicy":                       true,
+	"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy": true,
+}
+
+// Parse reads one message. It returns ErrMalformed for anything that is not an Admin Activity
+// audit entry with a resource, and ErrIrrelevant for a method or resource runguard does not
+// manage; the entry is filled in as far as it was read either way, for counting.
+func Parse(data []byte) (Entry, error) {
+	var le logEntry
+	if err := json.Unmarshal(data, &le); err != nil {
+		return Entry{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	p := le.ProtoPayload
+	e := Entry{Timestamp: le.Timestamp, ServiceName: p.ServiceName, MethodName: p.MethodName,
+		ResourceName: p.ResourceName, Principal: p.AuthenticationInfo.PrincipalEmail}
+	if !strings.HasSuffix(le.LogName, "/logs/"+activityLog) || !strings.HasSuffix(p.Type, "google.cloud.audit.AuditLog") || p.ResourceName == "" {
+		return e, ErrMalformed
+	}
+	if !methods[p.MethodName] {
+		return e, ErrIrrelevant
+	}
+	t, ok := ParseResource(p.ResourceName)
+	if !ok {
+		return e, ErrIrrelevant
+	}
+	e.Target = t
+	return e, nil
+}
+
+// Target is the Cloud Run service a resource name designates. Project is an ID, or a number when
+// Number is set; Location is empty for the v1 form, which does not carry one.
+type Target struct {
+	Project  string
+	Number   bool
+	Location string
+	Service  string
+}
+
+// ParseResource accepts the forms Google logs: Cloud Run v2
+// projects/{id or number}/locations/{l}/services/{s}, Cloud Run v1 namespaces/{project}/services/{s}
+// (with or without a leading apis/serving.knative.dev/v1/), and the IAP resource
+// projects/{number}/iap_web/cloud_run-{region}/services/{s}.
+func ParseResource(name string) (Target, bool) {
+	name = strings.TrimPrefix(name, "apis/serving.knative.dev/v1/")
+	parts := strings.Split(name, "/")
+	switch {
+	case len(parts) == 6 && parts[0] == "projects" && parts[2] == "locations" && parts[4] == "services":
+		return target(parts[1], parts[3], parts[5])
+	case len(parts) == 4 && parts[0] == "namespaces" && parts[2] == "services":
+		return target(parts[1], "", parts[3])
+	case len(parts) == 6 && parts[0] == "projects" && parts[2] == "iap_web" && strings.HasPrefix(parts[3], "cloud_run-") && parts[4] == "services":
+		t, ok := target(parts[1], strings.TrimPrefix(parts[3], "cloud_run-"), parts[5])
+		return t, ok && t.Number && t.Location != ""
+	}
+	return Target{}, false
+}
+
+func target(project, location, service string) (Target, bool) {
+	if project == "" || service == "" {
+		return Target{}, false
+	}
+	_, err := strconv.ParseUint(project, 10, 64)
+	return Target{Project: project, Number: err == nil, Location: location, Service: service}, true
+}
+
+// IndexKeys are the keys under which an object managing project/location/service, whose project
+// number is number (0 when not known yet), is found; LookupKey is the one key a Target is looked
+// up by. Both sides use the same spelling, so the mapping is one index lookup.
+func IndexKeys(project, location, service string, number int64) []string {
+	keys := []string{"id/" + project + "/" + location + "/" + service, "id/" + project + "//" + service}
+	if number > 0 {
+		keys = append(keys, fmt.Sprintf("number/%d/%s/%s", number, location, service), fmt.Sprintf("number/%d//%s", number, service))
+	}
+	return keys
+}
+
+// LookupKey is the index key of the objects a Target designates.
+func (t Target) LookupKey() string {
+	if t.Number {
+		return "number/" + t.Project + "/" + t.Location + "/" + t.Service
+	}
+	return "id/" + t.Project + "/" + t.Location + "/" + t.Service
+}
+
+// Relevant reports whether runguard reacts to method.
+func Relevant(method string) bool { return methods[method] }

@@ -1,0 +1,85 @@
+package auditlog
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+func entryJSON(logName, method, resource string) []byte {
+	return []byte(`{"logName":"` + logName + `","timestamp":"2026-11-28T12:00:00.123456Z",` +
+		`"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","serviceName":"run.googleapis.com",` +
+		`"methodName":"` + method + `","resourceName":"` + resource + `","authenticationInfo":{"principalEmail":"alice@acme.com"}}}`)
+}
+
+const activity = "projects/acme-prod/logs/cloudaudit.googleapis.com%2Factivity"
+
+func TestParse_MapsEveryResourceFormGoogleLogsToOneIndexKey(t *testing.T) {
+	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
+	for _, tc := range []struct{ method, resource string }{
+		{"google.cloud.run.v2.Services.UpdateService", "projects/acme-prod/locations/us-central1/services/web"},
+		{"google.cloud.run.v2.Services.SetIamPolicy", "projects/123456789012/locations/us-central1/services/web"},
+		{"google.cloud.run.v1.Services.ReplaceService", "namespaces/acme-prod/services/web"},
+		{"google.cloud.run.v1.Services.SetIamPolicy", "namespaces/123456789012/services/web"},
+		{"google.cloud.run.v1.Services.ReplaceService", "apis/serving.knative.dev/v1/namespaces/acme-prod/services/web"},
+		{"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/123456789012/iap_web/cloud_run-us-central1/services/web"},
+	} {
+		e, err := Parse(entryJSON(activity, tc.method, tc.resource))
+		if err != nil {
+			t.Errorf("Parse(%s %s) = %v", tc.method, tc.resource, err)
+			continue
+		}
+		if !slices.Contains(keys, e.Target.LookupKey()) {
+			t.Errorf("%s: lookup key %q is not among the object's index keys %v", tc.resource, e.Target.LookupKey(), keys)
+		}
+		if e.Principal != "alice@acme.com" || e.Timestamp.IsZero() {
+			t.Errorf("%s: principal %q timestamp %v", tc.resource, e.Principal, e.Timestamp)
+		}
+	}
+}
+
+func TestParse_OtherServicesAndProjectsDoNotMatch(t *testing.T) {
+	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
+	for _, resource := range []string{
+		"projects/acme-prod/locations/europe-west1/services/web",
+		"projects/acme-prod/locations/us-central1/services/web2",
+		"projects/other/locations/us-central1/services/web",
+		"projects/999/iap_web/cloud_run-us-central1/services/web",
+	} {
+		e, err := Parse(entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", resource))
+		if err == nil && slices.Contains(keys, e.Target.LookupKey()) {
+			t.Errorf("%s maps to the object of acme-prod/us-central1/web", resource)
+		}
+	}
+}
+
+func TestParse_RejectsWhatIsNotAnAdminActivityChange(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"not JSON", []byte("{"), ErrMalformed},
+		{"a data access entry", entryJSON("projects/p/logs/cloudaudit.googleapis.com%2Fdata_access", "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l-x1/services/s"), ErrMalformed},
+		{"no resource", entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", ""), ErrMalformed},
+		{"a read", entryJSON(activity, "google.cloud.run.v2.Services.GetService", "projects/p/locations/l/services/s"), ErrIrrelevant},
+		{"another resource kind", entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l/jobs/j"), ErrIrrelevant},
+		{"an IAP resource by project ID", entryJSON(activity, "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/acme/iap_web/cloud_run-r/services/s"), ErrIrrelevant},
+		{"an IAP resource without region", entryJSON(activity, "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/1/iap_web/compute/services/s"), ErrIrrelevant},
+	} {
+		if _, err := Parse(tc.data); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Parse = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func FuzzParse_NeverPanics(f *testing.F) {
+	f.Add(entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l/services/s"))
+	f.Add([]byte(`{"protoPayload":{"resourceName":"namespaces//services/"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Parse(data)
+		if err == nil && (e.Target.Project == "" || e.Target.Service == "") {
+			t.Errorf("accepted an entry without a target: %+v", e)
+		}
+	})
+}
