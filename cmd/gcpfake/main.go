@@ -1,6 +1,9 @@
 // Command gcpfake serves the fake Google Cloud APIs (Cloud Run Admin v2,
 // IAP Admin IAM, Resource Manager GetProject) over gRPC, with a loopback
-// JSON admin endpoint for inspection, out-of-band changes and faults.
+// JSON admin endpoint for inspection, out-of-band changes and faults. With
+// --pubsub-listen it also runs Google's in-memory Pub/Sub server (pstest)
+// and publishes an Admin Activity audit entry for every change to a topic
+// there, as a Cloud Logging sink would.
 //
 //	go run ./cmd/gcpfake --seed internal/gcpfake/testdata/seed.yaml
 package main
@@ -18,7 +21,15 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 )
 
 func main() {
@@ -34,10 +45,28 @@ func run() error {
 	adminListen := flag.String("admin-listen", "127.0.0.1:8791", "admin HTTP listen address (loopback only)")
 	reconcileDelay := flag.Duration("reconcile-delay", 0, "how long a Cloud Run change stays reconciling")
 	faultSeed := flag.Int64("fault-seed", 1, "seed for probabilistic fault rules")
+	pubsubListen := flag.String("pubsub-listen", "", "run an in-memory Pub/Sub server (pstest) here and publish audit entries to it (loopback only; empty: no audit entries)")
+	auditTopic := flag.String("audit-topic", adminapi.DefaultAuditTopic, "Pub/Sub topic the audit entries go to, created at start")
+	auditSubscription := flag.String("audit-subscription", adminapi.DefaultAuditSubscription, "Pub/Sub subscription created on --audit-topic at start")
+	auditDelay := flag.Duration("audit-delivery-delay", 0, "how long after a change its audit entry is published")
+	auditCaller := flag.String("audit-caller", "", "principalEmail of audit entries for gRPC calls (default runguard@{project}.iam.gserviceaccount.com)")
+	auditOutOfBandCaller := flag.String("audit-out-of-band-caller", "", "principalEmail of audit entries for admin-endpoint changes (default "+gcpfake.DefaultOutOfBandCaller+")")
 	flag.Parse()
 
 	if err := requireLoopback(*adminListen); err != nil {
 		return fmt.Errorf("--admin-listen: %w", err)
+	}
+	audit := gcpfake.AuditOptions{Topic: *auditTopic, DeliveryDelay: *auditDelay, Caller: *auditCaller, OutOfBandCaller: *auditOutOfBandCaller}
+	if *pubsubListen != "" {
+		if err := requireLoopback(*pubsubListen); err != nil {
+			return fmt.Errorf("--pubsub-listen: %w", err)
+		}
+		ps, err := startPubSub(*pubsubListen, *auditTopic, *auditSubscription)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+		audit.PubSubEndpoint = ps.Addr
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var seed gcpfake.Seed
@@ -47,7 +76,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit})
 	if err != nil {
 		return err
 	}
@@ -60,8 +89,13 @@ func run() error {
 	admin := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	adminErr := make(chan error, 1)
 	go func() { adminErr <- admin.Serve(adminLis) }()
-	logger.Info("gcpfake serving", "grpc", srv.Endpoint(), "admin", "http://"+adminLis.Addr().String(),
-		"projects", len(seed.Projects), "services", len(seed.Services))
+	serving := []any{"grpc", srv.Endpoint(), "admin", "http://" + adminLis.Addr().String(),
+		"projects", len(seed.Projects), "services", len(seed.Services)}
+	if audit.PubSubEndpoint != "" {
+		serving = append(serving, "pubsub", audit.PubSubEndpoint, "auditTopic", *auditTopic,
+			"auditSubscription", *auditSubscription, "auditDeliveryDelay", *auditDelay)
+	}
+	logger.Info("gcpfake serving", serving...)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -81,8 +115,43 @@ func run() error {
 	return nil
 }
 
-// requireLoopback refuses to expose the unauthenticated admin API beyond
-// this machine.
+// startPubSub runs Google's in-memory Pub/Sub server on addr with the audit
+// topic and a subscription on it.
+func startPubSub(addr, topic, subscription string) (srv *pstest.Server, err error) {
+	// pstest panics when it cannot listen.
+	defer func() {
+		if r := recover(); r != nil {
+			srv, err = nil, fmt.Errorf("pubsub listen %s: %v", addr, r)
+		}
+	}()
+	srv = pstest.NewServerWithAddress(addr)
+	if err := createTopicAndSubscription(srv.Addr, topic, subscription); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+func createTopicAndSubscription(endpoint, topic, subscription string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := pubsub.NewClient(ctx, "gcpfake", option.WithEndpoint(endpoint), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		return fmt.Errorf("pubsub client: %w", err)
+	}
+	defer client.Close()
+	if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if _, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: subscription, Topic: topic}); err != nil {
+		return fmt.Errorf("create subscription %s: %w", subscription, err)
+	}
+	return nil
+}
+
+// requireLoopback refuses to expose the unauthenticated admin API and
+// Pub/Sub server beyond this machine.
 func requireLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

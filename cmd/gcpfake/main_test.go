@@ -1,6 +1,17 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
 
 func TestRequireLoopback_RefusesNonLoopbackAddresses(t *testing.T) {
 	for addr, ok := range map[string]bool{
@@ -10,5 +21,41 @@ func TestRequireLoopback_RefusesNonLoopbackAddresses(t *testing.T) {
 		if err := requireLoopback(addr); (err == nil) != ok {
 			t.Errorf("requireLoopback(%q) = %v, want ok=%v", addr, err, ok)
 		}
+	}
+}
+
+func TestStartPubSub_CreatesTheAuditTopicAndSubscription(t *testing.T) {
+	const topic, sub = "projects/p/topics/audit", "projects/q/subscriptions/audit"
+	srv, err := startPubSub("127.0.0.1:0", topic, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := pubsub.NewClient(ctx, "p", option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	got, err := client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetTopic() != topic {
+		t.Errorf("subscription %s is on %q, want %q", sub, got.GetTopic(), topic)
+	}
+}
+
+func TestStartPubSub_ReportsAnAddressInUseAsAnError(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	if srv, err := startPubSub(lis.Addr().String(), "projects/p/topics/t", "projects/p/subscriptions/s"); err == nil {
+		srv.Close()
+		t.Fatal("startPubSub on an address in use succeeded")
 	}
 }

@@ -26,6 +26,7 @@ import (
 //	POST   /services (adminapi.Service), DELETE /services/{project}/{location}/{name}
 //	PUT    /policies/service/{project}/{location}/{name}  (adminapi.Policy; out of band)
 //	PUT    /policies/iap/{project}/{location}/{name}
+//	GET    /audit                                   audit entries written and published
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+adminapi.HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +44,14 @@ func (s *Server) AdminHandler() http.Handler {
 		out := []adminapi.Call{}
 		for _, c := range s.Calls() {
 			out = append(out, adminapi.Call{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, DurationMS: float64(c.Duration.Microseconds()) / 1000})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET "+adminapi.AuditPath, func(w http.ResponseWriter, r *http.Request) {
+		st := s.AuditStats()
+		out := adminapi.AuditStats{Enabled: s.audit != nil, Emitted: st.Emitted, Published: st.Published, Failed: st.Failed, Pending: st.Pending}
+		if s.audit != nil {
+			out.Topic, out.DeliveryDelay = s.audit.opts.Topic, s.audit.opts.DeliveryDelay.String()
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -26,7 +26,8 @@ func (s *Server) GetService(name string) (*runpb.Service, bool) {
 func (s *Server) Services() []*runpb.Service { return s.run.List() }
 
 // AddService creates a service as if someone created it out of band; it
-// is already rolled out (not reconciling).
+// is already rolled out (not reconciling). With audit entries on, it logs
+// google.cloud.run.v1.Services.CreateService, as gcloud's call would.
 func (s *Server) AddService(svc Service) error {
 	desired := &runpb.Service{IapEnabled: svc.IAPEnabled, InvokerIamDisabled: svc.InvokerIAMDisabled}
 	if svc.Ingress != "" {
@@ -45,30 +46,48 @@ func (s *Server) AddService(svc Service) error {
 		}
 		invoker.Bindings = append(invoker.Bindings, &iampb.Binding{Role: "roles/run.invoker", Members: []string{"allUsers"}})
 	}
-	_, err := s.run.Add(run.SeedService{Project: svc.Project, Location: svc.Location, ID: svc.Name, Desired: desired, InvokerPolicy: invoker, IAPPolicy: svc.IAPPolicy})
-	return err
+	created, err := s.run.Add(run.SeedService{Project: svc.Project, Location: svc.Location, ID: svc.Name, Desired: desired, InvokerPolicy: invoker, IAPPolicy: svc.IAPPolicy})
+	if err != nil {
+		return err
+	}
+	s.auditOutOfBand(methodRunCreateV1, created.GetName())
+	return nil
 }
 
 // DeleteService deletes a service out of band; its IAM policy and its IAP
-// resource go with it.
+// resource go with it. It logs google.cloud.run.v1.Services.DeleteService.
 func (s *Server) DeleteService(name string) error {
 	c, err := s.canonicalService(name)
 	if err != nil {
 		return err
 	}
-	return s.run.Delete(c)
+	if err := s.run.Delete(c); err != nil {
+		return err
+	}
+	s.auditOutOfBand(methodRunDeleteV1, c)
+	return nil
 }
 
 // UpdateServiceOutOfBand changes a service as another client would. A
 // change of desired state bumps generation, etag and update_time and
 // starts a rollout of ReconcileDelay; changing status fields alone (for
-// example a failed terminal_condition) stores them as they are.
+// example a failed terminal_condition) stores them as they are. A change of
+// desired state logs google.cloud.run.v1.Services.ReplaceService on
+// namespaces/{project}/services/{name}, as gcloud's call would; a change of
+// status alone is Cloud Run's own doing and logs nothing.
 func (s *Server) UpdateServiceOutOfBand(name string, mutate func(*runpb.Service)) error {
 	c, err := s.canonicalService(name)
 	if err != nil {
 		return err
 	}
-	return s.run.UpdateOutOfBand(c, mutate)
+	changed, err := s.run.UpdateOutOfBand(c, mutate)
+	if err != nil {
+		return err
+	}
+	if changed {
+		s.auditOutOfBand(methodRunReplaceV1, c)
+	}
+	return nil
 }
 
 // FailRollout ends the service's current rollout in failure:
@@ -101,18 +120,28 @@ func (s *Server) IAPPolicy(resource string) (*iampb.Policy, bool) {
 }
 
 // SetServicePolicy writes a service's policy out of band: it gets a new
-// etag, no etag is checked and identities are not looked up.
+// etag, no etag is checked and identities are not looked up. It logs
+// google.cloud.run.v1.Services.SetIamPolicy.
 func (s *Server) SetServicePolicy(name string, p *iampb.Policy) error {
 	c, err := s.canonicalService(name)
 	if err != nil {
 		return err
 	}
-	return s.run.SetPolicy(c, p)
+	if err := s.run.SetPolicy(c, p); err != nil {
+		return err
+	}
+	s.auditOutOfBand(methodRunSetIAMV1, c)
+	return nil
 }
 
-// SetIAPPolicy writes an IAP resource's policy out of band.
+// SetIAPPolicy writes an IAP resource's policy out of band. It logs
+// google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy.
 func (s *Server) SetIAPPolicy(resource string, p *iampb.Policy) error {
-	return s.run.SetPolicy(resource, p)
+	if err := s.run.SetPolicy(resource, p); err != nil {
+		return err
+	}
+	s.auditOutOfBandIAP(resource)
+	return nil
 }
 
 // IAPResource is the IAP resource of a Cloud Run service, in the project

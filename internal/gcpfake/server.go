@@ -52,6 +52,9 @@ type Options struct {
 	Logger *slog.Logger
 	// FaultSeed seeds the source FaultRule.Probability draws from.
 	FaultSeed int64
+	// Audit publishes an Admin Activity audit entry for every change to a
+	// Pub/Sub topic; the zero value publishes none.
+	Audit AuditOptions
 }
 
 // Server is a running fake.
@@ -64,6 +67,7 @@ type Server struct {
 	faults  *faultSet
 	calls   *callLog
 	logger  *slog.Logger
+	audit   *auditEmitter // nil: audit entries are off
 	stopped sync.Once
 }
 
@@ -91,9 +95,15 @@ func Start(opts Options) (*Server, error) {
 		calls:  &callLog{counts: map[string]int{}},
 		logger: logger,
 	}
+	// The seeded world exists before anyone watches it: no audit entries.
 	for _, svc := range opts.Seed.Services {
 		if err := s.AddService(svc); err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
+		}
+	}
+	if opts.Audit.enabled() {
+		if s.audit, err = newAuditEmitter(opts.Audit, logger); err != nil {
+			return nil, err
 		}
 	}
 	addr := opts.Addr
@@ -102,6 +112,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
+		s.audit.stop()
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	s.lis = lis
@@ -128,6 +139,7 @@ func (s *Server) ClientOptions() []option.ClientOption {
 }
 
 // Stop stops gracefully, cutting off calls still running after 2 seconds.
+// Audit entries not yet published are dropped.
 func (s *Server) Stop() {
 	s.stopped.Do(func() {
 		done := make(chan struct{})
@@ -137,6 +149,7 @@ func (s *Server) Stop() {
 		case <-time.After(2 * time.Second):
 			s.grpc.Stop()
 		}
+		s.audit.stop()
 	})
 }
 
@@ -148,6 +161,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	d := s.faults.decide(method, resource)
 	var resp any
 	var err error
+	var applied any // the handler's response when it succeeded, whatever the caller is told
 	if d.latency > 0 {
 		t := time.NewTimer(d.latency)
 		select {
@@ -162,9 +176,19 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 			err = s.injected(d.fail, method)
 		} else {
 			resp, err = handler(ctx, req)
+			if err == nil {
+				applied = resp
+			}
 			if d.fail != nil {
 				resp, err = nil, s.injected(d.fail, method)
 			}
+		}
+	}
+	// An AfterApply fault loses the response of a change that happened, and
+	// Google logs the change; a call that failed changed nothing.
+	if applied != nil && s.audit != nil && isWrite(method) {
+		if c, ok := s.auditCall(method, req, applied, time.Now()); ok {
+			s.audit.emit(c)
 		}
 	}
 	code := status.Code(err)

@@ -409,8 +409,8 @@ func (b *Backend) deleteLocked(tx *store.Tx, s names.Service, p projects.Project
 // gcloud). A change of desired state bumps generation and etag and starts a
 // rollout; a mutation of status fields alone (say, a failed
 // terminal_condition) is stored as is, which lets tests stage failures.
-func (b *Backend) UpdateOutOfBand(name string, mutate func(*runpb.Service)) error {
-	return b.Store.Txn(func(tx *store.Tx) error {
+func (b *Backend) UpdateOutOfBand(name string, mutate func(*runpb.Service)) (changed bool, err error) {
+	err = b.Store.Txn(func(tx *store.Tx) error {
 		cur, ok := b.loadService(tx, name)
 		if !ok {
 			return fmt.Errorf("service %s does not exist", name)
@@ -419,12 +419,13 @@ func (b *Backend) UpdateOutOfBand(name string, mutate func(*runpb.Service)) erro
 		mutate(next)
 		next.Name, next.Uid, next.CreateTime = cur.Name, cur.Uid, cur.CreateTime
 		applyDefaults(next)
-		if b.change(cur, next, false) {
+		if changed = b.change(cur, next, false); changed {
 			b.startReconcile(tx, next)
 		}
 		tx.Put(store.KindService, name, next)
 		return nil
 	})
+	return changed, err
 }
 
 // FailRollout ends the service's current rollout in failure, as a

@@ -1,0 +1,493 @@
+package gcpfake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/option"
+	"google.golang.org/genproto/googleapis/cloud/audit"
+	"google.golang.org/genproto/googleapis/rpc/context/attribute_context"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/runguard/runguard/internal/gcpfake/names"
+	"github.com/runguard/runguard/internal/gcpfake/projects"
+)
+
+// AuditOptions makes the fake publish an Admin Activity audit entry for every
+// change it makes, in the JSON a Cloud Logging sink publishes to Pub/Sub. The
+// zero value publishes nothing.
+type AuditOptions struct {
+	// PubSubEndpoint is host:port of a Pub/Sub server spoken to over
+	// plaintext gRPC, such as a pstest server (its Addr); "" turns audit
+	// entries off.
+	PubSubEndpoint string
+	// Topic is projects/{project}/topics/{topic}; it must exist.
+	Topic string
+	// DeliveryDelay is how long after a change its entry is published. A
+	// real sink takes seconds to about a minute.
+	DeliveryDelay time.Duration
+	// Caller is the principalEmail of entries for gRPC calls; "" means
+	// runguard@{project}.iam.gserviceaccount.com, the project being the
+	// changed resource's.
+	Caller string
+	// OutOfBandCaller is the principalEmail of entries for out-of-band
+	// changes (the admin endpoint and the in-process helpers); "" means
+	// admin@example.com.
+	OutOfBandCaller string
+}
+
+func (o AuditOptions) enabled() bool { return o.PubSubEndpoint != "" && o.Topic != "" }
+
+// DefaultOutOfBandCaller is who makes out-of-band changes unless
+// AuditOptions.OutOfBandCaller says otherwise.
+const DefaultOutOfBandCaller = "admin@example.com"
+
+// AuditStats counts audit entries since Start.
+type AuditStats struct {
+	Emitted   int64 // entries written, waiting or published
+	Published int64 // accepted by the topic
+	Failed    int64 // could not be built or published; each failure is logged
+	Pending   int   // waiting for the delivery delay or for the Pub/Sub server
+}
+
+// AuditStats reports the audit emitter's counters; all zero when audit
+// entries are off.
+func (s *Server) AuditStats() AuditStats { return s.audit.stats() }
+
+const (
+	runService = "run.googleapis.com"
+	iapService = "iap.googleapis.com"
+
+	methodRunCreateV2   = "google.cloud.run.v2.Services.CreateService"
+	methodRunUpdateV2   = "google.cloud.run.v2.Services.UpdateService"
+	methodRunDeleteV2   = "google.cloud.run.v2.Services.DeleteService"
+	methodRunSetIAMV2   = "google.cloud.run.v2.Services.SetIamPolicy"
+	methodRunCreateV1   = "google.cloud.run.v1.Services.CreateService"
+	methodRunReplaceV1  = "google.cloud.run.v1.Services.ReplaceService"
+	methodRunDeleteV1   = "google.cloud.run.v1.Services.DeleteService"
+	methodRunSetIAMV1   = "google.cloud.run.v1.Services.SetIamPolicy"
+	methodIAPSetIAM     = "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy"
+	activityLogIDEscape = "cloudaudit.googleapis.com%2Factivity"
+
+	// AuditTimestampAttribute is the Pub/Sub attribute a logging sink sets
+	// on each message: the entry's timestamp.
+	AuditTimestampAttribute = "logging.googleapis.com/timestamp"
+
+	// One Publish request carries at most 1,000 messages (Pub/Sub quotas).
+	maxPublishBatch = 1000
+)
+
+// auditChange is one successful change, described by the API call that
+// Google would log for it.
+type auditChange struct {
+	when         time.Time
+	serviceName  string // run.googleapis.com or iap.googleapis.com
+	methodName   string
+	resourceName string // as the caller wrote it, or as gcloud's v1 path logs it
+	permission   string
+	principal    string // "" = the emitter's default for this kind of change
+	outOfBand    bool
+	operation    string // the long-running operation started, if any
+	// project, location and service identify the Cloud Run service the
+	// change touches; service is empty for IAP's region-wide resource.
+	project  projects.Project
+	location string
+	service  string
+}
+
+// auditEmitter turns changes into log entries and publishes them, one
+// Publish request at a time, on its own goroutine: a call never waits for
+// Pub/Sub and never fails because of it.
+type auditEmitter struct {
+	opts   AuditOptions
+	logger *slog.Logger
+	client *pubsub.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	queue []queuedEntry
+	wake  chan struct{}
+
+	insertPrefix string
+	seq          atomic.Uint64
+	emitted      atomic.Int64
+	published    atomic.Int64
+	failed       atomic.Int64
+}
+
+type queuedEntry struct {
+	due time.Time
+	msg *pubsubpb.PubsubMessage
+}
+
+func newAuditEmitter(opts AuditOptions, logger *slog.Logger) (*auditEmitter, error) {
+	project, _, ok := parseTopic(opts.Topic)
+	if !ok {
+		return nil, fmt.Errorf("audit topic %q is not projects/{project}/topics/{topic}", opts.Topic)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	client, err := pubsub.NewClient(ctx, project,
+		option.WithEndpoint(opts.PubSubEndpoint),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("pubsub client for %s: %w", opts.PubSubEndpoint, err)
+	}
+	e := &auditEmitter{
+		opts: opts, logger: logger, client: client, cancel: cancel,
+		done:         make(chan struct{}),
+		wake:         make(chan struct{}, 1),
+		insertPrefix: strconv.FormatUint(rand.Uint64()%(36*36*36*36*36*36), 36),
+	}
+	go e.deliver(ctx)
+	return e, nil
+}
+
+func parseTopic(name string) (project, topic string, ok bool) {
+	p := strings.Split(name, "/")
+	if len(p) != 4 || p[0] != "projects" || p[1] == "" || p[2] != "topics" || p[3] == "" {
+		return "", "", false
+	}
+	return p[1], p[3], true
+}
+
+// stop abandons entries not yet published.
+func (e *auditEmitter) stop() {
+	if e == nil {
+		return
+	}
+	e.cancel()
+	<-e.done
+	_ = e.client.Close()
+}
+
+func (e *auditEmitter) stats() AuditStats {
+	if e == nil {
+		return AuditStats{}
+	}
+	e.mu.Lock()
+	pending := len(e.queue)
+	e.mu.Unlock()
+	return AuditStats{Emitted: e.emitted.Load(), Published: e.published.Load(), Failed: e.failed.Load(), Pending: pending}
+}
+
+// emit queues the entry for a change; it never blocks on Pub/Sub.
+func (e *auditEmitter) emit(c auditChange) {
+	if e == nil {
+		return
+	}
+	data, err := e.logEntryJSON(c, time.Now())
+	if err != nil {
+		e.failed.Add(1)
+		e.logger.Error("gcpfake audit entry", "method", c.methodName, "resource", c.resourceName, "error", err)
+		return
+	}
+	msg := &pubsubpb.PubsubMessage{Data: data, Attributes: map[string]string{AuditTimestampAttribute: rfc3339(c.when)}}
+	e.mu.Lock()
+	e.queue = append(e.queue, queuedEntry{due: c.when.Add(e.opts.DeliveryDelay), msg: msg})
+	e.mu.Unlock()
+	e.emitted.Add(1)
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver publishes queued entries in the order they were emitted, each no
+// sooner than its due time. One Publish request at a time keeps that order
+// without ordering keys, which a logging sink does not set.
+func (e *auditEmitter) deliver(ctx context.Context) {
+	defer close(e.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		e.mu.Lock()
+		var wait time.Duration
+		var batch []*pubsubpb.PubsubMessage
+		now := time.Now()
+		for len(e.queue) > 0 && len(batch) < maxPublishBatch {
+			if d := e.queue[0].due.Sub(now); d > 0 {
+				wait = d
+				break
+			}
+			batch = append(batch, e.queue[0].msg)
+			e.queue[0] = queuedEntry{}
+			e.queue = e.queue[1:]
+		}
+		idle := len(batch) == 0 && len(e.queue) == 0
+		e.mu.Unlock()
+
+		if len(batch) > 0 {
+			e.publish(ctx, batch)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		var tick <-chan time.Time
+		if !idle {
+			timer.Reset(wait)
+			tick = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-e.wake:
+			timer.Stop()
+		case <-tick:
+		}
+	}
+}
+
+func (e *auditEmitter) publish(ctx context.Context, batch []*pubsubpb.PubsubMessage) {
+	// The generated client retries UNAVAILABLE and friends for up to 60 s.
+	_, err := e.client.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{Topic: e.opts.Topic, Messages: batch})
+	if err != nil {
+		e.failed.Add(int64(len(batch)))
+		e.logger.Error("gcpfake audit publish", "topic", e.opts.Topic, "entries", len(batch), "error", err)
+		return
+	}
+	e.published.Add(int64(len(batch)))
+}
+
+// logEntry is google.logging.v2.LogEntry in the JSON a logging sink
+// publishes (field names as in log_entry.proto, keys in the order sinks
+// write them), with the fields an audit entry uses. The proto is not
+// vendored here: it lives in cloud.google.com/go/logging, a module this
+// repository does not depend on.
+type logEntry struct {
+	InsertID         string             `json:"insertId"`
+	LogName          string             `json:"logName"`
+	Operation        *logEntryOperation `json:"operation,omitempty"`
+	ProtoPayload     json.RawMessage    `json:"protoPayload"`
+	ReceiveTimestamp string             `json:"receiveTimestamp"`
+	Resource         monitoredResource  `json:"resource"`
+	Severity         string             `json:"severity"`
+	Timestamp        string             `json:"timestamp"`
+}
+
+type logEntryOperation struct {
+	First    bool   `json:"first,omitempty"`
+	ID       string `json:"id"`
+	Producer string `json:"producer"`
+}
+
+type monitoredResource struct {
+	Labels map[string]string `json:"labels"`
+	Type   string            `json:"type"`
+}
+
+func (e *auditEmitter) logEntryJSON(c auditChange, received time.Time) ([]byte, error) {
+	principal := c.principal
+	switch {
+	case principal != "":
+	case c.outOfBand && e.opts.OutOfBandCaller != "":
+		principal = e.opts.OutOfBandCaller
+	case c.outOfBand:
+		principal = DefaultOutOfBandCaller
+	case e.opts.Caller != "":
+		principal = e.opts.Caller
+	default:
+		principal = "runguard@" + c.project.ID + ".iam.gserviceaccount.com"
+	}
+	payload := &audit.AuditLog{
+		ServiceName:        c.serviceName,
+		MethodName:         c.methodName,
+		ResourceName:       c.resourceName,
+		AuthenticationInfo: &audit.AuthenticationInfo{PrincipalEmail: principal},
+		Status:             &rpcstatus.Status{},
+	}
+	authz := &audit.AuthorizationInfo{Permission: c.permission, Granted: true}
+	var resource monitoredResource
+	if c.serviceName == iapService {
+		authz.ResourceAttributes = &attribute_context.AttributeContext_Resource{
+			Name: c.resourceName, Service: iapService, Type: iapResourceType(c.service),
+		}
+		// Observed on IAP SetIamPolicy entries (docs/gcpfake.md cites where).
+		resource = monitoredResource{Type: "gce_backend_service", Labels: map[string]string{
+			"backend_service_id": "", "location": "", "project_id": c.project.ID,
+		}}
+	} else {
+		authz.Resource = c.resourceName
+		payload.ResourceLocation = &audit.ResourceLocation{CurrentLocations: []string{c.location}}
+		resource = monitoredResource{Type: "cloud_run_revision", Labels: map[string]string{
+			"configuration_name": "", "location": c.location, "project_id": c.project.ID,
+			"revision_name": "", "service_name": c.service,
+		}}
+	}
+	payload.AuthorizationInfo = []*audit.AuthorizationInfo{authz}
+	packed, err := anypb.New(payload)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := protojson.Marshal(packed)
+	if err != nil {
+		return nil, err
+	}
+	// protojson's spacing is deliberately unstable; a sink's is compact.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, err
+	}
+	entry := logEntry{
+		InsertID:         e.insertID(),
+		LogName:          "projects/" + c.project.ID + "/logs/" + activityLogIDEscape,
+		ProtoPayload:     compact.Bytes(),
+		ReceiveTimestamp: rfc3339(received),
+		Resource:         resource,
+		Severity:         "NOTICE",
+		Timestamp:        rfc3339(c.when),
+	}
+	if c.operation != "" {
+		entry.Operation = &logEntryOperation{ID: c.operation, Producer: c.serviceName, First: true}
+	}
+	return json.Marshal(entry)
+}
+
+func iapResourceType(service string) string {
+	if service == "" {
+		return "iap.googleapis.com/WebType"
+	}
+	return "iap.googleapis.com/WebService"
+}
+
+// insertID is unique per fake: a random prefix and a sequence number.
+func (e *auditEmitter) insertID() string {
+	n := strconv.FormatUint(e.seq.Add(1), 36)
+	if len(n) < 6 {
+		n = strings.Repeat("0", 6-len(n)) + n
+	}
+	return e.insertPrefix + n
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// auditCall describes a successful gRPC call as Google logs it; ok is false
+// for calls that change nothing (reads, validate_only).
+func (s *Server) auditCall(method string, req, resp any, when time.Time) (auditChange, bool) {
+	if v, isValidateOnly := req.(interface{ GetValidateOnly() bool }); isValidateOnly && v.GetValidateOnly() {
+		return auditChange{}, false
+	}
+	c := auditChange{when: when, serviceName: runService}
+	switch method {
+	case "run.CreateService":
+		r := req.(*runpb.CreateServiceRequest)
+		c.methodName, c.permission = methodRunCreateV2, "run.services.create"
+		c.resourceName = r.GetParent() + "/services/" + r.GetServiceId()
+	case "run.UpdateService":
+		c.methodName, c.permission = methodRunUpdateV2, "run.services.update"
+		c.resourceName = req.(*runpb.UpdateServiceRequest).GetService().GetName()
+	case "run.DeleteService":
+		c.methodName, c.permission = methodRunDeleteV2, "run.services.delete"
+		c.resourceName = req.(*runpb.DeleteServiceRequest).GetName()
+	case "run.SetIamPolicy":
+		c.methodName, c.permission = methodRunSetIAMV2, "run.services.setIamPolicy"
+		c.resourceName = req.(*iampb.SetIamPolicyRequest).GetResource()
+	case "iap.SetIamPolicy":
+		c.serviceName, c.methodName = iapService, methodIAPSetIAM
+		c.resourceName = req.(*iampb.SetIamPolicyRequest).GetResource()
+		c.permission = "iap.webServices.setIamPolicy"
+		r, ok := names.ParseIAP(c.resourceName)
+		if !ok {
+			return auditChange{}, false
+		}
+		if r.Service == "" {
+			c.permission = "iap.webTypes.setIamPolicy"
+		}
+		return s.placeAudit(c, r.Project, r.Location, r.Service)
+	default:
+		return auditChange{}, false
+	}
+	if op, isOp := resp.(*longrunningpb.Operation); isOp {
+		c.operation = op.GetName()
+	}
+	sv, ok := names.ParseService(c.resourceName)
+	if !ok {
+		return auditChange{}, false
+	}
+	return s.placeAudit(c, sv.Project, sv.Location, sv.ID)
+}
+
+// placeAudit fills in where the change happened, resolving a project
+// number to its project ID as Logging does for logName and labels.
+func (s *Server) placeAudit(c auditChange, project, location, service string) (auditChange, bool) {
+	p, ok := s.dir.Lookup(project)
+	if !ok {
+		return auditChange{}, false
+	}
+	c.project, c.location, c.service = p, location, service
+	return c, true
+}
+
+// auditOutOfBand records a change a person made with gcloud or the console.
+// gcloud's Cloud Run commands call the v1 API, which logs
+// namespaces/{project}/services/{service} for service writes and
+// projects/{project}/locations/{l}/services/{service} for IAM writes.
+func (s *Server) auditOutOfBand(method, canonicalService string) {
+	if s.audit == nil {
+		return
+	}
+	sv, ok := names.ParseService(canonicalService)
+	if !ok {
+		return
+	}
+	c := auditChange{when: time.Now(), serviceName: runService, methodName: method, outOfBand: true}
+	switch method {
+	case methodRunCreateV1:
+		c.permission = "run.services.create"
+	case methodRunReplaceV1:
+		c.permission = "run.services.update"
+	case methodRunDeleteV1:
+		c.permission = "run.services.delete"
+	case methodRunSetIAMV1:
+		c.permission = "run.services.setIamPolicy"
+	}
+	if method == methodRunSetIAMV1 {
+		c.resourceName = sv.String()
+	} else {
+		c.resourceName = "namespaces/" + sv.Project + "/services/" + sv.ID
+	}
+	if c, ok = s.placeAudit(c, sv.Project, sv.Location, sv.ID); ok {
+		s.audit.emit(c)
+	}
+}
+
+// auditOutOfBandIAP records an out-of-band IAP policy write.
+func (s *Server) auditOutOfBandIAP(resource string) {
+	if s.audit == nil {
+		return
+	}
+	r, ok := names.ParseIAP(resource)
+	if !ok {
+		return
+	}
+	c := auditChange{when: time.Now(), serviceName: iapService, methodName: methodIAPSetIAM, resourceName: resource,
+		permission: "iap.webServices.setIamPolicy", outOfBand: true}
+	if r.Service == "" {
+		c.permission = "iap.webTypes.setIamPolicy"
+	}
+	if c, ok = s.placeAudit(c, r.Project, r.Location, r.Service); ok {
+		s.audit.emit(c)
+	}
+}
