@@ -152,14 +152,14 @@ func (s *system) startAPIServer(assets string) {
 	s.t.Logf("API server up at %s in %s", s.env.Config.Host, time.Since(start).Round(100*time.Millisecond))
 }
 
-// startFake starts gcpfake seeded with the demo's world.
-func (s *system) startFake(seed string) {
+// startFake starts gcpfake seeded with the demo's world, with extra flags.
+func (s *system) startFake(seed string, extra ...string) {
 	s.t.Helper()
 	ports := freePorts(s.t, 2)
 	s.fakeGRPC = "127.0.0.1:" + ports[0]
 	s.fakeAdmin = "http://127.0.0.1:" + ports[1]
 	s.start("gcpfake", filepath.Join(s.binDir, "gcpfake"),
-		"--listen", s.fakeGRPC, "--admin-listen", "127.0.0.1:"+ports[1], "--seed", seed)
+		append([]string{"--listen", s.fakeGRPC, "--admin-listen", "127.0.0.1:" + ports[1], "--seed", seed}, extra...)...)
 	s.waitHTTP("gcpfake", s.fakeAdmin+adminapi.HealthPath)
 }
 
@@ -181,8 +181,8 @@ const (
 )
 
 // startManager starts one manager replica and waits until its probes answer; it may still be
-// waiting for the lease.
-func (s *system) startManager(name string) *proc {
+// waiting for the lease. Extra flags come last, so they override managerFlags.
+func (s *system) startManager(name string, extra ...string) *proc {
 	s.t.Helper()
 	probe := "127.0.0.1:" + freePorts(s.t, 1)[0]
 	args := append([]string{
@@ -190,7 +190,7 @@ func (s *system) startManager(name string) *proc {
 		"--health-probe-bind-address", probe,
 		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
 	}, managerFlags...)
-	p := s.start(name, filepath.Join(s.binDir, "manager"), args...)
+	p := s.start(name, filepath.Join(s.binDir, "manager"), append(args, extra...)...)
 	s.waitHTTP(name, "http://"+probe+"/healthz")
 	return p
 }
