@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -54,6 +55,7 @@ func auditIndexKeys(o client.Object) []string {
 func (r *ProtectedServiceReconciler) receiveAuditEvents(ctx context.Context) error {
 	logger := log.FromContext(ctx).WithName("audit-events").WithValues("subscription", r.AuditSubscription.Name())
 	delay := time.Second
+	r.announce(corev1.EventTypeNormal, "AuditSubscriptionStarted", "Receiving audit log entries from %s; the changes they report are corrected at once.", r.AuditSubscription.Name())
 	for {
 		auditSubscriptionUp.Set(1)
 		started := time.Now()
@@ -66,12 +68,21 @@ func (r *ProtectedServiceReconciler) receiveAuditEvents(ctx context.Context) err
 			delay = time.Second
 		}
 		logger.Error(err, "audit log subscription failed; drift is still corrected by the resync", "retryIn", delay)
+		r.announce(corev1.EventTypeWarning, "AuditSubscriptionFailed", "%v. Retrying in %s; meanwhile drift is corrected every --resync-period (%s). Check the subscription and runguard's roles/pubsub.subscriber on it (docs/drift-events.md).",
+			err, delay, r.ResyncPeriod)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, time.Minute)
+	}
+}
+
+// announce records an Event about the audit subscription on AuditEventsAbout, if set.
+func (r *ProtectedServiceReconciler) announce(eventType, reason, format string, args ...any) {
+	if r.AuditEventsAbout != nil {
+		r.Recorder.Eventf(r.AuditEventsAbout, nil, eventType, reason, "ReceiveAuditLog", format, args...)
 	}
 }
 

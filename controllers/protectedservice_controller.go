@@ -83,6 +83,9 @@ type ProtectedServiceReconciler struct {
 	Recorder events.EventRecorder
 	// AuditSubscription, when set, triggers passes from Admin Activity audit entries.
 	AuditSubscription *gcp.AuditSubscription
+	// AuditEventsAbout is the object Events about the audit subscription are recorded on (the
+	// manager's leader election Lease); nil records none.
+	AuditEventsAbout client.Object
 	Options
 
 	backoff backoffTracker // transient failures

@@ -6,8 +6,11 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -109,6 +112,8 @@ func main() {
 		}
 		defer sub.Close()
 		reconciler.AuditSubscription = sub
+		// Events about the subscription are recorded on the leader's Lease: the receiver runs there.
+		reconciler.AuditEventsAbout = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: leaderElectionID, Namespace: leaseNamespace(leaderElectionNamespace)}}
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "set up controller")
@@ -127,6 +132,18 @@ func main() {
 		setupLog.Error(err, "run manager")
 		os.Exit(1)
 	}
+}
+
+// leaseNamespace is where controller-runtime keeps the leader election Lease: the flag, else the
+// pod's namespace, else "default".
+func leaseNamespace(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if raw, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(raw) > 0 {
+		return strings.TrimSpace(string(raw))
+	}
+	return "default"
 }
 
 func inCluster() bool {

@@ -47,9 +47,13 @@ func TestEndToEnd_DriftCorrectedByAuditEvents(t *testing.T) {
 			s.mustKubectl("apply", "-f", "hack/demo/namespaces.yaml")
 			s.mustKubectl("apply", "-f", "config/samples/iap_v1alpha1_protectedservice.yaml")
 			s.waitCondition("finance", "billing-dashboard", "Ready")
-			eventually(s.t, 30*time.Second, "the manager reports the missing subscription", func() error {
+			eventually(s.t, 30*time.Second, "the manager reports the missing subscription in its log and an Event", func() error {
 				if !strings.Contains(m.logText(s.t), "audit log subscription failed") {
-					return fmt.Errorf("not yet")
+					return fmt.Errorf("not in the log yet")
+				}
+				out, err := s.kubectl("", "get", "events", "-A", "--field-selector", "reason=AuditSubscriptionFailed", "-o", "name")
+				if err != nil || strings.TrimSpace(out) == "" {
+					return fmt.Errorf("no AuditSubscriptionFailed Event yet (%v)", err)
 				}
 				return nil
 			})
