@@ -5,8 +5,9 @@
 # exploration until Ctrl-C, which stops every process it started.
 #
 # DEMO_EXIT=1 runs the same flow non-interactively and exits 0 only if every object reached
-# the condition it should (good ones Ready, the bad one Stalled) and the invalid one was
-# rejected by `kubectl apply`.
+# the condition it should (good ones Ready, the bad one Stalled), the invalid one was
+# rejected by `kubectl apply`, and an out-of-band grant of allUsers was taken back by an audit
+# log event within 10 s.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,8 +18,14 @@ DEMO_DIR="$ROOT/bin/demo"
 LOG_DIR="$DEMO_DIR/logs"
 KCFG="$DEMO_DIR/kubeconfig"
 WAIT_TIMEOUT="${DEMO_WAIT_TIMEOUT:-60s}"
-# The demo re-checks Google Cloud often, so out-of-band changes are corrected while you watch.
-RESYNC="${DEMO_RESYNC_PERIOD:-30s}"
+# Out-of-band changes reach the manager as audit log events through Pub/Sub, so the periodic
+# re-check is only a safety net and can be long, as recommended in production.
+RESYNC="${DEMO_RESYNC_PERIOD:-1h}"
+AUDIT_SUBSCRIPTION=projects/runguard-demo/subscriptions/runguard-audit
+# The sample object whose Cloud Run service the demo changes behind runguard's back.
+DRIFT_NS=finance
+DRIFT_OBJECT=billing-dashboard
+DRIFT_SERVICE=projects/acme-prod/locations/us-central1/services/billing-dashboard
 
 PIDS=()
 NAMES=()
@@ -167,14 +174,17 @@ done < <(sed -n -e 's/^api server: //p' -e 's/^etcd: //p' "$LOG_DIR/localcluster
 info "$(grep '^api server' "$LOG_DIR/localcluster.log"), ready after $(since "$T_UP")"
 
 step "Starting the fake Google Cloud, seeded from hack/demo/seed.yaml"
-read -r GRPC_PORT ADMIN_PORT METRICS_PORT PROBE_PORT < <(bin/localcluster free-ports 4)
-PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$METRICS_PORT" "$PROBE_PORT")
+read -r GRPC_PORT ADMIN_PORT PUBSUB_PORT METRICS_PORT PROBE_PORT < <(bin/localcluster free-ports 5)
+PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$PUBSUB_PORT" "$METRICS_PORT" "$PROBE_PORT")
 ADMIN="http://127.0.0.1:$ADMIN_PORT"
 start gcpfake "$LOG_DIR/gcpfake.log" \
-	bin/gcpfake --listen "127.0.0.1:$GRPC_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --seed hack/demo/seed.yaml
+	bin/gcpfake --listen "127.0.0.1:$GRPC_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --seed hack/demo/seed.yaml \
+	--pubsub-listen "127.0.0.1:$PUBSUB_PORT"
 bin/localcluster wait-http "$ADMIN/healthz" --timeout 30s || die "gcpfake did not start; see $LOG_DIR/gcpfake.log:
 $(tail -n 20 "$LOG_DIR/gcpfake.log")"
 info "gRPC on 127.0.0.1:$GRPC_PORT, admin on $ADMIN"
+info "Pub/Sub (Google's in-memory server) on 127.0.0.1:$PUBSUB_PORT: every change is published there as an"
+info "Admin Activity audit entry, as a Cloud Logging sink would, to subscription $AUDIT_SUBSCRIPTION"
 info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
 info "ops-console (IAP on, access someone granted by hand); project acme-payroll: payroll-api (public)"
 
@@ -188,10 +198,11 @@ start manager "$LOG_DIR/manager.log" \
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
 	--metrics-bind-address "127.0.0.1:$METRICS_PORT" --metrics-secure=false \
 	--health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
+	--audit-log-subscription "$AUDIT_SUBSCRIPTION" --pubsub-endpoint "127.0.0.1:$PUBSUB_PORT" \
 	--cluster-name demo --resync-period "$RESYNC" --zap-encoder console
 bin/localcluster wait-http "http://127.0.0.1:$PROBE_PORT/readyz" --timeout 30s || die "the manager did not start; see $LOG_DIR/manager.log:
 $(tail -n 20 "$LOG_DIR/manager.log")"
-info "ready; it re-checks Google Cloud every $RESYNC in this demo (default 10m)"
+info "ready; it reacts to audit log events at once and re-checks Google Cloud every $RESYNC as a safety net"
 T_STARTUP="$(since "$T_UP")"
 info "control plane, fake and manager up after $T_STARTUP"
 
@@ -248,6 +259,35 @@ k get events -A --sort-by=.metadata.creationTimestamp | indent
 step "Google Cloud (the fake) now: IAP, who may invoke, who may pass IAP and when"
 bin/localcluster google-state --admin "$ADMIN" | indent
 
+step "Drift corrected by an audit log event (resync is $RESYNC)"
+info "Someone grants allUsers the invoker role on $DRIFT_NS/$DRIFT_OBJECT's service behind runguard's back (the"
+info "fake's admin API stands in for gcloud or the console). The fake publishes the audit entry to Pub/Sub; with"
+info "the next resync $RESYNC away, only that event can get it corrected within seconds."
+failures_before=$FAILURES
+drift_ok=1
+drift_out="$(bin/localcluster drift-by-event --admin "$ADMIN" --service "$DRIFT_SERVICE" --timeout 10s 2>&1)" || drift_ok=""
+while IFS= read -r line; do
+	case "$line" in
+	"localcluster: "*) problem "${line#localcluster: }" ;;
+	?*) info "$line" ;;
+	esac
+done <<<"$drift_out"
+if [[ -z "$drift_ok" && "$FAILURES" == "$failures_before" ]]; then
+	problem "localcluster drift-by-event failed"
+fi
+T_DRIFT="$(sed -n 's/^drift corrected by event in //p' <<<"$drift_out")"
+if [[ -n "$drift_ok" ]]; then
+	# Events reach the API server asynchronously; give the recorder a moment.
+	for ((i = 0; i < 25; i++)); do
+		drift_events="$(k get events -n "$DRIFT_NS" --field-selector "reason=DriftCorrected,involvedObject.name=$DRIFT_OBJECT" \
+			-o custom-columns=TIME:.eventTime,TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message 2>/dev/null)" || true
+		[[ "$(wc -l <<<"$drift_events")" -gt 1 ]] && break
+		sleep 0.2
+	done
+	info "runguard's view (kubectl get events -n $DRIFT_NS --field-selector reason=DriftCorrected):"
+	echo "${drift_events:-no DriftCorrected event recorded yet}" | indent
+fi
+
 step "Summary"
 if ((FAILURES > 0)); then
 	info "$FAILURES PROBLEM(S) above. Logs: ${LOG_DIR#"$ROOT"/}/"
@@ -255,6 +295,7 @@ if ((FAILURES > 0)); then
 	tail -n 20 "$LOG_DIR/manager.log" | indent
 else
 	info "every object reached its expected condition $T_CONVERGED after kubectl apply"
+	info "an out-of-band grant of allUsers was taken back by an audit log event in $T_DRIFT (resync $RESYNC)"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
 
@@ -280,15 +321,19 @@ cat <<EOF
     # Let finance target acme-payroll: payroll-api goes from Stalled to Ready
     kubectl annotate ns finance --overwrite iap.runguard.dev/allowed-projects=acme-prod,acme-payroll
 
-    # Change Google Cloud behind runguard's back (make public-site public again);
-    # runguard puts it back within $RESYNC:
+    # Change Google Cloud behind runguard's back (make public-site public again); the fake
+    # publishes an audit entry and runguard puts it back within a second or two:
     curl -s -X PUT $ADMIN/policies/service/acme-prod/us-central1/public-site \\
       -d '{"bindings":[{"role":"roles/run.invoker","members":["allUsers"]}]}'
+    kubectl get events -A --field-selector reason=DriftCorrected
+    # Time one: grant allUsers on billing-dashboard and wait until it is taken back
+    bin/localcluster drift-by-event --admin $ADMIN --service $DRIFT_SERVICE
 
     kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
 
     Logs:    ${LOG_DIR#"$ROOT"/}/{manager,gcpfake,localcluster,kube-apiserver,etcd}.log
     Metrics: curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep runguard_
+    Audit entries the fake published: curl -s $ADMIN/audit
     The fake's admin API (calls, faults, out-of-band changes): docs/gcpfake.md
 EOF
 

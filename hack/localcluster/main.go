@@ -1,9 +1,11 @@
 // Command localcluster is the demo's helper: it runs a local Kubernetes control plane (etcd and
-// kube-apiserver, started the way envtest starts them) and prints the fake Google Cloud's state
-// readably, so `make demo` needs nothing beyond Go and the binaries hack/ builds.
+// kube-apiserver, started the way envtest starts them), prints the fake Google Cloud's state
+// readably and measures how fast an out-of-band change is corrected, so `make demo` needs nothing
+// beyond Go and the binaries hack/ builds.
 //
 //	localcluster [start] [--assets DIR] [--kubeconfig PATH] [--crds DIR] [--log-dir DIR]
 //	localcluster google-state --admin http://127.0.0.1:PORT
+//	localcluster drift-by-event --admin http://127.0.0.1:PORT --service projects/P/locations/L/services/S [--member allUsers] [--timeout 10s]
 //	localcluster free-ports N
 //	localcluster wait-http URL [--timeout 30s]
 package main
@@ -16,6 +18,8 @@ import (
 const usage = `usage:
   localcluster [start] [flags]         run etcd and kube-apiserver until SIGINT/SIGTERM; prints "ready"
   localcluster google-state --admin URL print each Cloud Run service of the fake Google Cloud readably
+  localcluster drift-by-event --admin URL --service NAME
+                                        grant allUsers the invoker role out of band and time its removal
   localcluster free-ports N             print N free loopback TCP ports
   localcluster wait-http URL            wait until URL answers 200 OK
 Run a subcommand with -h for its flags.`
@@ -32,6 +36,8 @@ func main() {
 		err = runStart(args)
 	case "google-state":
 		err = runGoogleState(args, os.Stdout)
+	case "drift-by-event":
+		err = runDriftByEvent(args, os.Stdout)
 	case "free-ports":
 		err = runFreePorts(args, os.Stdout)
 	case "wait-http":
