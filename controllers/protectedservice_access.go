@@ -3,8 +3,10 @@ package controllers
 import (
 	"context"
 	"errors"
+	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"k8s.io/apimachinery/pkg/types"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
@@ -58,19 +60,36 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 		func(p *iampb.Policy) (iampolicy.Plan, error) {
 			return iampolicy.PlanGrant(p, iampolicy.InvokerRole, agent), nil
 		})
+	key := types.NamespacedName{Namespace: s.ps.Namespace, Name: s.ps.Name}
 	if err != nil {
 		if gcp.Classify(err) == gcp.Rejected && gcp.MentionsMember(err, agent) {
-			s.facts.invoker.reason = iapv1alpha1.ReasonIAPServiceAgentMissing
-			return stall(iapv1alpha1.ReasonIAPServiceAgentMissing, err)
+			return r.agentRejected(s, key, err)
 		}
 		return googleFailure(err)
 	}
+	r.agents.forget(key)
 	s.servicePolicy = plan.Policy
 	if plan.Changed {
 		s.wrote(writeGrantInvoker, s.facts.serviceName, agent)
 	}
 	s.facts.invoker.reason = iapv1alpha1.ReasonGranted
 	return nil
+}
+
+// agentRetry is how often a just-created IAP service agent is retried, as gcloud does.
+const agentRetry = 15 * time.Second
+
+// agentRejected: IAM rejects the IAP service agent as not existing. For minutes after `gcloud
+// beta services identity create` it does so for an agent that does exist, so the first
+// IAPAgentPropagation of rejections are waited out before the object stalls.
+func (r *ProtectedServiceReconciler) agentRejected(s *scope, key types.NamespacedName, err error) *outcome {
+	s.facts.agentWindow = r.IAPAgentPropagation
+	if waited := s.facts.now.Sub(r.agents.since(key, s.facts.now)); waited < r.IAPAgentPropagation {
+		s.facts.invoker.reason = iapv1alpha1.ReasonIAPServiceAgentPropagating
+		return wait(iapv1alpha1.ReasonIAPServiceAgentPropagating, min(agentRetry, r.IAPAgentPropagation-waited))
+	}
+	s.facts.invoker.reason = iapv1alpha1.ReasonIAPServiceAgentMissing
+	return stall(iapv1alpha1.ReasonIAPServiceAgentMissing, err)
 }
 
 // bindAccess writes the declared access groups into the IAP resource's policy. A member Google

@@ -48,6 +48,9 @@ type Options struct {
 	// IAMPropagationDelay is how long IAP stays on after public access was revoked, when IAP is
 	// being switched off: Google documents that IAM changes take about 2 minutes, sometimes 7 or more.
 	IAMPropagationDelay time.Duration
+	// IAPAgentPropagation is how long IAM's rejection of the IAP service agent is taken for a
+	// just-created agent (gcloud itself retries 10 × 15 s) before IAPServiceAgentMissing.
+	IAPAgentPropagation time.Duration
 }
 
 // DefaultOptions is the one place the defaults live; the manager's flags start from it.
@@ -58,6 +61,7 @@ func DefaultOptions() Options {
 		StalledRecheck:          5 * time.Minute,
 		MaxConcurrentReconciles: 4,
 		IAMPropagationDelay:     7 * time.Minute,
+		IAPAgentPropagation:     3 * time.Minute,
 	}
 }
 
@@ -68,8 +72,8 @@ func (o Options) Validate() error {
 		return errors.New("the cluster name is empty")
 	case o.ResyncPeriod <= 0, o.StalledRecheck <= 0:
 		return errors.New("the resync and stalled-recheck periods must be positive")
-	case o.IAMPropagationDelay < 0:
-		return errors.New("the IAM propagation delay may not be negative")
+	case o.IAMPropagationDelay < 0, o.IAPAgentPropagation < 0:
+		return errors.New("the IAM and IAP agent propagation delays may not be negative")
 	case o.MaxConcurrentReconciles <= 0:
 		return errors.New("max concurrent reconciles must be positive")
 	}
@@ -92,6 +96,7 @@ type ProtectedServiceReconciler struct {
 	polls   backoffTracker // rollouts and services not deployed yet
 	drift   driftTracker
 	health  projectHealth
+	agents  firstSeen // since when IAM rejects the object's IAP service agent
 	// corrections times the correction of changes audit entries reported.
 	corrections correctionClock
 }
@@ -253,6 +258,7 @@ func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
 	r.drift.forget(key)
 	r.health.forget(key)
 	r.corrections.forget(key)
+	r.agents.forget(key)
 }
 
 func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {

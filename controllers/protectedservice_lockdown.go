@@ -32,11 +32,26 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 		s.wrote(writeEnableIAP, svc.GetName(), "")
 	}
 	// Once IAP was seen on, a later deploy by the team's pipeline is not ours to wait for.
-	if wrote || (rollingOut(svc) && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)) {
-		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: true}
+	ours := wrote || !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
+	return s.awaitRollout(svc, ours && !wrote, wrote || (ours && rollingOut(svc)), true)
+}
+
+// awaitRollout records how a rollout of the IAP switch stands. A rollout runguard started that
+// failed ends the wait as RolloutFailed: the field stays set, so nothing is re-sent in a loop,
+// and the object waits for a human to fix the revision.
+func (s *scope) awaitRollout(svc *runpb.Service, ours, waiting, on bool) *outcome {
+	switch {
+	case ours && rolloutFailed(svc):
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRolloutFailed, on: on, failedRollout: failedRollout(svc)}
+		return stall(iapv1alpha1.ReasonRolloutFailed, nil)
+	case waiting:
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: on}
 		return wait(iapv1alpha1.ReasonRollingOut, 0)
+	case on:
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonEnabled, failedRollout: failedRollout(svc)}
+	default:
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonDisabled, failedRollout: failedRollout(svc)}
 	}
-	s.facts.iap = iapFact{reason: iapv1alpha1.ReasonEnabled, failedRollout: failedRollout(svc)}
 	return nil
 }
 
@@ -75,12 +90,8 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut}
 		return wait(iapv1alpha1.ReasonRollingOut, 0)
 	}
-	if rollingOut(svc) && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled) {
-		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut}
-		return wait(iapv1alpha1.ReasonRollingOut, 0)
-	}
-	s.facts.iap = iapFact{reason: iapv1alpha1.ReasonDisabled, failedRollout: failedRollout(svc)}
-	return nil
+	ours := !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled)
+	return s.awaitRollout(svc, ours, ours && rollingOut(svc), false)
 }
 
 // checkExposure stalls when switching IAP off would leave the service publicly invocable and
@@ -175,8 +186,16 @@ func hadReason(ps *iapv1alpha1.ProtectedService, conditionType, reason string) b
 }
 
 // rollingOut: Cloud Run is done when reconciling is false and observed_generation caught up.
+// A failed rollout is done too: then observed_generation stays at the last serving revision's
+// (runpb documents it on the reconciling field), so it never catches up.
 func rollingOut(svc *runpb.Service) bool {
-	return svc.GetReconciling() || svc.GetObservedGeneration() < svc.GetGeneration()
+	return svc.GetReconciling() || (svc.GetObservedGeneration() < svc.GetGeneration() && !rolloutFailed(svc))
+}
+
+// rolloutFailed: the latest rollout ended and did not reach the current generation.
+func rolloutFailed(svc *runpb.Service) bool {
+	return !svc.GetReconciling() && svc.GetObservedGeneration() < svc.GetGeneration() &&
+		svc.GetTerminalCondition().GetState() == runpb.Condition_CONDITION_FAILED
 }
 
 // failedRollout is the message of the service's failed latest rollout, which runguard reports

@@ -56,6 +56,8 @@ type facts struct {
 	disallowed []string
 	// exposedBy says why switching IAP off would leave the service public.
 	exposedBy string
+	// agentWindow is how long a rejected IAP service agent is retried as propagating.
+	agentWindow time.Duration
 
 	projectNumber int64
 	iapResource   string
@@ -91,13 +93,13 @@ type accessFact struct {
 
 // iapFact is IAP's state on the service as this pass left it.
 type iapFact struct {
-	// reason: Enabled, Disabled, RollingOut or RevocationPropagating.
+	// reason: Enabled, Disabled, RollingOut, RolloutFailed or RevocationPropagating.
 	reason string
-	// on: the rollout switches IAP on (RollingOut).
+	// on: the rollout switches IAP on (RollingOut, RolloutFailed).
 	on bool
 	// remaining is how long IAP stays on for the revocation to propagate.
 	remaining time.Duration
-	// failedRollout is the message of an unrelated failed rollout of the service.
+	// failedRollout is the message of a failed rollout of the service.
 	failedRollout string
 }
 

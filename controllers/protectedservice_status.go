@@ -118,6 +118,8 @@ func stepCondition(conditionType string, f *facts, ps *iapv1alpha1.ProtectedServ
 			return metav1.ConditionTrue, f.invoker.reason, fmt.Sprintf("IAP's service agent %s may invoke the service.", agentEmail(f))
 		case iapv1alpha1.ReasonIAPServiceAgentMissing:
 			return metav1.ConditionFalse, f.invoker.reason, agentMissingMessage(f)
+		case iapv1alpha1.ReasonIAPServiceAgentPropagating:
+			return metav1.ConditionFalse, f.invoker.reason, fmt.Sprintf("IAM does not accept IAP's service agent %s yet (created recently?); retrying.", agentEmail(f))
 		}
 	case iapv1alpha1.ConditionAccessBound:
 		return accessCondition(f, ps)
@@ -165,8 +167,19 @@ func iapCondition(f *facts) (metav1.ConditionStatus, string, string) {
 		return metav1.ConditionTrue, f.iap.reason, fmt.Sprintf("IAP stays on until the revocation of public access has propagated (%s more).", f.iap.remaining.Round(time.Second))
 	case iapv1alpha1.ReasonRollingOut:
 		return metav1.ConditionFalse, f.iap.reason, rolloutMessage(f)
+	case iapv1alpha1.ReasonRolloutFailed:
+		return metav1.ConditionFalse, f.iap.reason, rolloutFailedMessage(f)
 	}
 	return "", "", ""
+}
+
+func rolloutFailedMessage(f *facts) string {
+	verb := "on"
+	if !f.iap.on {
+		verb = "off"
+	}
+	return fmt.Sprintf("The rollout runguard started to switch IAP %s for %s failed: %s. iap_enabled is set on the service, but the new revision does not serve, so the switch has not taken effect. Fix the revision (see the service's terminal condition in Cloud Run) and deploy again; runguard follows without sending the update again.",
+		verb, f.serviceName, strings.TrimSuffix(f.iap.failedRollout, "."))
 }
 
 func rolloutMessage(f *facts) string {
@@ -220,6 +233,11 @@ func outcomeMessage(o *outcome, f *facts) string {
 		return fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", t.FullName())
 	case iapv1alpha1.ReasonRollingOut:
 		return rolloutMessage(f)
+	case iapv1alpha1.ReasonRolloutFailed:
+		return rolloutFailedMessage(f)
+	case iapv1alpha1.ReasonIAPServiceAgentPropagating:
+		return fmt.Sprintf("IAP's service agent %s was created recently and IAM does not accept it yet; runguard retries the invoker grant on %s for up to %s before reporting IAPServiceAgentMissing.",
+			agentEmail(f), f.serviceName, f.agentWindow.Round(time.Second))
 	case iapv1alpha1.ReasonRevocationPropagating:
 		return fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", f.iap.remaining.Round(time.Second), f.serviceName)
 	case iapv1alpha1.ReasonRetrying:

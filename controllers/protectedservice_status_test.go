@@ -128,6 +128,18 @@ func statusRows() []statusRow {
 			f.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: true}
 		}, shown: wait(iapv1alpha1.ReasonRollingOut, 0), want: map[string]string{"Reconciling": "True/RollingOut", "IAPEnabled": "False/RollingOut"},
 			mentions: []string{"Switching IAP on"}},
+		{name: "IAP rollout failed", iapOn: true, facts: func(f *facts) {
+			fullFacts(f)
+			f.iap = iapFact{reason: iapv1alpha1.ReasonRolloutFailed, on: true, failedRollout: "Revision 'web-2' is not ready."}
+		}, shown: stall(iapv1alpha1.ReasonRolloutFailed, nil),
+			want:     with(stalledAs("RolloutFailed"), "IAPEnabled", "False/RolloutFailed"),
+			mentions: []string{"Revision 'web-2' is not ready", "switch IAP on", "deploy again"}},
+		{name: "IAP agent propagating", iapOn: true, facts: func(f *facts) {
+			lockedDown(f)
+			f.invoker.reason, f.agentWindow = iapv1alpha1.ReasonIAPServiceAgentPropagating, 3*time.Minute
+		}, shown: wait(iapv1alpha1.ReasonIAPServiceAgentPropagating, 15*time.Second),
+			want:     map[string]string{"Reconciling": "True/IAPServiceAgentPropagating", "Stalled": "False/Progressing", "InvokerGranted": "False/IAPServiceAgentPropagating"},
+			mentions: []string{"does not accept it yet", "3m0s"}},
 		{name: "revocation propagating", facts: func(f *facts) {
 			fullFacts(f)
 			f.iap = iapFact{reason: iapv1alpha1.ReasonRevocationPropagating, remaining: 90 * time.Second}

@@ -68,6 +68,8 @@ func runSuite(m *testing.M) int {
 		{ID: project, Number: projectNumber, Principals: knownPrincipals},
 		{ID: "iap-off-project", Number: 222222222222, IAPAPIDisabled: true, Principals: knownPrincipals},
 		{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
+		// late-agent-project's IAP agent is created by the test that needs it.
+		{ID: "late-agent-project", Number: 444444444444, NoIAPServiceAgent: true, Principals: knownPrincipals},
 	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -126,6 +128,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 func testOptions() controllers.Options {
 	o := controllers.DefaultOptions()
 	o.ClusterName, o.ResyncPeriod, o.StalledRecheck, o.IAMPropagationDelay = "test", resync, 2*time.Second, time.Second
+	o.IAPAgentPropagation = 3 * time.Second
 	return o
 }
 
@@ -153,7 +156,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	n := names.Add(1)
 	w := &world{t: t, ns: fmt.Sprintf("tenant-%d", n), service: fmt.Sprintf("svc-%d", n)}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Annotations: map[string]string{
-		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project",
+		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project",
 	}}}
 	svc := gcpfake.Service{Project: project, Location: location, Name: w.service}
 	for _, o := range opts {
@@ -179,6 +182,8 @@ func numberOf(p string) int64 {
 		return 222222222222
 	case "no-agent-project":
 		return 333333333333
+	case "late-agent-project":
+		return 444444444444
 	}
 	return projectNumber
 }

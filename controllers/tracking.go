@@ -163,3 +163,29 @@ func (h *projectHealth) send(key types.NamespacedName) {
 	default:
 	}
 }
+
+// firstSeen remembers since when something has been true of an object (here: IAM rejecting its
+// project's IAP service agent). Kept in memory: a restart only restarts the wait.
+type firstSeen struct {
+	mu    sync.Mutex
+	first map[types.NamespacedName]time.Time
+}
+
+func (f *firstSeen) since(key types.NamespacedName, now time.Time) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.first == nil {
+		f.first = map[types.NamespacedName]time.Time{}
+	}
+	if t, ok := f.first[key]; ok {
+		return t
+	}
+	f.first[key] = now
+	return now
+}
+
+func (f *firstSeen) forget(key types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.first, key)
+}

@@ -29,6 +29,9 @@ const (
 	ReasonMemberRejected         = "MemberRejected"
 	ReasonRequestRejected        = "RequestRejected"
 	ReasonUnauthenticated        = "Unauthenticated"
+	// ReasonRolloutFailed: the Cloud Run rollout runguard started (to switch IAP on or off)
+	// failed; the field is set but the new revision does not serve.
+	ReasonRolloutFailed = "RolloutFailed"
 )
 
 // Reasons of progress and success.
@@ -45,6 +48,9 @@ const (
 	ReasonDisabled              = "Disabled"
 	ReasonRollingOut            = "RollingOut"
 	ReasonRevocationPropagating = "RevocationPropagating"
+	// ReasonIAPServiceAgentPropagating: a just-created IAP service agent is not accepted by IAM
+	// yet; retried for --iap-agent-propagation-timeout before IAPServiceAgentMissing.
+	ReasonIAPServiceAgentPropagating = "IAPServiceAgentPropagating"
 	ReasonRevoked               = "Revoked"
 	ReasonPublicAccessAllowed   = "PublicAccessAllowed"
 	ReasonDeleting              = "Deleting"

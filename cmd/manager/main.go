@@ -48,6 +48,7 @@ func main() {
 	flag.DurationVar(&opts.ResyncPeriod, "resync-period", opts.ResyncPeriod, "How often every object is re-checked against Google Cloud to correct drift (jittered by 10%).")
 	flag.DurationVar(&opts.StalledRecheck, "stalled-recheck-period", opts.StalledRecheck, "How often a Stalled object is re-checked.")
 	flag.DurationVar(&opts.IAMPropagationDelay, "iam-propagation-delay", opts.IAMPropagationDelay, "How long IAP stays on after public access was revoked, when IAP is being switched off (IAM changes can take 7 minutes or more).")
+	flag.DurationVar(&opts.IAPAgentPropagation, "iap-agent-propagation-timeout", opts.IAPAgentPropagation, "How long IAM's rejection of a project's IAP service agent is retried as a just-created agent (IAPServiceAgentPropagating) before the object is Stalled with IAPServiceAgentMissing.")
 	flag.StringVar(&opts.ClusterName, "cluster-name", opts.ClusterName, "Name of this cluster, written into every binding runguard marks; unique per cluster sharing a project.")
 	flag.BoolVar(&opts.AllowAnyProject, "allow-any-project", opts.AllowAnyProject, "Let every namespace target any project (single-tenant clusters); by default the namespace annotation iap.runguard.dev/allowed-projects decides.")
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")

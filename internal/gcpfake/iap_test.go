@@ -1,6 +1,7 @@
 package gcpfake_test
 
 import (
+	"time"
 	"fmt"
 	"strings"
 	"testing"
@@ -156,4 +157,24 @@ func TestIAP_OtherMethodsAreUnimplemented(t *testing.T) {
 	wantCode(t, err, codes.Unimplemented)
 	_, err = f.iap.UpdateIapSettings(ctxT(t), &iappb.UpdateIapSettingsRequest{IapSettings: &iappb.IapSettings{Name: helloIAP}, UpdateMask: &fieldmaskpb.FieldMask{}})
 	wantCode(t, err, codes.Unimplemented)
+}
+
+// For a while after `gcloud beta services identity create`, IAM still rejects the new IAP agent.
+func TestCreateIAPServiceAgent_IsRejectedUntilItHasPropagated(t *testing.T) {
+	f := startFake(t, gcpfake.Options{})
+	if err := f.CreateIAPServiceAgent("proj-noagent", 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	name := "projects/proj-noagent/locations/europe-west1/services/svc"
+	agent := "serviceAccount:service-333333333333@gcp-sa-iap.iam.gserviceaccount.com"
+	grant := func() error {
+		p := &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/run.invoker", Members: []string{agent}}}}
+		_, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
+		return err
+	}
+	wantCode(t, grant(), codes.InvalidArgument)
+	time.Sleep(400 * time.Millisecond)
+	if err := grant(); err != nil {
+		t.Errorf("after propagation: %v", err)
+	}
 }

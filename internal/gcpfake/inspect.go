@@ -1,6 +1,8 @@
 package gcpfake
 
 import (
+	"time"
+
 	"fmt"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -90,16 +92,36 @@ func (s *Server) UpdateServiceOutOfBand(name string, mutate func(*runpb.Service)
 	return nil
 }
 
-// FailRollout ends the service's current rollout in failure:
-// reconciling false, observed_generation = generation, terminal_condition
-// {type: Ready, state: CONDITION_FAILED, message}, and any operation waiting
-// on the rollout ends with FAILED_PRECONDITION and that message.
+// FailRollout ends the service's current rollout in failure, as runpb's
+// reconciling field documents it: reconciling false, observed_generation
+// left at the last serving revision's (it does not catch up),
+// terminal_condition {type: Ready, state: CONDITION_FAILED, message}, and any
+// operation waiting on the rollout ends with FAILED_PRECONDITION and that
+// message.
 func (s *Server) FailRollout(name, message string) error {
 	c, err := s.canonicalService(name)
 	if err != nil {
 		return err
 	}
 	return s.run.FailRollout(c, message)
+}
+
+// CreateIAPServiceAgent creates a project's IAP service agent, as `gcloud beta services
+// identity create --service=iap.googleapis.com` does: for propagation afterwards IAM still
+// rejects it as not existing (INVALID_ARGUMENT), as Google does for minutes.
+func (s *Server) CreateIAPServiceAgent(project string, propagation time.Duration) error {
+	return s.dir.CreateIAPServiceAgent(project, time.Now().Add(propagation))
+}
+
+// FailNextRollout makes the service's next rollout (the one the next change
+// of its desired state starts) fail at once with message, as a revision
+// that cannot start does; see FailRollout for what Google then reports.
+func (s *Server) FailNextRollout(name, message string) error {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return err
+	}
+	return s.run.FailNextRollout(c, message)
 }
 
 // ServicePolicy returns a service's stored policy in version-3 form (an

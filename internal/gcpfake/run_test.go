@@ -491,7 +491,34 @@ func TestFailRollout_FailsTheWaitingOperationAndShowsInTerminalCondition(t *test
 	_, err = op.Wait(ctx)
 	wantCode(t, err, codes.FailedPrecondition)
 	svc, _ := f.GetService(helloName)
-	if svc.Reconciling || svc.ObservedGeneration != svc.Generation || svc.TerminalCondition.GetState() != runpb.Condition_CONDITION_FAILED {
+	// runpb's reconciling field: on failure observed_generation keeps the last serving revision's.
+	if svc.Reconciling || svc.ObservedGeneration != svc.Generation-1 || svc.TerminalCondition.GetState() != runpb.Condition_CONDITION_FAILED {
 		t.Errorf("after a failed rollout: %v", svc)
+	}
+}
+
+func TestFailNextRollout_TheNextChangeFailsAtOnceAsGoogleReportsIt(t *testing.T) {
+	f := startFake(t, gcpfake.Options{ReconcileDelay: time.Hour})
+	ctx := ctxT(t)
+	if err := f.FailNextRollout(helloName, "Revision 'hello-00002-abc' is not ready and cannot serve traffic."); err != nil {
+		t.Fatal(err)
+	}
+	op, err := f.run.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: helloName, Template: template("broken")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = op.Wait(ctx)
+	wantCode(t, err, codes.FailedPrecondition)
+	svc, _ := f.GetService(helloName)
+	if svc.Reconciling || svc.ObservedGeneration >= svc.Generation || svc.TerminalCondition.GetState() != runpb.Condition_CONDITION_FAILED {
+		t.Errorf("after a failed rollout: reconciling %v, observed %d of %d, terminal %v", svc.Reconciling, svc.ObservedGeneration, svc.Generation, svc.TerminalCondition)
+	}
+	// Only the next rollout fails.
+	op, err = f.run.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: helloName, Template: template("fixed")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc, _ := f.GetService(helloName); !svc.Reconciling {
+		t.Errorf("the rollout after the failed one did not start: %v", svc.TerminalCondition)
 	}
 }

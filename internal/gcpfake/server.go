@@ -75,7 +75,12 @@ type Server struct {
 func Start(opts Options) (*Server, error) {
 	var ps []projects.Project
 	for _, p := range opts.Seed.Projects {
-		ps = append(ps, projects.Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent, Principals: p.Principals})
+		agentDelay, err := parseAgentDelay(p)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, projects.Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent,
+			IAPServiceAgentReadyAt: time.Now().Add(agentDelay), Principals: p.Principals})
 	}
 	dir, err := projects.NewDirectory(ps)
 	if err != nil {
@@ -319,3 +324,15 @@ func (s *Server) RemoveFault(id int) bool { return s.faults.remove(id) }
 
 // ClearFaults removes every rule.
 func (s *Server) ClearFaults() { s.faults.clear() }
+
+// parseAgentDelay reads a seeded project's IAPServiceAgentDelay.
+func parseAgentDelay(p Project) (time.Duration, error) {
+	if p.IAPServiceAgentDelay == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(p.IAPServiceAgentDelay)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("project %s: iapServiceAgentDelay %q is not a non-negative duration", p.ID, p.IAPServiceAgentDelay)
+	}
+	return d, nil
+}

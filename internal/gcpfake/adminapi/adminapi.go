@@ -64,6 +64,10 @@ type Project struct {
 	// NoIAPServiceAgent: service-{number}@gcp-sa-iap.iam.gserviceaccount.com
 	// was never created, so granting it a role fails INVALID_ARGUMENT.
 	NoIAPServiceAgent bool `json:"noIapServiceAgent,omitempty"`
+	// IAPServiceAgentDelay (a Go duration, e.g. "90s") models an IAP service agent created just
+	// before the fake started: IAM rejects it as not existing for that long, as it does for
+	// minutes after `gcloud beta services identity create`.
+	IAPServiceAgentDelay string `json:"iapServiceAgentDelay,omitempty"`
 	// Principals are the users, groups and service accounts that exist, in
 	// member form ("user:a@x.com"). IAM rejects members of those kinds that
 	// are listed in no project and are not a project's service agent.

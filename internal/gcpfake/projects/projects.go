@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Project is one seeded project.
@@ -18,6 +19,8 @@ type Project struct {
 	Number            int64
 	IAPAPIDisabled    bool
 	NoIAPServiceAgent bool
+	// IAPServiceAgentReadyAt, when set, is when IAM starts accepting the IAP service agent.
+	IAPServiceAgentReadyAt time.Time
 	// Principals are members of kind user, group or serviceAccount that
 	// exist, in IAM member form ("user:a@x.com").
 	Principals []string
@@ -35,7 +38,7 @@ func (p Project) serviceAgents() []string {
 		fmt.Sprintf("serviceAccount:service-%d@serverless-robot-prod.iam.gserviceaccount.com", p.Number),
 		fmt.Sprintf("serviceAccount:%d-compute@developer.gserviceaccount.com", p.Number),
 	}
-	if !p.NoIAPServiceAgent {
+	if !p.NoIAPServiceAgent && !time.Now().Before(p.IAPServiceAgentReadyAt) {
 		out = append(out, p.IAPServiceAgent())
 	}
 	return out
@@ -78,6 +81,20 @@ func (d *Directory) Add(p Project) error {
 	p.Principals = append([]string(nil), p.Principals...)
 	d.byID[p.ID] = p
 	d.byNumber[p.Number] = p.ID
+	return nil
+}
+
+// CreateIAPServiceAgent creates a project's IAP service agent, as `gcloud beta services identity
+// create --service=iap.googleapis.com` does; IAM accepts it from readyAt on.
+func (d *Directory) CreateIAPServiceAgent(id string, readyAt time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.byID[id]
+	if !ok {
+		return fmt.Errorf("project %q does not exist", id)
+	}
+	p.NoIAPServiceAgent, p.IAPServiceAgentReadyAt = false, readyAt
+	d.byID[id] = p
 	return nil
 }
 

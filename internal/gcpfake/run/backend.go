@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 	"github.com/runguard/runguard/internal/gcpfake/names"
@@ -110,6 +111,11 @@ func (b *Backend) loadService(tx *store.Tx, name string) (*runpb.Service, bool) 
 // ReconcileDelay has passed.
 func (b *Backend) startReconcile(tx *store.Tx, svc *runpb.Service) {
 	now := b.now()
+	if m, ok := tx.Get(store.KindFailNextRollout, svc.Name); ok {
+		tx.Delete(store.KindFailNextRollout, svc.Name)
+		failReconcile(svc, m.(*wrapperspb.StringValue).GetValue(), now)
+		return
+	}
 	svc.Reconciling = true
 	svc.TerminalCondition = &runpb.Condition{
 		Type:               "Ready",
@@ -429,9 +435,10 @@ func (b *Backend) UpdateOutOfBand(name string, mutate func(*runpb.Service)) (cha
 }
 
 // FailRollout ends the service's current rollout in failure, as a
-// revision that never becomes ready does: reconciling stops,
-// observed_generation catches up, terminal_condition is FAILED with the
-// message, and operations waiting on it end with that error.
+// revision that never becomes ready does. As runpb documents the
+// reconciling field: reconciling stops, observed_generation keeps the value
+// of the last serving revision (it does not catch up), terminal_condition is
+// FAILED with the message, and operations waiting on it end with that error.
 func (b *Backend) FailRollout(name, message string) error {
 	return b.Store.Txn(func(tx *store.Tx) error {
 		m, ok := tx.Get(store.KindService, name)
@@ -439,15 +446,30 @@ func (b *Backend) FailRollout(name, message string) error {
 			return fmt.Errorf("service %s does not exist", name)
 		}
 		svc := m.(*runpb.Service)
-		now := timestamppb.New(b.now())
-		svc.Reconciling = false
-		svc.ObservedGeneration = svc.Generation
-		svc.TerminalCondition = &runpb.Condition{Type: "Ready", State: runpb.Condition_CONDITION_FAILED, Message: message, Severity: runpb.Condition_ERROR, LastTransitionTime: now}
-		svc.Conditions = []*runpb.Condition{{Type: "ConfigurationsReady", State: runpb.Condition_CONDITION_FAILED, Message: message, Severity: runpb.Condition_ERROR, LastTransitionTime: now}}
+		failReconcile(svc, message, b.now())
 		tx.Put(store.KindService, name, svc)
 		tx.Delete(store.KindReconcileAt, name)
 		return nil
 	})
+}
+
+// FailNextRollout makes the next rollout of the service fail at once with
+// message, as a revision that cannot start does.
+func (b *Backend) FailNextRollout(name, message string) error {
+	return b.Store.Txn(func(tx *store.Tx) error {
+		if _, ok := tx.Get(store.KindService, name); !ok {
+			return fmt.Errorf("service %s does not exist", name)
+		}
+		tx.Put(store.KindFailNextRollout, name, wrapperspb.String(message))
+		return nil
+	})
+}
+
+func failReconcile(svc *runpb.Service, message string, at time.Time) {
+	now := timestamppb.New(at)
+	svc.Reconciling = false
+	svc.TerminalCondition = &runpb.Condition{Type: "Ready", State: runpb.Condition_CONDITION_FAILED, Message: message, Severity: runpb.Condition_ERROR, LastTransitionTime: now}
+	svc.Conditions = []*runpb.Condition{{Type: "ConfigurationsReady", State: runpb.Condition_CONDITION_FAILED, Message: message, Severity: runpb.Condition_ERROR, LastTransitionTime: now}}
 }
 
 // Policy returns the stored policy of a resource (service name or IAP

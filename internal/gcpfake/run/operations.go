@@ -63,7 +63,8 @@ func (b *Backend) refreshOperation(tx *store.Tx, op *longrunningpb.Operation) *l
 	}
 	meta, _ := anypb.New(svc)
 	op.Metadata = meta
-	if svc.ObservedGeneration >= target.Generation && !svc.Reconciling {
+	failed := svc.GetTerminalCondition().GetState() == runpb.Condition_CONDITION_FAILED
+	if !svc.Reconciling && (svc.ObservedGeneration >= target.Generation || failed) {
 		op.Done = true
 		op.Result = &longrunningpb.Operation_Response{Response: meta}
 		if tc := svc.GetTerminalCondition(); tc.GetState() == runpb.Condition_CONDITION_FAILED {

@@ -16,11 +16,13 @@ import (
 // Kinds of records. A Cloud Run service and its IAM policy share a resource
 // name, so the kind keeps them apart.
 const (
-	KindService       = "run.googleapis.com/Service"
-	KindReconcileAt   = "run.googleapis.com/ReconcileAt"
-	KindOperation     = "longrunning/Operation"
-	KindOperationDone = "longrunning/OperationDoneAt"
-	KindPolicy        = "iam/Policy"
+	KindService     = "run.googleapis.com/Service"
+	KindReconcileAt = "run.googleapis.com/ReconcileAt"
+	// KindFailNextRollout holds the message the service's next rollout fails with.
+	KindFailNextRollout = "run.googleapis.com/FailNextRollout"
+	KindOperation       = "longrunning/Operation"
+	KindOperationDone   = "longrunning/OperationDoneAt"
+	KindPolicy          = "iam/Policy"
 )
 
 type key struct{ kind, name string }

@@ -1,0 +1,68 @@
+package controllers_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcpfake"
+)
+
+// The rollout runguard started to switch IAP on fails (the new revision cannot serve). As Google
+// reports it, reconciling is false and observed_generation stays behind: the wait must end with
+// a clear condition, and the update must not be sent again in a loop.
+func TestRollout_AFailedIAPRolloutEndsTheWaitWithoutSendingTheUpdateAgain(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	msg := "Revision 'svc-00002-abc' is not ready and cannot serve traffic. Container failed to start."
+	if err := fake.FailNextRollout(w.fullName, msg); err != nil {
+		t.Fatal(err)
+	}
+	w.create(w.object("failing", group("devs", "user:alice@acme.com")))
+	ps := w.expectStalled("failing", iapv1alpha1.ReasonRolloutFailed, "Container failed to start", "iap_enabled is set", "deploy again")
+	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionIAPEnabled); c == nil || c.Status != metav1.ConditionFalse || c.Reason != iapv1alpha1.ReasonRolloutFailed {
+		t.Errorf("IAPEnabled = %v, want False/RolloutFailed", c)
+	}
+	updates := func() int {
+		n := 0
+		for _, m := range w.writes() {
+			if m == "run.UpdateService" {
+				n++
+			}
+		}
+		return n
+	}
+	time.Sleep(3 * 2 * time.Second) // three stalled rechecks of this suite
+	if n := updates(); n != 1 {
+		t.Errorf("run.UpdateService sent %d times, want once: a failed rollout must not be retried in a loop", n)
+	}
+	w.expectStalled("failing", iapv1alpha1.ReasonRolloutFailed)
+}
+
+// Just after `gcloud beta services identity create`, IAM rejects the new IAP agent for a while.
+// runguard waits that out as progress (IAPServiceAgentPropagating, not Stalled) and then binds.
+func TestIAPServiceAgent_AJustCreatedAgentIsWaitedForNotStalledOn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, withService(func(s *gcpfake.Service) { s.Project = "late-agent-project" }))
+	if err := fake.CreateIAPServiceAgent("late-agent-project", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ps := w.object("late", group("devs", "user:alice@acme.com"))
+	ps.Spec.Service.Project = "late-agent-project"
+	w.create(ps)
+	w.waitUntil("late", "waiting for the agent", func(ps *iapv1alpha1.ProtectedService) error {
+		c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReconciling)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != iapv1alpha1.ReasonIAPServiceAgentPropagating {
+			return fmt.Errorf("not waiting for the agent")
+		}
+		if meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionStalled) {
+			return fmt.Errorf("Stalled while the agent propagates")
+		}
+		return nil
+	})
+	w.waitReady("late")
+}
