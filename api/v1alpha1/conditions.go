@@ -51,9 +51,9 @@ const (
 	// ReasonIAPServiceAgentPropagating: a just-created IAP service agent is not accepted by IAM
 	// yet; retried for --iap-agent-propagation-timeout before IAPServiceAgentMissing.
 	ReasonIAPServiceAgentPropagating = "IAPServiceAgentPropagating"
-	ReasonRevoked               = "Revoked"
-	ReasonPublicAccessAllowed   = "PublicAccessAllowed"
-	ReasonDeleting              = "Deleting"
+	ReasonRevoked                    = "Revoked"
+	ReasonPublicAccessAllowed        = "PublicAccessAllowed"
+	ReasonDeleting                   = "Deleting"
 )
 
 // Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).

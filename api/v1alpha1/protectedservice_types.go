@@ -139,9 +139,10 @@ type AccessContext struct {
 	Expression string `json:"expression,omitempty"`
 }
 
-// AccessLevel names an Access Context Manager access level.
+// AccessLevel names an Access Context Manager access level. Access Context Manager limits the
+// level's short name to 50 characters: a letter, then letters, digits and underscores.
 // +kubebuilder:validation:MaxLength=200
-// +kubebuilder:validation:Pattern=`^accessPolicies/[0-9]+/accessLevels/[A-Za-z][A-Za-z0-9_]*$`
+// +kubebuilder:validation:Pattern=`^accessPolicies/[0-9]+/accessLevels/[A-Za-z][A-Za-z0-9_]{0,49}$`
 type AccessLevel string
 
 // PathPrefix is a URL path prefix; it starts with a slash.

@@ -184,6 +184,7 @@ accessGroups:
 - {name: Finance_Team, members: ["user:a@acme.com"]}
 `, "spec.accessGroups[0].name"},
 		{"access level in the wrong form", group(`["user:a@acme.com"]`, `{accessLevels: ["corp_managed_device"]}`), "spec.accessGroups[0].context.accessLevels[0]"},
+		{"access level name over 50 characters", group(`["user:a@acme.com"]`, `{accessLevels: ["accessPolicies/123/accessLevels/a`+strings.Repeat("b", 50)+`"]}`), "spec.accessGroups[0].context.accessLevels[0]"},
 		{"path prefix without a slash", group(`["user:a@acme.com"]`, `{pathPrefixes: ["reports/"]}`), "spec.accessGroups[0].context.pathPrefixes[0]"},
 		{"host with a scheme", group(`["user:a@acme.com"]`, `{hosts: ["https://billing.acme.com"]}`), "spec.accessGroups[0].context.hosts[0]"},
 		{"host with a port", group(`["user:a@acme.com"]`, `{hosts: ["billing.acme.com:443"]}`), "spec.accessGroups[0].context.hosts[0]"},

@@ -31,7 +31,7 @@ const MaxLogicalOperators = 12
 const alwaysTrueExpression = `request.time >= timestamp("1970-01-01T00:00:00Z")`
 
 // accessLevelPattern is the full name IAP expects in request.auth.access_levels.
-var accessLevelPattern = regexp.MustCompile(`^accessPolicies/[0-9]+/accessLevels/[A-Za-z][A-Za-z0-9_]*$`)
+var accessLevelPattern = regexp.MustCompile(`^accessPolicies/[0-9]+/accessLevels/[A-Za-z][A-Za-z0-9_]{0,49}$`)
 
 // CEL's timestamp() accepts years 0001 through 9999.
 var (
