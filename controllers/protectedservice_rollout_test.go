@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -65,4 +66,26 @@ func TestIAPServiceAgent_AJustCreatedAgentIsWaitedForNotStalledOn(t *testing.T) 
 		return nil
 	})
 	w.waitReady("late")
+}
+
+// A stale etag on UpdateService (a deploy landed between runguard's read and its update) is a
+// conflict: runguard reads the service again and retries, and never stalls on it (AIP-154).
+func TestRollout_AStaleEtagOnUpdateIsRetriedNotStalled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	addFault(t, gcpfake.FaultRule{Method: "run.UpdateService", Resource: w.fullName, Code: codes.Aborted, Times: 1})
+	w.create(w.object("raced", group("devs", "user:alice@acme.com")))
+	ps := w.waitReady("raced")
+	if meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionStalled) {
+		t.Errorf("Stalled after a conflict: %s", describeConditions(ps))
+	}
+	var updates []string
+	for _, c := range w.serviceCalls() {
+		if c.Method == "run.UpdateService" {
+			updates = append(updates, gcpfake.CodeName(c.Code))
+		}
+	}
+	if len(updates) != 2 || updates[0] != "ABORTED" || updates[1] != "OK" {
+		t.Errorf("run.UpdateService answers = %v, want [ABORTED OK]", updates)
+	}
 }
