@@ -97,6 +97,8 @@ type ProtectedServiceReconciler struct {
 	drift   driftTracker
 	health  projectHealth
 	agents  firstSeen // since when IAM rejects the object's IAP service agent
+	// permissions remembers which resources passed the permission preflight.
+	permissions permissionCache
 	// corrections times the correction of changes audit entries reported.
 	corrections correctionClock
 }
@@ -188,7 +190,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // first (so nobody is locked out while IAM propagates) and a stall there does not skip the
 // lockdown; with IAP off, the lockdown comes first and IAP is switched off only once it holds.
 func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outcome {
-	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
+	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkPermissions, r.checkOwnerMarkers); out != nil {
 		return out
 	}
 	converge := []phase{reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
@@ -216,6 +218,10 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		shown = worst(shown, o)
 	}
 	r.recordWrites(s)
+	if shown != nil && shown.reason == iapv1alpha1.ReasonPermissionDenied {
+		// Ask again on the next pass: the answer was wrong, or has changed.
+		r.permissions.forget(s.facts.serviceName, s.facts.iapResource)
+	}
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
 	applyStatus(s.ps, &s.facts, shown, r.ResyncPeriod)
 	r.report(ctx, s, shown)

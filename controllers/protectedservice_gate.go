@@ -76,6 +76,32 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 	return nil
 }
 
+// checkPermissions asks Google, before the first write, which permissions runguard lacks on the
+// service and on the IAP resource, and reports every missing one at once instead of failing one
+// call at a time. A resource that passed is not asked again for permissionTTL (or until a call
+// on it is denied), so the quiet resync stays at 3 reads.
+func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *scope) *outcome {
+	for _, resource := range []string{s.facts.serviceName, s.facts.iapResource} {
+		if r.permissions.fresh(resource, s.facts.now) {
+			continue
+		}
+		missing, err := r.Google.MissingPermissions(ctx, resource)
+		if err != nil {
+			return googleFailure(err)
+		}
+		for _, p := range missing {
+			s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
+		}
+		if len(missing) == 0 {
+			r.permissions.passed(resource, s.facts.now)
+		}
+	}
+	if len(s.facts.missingPermissions) > 0 {
+		return stall(iapv1alpha1.ReasonPermissionDenied, nil)
+	}
+	return nil
+}
+
 // checkOwnerMarkers reads the IAP policy and refuses the claim while another runguard owner's
 // markers are on it (another cluster, or an object deleted with Abandon). This read is also
 // bindAccess's first read, so it costs nothing extra.

@@ -56,6 +56,8 @@ type facts struct {
 	disallowed []string
 	// exposedBy says why switching IAP off would leave the service public.
 	exposedBy string
+	// missingPermissions are "permission on resource" the preflight found missing.
+	missingPermissions []string
 	// agentWindow is how long a rejected IAP service agent is retried as propagating.
 	agentWindow time.Duration
 

@@ -257,6 +257,10 @@ func googleMessage(o *outcome, f *facts) string {
 		}
 		return fmt.Sprintf("%s. Enable it: gcloud services enable %s --project=%s", msg, api, f.target.Project)
 	case iapv1alpha1.ReasonPermissionDenied:
+		if len(f.missingPermissions) > 0 {
+			return fmt.Sprintf("runguard's Google identity lacks %s. Grant the runguard role described in docs/install.md; nothing was written.",
+				strings.Join(f.missingPermissions, ", "))
+		}
 		if gcp.Permission(o.err) == "resourcemanager.projects.get" {
 			return fmt.Sprintf("Project %s does not exist, or runguard's identity lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", f.target.Project)
 		}

@@ -111,6 +111,10 @@ func statusRows() []statusRow {
 			shown: stall(iapv1alpha1.ReasonWouldExposeService, nil), want: stalledAs("WouldExposeService"), mentions: []string{AnnotationAllowPublic, "allUsers"}},
 		{name: "permission denied", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "The caller does not have permission", "iap.webServices.setIamPolicy")),
 			want: stalledAs("PermissionDenied"), mentions: []string{"iap.webServices.setIamPolicy", "docs/install.md"}},
+		{name: "permissions missing in the preflight", iapOn: true, facts: func(f *facts) {
+			f.missingPermissions = []string{"run.services.setIamPolicy on projects/acme-prod/locations/us-central1/services/web", "iap.webServices.setIamPolicy on projects/123/iap_web/cloud_run-us-central1/services/web"}
+		}, shown: stall(iapv1alpha1.ReasonPermissionDenied, nil),
+			want: stalledAs("PermissionDenied"), mentions: []string{"run.services.setIamPolicy on projects/acme-prod", "iap.webServices.setIamPolicy on projects/123", "nothing was written"}},
 		{name: "unknown project", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "denied", "resourcemanager.projects.get")),
 			want: stalledAs("PermissionDenied"), mentions: []string{"Project acme-prod does not exist"}},
 		{name: "API disabled", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "IAP API has not been used", "",

@@ -19,10 +19,12 @@ import (
 )
 
 // iapCalls lists "method code" for every call on this world's IAP resource, in order.
+// iapCalls lists the policy calls on the world's IAP resource (the permission preflight's
+// TestIamPermissions is not part of a read-modify-write).
 func (w *world) iapCalls() []string {
 	var out []string
 	for _, c := range fake.Calls() {
-		if c.Resource == w.iapTarget {
+		if c.Resource == w.iapTarget && c.Method != "iap.TestIamPermissions" {
 			s := c.Method + " " + gcpfake.CodeName(c.Code)
 			if c.Injected {
 				s += " (injected)"

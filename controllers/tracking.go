@@ -189,3 +189,37 @@ func (f *firstSeen) forget(key types.NamespacedName) {
 	defer f.mu.Unlock()
 	delete(f.first, key)
 }
+
+// permissionTTL bounds how long a resource's passed permission preflight is trusted: a revoked
+// role is otherwise found by the call it denies, which also clears the entry.
+const permissionTTL = time.Hour
+
+// permissionCache remembers when each resource last passed the permission preflight.
+type permissionCache struct {
+	mu     sync.Mutex
+	passes map[string]time.Time
+}
+
+func (c *permissionCache) fresh(resource string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.passes[resource]
+	return ok && now.Sub(at) < permissionTTL
+}
+
+func (c *permissionCache) passed(resource string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.passes == nil {
+		c.passes = map[string]time.Time{}
+	}
+	c.passes[resource] = now
+}
+
+func (c *permissionCache) forget(resources ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range resources {
+		delete(c.passes, r)
+	}
+}

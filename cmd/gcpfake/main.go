@@ -1,6 +1,7 @@
 // Command gcpfake serves the fake Google Cloud APIs (Cloud Run Admin v2,
 // IAP Admin IAM, Resource Manager GetProject) over gRPC, with a loopback
 // JSON admin endpoint for inspection, out-of-band changes and faults. With
+// --http-listen it also serves them as Google's REST/JSON APIs. With
 // --pubsub-listen it also runs Google's in-memory Pub/Sub server (pstest)
 // and publishes an Admin Activity audit entry for every change to a topic
 // there, as a Cloud Logging sink would.
@@ -45,6 +46,7 @@ func run() error {
 	adminListen := flag.String("admin-listen", "127.0.0.1:8791", "admin HTTP listen address (loopback only)")
 	reconcileDelay := flag.Duration("reconcile-delay", 0, "how long a Cloud Run change stays reconciling")
 	faultSeed := flag.Int64("fault-seed", 1, "seed for probabilistic fault rules")
+	httpListen := flag.String("http-listen", "", "serve the REST/JSON form of the same APIs here, as Google's REST clients and gcloud call them (loopback only; empty: none)")
 	pubsubListen := flag.String("pubsub-listen", "", "run an in-memory Pub/Sub server (pstest) here and publish audit entries to it (loopback only; empty: no audit entries)")
 	auditTopic := flag.String("audit-topic", adminapi.DefaultAuditTopic, "Pub/Sub topic the audit entries go to, created at start")
 	auditSubscription := flag.String("audit-subscription", adminapi.DefaultAuditSubscription, "Pub/Sub subscription created on --audit-topic at start")
@@ -55,6 +57,11 @@ func run() error {
 
 	if err := requireLoopback(*adminListen); err != nil {
 		return fmt.Errorf("--admin-listen: %w", err)
+	}
+	if *httpListen != "" {
+		if err := requireLoopback(*httpListen); err != nil {
+			return fmt.Errorf("--http-listen: %w", err)
+		}
 	}
 	audit := gcpfake.AuditOptions{Topic: *auditTopic, DeliveryDelay: *auditDelay, Caller: *auditCaller, OutOfBandCaller: *auditOutOfBandCaller}
 	if *pubsubListen != "" {
@@ -76,7 +83,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit})
 	if err != nil {
 		return err
 	}
@@ -91,6 +98,9 @@ func run() error {
 	go func() { adminErr <- admin.Serve(adminLis) }()
 	serving := []any{"grpc", srv.Endpoint(), "admin", "http://" + adminLis.Addr().String(),
 		"projects", len(seed.Projects), "services", len(seed.Services)}
+	if ep := srv.HTTPEndpoint(); ep != "" {
+		serving = append(serving, "rest", "http://"+ep)
+	}
 	if audit.PubSubEndpoint != "" {
 		serving = append(serving, "pubsub", audit.PubSubEndpoint, "auditTopic", *auditTopic,
 			"auditSubscription", *auditSubscription, "auditDeliveryDelay", *auditDelay)
@@ -150,8 +160,8 @@ func createTopicAndSubscription(endpoint, topic, subscription string) error {
 	return nil
 }
 
-// requireLoopback refuses to expose the unauthenticated admin API and
-// Pub/Sub server beyond this machine.
+// requireLoopback refuses to expose the unauthenticated admin API, REST
+// surface and Pub/Sub server beyond this machine.
 func requireLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -83,6 +83,12 @@ type auditFake struct {
 // subscription, and the fake publishing to it.
 func startAuditFake(t *testing.T, audit gcpfake.AuditOptions) *auditFake {
 	t.Helper()
+	return startAuditFakeOver(t, overGRPC, audit)
+}
+
+// startAuditFakeOver is startAuditFake with the clients on transport tr.
+func startAuditFakeOver(t *testing.T, tr transport, audit gcpfake.AuditOptions) *auditFake {
+	t.Helper()
 	ps := pstest.NewServer()
 	t.Cleanup(func() { _ = ps.Close() })
 	ctx := ctxT(t)
@@ -99,7 +105,7 @@ func startAuditFake(t *testing.T, audit gcpfake.AuditOptions) *auditFake {
 		t.Fatal(err)
 	}
 	audit.PubSubEndpoint, audit.Topic = ps.Addr, auditTopic
-	return &auditFake{fake: startFake(t, gcpfake.Options{Audit: audit}), pubsub: ps, client: client}
+	return &auditFake{fake: startFakeOver(t, tr, gcpfake.Options{Audit: audit}), pubsub: ps, client: client}
 }
 
 // published waits until the fake has published n entries in all and has
@@ -219,37 +225,39 @@ func TestAudit_EveryMutatingCallEmitsOneEntry(t *testing.T) {
 			wantLabels: map[string]string{"project_id": alpha, "backend_service_id": "", "location": ""},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := startAuditFake(t, gcpfake.AuditOptions{})
-			before := time.Now()
-			if err := tc.call(ctxT(t), f); err != nil {
-				t.Fatal(err)
-			}
-			aMarkerChange(t, f)
-			got := f.published(t, 2)
-			if len(got) != 2 {
-				t.Fatalf("published %d entries, want the call's and the marker's", len(got))
-			}
-			e := got[0]
-			al := e.auditLog
-			if al.GetServiceName() != tc.wantService || al.GetMethodName() != tc.wantMethod || al.GetResourceName() != tc.wantResource {
-				t.Errorf("serviceName, methodName, resourceName = %q, %q, %q; want %q, %q, %q",
-					al.GetServiceName(), al.GetMethodName(), al.GetResourceName(), tc.wantService, tc.wantMethod, tc.wantResource)
-			}
-			if e.LogName != activityLog || e.Severity != "NOTICE" {
-				t.Errorf("logName, severity = %q, %q; want %q, NOTICE", e.LogName, e.Severity, activityLog)
-			}
-			if got := al.GetAuthenticationInfo().GetPrincipalEmail(); got != runguardIdentity {
-				t.Errorf("principalEmail = %q, want %q", got, runguardIdentity)
-			}
-			if e.Resource.Type != tc.wantType || !mapsEqual(e.Resource.Labels, tc.wantLabels) {
-				t.Errorf("resource = %s %v, want %s %v", e.Resource.Type, e.Resource.Labels, tc.wantType, tc.wantLabels)
-			}
-			if e.Timestamp.Before(before) || e.ReceiveTimestamp.Before(e.Timestamp) || e.InsertID == "" || e.InsertID == got[1].InsertID {
-				t.Errorf("timestamp %v, receiveTimestamp %v, insertIds %q %q: want a fresh timestamp, receive no earlier, unique ids",
-					e.Timestamp, e.ReceiveTimestamp, e.InsertID, got[1].InsertID)
-			}
-		})
+		for _, tr := range transports {
+			t.Run(string(tr)+"/"+tc.name, func(t *testing.T) {
+				f := startAuditFakeOver(t, tr, gcpfake.AuditOptions{})
+				before := time.Now()
+				if err := tc.call(ctxT(t), f); err != nil {
+					t.Fatal(err)
+				}
+				aMarkerChange(t, f)
+				got := f.published(t, 2)
+				if len(got) != 2 {
+					t.Fatalf("published %d entries, want the call's and the marker's", len(got))
+				}
+				e := got[0]
+				al := e.auditLog
+				if al.GetServiceName() != tc.wantService || al.GetMethodName() != tc.wantMethod || al.GetResourceName() != tc.wantResource {
+					t.Errorf("serviceName, methodName, resourceName = %q, %q, %q; want %q, %q, %q",
+						al.GetServiceName(), al.GetMethodName(), al.GetResourceName(), tc.wantService, tc.wantMethod, tc.wantResource)
+				}
+				if e.LogName != activityLog || e.Severity != "NOTICE" {
+					t.Errorf("logName, severity = %q, %q; want %q, NOTICE", e.LogName, e.Severity, activityLog)
+				}
+				if got := al.GetAuthenticationInfo().GetPrincipalEmail(); got != runguardIdentity {
+					t.Errorf("principalEmail = %q, want %q", got, runguardIdentity)
+				}
+				if e.Resource.Type != tc.wantType || !mapsEqual(e.Resource.Labels, tc.wantLabels) {
+					t.Errorf("resource = %s %v, want %s %v", e.Resource.Type, e.Resource.Labels, tc.wantType, tc.wantLabels)
+				}
+				if e.Timestamp.Before(before) || e.ReceiveTimestamp.Before(e.Timestamp) || e.InsertID == "" || e.InsertID == got[1].InsertID {
+					t.Errorf("timestamp %v, receiveTimestamp %v, insertIds %q %q: want a fresh timestamp, receive no earlier, unique ids",
+						e.Timestamp, e.ReceiveTimestamp, e.InsertID, got[1].InsertID)
+				}
+			})
+		}
 	}
 }
 

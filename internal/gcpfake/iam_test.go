@@ -2,24 +2,30 @@ package gcpfake_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	runv1 "google.golang.org/api/run/v1"
 	"google.golang.org/genproto/googleapis/type/expr"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/runguard/runguard/internal/gcpfake"
 )
 
-// surface is one of the two IAM policies the controller edits.
+// surface is one of the two IAM policies the controller edits, as one API
+// serves it.
 type surface struct {
 	name     string
 	resource string
 	role     string
+	restOnly bool
 	get      func(ctx context.Context, f *fake, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error)
 	set      func(ctx context.Context, f *fake, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error)
 }
@@ -35,6 +41,25 @@ var surfaces = []surface{
 		},
 	},
 	{
+		// The Admin API v1 paths gcloud uses, on the same policy, through
+		// Google's discovery-based client (google.golang.org/api/run/v1).
+		name: "CloudRunServiceV1", resource: helloName, role: "roles/run.invoker", restOnly: true,
+		get: func(ctx context.Context, f *fake, r *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+			call := runV1(f).Projects.Locations.Services.GetIamPolicy(r.GetResource()).Context(ctx)
+			if v := r.GetOptions().GetRequestedPolicyVersion(); v != 0 {
+				call = call.OptionsRequestedPolicyVersion(int64(v))
+			}
+			return policyFromV1(call.Do())
+		},
+		set: func(ctx context.Context, f *fake, r *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+			var req runv1.SetIamPolicyRequest
+			if err := convertJSON(r, &req); err != nil {
+				return nil, err
+			}
+			return policyFromV1(runV1(f).Projects.Locations.Services.SetIamPolicy(r.GetResource(), &req).Context(ctx).Do())
+		},
+	},
+	{
 		name: "IAP", resource: helloIAP, role: "roles/iap.httpsResourceAccessor",
 		get: func(ctx context.Context, f *fake, r *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
 			return f.iap.GetIamPolicy(ctx, r)
@@ -45,15 +70,54 @@ var surfaces = []surface{
 	},
 }
 
+func runV1(f *fake) *runv1.APIService {
+	svc, err := runv1.NewService(context.Background(), f.RESTClientOptions()...)
+	if err != nil {
+		panic(err) // only options are checked; no I/O
+	}
+	return svc
+}
+
+// convertJSON re-reads a proto message's JSON form as a
+// google.golang.org/api type: both are the API's JSON.
+func convertJSON(from proto.Message, to any) error {
+	b, err := protojson.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, to)
+}
+
+func policyFromV1(p *runv1.Policy, err error) (*iampb.Policy, error) {
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	out := &iampb.Policy{}
+	return out, protojson.Unmarshal(b, out)
+}
+
 func v3() *iampb.GetPolicyOptions { return &iampb.GetPolicyOptions{RequestedPolicyVersion: 3} }
 
 func cond(title, expression string) *expr.Expr {
 	return &expr.Expr{Title: title, Expression: expression}
 }
 
+// forEachSurface runs fn for every surface over every transport that
+// serves it, each on a fresh fake.
 func forEachSurface(t *testing.T, fn func(t *testing.T, f *fake, s surface)) {
-	for _, s := range surfaces {
-		t.Run(s.name, func(t *testing.T) { fn(t, startFake(t, gcpfake.Options{}), s) })
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			for _, s := range surfaces {
+				if s.restOnly && tr != overREST {
+					continue
+				}
+				t.Run(s.name, func(t *testing.T) { fn(t, startFakeOver(t, tr, gcpfake.Options{}), s) })
+			}
+		})
 	}
 }
 
@@ -333,12 +397,13 @@ func TestSetIamPolicy_GroupLimitIs250(t *testing.T) {
 	}
 	seed := testSeed()
 	seed.Projects[0].Principals = append(seed.Projects[0].Principals, groups...)
-	f := startFake(t, gcpfake.Options{Seed: seed})
-	_, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: helloName, Policy: &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/run.invoker", Members: groups}}}})
-	wantCode(t, err, codes.InvalidArgument)
-	if _, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: helloName, Policy: &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/run.invoker", Members: groups[:250]}}}}); err != nil {
-		t.Errorf("250 groups must be accepted: %v", err)
-	}
+	forEachTransport(t, gcpfake.Options{Seed: seed}, func(t *testing.T, f *fake) {
+		_, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: helloName, Policy: &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/run.invoker", Members: groups}}}})
+		wantCode(t, err, codes.InvalidArgument)
+		if _, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: helloName, Policy: &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/run.invoker", Members: groups[:250]}}}}); err != nil {
+			t.Errorf("250 groups must be accepted: %v", err)
+		}
+	})
 }
 
 func TestSetIamPolicy_AuditConfigsChangeOnlyWhenMasked(t *testing.T) {
@@ -409,24 +474,39 @@ func TestSetIamPolicy_ConcurrentReadModifyWriteLosesNoMember(t *testing.T) {
 }
 
 func TestTestIamPermissions_EchoesPermissionsOfTheService(t *testing.T) {
-	f := startFake(t, gcpfake.Options{})
-	ctx := ctxT(t)
-	resp, err := f.run.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: helloName, Permissions: []string{"run.services.setIamPolicy", "iap.webServiceVersions.accessViaIAP"}})
+	forEachTransport(t, gcpfake.Options{}, func(t *testing.T, f *fake) {
+		ctx := ctxT(t)
+		resp, err := f.run.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: helloName, Permissions: []string{"run.services.setIamPolicy", "iap.webServiceVersions.accessViaIAP"}})
+		if err != nil || len(resp.Permissions) != 1 || resp.Permissions[0] != "run.services.setIamPolicy" {
+			t.Errorf("run: %v %v", resp, err)
+		}
+		resp, err = f.iap.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: helloIAP, Permissions: []string{"iap.webServices.setIamPolicy"}})
+		if err != nil || len(resp.Permissions) != 1 {
+			t.Errorf("iap: %v %v", resp, err)
+		}
+		_, err = f.run.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: helloName, Permissions: []string{"run.*"}})
+		wantCode(t, err, codes.InvalidArgument)
+	})
+}
+
+func TestTestIamPermissions_CloudRunV1PathAnswersLikeV2(t *testing.T) {
+	f := startFakeOver(t, overREST, gcpfake.Options{})
+	resp, err := runV1(f).Projects.Locations.Services.TestIamPermissions(helloName, &runv1.TestIamPermissionsRequest{
+		Permissions: []string{"run.services.setIamPolicy", "iap.webServiceVersions.accessViaIAP"},
+	}).Context(ctxT(t)).Do()
 	if err != nil || len(resp.Permissions) != 1 || resp.Permissions[0] != "run.services.setIamPolicy" {
-		t.Errorf("run: %v %v", resp, err)
+		t.Errorf("v1 testIamPermissions: %v %v", resp, err)
 	}
-	resp, err = f.iap.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: helloIAP, Permissions: []string{"iap.webServices.setIamPolicy"}})
-	if err != nil || len(resp.Permissions) != 1 {
-		t.Errorf("iap: %v %v", resp, err)
+	if n := f.CallCounts()["run.TestIamPermissions"]; n != 1 {
+		t.Errorf("call log counted %d run.TestIamPermissions, want 1", n)
 	}
-	_, err = f.run.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: helloName, Permissions: []string{"run.*"}})
-	wantCode(t, err, codes.InvalidArgument)
 }
 
 func TestSetIamPolicy_MissingServiceFailsNotFound(t *testing.T) {
-	f := startFake(t, gcpfake.Options{})
-	_, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: "projects/proj-alpha/locations/us-central1/services/ghost", Policy: &iampb.Policy{}})
-	wantCode(t, err, codes.NotFound)
+	forEachTransport(t, gcpfake.Options{}, func(t *testing.T, f *fake) {
+		_, err := f.run.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: "projects/proj-alpha/locations/us-central1/services/ghost", Policy: &iampb.Policy{}})
+		wantCode(t, err, codes.NotFound)
+	})
 }
 
 func TestServicePolicy_SeedsPublicAsAllUsersInvoker(t *testing.T) {

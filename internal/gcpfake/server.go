@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 	"github.com/runguard/runguard/internal/gcpfake/resourcemanager"
+	"github.com/runguard/runguard/internal/gcpfake/rest"
 	"github.com/runguard/runguard/internal/gcpfake/run"
 	"github.com/runguard/runguard/internal/gcpfake/store"
 )
@@ -55,12 +57,18 @@ type Options struct {
 	// Audit publishes an Admin Activity audit entry for every change to a
 	// Pub/Sub topic; the zero value publishes none.
 	Audit AuditOptions
+	// HTTPAddr, if set, is where the REST/JSON form of the same APIs is
+	// served ("127.0.0.1:0" picks a port); "" serves none.
+	HTTPAddr string
 }
 
 // Server is a running fake.
 type Server struct {
 	lis     net.Listener
 	grpc    *grpc.Server
+	httpLis net.Listener // nil: no REST surface
+	http    *http.Server
+	rm      *resourcemanager.Server
 	store   *store.Store
 	dir     *projects.Directory
 	run     *run.Backend
@@ -68,6 +76,7 @@ type Server struct {
 	calls   *callLog
 	logger  *slog.Logger
 	audit   *auditEmitter // nil: audit entries are off
+	denials denials       // permissions TestIamPermissions leaves out
 	stopped sync.Once
 }
 
@@ -121,17 +130,74 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	s.lis = lis
-	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(rest.NoteHandled, s.intercept))
+	s.rm = &resourcemanager.Server{Directory: dir}
 	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
 	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
 	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine})
-	resourcemanagerpb.RegisterProjectsServer(s.grpc, &resourcemanager.Server{Directory: dir})
+	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
+	if opts.HTTPAddr != "" {
+		if err := s.startREST(opts.HTTPAddr); err != nil {
+			_ = lis.Close()
+			s.audit.stop()
+			return nil, err
+		}
+	}
 	go func() { _ = s.grpc.Serve(lis) }()
 	return s, nil
 }
 
+// startREST serves the REST surface (package rest) on addr.
+func (s *Server) startREST(addr string) error {
+	h, err := rest.NewHandler(rest.Options{GRPC: s.grpc, GetProject: s.getProjectIntercepted})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.httpLis = lis
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.http.Serve(lis) }()
+	return nil
+}
+
+// getProjectIntercepted runs v3 GetProject through the interceptor, for the
+// hand-written Resource Manager v1 path: it is logged, faulted and denied as
+// resourcemanager.GetProject.
+func (s *Server) getProjectIntercepted(ctx context.Context, req *resourcemanagerpb.GetProjectRequest) (*resourcemanagerpb.Project, error) {
+	info := &grpc.UnaryServerInfo{Server: s.rm, FullMethod: resourcemanagerpb.Projects_GetProject_FullMethodName}
+	resp, err := s.intercept(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return s.rm.GetProject(ctx, req.(*resourcemanagerpb.GetProjectRequest))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*resourcemanagerpb.Project), nil
+}
+
 // Endpoint is host:port of the gRPC server.
 func (s *Server) Endpoint() string { return s.lis.Addr().String() }
+
+// HTTPEndpoint is host:port of the REST surface, "" if Options.HTTPAddr
+// was empty.
+func (s *Server) HTTPEndpoint() string {
+	if s.httpLis == nil {
+		return ""
+	}
+	return s.httpLis.Addr().String()
+}
+
+// RESTClientOptions point a Google Cloud Go REST client
+// (run.NewServicesRESTClient, …) or a google.golang.org/api client at the
+// REST surface: plain HTTP, no credentials. Only with Options.HTTPAddr.
+func (s *Server) RESTClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint("http://" + s.HTTPEndpoint()),
+		option.WithoutAuthentication(),
+	}
+}
 
 // ClientOptions point a Google Cloud Go client at the fake: its endpoint,
 // no credentials, plaintext gRPC.
@@ -143,10 +209,19 @@ func (s *Server) ClientOptions() []option.ClientOption {
 	}
 }
 
-// Stop stops gracefully, cutting off calls still running after 2 seconds.
+// Stop stops gracefully, cutting off calls still running after 2 seconds
+// (REST, then gRPC).
 // Audit entries not yet published are dropped.
 func (s *Server) Stop() {
 	s.stopped.Do(func() {
+		// REST calls run inside the gRPC server's handlers: end them first.
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if s.http.Shutdown(ctx) != nil {
+				_ = s.http.Close()
+			}
+			cancel()
+		}
 		done := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(done) }()
 		select {
@@ -182,6 +257,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		} else {
 			resp, err = handler(ctx, req)
 			if err == nil {
+				resp = s.denials.filter(method, resource, resp)
 				applied = resp
 			}
 			if d.fail != nil {

@@ -1,0 +1,41 @@
+package gcp
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+)
+
+// The permissions runguard's code paths use, by resource. docs/install.md's custom role is
+// exactly these plus resourcemanager.projects.get (which has no resource to test it on before
+// the project number is known: its denial is reported by the lookup itself).
+var (
+	ServicePermissions = []string{"run.services.get", "run.services.update", "run.services.getIamPolicy", "run.services.setIamPolicy"}
+	AccessPermissions  = []string{"iap.webServices.getIamPolicy", "iap.webServices.setIamPolicy"}
+)
+
+// MissingPermissions asks Google which of the permissions runguard needs on resource (a Cloud
+// Run service, or an IAP resource) its identity lacks, in the order they are listed.
+func (c *Clients) MissingPermissions(ctx context.Context, resource string) ([]string, error) {
+	want := ServicePermissions
+	test := c.run.TestIamPermissions
+	method, op := "run.TestIamPermissions", "test runguard's permissions on Cloud Run service"
+	if strings.Contains(resource, "/iap_web/") {
+		want, test = AccessPermissions, c.iap.TestIamPermissions
+		method, op = "iap.TestIamPermissions", "test runguard's permissions on IAP resource"
+	}
+	resp, err := test(ctx, &iampb.TestIamPermissionsRequest{Resource: resource, Permissions: want})
+	observe(method, err)
+	if err != nil {
+		return nil, callError(op, resource, "", err)
+	}
+	var missing []string
+	for _, p := range want {
+		if !slices.Contains(resp.GetPermissions(), p) {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
