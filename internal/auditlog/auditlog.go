@@ -99,7 +99,7 @@ type Target struct {
 // ParseResource accepts the forms Google logs: Cloud Run v2
 // projects/{id or number}/locations/{l}/services/{s}, Cloud Run v1 namespaces/{project}/services/{s}
 // (with or without a leading apis/serving.knative.dev/v1/), and the IAP resource
-// projects/{number}/iap_web/cloud_run-{region}/services/{s}.
+// projects/{number or id}/iap_web/cloud_run-{region}/services/{s}.
 func ParseResource(name string) (Target, bool) {
 	name = strings.TrimPrefix(name, "apis/serving.knative.dev/v1/")
 	parts := strings.Split(name, "/")
@@ -109,8 +109,10 @@ func ParseResource(name string) (Target, bool) {
 	case len(parts) == 4 && parts[0] == "namespaces" && parts[2] == "services":
 		return target(parts[1], "", parts[3])
 	case len(parts) == 6 && parts[0] == "projects" && parts[2] == "iap_web" && strings.HasPrefix(parts[3], "cloud_run-") && parts[4] == "services":
+		// IAP names resources by project number; a project ID is accepted too, since reports
+		// disagree on whether Google ever logs one.
 		t, ok := target(parts[1], strings.TrimPrefix(parts[3], "cloud_run-"), parts[5])
-		return t, ok && t.Number && t.Location != ""
+		return t, ok && t.Location != ""
 	}
 	return Target{}, false
 }

@@ -23,6 +23,7 @@ func TestParse_MapsEveryResourceFormGoogleLogsToOneIndexKey(t *testing.T) {
 		{"google.cloud.run.v1.Services.SetIamPolicy", "namespaces/123456789012/services/web"},
 		{"google.cloud.run.v1.Services.ReplaceService", "apis/serving.knative.dev/v1/namespaces/acme-prod/services/web"},
 		{"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/123456789012/iap_web/cloud_run-us-central1/services/web"},
+		{"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/acme-prod/iap_web/cloud_run-us-central1/services/web"},
 	} {
 		e, err := Parse(entryJSON(activity, tc.method, tc.resource))
 		if err != nil {
@@ -64,7 +65,6 @@ func TestParse_RejectsWhatIsNotAnAdminActivityChange(t *testing.T) {
 		{"no resource", entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", ""), ErrMalformed},
 		{"a read", entryJSON(activity, "google.cloud.run.v2.Services.GetService", "projects/p/locations/l/services/s"), ErrIrrelevant},
 		{"another resource kind", entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l/jobs/j"), ErrIrrelevant},
-		{"an IAP resource by project ID", entryJSON(activity, "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/acme/iap_web/cloud_run-r/services/s"), ErrIrrelevant},
 		{"an IAP resource without region", entryJSON(activity, "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/1/iap_web/compute/services/s"), ErrIrrelevant},
 	} {
 		if _, err := Parse(tc.data); !errors.Is(err, tc.want) {
