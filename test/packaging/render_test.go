@@ -35,7 +35,7 @@ func TestHelmLint_ChartPassesStrictLint(t *testing.T) {
 }
 
 func TestHelmValuesSchema_RejectsNonsense(t *testing.T) {
-	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com"} {
+	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com", "auditLogSubscription=runguard-audit"} {
 		t.Run(set, func(t *testing.T) {
 			if _, err := runTool(t, helmBin(t), "template", "runguard", repoPath("charts", "runguard"), "--set", set); err == nil {
 				t.Errorf("helm template accepted --set %s", set)
@@ -183,8 +183,10 @@ func TestRenderedArgs_AreFlagsTheManagerKnows(t *testing.T) {
 
 func TestHelmValues_ReachTheManagerFlags(t *testing.T) {
 	args := deploymentOf(t, renderHelm(t, "clusterName=prod-eu", "allowAnyProject=true", "resyncPeriod=5m",
-		"maxConcurrentReconciles=8", "extraArgs={--zap-log-level=debug}", "replicaCount=3")).Spec.Template.Spec.Containers[0].Args
-	for _, want := range []string{"--cluster-name=prod-eu", "--allow-any-project=true", "--resync-period=5m", "--max-concurrent-reconciles=8", "--zap-log-level=debug"} {
+		"maxConcurrentReconciles=8", "extraArgs={--zap-log-level=debug}", "replicaCount=3",
+		"auditLogSubscription=projects/ops-project/subscriptions/runguard-audit")).Spec.Template.Spec.Containers[0].Args
+	for _, want := range []string{"--cluster-name=prod-eu", "--allow-any-project=true", "--resync-period=5m", "--max-concurrent-reconciles=8", "--zap-log-level=debug",
+		"--audit-log-subscription=projects/ops-project/subscriptions/runguard-audit"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %v lack %s", args, want)
 		}
