@@ -174,15 +174,29 @@ done < <(sed -n -e 's/^api server: //p' -e 's/^etcd: //p' "$LOG_DIR/localcluster
 info "$(grep '^api server' "$LOG_DIR/localcluster.log"), ready after $(since "$T_UP")"
 
 step "Starting the fake Google Cloud, seeded from hack/demo/seed.yaml"
-read -r GRPC_PORT ADMIN_PORT PUBSUB_PORT METRICS_PORT PROBE_PORT < <(bin/localcluster free-ports 5)
-PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$PUBSUB_PORT" "$METRICS_PORT" "$PROBE_PORT")
+read -r GRPC_PORT ADMIN_PORT PUBSUB_PORT METRICS_PORT PROBE_PORT REST_PORT < <(bin/localcluster free-ports 6)
+PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$PUBSUB_PORT" "$METRICS_PORT" "$PROBE_PORT" "$REST_PORT")
 ADMIN="http://127.0.0.1:$ADMIN_PORT"
 start gcpfake "$LOG_DIR/gcpfake.log" \
 	bin/gcpfake --listen "127.0.0.1:$GRPC_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --seed hack/demo/seed.yaml \
-	--pubsub-listen "127.0.0.1:$PUBSUB_PORT"
+	--pubsub-listen "127.0.0.1:$PUBSUB_PORT" --http-listen "127.0.0.1:$REST_PORT"
 bin/localcluster wait-http "$ADMIN/healthz" --timeout 30s || die "gcpfake did not start; see $LOG_DIR/gcpfake.log:
 $(tail -n 20 "$LOG_DIR/gcpfake.log")"
-info "gRPC on 127.0.0.1:$GRPC_PORT, admin on $ADMIN"
+info "gRPC on 127.0.0.1:$GRPC_PORT, admin on $ADMIN, REST (what gcloud calls) on http://127.0.0.1:$REST_PORT/"
+# A throwaway gcloud configuration pointed at the fake, so the user's own gcloud can inspect it
+# without touching their configuration; the CLOUDSDK_* variables set the same properties as
+# `gcloud config set`.
+GCLOUD_ENV="$DEMO_DIR/gcloud.env"
+mkdir -p "$DEMO_DIR/gcloud-config"
+cat >"$GCLOUD_ENV" <<EOF
+# source this file to point gcloud at the demo's fake Google Cloud (docs/gcpfake.md)
+export CLOUDSDK_CONFIG="$DEMO_DIR/gcloud-config"
+export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true
+export CLOUDSDK_CORE_PROJECT=acme-prod
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAP=http://127.0.0.1:$REST_PORT/
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=http://127.0.0.1:$REST_PORT/
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://127.0.0.1:$REST_PORT/
+EOF
 info "Pub/Sub (Google's in-memory server) on 127.0.0.1:$PUBSUB_PORT: every change is published there as an"
 info "Admin Activity audit entry, as a Cloud Logging sink would, to subscription $AUDIT_SUBSCRIPTION"
 info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
@@ -298,6 +312,9 @@ else
 	info "an out-of-band grant of allUsers was taken back by an audit log event in $T_DRIFT (resync $RESYNC)"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
+info "inspect the fake with your own gcloud while the demo runs (docs/gcpfake.md):"
+info "  source ${GCLOUD_ENV#"$ROOT"/}"
+info "  gcloud beta iap web get-iam-policy --resource-type=cloud-run --service=$DRIFT_OBJECT --region=us-central1"
 
 if [[ -n "$DEMO_EXIT" && "$DEMO_EXIT" != 0 ]]; then
 	if ((FAILURES > 0)); then exit 1; fi

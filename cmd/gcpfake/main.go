@@ -1,5 +1,5 @@
 // Command gcpfake serves the fake Google Cloud APIs (Cloud Run Admin v2,
-// IAP Admin IAM, Resource Manager GetProject) over gRPC, with a loopback
+// IAP Admin IAM and settings, Resource Manager GetProject) over gRPC, with a loopback
 // JSON admin endpoint for inspection, out-of-band changes and faults. With
 // --http-listen it also serves them as Google's REST/JSON APIs. With
 // --pubsub-listen it also runs Google's in-memory Pub/Sub server (pstest)
@@ -47,6 +47,7 @@ func run() error {
 	reconcileDelay := flag.Duration("reconcile-delay", 0, "how long a Cloud Run change stays reconciling")
 	faultSeed := flag.Int64("fault-seed", 1, "seed for probabilistic fault rules")
 	httpListen := flag.String("http-listen", "", "serve the REST/JSON form of the same APIs here, as Google's REST clients and gcloud call them (loopback only; empty: none)")
+	iapAcceptProjectID := flag.Bool("iap-accept-project-id", true, "resolve a project ID in IAP resource names (projects/{id}/iap_web/...) as the number; false rejects it with INVALID_ARGUMENT. gcloud beta iap settings get --project=ID sends the ID form")
 	pubsubListen := flag.String("pubsub-listen", "", "run an in-memory Pub/Sub server (pstest) here and publish audit entries to it (loopback only; empty: no audit entries)")
 	auditTopic := flag.String("audit-topic", adminapi.DefaultAuditTopic, "Pub/Sub topic the audit entries go to, created at start")
 	auditSubscription := flag.String("audit-subscription", adminapi.DefaultAuditSubscription, "Pub/Sub subscription created on --audit-topic at start")
@@ -83,7 +84,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID})
 	if err != nil {
 		return err
 	}

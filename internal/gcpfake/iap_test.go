@@ -12,7 +12,6 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/runguard/runguard/internal/gcpfake"
 )
@@ -163,9 +162,7 @@ func TestIAP_SeededForeignBindingIsVisible(t *testing.T) {
 
 func TestIAP_OtherMethodsAreUnimplemented(t *testing.T) {
 	forEachTransport(t, gcpfake.Options{}, func(t *testing.T, f *fake) {
-		_, err := f.iap.GetIapSettings(ctxT(t), &iappb.GetIapSettingsRequest{Name: helloIAP})
-		wantCode(t, err, codes.Unimplemented)
-		_, err = f.iap.UpdateIapSettings(ctxT(t), &iappb.UpdateIapSettingsRequest{IapSettings: &iappb.IapSettings{Name: helloIAP}, UpdateMask: &fieldmaskpb.FieldMask{}})
+		_, err := f.iap.ValidateIapAttributeExpression(ctxT(t), &iappb.ValidateIapAttributeExpressionRequest{Name: helloIAP, Expression: "true"})
 		wantCode(t, err, codes.Unimplemented)
 	})
 }

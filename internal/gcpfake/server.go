@@ -1,6 +1,6 @@
 // Package gcpfake is a fake of the Google Cloud APIs runguard's controller
 // calls: Cloud Run Admin v2 Services (with its long-running operations),
-// the IAM surface of the IAP Admin API, and Resource Manager v3
+// the IAM and settings surface of the IAP Admin API, and Resource Manager v3
 // GetProject. It serves the official generated gRPC interfaces on one real
 // gRPC server on loopback, so tests use Google's own Go clients against it,
 // and it offers inspection, out-of-band changes, fault injection and a call
@@ -60,6 +60,11 @@ type Options struct {
 	// HTTPAddr, if set, is where the REST/JSON form of the same APIs is
 	// served ("127.0.0.1:0" picks a port); "" serves none.
 	HTTPAddr string
+	// IAPAcceptProjectID makes IAP resolve a project ID in its resource
+	// names (projects/{id}/iap_web/…) as it does the number; false rejects
+	// the ID form with INVALID_ARGUMENT. Whether Google accepts it is
+	// disputed; `gcloud beta iap settings get --project=ID` sends it.
+	IAPAcceptProjectID bool
 }
 
 // Server is a running fake.
@@ -134,7 +139,7 @@ func Start(opts Options) (*Server, error) {
 	s.rm = &resourcemanager.Server{Directory: dir}
 	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
 	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
-	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine})
+	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine, AcceptProjectID: opts.IAPAcceptProjectID})
 	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
 	if opts.HTTPAddr != "" {
 		if err := s.startREST(opts.HTTPAddr); err != nil {
@@ -319,7 +324,7 @@ func shortMethod(full string) string {
 
 func isWrite(method string) bool {
 	switch method {
-	case "run.CreateService", "run.UpdateService", "run.DeleteService", "run.SetIamPolicy", "iap.SetIamPolicy":
+	case "run.CreateService", "run.UpdateService", "run.DeleteService", "run.SetIamPolicy", "iap.SetIamPolicy", "iap.UpdateIapSettings":
 		return true
 	}
 	return false
@@ -332,6 +337,8 @@ func resourceOf(req any) string {
 		return r.GetParent() + "/services/" + r.GetServiceId()
 	case *runpb.UpdateServiceRequest:
 		return r.GetService().GetName()
+	case *iappb.UpdateIapSettingsRequest:
+		return r.GetIapSettings().GetName()
 	case interface{ GetResource() string }:
 		return r.GetResource()
 	case interface{ GetName() string }:

@@ -1,5 +1,6 @@
-// Package iap fakes the IAM surface of the Identity-Aware Proxy Admin API
-// v1 for Cloud Run: GetIamPolicy, SetIamPolicy and TestIamPermissions on
+// Package iap fakes the Identity-Aware Proxy Admin API v1 for Cloud Run:
+// GetIamPolicy, SetIamPolicy, TestIamPermissions, GetIapSettings and
+// UpdateIapSettings on
 // projects/{number}/iap_web/cloud_run-{region}/services/{service} and on
 // the region-wide projects/{number}/iap_web/cloud_run-{region}. Every other
 // method answers UNIMPLEMENTED.
@@ -27,6 +28,11 @@ type Server struct {
 	Store     *store.Store
 	Directory *projects.Directory
 	Engine    *policyengine.Engine
+	// AcceptProjectID resolves a project ID in a resource name
+	// (projects/{id}/iap_web/…) to its project; false rejects it with
+	// INVALID_ARGUMENT. Whether Google accepts the ID form is disputed;
+	// gcloud's `iap settings get --project=ID` sends it.
+	AcceptProjectID bool
 }
 
 var _ iappb.IdentityAwareProxyAdminServiceServer = (*Server)(nil)
@@ -45,8 +51,14 @@ func (s *Server) resolve(resource string) (key, service string, err error) {
 		return "", "", apierr.BadRequest(fmt.Sprintf("Invalid resource %q; for Cloud Run, IAP resources are projects/{project_number}/iap_web/cloud_run-{region}[/services/{service}].", resource),
 			apierr.FieldViolation{Field: "resource", Description: "not an IAP Cloud Run resource name"})
 	}
-	if _, err := strconv.ParseInt(r.Project, 10, 64); err != nil {
-		// Decision: the project ID form is rejected rather than resolved;
+	if _, err := strconv.ParseInt(r.Project, 10, 64); err != nil && s.AcceptProjectID {
+		p, known := s.Directory.Lookup(r.Project)
+		if !known {
+			return "", "", apierr.New(codes.PermissionDenied, "The caller does not have permission")
+		}
+		r.Project = strconv.FormatInt(p.Number, 10)
+	} else if err != nil {
+		// Decision (without AcceptProjectID): the ID form is rejected;
 		// IAP addresses these resources by project number only.
 		p, known := s.Directory.Lookup(r.Project)
 		if known && p.IAPAPIDisabled {

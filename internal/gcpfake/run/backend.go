@@ -408,6 +408,7 @@ func (b *Backend) deleteLocked(tx *store.Tx, s names.Service, p projects.Project
 	tx.Delete(store.KindReconcileAt, s.String())
 	tx.Delete(store.KindPolicy, s.String())
 	tx.Delete(store.KindPolicy, names.IAPService(p.Number, s.Location, s.ID))
+	tx.Delete(store.KindIAPSettings, names.IAPService(p.Number, s.Location, s.ID))
 	return true
 }
 

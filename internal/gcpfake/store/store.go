@@ -23,6 +23,9 @@ const (
 	KindOperation       = "longrunning/Operation"
 	KindOperationDone   = "longrunning/OperationDoneAt"
 	KindPolicy          = "iam/Policy"
+	// KindIAPSettings holds an IAP resource's iappb.IapSettings, keyed by
+	// the resource in project-number form.
+	KindIAPSettings = "iap.googleapis.com/IapSettings"
 )
 
 type key struct{ kind, name string }
