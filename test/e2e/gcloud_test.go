@@ -54,9 +54,17 @@ func (g *gcloud) run(args ...string) string {
 // policy runs a get-iam-policy command and decodes its JSON.
 func (g *gcloud) policy(args ...string) adminapi.Policy {
 	g.t.Helper()
-	var p adminapi.Policy
 	out := g.run(append(args, "--format=json")...)
-	if err := json.Unmarshal([]byte(out), &p); err != nil {
+	// gcloud (apitools) prints bytes fields such as the etag in URL-safe base64, which
+	// encoding/json's []byte does not read; the etag is not compared, so it is dropped.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		g.t.Fatalf("gcloud %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	delete(raw, "etag")
+	stripped, _ := json.Marshal(raw)
+	var p adminapi.Policy
+	if err := json.Unmarshal(stripped, &p); err != nil {
 		g.t.Fatalf("gcloud %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return p
