@@ -120,8 +120,9 @@ func startManager(t *testing.T, objs []*unstructured.Unstructured, fake *gcpfake
 	metricsAddr := freeAddr(t)
 	m.metricsURL = "https://" + metricsAddr + "/metrics"
 	// The Deployment's own arguments first; later flags win, and only these differ from a pod:
-	// loopback ports, the Lease namespace a pod reads from its service account mount, and the
-	// fake Google Cloud instead of Google's endpoints.
+	// loopback ports, the Lease namespace a pod reads from its service account mount, the fake
+	// Google Cloud instead of Google's endpoints, and a short wait for a just-created IAP agent
+	// (the fake's missing agent never appears).
 	args := append(slices.Clone(pod.Containers[0].Args),
 		"--metrics-bind-address="+metricsAddr,
 		"--health-probe-bind-address="+m.probeAddr,
@@ -131,6 +132,7 @@ func startManager(t *testing.T, objs []*unstructured.Unstructured, fake *gcpfake
 		"--iap-endpoint="+fake.Endpoint(),
 		"--resourcemanager-endpoint="+fake.Endpoint(),
 		"--resync-period=1m",
+		"--iap-agent-propagation-timeout=3s",
 	)
 	m.cmd = exec.Command(managerBinary(t), args...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "KUBERNETES_SERVICE_HOST=", "KUBERNETES_SERVICE_PORT=")
