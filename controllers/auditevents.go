@@ -57,9 +57,12 @@ func (r *ProtectedServiceReconciler) receiveAuditEvents(ctx context.Context) err
 	delay := time.Second
 	r.announce(corev1.EventTypeNormal, "AuditSubscriptionStarted", "Receiving audit log entries from %s; the changes they report are corrected at once.", r.AuditSubscription.Name())
 	for {
-		auditSubscriptionUp.Set(1)
 		started := time.Now()
-		err := r.AuditSubscription.Receive(ctx, func(data []byte) { r.onAuditEntry(ctx, data) })
+		err := r.AuditSubscription.Check(ctx)
+		if err == nil {
+			auditSubscriptionUp.Set(1)
+			err = r.AuditSubscription.Receive(ctx, func(data []byte) { r.onAuditEntry(ctx, data) })
+		}
 		auditSubscriptionUp.Set(0)
 		if ctx.Err() != nil {
 			return nil

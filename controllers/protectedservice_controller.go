@@ -99,6 +99,7 @@ type ProtectedServiceReconciler struct {
 	agents  firstSeen // since when IAM rejects the object's IAP service agent
 	// permissions remembers which resources passed the permission preflight.
 	permissions permissionCache
+	rollouts    rolloutTracker // the generation each object's own IAP switch produced
 	// corrections times the correction of changes audit entries reported.
 	corrections correctionClock
 }
@@ -190,10 +191,12 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // first (so nobody is locked out while IAM propagates) and a stall there does not skip the
 // lockdown; with IAP off, the lockdown comes first and IAP is switched off only once it holds.
 func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outcome {
-	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkPermissions, r.checkOwnerMarkers); out != nil {
+	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
 		return out
 	}
-	converge := []phase{reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
+	// The permission preflight opens the converge stage, not the gate: a missing permission must
+	// not keep the lockdown (which may need only the others) from running.
+	converge := []phase{r.checkPermissions, reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
 		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess)}
 	enableIAP := reports(iapv1alpha1.ConditionIAPEnabled, r.enableIAP)
 	revokePublicAccess := reports(iapv1alpha1.ConditionPublicAccessRevoked, r.revokePublicAccess)
@@ -218,9 +221,11 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		shown = worst(shown, o)
 	}
 	r.recordWrites(s)
-	if shown != nil && shown.reason == iapv1alpha1.ReasonPermissionDenied {
-		// Ask again on the next pass: the answer was wrong, or has changed.
-		r.permissions.forget(s.facts.serviceName, s.facts.iapResource)
+	for _, o := range outcomes {
+		if o.reason == iapv1alpha1.ReasonPermissionDenied {
+			// Ask again on the next pass: the answer was wrong, or has changed.
+			r.permissions.forget(s.facts.serviceName, s.facts.iapResource)
+		}
 	}
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
 	applyStatus(s.ps, &s.facts, shown, r.ResyncPeriod)
@@ -265,6 +270,7 @@ func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
 	r.health.forget(key)
 	r.corrections.forget(key)
 	r.agents.forget(key)
+	r.rollouts.forget(key)
 }
 
 func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {

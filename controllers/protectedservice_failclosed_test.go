@@ -52,6 +52,7 @@ func TestLockdown_RunsOnEveryPassWhateverElseStalls(t *testing.T) {
 		name, reason string
 		opts         []worldOption
 		change       func(*iapv1alpha1.ProtectedService)
+		setup        func(*testing.T, *world)
 	}{
 		{name: "invalid condition", reason: iapv1alpha1.ReasonInvalidCondition, opts: []worldOption{withService(public)},
 			change: func(ps *iapv1alpha1.ProtectedService) {
@@ -62,6 +63,12 @@ func TestLockdown_RunsOnEveryPassWhateverElseStalls(t *testing.T) {
 			change: func(ps *iapv1alpha1.ProtectedService) {
 				ps.Spec.AccessGroups[0].Members = append(ps.Spec.AccessGroups[0].Members, "user:eve@evil.example")
 			}},
+		{name: "IAP policy write not permitted", reason: iapv1alpha1.ReasonPermissionDenied, opts: []worldOption{withService(public)},
+			change: func(*iapv1alpha1.ProtectedService) {},
+			setup: func(t *testing.T, w *world) {
+				fake.DenyPermission(w.iapTarget, "iap.webServices.setIamPolicy")
+				t.Cleanup(func() { fake.AllowPermission(w.iapTarget, "iap.webServices.setIamPolicy") })
+			}},
 		{name: "IAP service agent missing", reason: iapv1alpha1.ReasonIAPServiceAgentMissing,
 			opts:   []worldOption{withService(func(s *gcpfake.Service) { public(s); s.Project = "no-agent-project" })},
 			change: func(ps *iapv1alpha1.ProtectedService) { ps.Spec.Service.Project = "no-agent-project" }},
@@ -69,6 +76,9 @@ func TestLockdown_RunsOnEveryPassWhateverElseStalls(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, tc.opts...)
+			if tc.setup != nil {
+				tc.setup(t, w)
+			}
 			ps := w.object("stuck", group("devs", "user:alice@acme.com"))
 			tc.change(ps)
 			w.create(ps)

@@ -76,13 +76,13 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 	return nil
 }
 
-// checkPermissions asks Google, before the first write, which permissions runguard lacks on the
-// service and on the IAP resource, and reports every missing one at once instead of failing one
-// call at a time. A resource that passed is not asked again for permissionTTL (or until a call
-// on it is denied), so the quiet resync stays at 3 reads.
+// checkPermissions asks Google, before the converge stage writes, which permissions runguard
+// lacks on the service and on the IAP resource, and reports every missing one at once instead of
+// failing one call at a time. A resource that passed is not asked again for permissionTTL (or
+// until a call on it is denied), so the quiet resync stays at 3 reads.
 func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *scope) *outcome {
 	for _, resource := range []string{s.facts.serviceName, s.facts.iapResource} {
-		if r.permissions.fresh(resource, s.facts.now) {
+		if r.permissions.fresh(resource, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
 			continue
 		}
 		missing, err := r.Google.MissingPermissions(ctx, resource)

@@ -27,21 +27,23 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 	if err != nil {
 		return googleFailure(err)
 	}
+	key := s.key()
 	if wrote {
 		s.serviceStale = true
 		s.wrote(writeEnableIAP, svc.GetName(), "")
+		r.rollouts.started(key, svc.GetGeneration()+1)
 	}
 	// Once IAP was seen on, a later deploy by the team's pipeline is not ours to wait for.
 	ours := wrote || !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
-	return s.awaitRollout(svc, ours && !wrote, wrote || (ours && rollingOut(svc)), true)
+	return s.awaitRollout(svc, !wrote && r.rollouts.failed(key, svc), wrote || (ours && rollingOut(svc)), true)
 }
 
 // awaitRollout records how a rollout of the IAP switch stands. A rollout runguard started that
-// failed ends the wait as RolloutFailed: the field stays set, so nothing is re-sent in a loop,
-// and the object waits for a human to fix the revision.
-func (s *scope) awaitRollout(svc *runpb.Service, ours, waiting, on bool) *outcome {
+// failed (ourFailure) ends the wait as RolloutFailed: the field stays set, so nothing is re-sent
+// in a loop, and the object waits for a human to fix the revision.
+func (s *scope) awaitRollout(svc *runpb.Service, ourFailure, waiting, on bool) *outcome {
 	switch {
-	case ours && rolloutFailed(svc):
+	case ourFailure:
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRolloutFailed, on: on, failedRollout: failedRollout(svc)}
 		return stall(iapv1alpha1.ReasonRolloutFailed, nil)
 	case waiting:
@@ -86,12 +88,13 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		if wrote {
 			s.serviceStale = true
 			s.wrote(writeDisableIAP, svc.GetName(), "")
+			r.rollouts.started(s.key(), svc.GetGeneration()+1)
 		}
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut}
 		return wait(iapv1alpha1.ReasonRollingOut, 0)
 	}
 	ours := !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled)
-	return s.awaitRollout(svc, ours, ours && rollingOut(svc), false)
+	return s.awaitRollout(svc, r.rollouts.failed(s.key(), svc), ours && rollingOut(svc), false)
 }
 
 // checkExposure stalls when switching IAP off would leave the service publicly invocable and

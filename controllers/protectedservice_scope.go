@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/iampolicy"
@@ -167,6 +168,11 @@ func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *corev1.Names
 			annotations: ns.Annotations,
 		},
 	}
+}
+
+// key is the object's name.
+func (s *scope) key() types.NamespacedName {
+	return types.NamespacedName{Namespace: s.ps.Namespace, Name: s.ps.Name}
 }
 
 func (s *scope) wrote(kind writeKind, resource, detail string) {

@@ -128,7 +128,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 func testOptions() controllers.Options {
 	o := controllers.DefaultOptions()
 	o.ClusterName, o.ResyncPeriod, o.StalledRecheck, o.IAMPropagationDelay = "test", resync, 2*time.Second, time.Second
-	o.IAPAgentPropagation = 3 * time.Second
+	o.IAPAgentPropagation = 8 * time.Second
 	return o
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -190,21 +191,24 @@ func (f *firstSeen) forget(key types.NamespacedName) {
 	delete(f.first, key)
 }
 
-// permissionTTL bounds how long a resource's passed permission preflight is trusted: a revoked
-// role is otherwise found by the call it denies, which also clears the entry.
-const permissionTTL = time.Hour
+// permissionTTL is how long a passed permission preflight is trusted (at least two resync
+// periods): the preflight is for reporting what is missing before the first write; a role
+// revoked later is found by the call it denies, which clears the entry.
+const permissionTTL = 24 * time.Hour
 
-// permissionCache remembers when each resource last passed the permission preflight.
+// permissionCache remembers when each resource last passed the permission preflight. An entry is
+// trusted for a time longer than a (jittered) resync, so a quiet resync never pays for it; a
+// revoked role is otherwise found by the call it denies, which also clears the entry.
 type permissionCache struct {
 	mu     sync.Mutex
 	passes map[string]time.Time
 }
 
-func (c *permissionCache) fresh(resource string, now time.Time) bool {
+func (c *permissionCache) fresh(resource string, now time.Time, ttl time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	at, ok := c.passes[resource]
-	return ok && now.Sub(at) < permissionTTL
+	return ok && now.Sub(at) < ttl
 }
 
 func (c *permissionCache) passed(resource string, now time.Time) {
@@ -222,4 +226,43 @@ func (c *permissionCache) forget(resources ...string) {
 	for _, r := range resources {
 		delete(c.passes, r)
 	}
+}
+
+// rolloutTracker remembers the service generation each object's own IAP switch produced, so a
+// failed rollout is reported as runguard's (RolloutFailed) only when it is: a team's failed
+// deploy is not runguard's to stall on. In memory: after a restart runguard does not claim it.
+type rolloutTracker struct {
+	mu  sync.Mutex
+	gen map[types.NamespacedName]int64
+}
+
+func (t *rolloutTracker) started(key types.NamespacedName, generation int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gen == nil {
+		t.gen = map[types.NamespacedName]int64{}
+	}
+	t.gen[key] = generation
+}
+
+// failed reports whether the rollout this object started failed; a rollout that reached its
+// generation is forgotten.
+func (t *rolloutTracker) failed(key types.NamespacedName, svc *runpb.Service) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g, ok := t.gen[key]
+	if !ok {
+		return false
+	}
+	if svc.GetObservedGeneration() >= g {
+		delete(t.gen, key)
+		return false
+	}
+	return rolloutFailed(svc)
+}
+
+func (t *rolloutTracker) forget(key types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.gen, key)
 }

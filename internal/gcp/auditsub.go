@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
 )
 
@@ -36,6 +38,25 @@ func NewAuditSubscription(ctx context.Context, subscription, endpoint string, ex
 
 // Name is the subscription's full name.
 func (a *AuditSubscription) Name() string { return a.name }
+
+// Check reads the subscription's configuration, bounded by a short timeout. Receive alone would
+// retry an unreachable Pub/Sub forever without a word; Check makes an outage, a missing
+// subscription or a missing permission an error the caller can report.
+func (a *AuditSubscription) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	_, err := a.client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: a.name})
+	observe("pubsub.GetSubscription", err)
+	// roles/pubsub.subscriber may consume without reading the configuration: a denied read says
+	// nothing about receiving, so it is not an error here (Receive reports a denied consume).
+	if err != nil && Classify(err) != PermissionDenied {
+		return callError("read Pub/Sub subscription", a.name, "pubsub.subscriptions.get", err)
+	}
+	return nil
+}
+
+// checkTimeout bounds Check.
+const checkTimeout = 10 * time.Second
 
 // Receive hands every message's data to handle and then acks it: a message is only a trigger to
 // re-read Google, so a malformed one is not worth a redelivery either. It blocks until ctx ends

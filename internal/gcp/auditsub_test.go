@@ -2,6 +2,7 @@ package gcp_test
 
 import (
 	"context"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -92,5 +93,35 @@ func TestAuditSubscription_AMissingSubscriptionIsAnError(t *testing.T) {
 func TestNewAuditSubscription_RejectsAMalformedName(t *testing.T) {
 	if _, err := gcp.NewAuditSubscription(context.Background(), "audit", "localhost:1"); err == nil {
 		t.Error("a subscription name that is not projects/P/subscriptions/S was accepted")
+	}
+}
+
+// An unreachable Pub/Sub is reported by Check within its timeout: Receive alone would retry it
+// silently forever.
+func TestAuditSubscription_CheckReportsAnUnreachablePubSub(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close() // nothing listens there now
+	sub, err := gcp.NewAuditSubscription(context.Background(), "projects/p/subscriptions/audit", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := sub.Check(ctx); err == nil {
+		t.Error("Check on a Pub/Sub that is not there = nil, want an error")
+	}
+	live := startPubSub(t, true)
+	ok, err := gcp.NewAuditSubscription(context.Background(), "projects/p/subscriptions/audit", live.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ok.Close)
+	if err := ok.Check(context.Background()); err != nil {
+		t.Errorf("Check on a live subscription = %v", err)
 	}
 }
