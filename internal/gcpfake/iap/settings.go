@@ -7,9 +7,9 @@ import (
 
 	"cloud.google.com/go/iap/apiv1/iappb"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/fieldmask"
 	"github.com/runguard/runguard/internal/gcpfake/store"
 )
 
@@ -56,7 +56,12 @@ func (s *Server) UpdateIapSettings(ctx context.Context, req *iappb.UpdateIapSett
 		if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 {
 			next = storedSettings(tx, key)
 			for _, p := range paths {
-				if err := copyPath(next.ProtoReflect(), in.ProtoReflect(), strings.Split(p, ".")); err != nil {
+				// name says which resource; it is not a setting a mask may change.
+				err := fmt.Errorf("no updatable field %q in IapSettings", p)
+				if parts := strings.Split(p, "."); p != "name" {
+					err = fieldmask.Copy(next.ProtoReflect(), in.ProtoReflect(), parts, true)
+				}
+				if err != nil {
 					return apierr.BadRequest(fmt.Sprintf("Invalid update mask path %q: %v", p, err),
 						apierr.FieldViolation{Field: "update_mask", Description: err.Error()})
 				}
@@ -79,30 +84,4 @@ func storedSettings(tx *store.Tx, key string) *iappb.IapSettings {
 		return m.(*iappb.IapSettings)
 	}
 	return &iappb.IapSettings{}
-}
-
-// copyPath sets the field at path in dst to its value in src, or clears it
-// where src does not set it. Path elements are proto field names; REST
-// callers' lowerCamelCase masks reach here already converted.
-func copyPath(dst, src protoreflect.Message, path []string) error {
-	fd := dst.Descriptor().Fields().ByName(protoreflect.Name(path[0]))
-	if fd == nil {
-		fd = dst.Descriptor().Fields().ByJSONName(path[0])
-	}
-	if fd == nil || fd.Name() == "name" && dst.Descriptor().FullName() == "google.cloud.iap.v1.IapSettings" {
-		return fmt.Errorf("no updatable field %q in %s", path[0], dst.Descriptor().FullName())
-	}
-	if len(path) == 1 {
-		if src.Has(fd) {
-			dst.Set(fd, src.Get(fd))
-		} else {
-			dst.Clear(fd)
-		}
-		return nil
-	}
-	if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-		return fmt.Errorf("%q is not a message field", path[0])
-	}
-	// An unset message in src reads as empty, so the leaf is cleared.
-	return copyPath(dst.Mutable(fd).Message(), src.Get(fd).Message(), path[1:])
 }
