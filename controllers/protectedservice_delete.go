@@ -43,14 +43,14 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 	// An object never allowed to reach its project never learned its number and wrote nothing
 	// there: no Google call for it. One that lost the permission later still cleans up.
 	if number == 0 && !allowed {
-		return s.nothingToClean("the namespace may not target the project, and runguard never reached it")
+		return s.nothingToClean() // the namespace may not target the project, and runguard never reached it
 	}
 	if number == 0 {
 		n, err := r.Google.ProjectNumber(ctx, target.Project)
 		if err != nil && gcp.Classify(err) == gcp.PermissionDenied {
 			// Writes need the number: an object that never learned it wrote nothing, and a
 			// project Resource Manager does not show holds nothing runguard can reach.
-			return s.nothingToClean("the project does not exist or cannot be seen, and runguard never resolved it")
+			return s.nothingToClean() // the project does not exist or cannot be seen, and runguard never resolved it
 		}
 		if err != nil {
 			return googleFailure(err)
@@ -61,7 +61,7 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 	s.facts.iapResource = gcp.IAPResource(number, target.Location, target.Name)
 	s.facts.serviceName = target.FullName()
 	if _, err := r.Google.Services().Get(ctx, target.FullName()); isNotFound(err) {
-		return s.nothingToClean("the Cloud Run service no longer exists, and its IAP resource went with it")
+		return s.nothingToClean() // the Cloud Run service no longer exists, and its IAP resource went with it
 	} else if err != nil {
 		return googleFailure(err)
 	}
@@ -75,7 +75,7 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s 
 	plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, nil,
 		func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) })
 	if isNotFound(err) {
-		return s.nothingToClean("the IAP resource no longer exists")
+		return s.nothingToClean() // the IAP resource no longer exists
 	}
 	if err != nil {
 		return googleFailure(err)
@@ -87,8 +87,8 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s 
 	return nil
 }
 
-func (s *scope) nothingToClean(why string) *outcome {
+// nothingToClean ends a cleanup that found nothing of this object's in Google.
+func (s *scope) nothingToClean() *outcome {
 	s.facts.deletion.done = true
-	s.facts.deletion.nothingThere = why
 	return nil
 }

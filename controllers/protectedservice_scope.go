@@ -110,8 +110,6 @@ type iapFact struct {
 type deletionFact struct {
 	// done: nothing of this object's is left in Google (or it is abandoned).
 	done bool
-	// nothingThere says why there was nothing to remove, when there was nothing.
-	nothingThere string
 }
 
 // googleWrite is one Google write; kind selects the Event's action and words.
