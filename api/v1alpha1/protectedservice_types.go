@@ -66,13 +66,147 @@ type ServiceRef struct {
 }
 
 // IAPSpec controls Identity-Aware Proxy on the service.
+// +kubebuilder:validation:XValidation:rule="!has(self.settings) || !has(self.enabled) || self.enabled",message="iap.settings apply only while IAP is on: remove them, or set iap.enabled: true"
 type IAPSpec struct {
 	// Enabled switches IAP on (default) or off. Switching it off while the service stays publicly
 	// invocable needs the namespace annotation iap.runguard.dev/allow-public: "true".
 	// +kubebuilder:default=true
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
+
+	// Settings are IAP's settings for the service (Google's IapSettings). Only the settings
+	// declared here are managed: runguard compares and writes exactly those and leaves every
+	// other setting, which another tool may own, as it is. Removing a setting from the spec stops
+	// managing it without resetting it; list it under clear to reset it on purpose.
+	// +optional
+	Settings *IAPSettings `json:"settings,omitempty"`
 }
+
+// IAPSettings are the IAP settings that apply to a Cloud Run service. docs/api.md says where
+// each comes from in Google's IAP Admin API.
+// +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!has(self.clear) || !self.clear.exists(c, c == 'AccessDeniedPage' && has(self.accessDeniedPage) || c == 'Reauthentication' && has(self.reauthentication) || c == 'AllowedDomains' && has(self.allowedDomains) || c == 'CORS' && has(self.cors) || c == 'ProgrammaticClients' && has(self.programmaticClients))",message="a setting cannot be both declared and listed under clear"
+type IAPSettings struct {
+	// AccessDeniedPage is where IAP sends users it refuses, instead of its own error page.
+	// +optional
+	AccessDeniedPage *AccessDeniedPage `json:"accessDeniedPage,omitempty"`
+
+	// Reauthentication makes users prove who they are again after maxAge. Google sets its
+	// fields together, so they are managed as one setting.
+	// +optional
+	Reauthentication *Reauthentication `json:"reauthentication,omitempty"`
+
+	// AllowedDomains are the domains IAP may redirect to after sign-in (besides the service's
+	// own), for services reached through other host names. Declaring it turns the check on.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=set
+	// +optional
+	AllowedDomains []AllowedDomain `json:"allowedDomains,omitempty"`
+
+	// CORS says how IAP treats cross-origin preflight requests.
+	// +optional
+	CORS *CORSSettings `json:"cors,omitempty"`
+
+	// ProgrammaticClients are the OAuth client IDs, besides IAP's own, whose tokens IAP accepts
+	// from programs (service-to-service calls, desktop and mobile apps).
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=set
+	// +optional
+	ProgrammaticClients []OAuthClientID `json:"programmaticClients,omitempty"`
+
+	// Clear lists settings to reset to Google's default (as if never set) and keep that way.
+	// A setting only removed from the spec is left as it is.
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=set
+	// +optional
+	Clear []SettingName `json:"clear,omitempty"`
+}
+
+// AccessDeniedPage customises what a refused user sees. Each field is managed only when set.
+// +kubebuilder:validation:MinProperties=1
+type AccessDeniedPage struct {
+	// URI is the page IAP redirects refused users to.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="uri must be an absolute https:// URL"
+	// +optional
+	URI *string `json:"uri,omitempty"`
+
+	// TroubleshootingLink adds a link to a troubleshooting page, with why access was denied,
+	// to IAP's access-denied responses.
+	// +optional
+	TroubleshootingLink *bool `json:"troubleshootingLink,omitempty"`
+}
+
+// Reauthentication is IAP's re-authentication policy for the service.
+type Reauthentication struct {
+	// Method is how users re-authenticate: Login (sign in again), SecureKey (a security key)
+	// or EnrolledSecondFactors (any second factor they enrolled).
+	Method ReauthMethod `json:"method"`
+
+	// MaxAge is how long a sign-in lasts before users must re-authenticate, at least 5 minutes
+	// (Google's minimum), in Go duration syntax (30m, 12h).
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="maxAge must be at least 5m: Google's minimum re-authentication age is 300 seconds"
+	MaxAge metav1.Duration `json:"maxAge"`
+
+	// Policy says how this setting combines with re-authentication settings higher in the
+	// hierarchy (project, folder, organization): Minimum (they may only make it stricter) or
+	// Default (used only when none is set above).
+	// +kubebuilder:default=Minimum
+	// +optional
+	Policy ReauthPolicy `json:"policy,omitempty"`
+}
+
+// ReauthMethod is IAP's ReauthSettings.Method.
+// +kubebuilder:validation:Enum=Login;SecureKey;EnrolledSecondFactors
+type ReauthMethod string
+
+const (
+	ReauthLogin                 ReauthMethod = "Login"
+	ReauthSecureKey             ReauthMethod = "SecureKey"
+	ReauthEnrolledSecondFactors ReauthMethod = "EnrolledSecondFactors"
+)
+
+// ReauthPolicy is IAP's ReauthSettings.PolicyType.
+// +kubebuilder:validation:Enum=Minimum;Default
+type ReauthPolicy string
+
+const (
+	ReauthPolicyMinimum ReauthPolicy = "Minimum"
+	ReauthPolicyDefault ReauthPolicy = "Default"
+)
+
+// CORSSettings is IAP's CorsSettings.
+type CORSSettings struct {
+	// AllowHTTPOptions lets HTTP OPTIONS requests (CORS preflights) through IAP without
+	// authentication, so browsers can call the service from other origins.
+	AllowHTTPOptions bool `json:"allowHTTPOptions"`
+}
+
+// AllowedDomain is a host name, or a wildcard "*." followed by one, that IAP may redirect to.
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:Pattern=`^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`
+type AllowedDomain string
+
+// OAuthClientID is an OAuth 2.0 client ID, as Google issues them.
+// +kubebuilder:validation:MaxLength=255
+// +kubebuilder:validation:Pattern=`^[0-9A-Za-z._-]+$`
+type OAuthClientID string
+
+// SettingName names one IAP setting of IAPSettings.
+// +kubebuilder:validation:Enum=AccessDeniedPage;Reauthentication;AllowedDomains;CORS;ProgrammaticClients
+type SettingName string
+
+const (
+	SettingAccessDeniedPage    SettingName = "AccessDeniedPage"
+	SettingReauthentication    SettingName = "Reauthentication"
+	SettingAllowedDomains      SettingName = "AllowedDomains"
+	SettingCORS                SettingName = "CORS"
+	SettingProgrammaticClients SettingName = "ProgrammaticClients"
+)
 
 // AccessGroup is one set of members who may pass IAP under one context.
 type AccessGroup struct {

@@ -130,6 +130,21 @@ accessGroups:
   context:
     expression: "request.host == 'a' // only a\n\t|| request.path == '/b'\n"
 `,
+		"every IAP setting": minimalService + `
+iap:
+  settings:
+    accessDeniedPage: {uri: "https://help.acme.com/denied?app=billing", troubleshootingLink: true}
+    reauthentication: {method: SecureKey, maxAge: 1h30m, policy: Default}
+    allowedDomains: [billing.acme.com, "*.acme.com"]
+    cors: {allowHTTPOptions: false}
+    programmaticClients: [123456789-abc.apps.googleusercontent.com]
+`,
+		"settings to clear": minimalService + `
+iap:
+  settings:
+    reauthentication: {method: Login, maxAge: 5m}
+    clear: [AccessDeniedPage, CORS]
+`,
 		"longest service name (49 characters)": `
 service: {project: acme-prod, location: europe-west4, name: ` + "a" + strings.Repeat("b", 48) + `}
 `,
@@ -201,6 +216,23 @@ accessGroups:
 		{"unknown publicAccess", minimalService + "publicAccess: Sometimes\n", `supported values: "Deny", "Allow"`},
 		{"unknown bindingPolicy", minimalService + "bindingPolicy: Authoritative\n", `supported values: "Merge", "Exclusive"`},
 		{"unknown deletionPolicy", minimalService + "deletionPolicy: Orphan\n", `supported values: "Delete", "Abandon"`},
+		{"empty settings", minimalService + "iap: {settings: {}}\n", "spec.iap.settings"},
+		{"settings with IAP off", minimalService + "iap: {enabled: false, settings: {cors: {allowHTTPOptions: true}}}\n", "iap.settings apply only while IAP is on"},
+		{"access-denied page over http", minimalService + "iap: {settings: {accessDeniedPage: {uri: \"http://help.acme.com\"}}}\n", "uri must be an absolute https:// URL"},
+		{"access-denied page not a URL", minimalService + "iap: {settings: {accessDeniedPage: {uri: \"help page\"}}}\n", "uri must be an absolute https:// URL"},
+		{"empty access-denied page", minimalService + "iap: {settings: {accessDeniedPage: {}}}\n", "spec.iap.settings.accessDeniedPage"},
+		{"unknown reauthentication method", minimalService + "iap: {settings: {reauthentication: {method: Password, maxAge: 1h}}}\n", `supported values: "Login", "SecureKey", "EnrolledSecondFactors"`},
+		{"reauthentication without maxAge", minimalService + "iap: {settings: {reauthentication: {method: Login}}}\n", "spec.iap.settings.reauthentication.maxAge: Required value"},
+		{"reauthentication maxAge too short", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: 1m}}}\n", "maxAge must be at least 5m"},
+		{"reauthentication maxAge not a duration", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: a day}}}\n", "spec.iap.settings.reauthentication.maxAge"},
+		{"unknown reauthentication policy", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: 1h, policy: Strict}}}\n", `supported values: "Minimum", "Default"`},
+		{"allowed domain with a scheme", minimalService + "iap: {settings: {allowedDomains: [\"https://acme.com\"]}}\n", "spec.iap.settings.allowedDomains[0]"},
+		{"allowed domain with a wildcard inside", minimalService + "iap: {settings: {allowedDomains: [\"app.*.acme.com\"]}}\n", "spec.iap.settings.allowedDomains[0]"},
+		{"empty allowed domains", minimalService + "iap: {settings: {allowedDomains: []}}\n", "spec.iap.settings.allowedDomains"},
+		{"programmatic client with spaces", minimalService + "iap: {settings: {programmaticClients: [\"my client\"]}}\n", "spec.iap.settings.programmaticClients[0]"},
+		{"duplicate programmatic client", minimalService + "iap: {settings: {programmaticClients: [a.apps.googleusercontent.com, a.apps.googleusercontent.com]}}\n", "Duplicate value"},
+		{"unknown setting to clear", minimalService + "iap: {settings: {clear: [CookieDomain]}}\n", `supported values: "AccessDeniedPage"`},
+		{"setting both declared and cleared", minimalService + "iap: {settings: {cors: {allowHTTPOptions: true}, clear: [CORS]}}\n", "a setting cannot be both declared and listed under clear"},
 		{"more than 1,500 principals", minimalService + "accessGroups:\n" + manyMembers(2, 800), "at most 1,500 principals"},
 	}
 	for _, tc := range cases {
