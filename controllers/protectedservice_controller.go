@@ -197,7 +197,8 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 	// The permission preflight opens the converge stage, not the gate: a missing permission must
 	// not keep the lockdown (which may need only the others) from running.
 	converge := []phase{r.checkPermissions, reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
-		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess)}
+		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess),
+		reports(iapv1alpha1.ConditionSettingsApplied, r.applySettings)}
 	enableIAP := reports(iapv1alpha1.ConditionIAPEnabled, r.enableIAP)
 	revokePublicAccess := reports(iapv1alpha1.ConditionPublicAccessRevoked, r.revokePublicAccess)
 	if s.ps.Spec.IAPEnabled() {
@@ -224,7 +225,7 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 	for _, o := range outcomes {
 		if o.reason == iapv1alpha1.ReasonPermissionDenied {
 			// Ask again on the next pass: the answer was wrong, or has changed.
-			r.permissions.forget(s.facts.serviceName, s.facts.iapResource)
+			r.permissions.forget(s.facts.serviceName, s.facts.iapResource, s.facts.iapResource+withSettings)
 		}
 	}
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)

@@ -47,6 +47,8 @@ func writeNote(w googleWrite) string {
 		return fmt.Sprintf("Revoked public access to %s: removed %s from roles/run.invoker.", w.resource, w.detail)
 	case writeEnableInvokerCheck:
 		return fmt.Sprintf("Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", w.resource)
+	case writeApplySettings:
+		return fmt.Sprintf("Updated IAP settings on %s: %s.", w.resource, w.detail)
 	case writeRemoveAccess:
 		return fmt.Sprintf("Removed this object's IAP access bindings from %s: %s. IAP stays on, so the service fails closed.", w.resource, w.detail)
 	}

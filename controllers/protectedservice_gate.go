@@ -81,11 +81,17 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 // failing one call at a time. A resource that passed is not asked again for permissionTTL (or
 // until a call on it is denied), so the quiet resync stays at 3 reads.
 func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *scope) *outcome {
+	settings := s.ps.Spec.IAP.Settings != nil
 	for _, resource := range []string{s.facts.serviceName, s.facts.iapResource} {
-		if r.permissions.fresh(resource, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
+		// Declaring settings needs more permissions: a pass for the plain set says nothing.
+		checked := resource
+		if settings && resource == s.facts.iapResource {
+			checked += withSettings
+		}
+		if r.permissions.fresh(checked, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
 			continue
 		}
-		missing, err := r.Google.MissingPermissions(ctx, resource)
+		missing, err := r.Google.MissingPermissions(ctx, resource, settings)
 		if err != nil {
 			return googleFailure(err)
 		}
@@ -93,7 +99,7 @@ func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *sc
 			s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
 		}
 		if len(missing) == 0 {
-			r.permissions.passed(resource, s.facts.now)
+			r.permissions.passed(checked, s.facts.now)
 		}
 	}
 	if len(s.facts.missingPermissions) > 0 {

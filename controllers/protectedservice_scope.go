@@ -70,6 +70,8 @@ type facts struct {
 	access  accessFact
 	iap     iapFact
 	public  stepFact
+	// settings are the declared IAP settings that hold (reason Applied).
+	settings settingsFact
 
 	// unverified are the step conditions whose phase ran and failed before deciding them: their
 	// last word cannot stand, even for this generation.
@@ -78,6 +80,13 @@ type facts struct {
 	writes []googleWrite
 	// deletion is set on a pass that cleans up a deleted object.
 	deletion *deletionFact
+}
+
+// settingsFact is what became of spec.iap.settings.
+type settingsFact struct {
+	reason string
+	// managed names the declared settings, as the spec does.
+	managed []string
 }
 
 // stepFact is the result of one step: the reason of its condition, "" when the step did not run.
@@ -134,6 +143,7 @@ const (
 	writeRevokePublicAccess writeKind = "RevokePublicAccess"
 	writeEnableInvokerCheck writeKind = "EnableInvokerIAMCheck"
 	writeRemoveAccess       writeKind = "RemoveAccess"
+	writeApplySettings      writeKind = "ApplyIAPSettings"
 )
 
 func (k writeKind) field() string {
@@ -146,6 +156,8 @@ func (k writeKind) field() string {
 		return "iap_enabled"
 	case writeRevokePublicAccess:
 		return "public invoker grant"
+	case writeApplySettings:
+		return "iap settings"
 	}
 	return "invoker_iam_disabled"
 }

@@ -19,7 +19,7 @@ import (
 
 // stepConditions are the conditions that report one step each.
 var stepConditions = []string{iapv1alpha1.ConditionInvokerGranted, iapv1alpha1.ConditionAccessBound,
-	iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ConditionPublicAccessRevoked}
+	iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ConditionPublicAccessRevoked, iapv1alpha1.ConditionSettingsApplied}
 
 // applyStatus is the one place that turns a pass's facts and outcome into conditions and words.
 // It is a pure function of its arguments (and of the object's previous status). Every condition
@@ -80,6 +80,11 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 // what Google holds.
 func applyStepConditions(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) (hidden bool) {
 	for _, t := range stepConditions {
+		if t == iapv1alpha1.ConditionSettingsApplied && ps.Spec.IAP.Settings == nil {
+			// Settings nobody declares are not runguard's to report on.
+			meta.RemoveStatusCondition(&ps.Status.Conditions, t)
+			continue
+		}
 		status, reason, message := stepCondition(t, f, ps)
 		if reason == "" {
 			unverified := slices.Contains(f.unverified, t)
@@ -123,6 +128,11 @@ func stepCondition(conditionType string, f *facts, ps *iapv1alpha1.ProtectedServ
 		}
 	case iapv1alpha1.ConditionAccessBound:
 		return accessCondition(f, ps)
+	case iapv1alpha1.ConditionSettingsApplied:
+		if f.settings.reason == iapv1alpha1.ReasonApplied {
+			return metav1.ConditionTrue, f.settings.reason, fmt.Sprintf("The declared IAP settings hold on %s: %s. Other settings are left as they are.",
+				f.iapResource, strings.Join(f.settings.managed, ", "))
+		}
 	case iapv1alpha1.ConditionIAPEnabled:
 		return iapCondition(f)
 	case iapv1alpha1.ConditionPublicAccessRevoked:
@@ -311,6 +321,9 @@ func applyDeletionStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outc
 	}
 	set(ps, iapv1alpha1.ConditionStalled, stalledStatus, shown.reason, msg)
 	for _, t := range stepConditions {
+		if t == iapv1alpha1.ConditionSettingsApplied && ps.Spec.IAP.Settings == nil {
+			continue
+		}
 		set(ps, t, metav1.ConditionUnknown, iapv1alpha1.ReasonDeleting, "The object is being deleted; see the Deleting condition.")
 	}
 	// Setting deletionTimestamp bumps the generation; a cleanup that decided something observed it.

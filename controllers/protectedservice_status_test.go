@@ -33,10 +33,11 @@ func googleErr(code codes.Code, msg, permission string, details ...*errdetails.E
 
 // statusRow is one pass: its facts and outcome, and what the object's conditions must say.
 type statusRow struct {
-	name  string
-	iapOn bool
-	facts func(*facts)
-	shown *outcome
+	name     string
+	iapOn    bool
+	settings *iapv1alpha1.IAPSettings
+	facts    func(*facts)
+	shown    *outcome
 	// want maps a condition type to "Status/Reason", and mentions lists words the Ready
 	// message must contain.
 	want     map[string]string
@@ -69,6 +70,16 @@ func statusRows() []statusRow {
 			want: map[string]string{"Ready": "True/Protected", "Stalled": "False/Protected", "Reconciling": "False/Protected",
 				"InvokerGranted": "True/Granted", "AccessBound": "True/Bound", "IAPEnabled": "True/Enabled", "PublicAccessRevoked": "True/Revoked"},
 			mentions: []string{"behind IAP"}},
+		{name: "ready with IAP settings", iapOn: true, settings: declaredSettings, facts: func(f *facts) {
+			fullFacts(f)
+			f.settings = settingsFact{reason: iapv1alpha1.ReasonApplied, managed: []string{"reauthentication"}}
+		}, want: map[string]string{"Ready": "True/Protected", "SettingsApplied": "True/Applied"}},
+		{name: "IAP settings rejected by Google", iapOn: true, settings: declaredSettings, facts: func(f *facts) {
+			fullFacts(f)
+			f.unverified = []string{iapv1alpha1.ConditionSettingsApplied}
+		}, shown: googleFailure(googleErr(codes.InvalidArgument, "Invalid IAP settings: max_age must be at least 300 seconds.", "")),
+			want:     with(stalledAs("RequestRejected"), "SettingsApplied", "Unknown/RequestRejected", "AccessBound", "True/Bound"),
+			mentions: []string{"at least 300 seconds"}},
 		{name: "ready with IAP off and public access allowed", facts: func(f *facts) {
 			fullFacts(f)
 			f.iap.reason, f.public.reason = iapv1alpha1.ReasonDisabled, iapv1alpha1.ReasonPublicAccessAllowed
@@ -271,12 +282,28 @@ func TestWorst_StalledBeatsRetryingBeatsWaiting(t *testing.T) {
 	}
 }
 
+var declaredSettings = &iapv1alpha1.IAPSettings{Reauthentication: &iapv1alpha1.Reauthentication{
+	Method: iapv1alpha1.ReauthLogin, MaxAge: metav1.Duration{Duration: time.Hour}}}
+
+// Settings the spec stopped declaring are no longer reported on: the condition goes away.
+func TestApplyStatus_NoSettingsDeclaredNoSettingsCondition(t *testing.T) {
+	ps, f := statusFixture(statusRow{iapOn: true, facts: fullFacts})
+	ps.Status.Conditions = []metav1.Condition{{Type: iapv1alpha1.ConditionSettingsApplied, Status: metav1.ConditionTrue, Reason: iapv1alpha1.ReasonApplied, ObservedGeneration: 1}}
+	applyStatus(ps, f, nil, time.Hour)
+	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionSettingsApplied); c != nil {
+		t.Errorf("SettingsApplied = %v, want no condition once the spec declares no settings", c)
+	}
+	if !meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionReady) {
+		t.Errorf("not Ready: %v", ps.Status.Conditions)
+	}
+}
+
 func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
 	ps := &iapv1alpha1.ProtectedService{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-a", Name: "web", Generation: 2},
 		Spec: iapv1alpha1.ProtectedServiceSpec{
 			Service:      iapv1alpha1.ServiceRef{Project: "acme-prod", Location: "us-central1", Name: "web"},
-			IAP:          iapv1alpha1.IAPSpec{Enabled: &row.iapOn},
+			IAP:          iapv1alpha1.IAPSpec{Enabled: &row.iapOn, Settings: row.settings},
 			AccessGroups: []iapv1alpha1.AccessGroup{{Name: "devs", Members: []iapv1alpha1.Member{"user:alice@acme.com"}}},
 		},
 	}

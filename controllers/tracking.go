@@ -204,6 +204,9 @@ type permissionCache struct {
 	passes map[string]time.Time
 }
 
+// withSettings keys the preflight of an IAP resource for an object that declares settings.
+const withSettings = " with settings"
+
 func (c *permissionCache) fresh(resource string, now time.Time, ttl time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

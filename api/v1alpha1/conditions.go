@@ -10,6 +10,8 @@ const (
 	ConditionAccessBound         = "AccessBound"
 	ConditionIAPEnabled          = "IAPEnabled"
 	ConditionPublicAccessRevoked = "PublicAccessRevoked"
+	// ConditionSettingsApplied reports spec.iap.settings; absent when the spec declares none.
+	ConditionSettingsApplied = "SettingsApplied"
 	// ConditionDeleting is True while a deleted object waits for its cleanup in Google Cloud.
 	ConditionDeleting = "Deleting"
 )
@@ -53,6 +55,8 @@ const (
 	ReasonIAPServiceAgentPropagating = "IAPServiceAgentPropagating"
 	ReasonRevoked                    = "Revoked"
 	ReasonPublicAccessAllowed        = "PublicAccessAllowed"
+	// ReasonApplied: every declared IAP setting holds in Google.
+	ReasonApplied = "Applied"
 	ReasonDeleting                   = "Deleting"
 )
 

@@ -14,16 +14,22 @@ import (
 var (
 	ServicePermissions = []string{"run.services.get", "run.services.update", "run.services.getIamPolicy", "run.services.setIamPolicy"}
 	AccessPermissions  = []string{"iap.webServices.getIamPolicy", "iap.webServices.setIamPolicy"}
+	// SettingsPermissions are needed on the IAP resource only by objects that declare settings.
+	SettingsPermissions = []string{"iap.webServices.getSettings", "iap.webServices.updateSettings"}
 )
 
 // MissingPermissions asks Google which of the permissions runguard needs on resource (a Cloud
-// Run service, or an IAP resource) its identity lacks, in the order they are listed.
-func (c *Clients) MissingPermissions(ctx context.Context, resource string) ([]string, error) {
+// Run service, or an IAP resource) its identity lacks, in the order they are listed; settings
+// adds those an object declaring IAP settings needs.
+func (c *Clients) MissingPermissions(ctx context.Context, resource string, settings bool) ([]string, error) {
 	want := ServicePermissions
 	test := c.run.TestIamPermissions
 	method, op := "run.TestIamPermissions", "test runguard's permissions on Cloud Run service"
 	if strings.Contains(resource, "/iap_web/") {
 		want, test = AccessPermissions, c.iap.TestIamPermissions
+		if settings {
+			want = slices.Concat(AccessPermissions, SettingsPermissions)
+		}
 		method, op = "iap.TestIamPermissions", "test runguard's permissions on IAP resource"
 	}
 	resp, err := test(ctx, &iampb.TestIamPermissionsRequest{Resource: resource, Permissions: want})

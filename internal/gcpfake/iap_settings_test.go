@@ -2,11 +2,14 @@ package gcpfake_test
 
 import (
 	"testing"
+	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/iap/apiv1/iappb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -28,7 +31,7 @@ func TestIAPSettings_UpdateMaskLeavesOtherFieldsAlone(t *testing.T) {
 				AccessSettings:      &iappb.AccessSettings{CorsSettings: &iappb.CorsSettings{AllowHttpOptions: wrapperspb.Bool(true)}},
 				ApplicationSettings: &iappb.ApplicationSettings{CookieDomain: wrapperspb.String("ignored.example")},
 			},
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"access_settings.cors_settings.allow_http_options"}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"iap_settings.access_settings.cors_settings.allow_http_options"}},
 		})
 		if err != nil {
 			t.Fatalf("masked update: %v", err)
@@ -73,9 +76,41 @@ func TestIAPSettings_UnknownMaskPathFailsInvalidArgument(t *testing.T) {
 	forEachTransport(t, gcpfake.Options{}, func(t *testing.T, f *fake) {
 		_, err := f.iap.UpdateIapSettings(ctxT(t), &iappb.UpdateIapSettingsRequest{
 			IapSettings: &iappb.IapSettings{Name: helloIAP},
-			UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"access_settings.no_such_field"}},
+			UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"iap_settings.access_settings.no_such_field"}},
 		})
 		wantCode(t, err, codes.InvalidArgument)
+	})
+}
+
+func TestIAPSettings_RejectsWhatIAPDocumentsItRejects(t *testing.T) {
+	reauth := func(m iappb.ReauthSettings_Method, age time.Duration) *iappb.IapSettings {
+		return &iappb.IapSettings{Name: helloIAP, AccessSettings: &iappb.AccessSettings{
+			ReauthSettings: &iappb.ReauthSettings{Method: m, MaxAge: durationpb.New(age), PolicyType: iappb.ReauthSettings_MINIMUM}}}
+	}
+	forEachTransport(t, gcpfake.Options{}, func(t *testing.T, f *fake) {
+		ctx := ctxT(t)
+		for name, req := range map[string]*iappb.UpdateIapSettingsRequest{
+			"mask not rooted at the request": {IapSettings: reauth(iappb.ReauthSettings_LOGIN, time.Hour),
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"access_settings.reauth_settings"}}},
+			"one reauth field alone": {IapSettings: reauth(iappb.ReauthSettings_LOGIN, time.Hour),
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"iap_settings.access_settings.reauth_settings.max_age"}}},
+			"the name": {IapSettings: reauth(iappb.ReauthSettings_LOGIN, time.Hour),
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"iap_settings.name"}}},
+			"reauth max age under 300 s":     {IapSettings: reauth(iappb.ReauthSettings_LOGIN, time.Minute)},
+			"the deprecated PASSWORD method": {IapSettings: reauth(iappb.ReauthSettings_PASSWORD, time.Hour)},
+			"two workforce pools": {IapSettings: &iappb.IapSettings{Name: helloIAP, AccessSettings: &iappb.AccessSettings{
+				WorkforceIdentitySettings: &iappb.WorkforceIdentitySettings{WorkforcePools: []string{"a", "b"}}}}},
+		} {
+			_, err := f.iap.UpdateIapSettings(ctx, req)
+			if status.Code(err) != codes.InvalidArgument {
+				t.Errorf("%s: err = %v, want InvalidArgument", name, err)
+			}
+		}
+		// The whole reauth message, named as documented, is accepted.
+		if _, err := f.iap.UpdateIapSettings(ctx, &iappb.UpdateIapSettingsRequest{IapSettings: reauth(iappb.ReauthSettings_SECURE_KEY, 5*time.Minute),
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"iap_settings.access_settings.reauth_settings"}}}); err != nil {
+			t.Errorf("documented reauth update: %v", err)
+		}
 	})
 }
 

@@ -1,0 +1,27 @@
+package controllers
+
+import (
+	"context"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/iapsettings"
+)
+
+// applySettings makes the declared IAP settings hold: one read of the settings and, when a
+// declared setting differs, one update whose mask names exactly those settings, so settings
+// another tool manages are never written. An object that declares no settings makes no call.
+func (r *ProtectedServiceReconciler) applySettings(ctx context.Context, s *scope) *outcome {
+	if s.ps.Spec.IAP.Settings == nil {
+		return nil
+	}
+	declared := iapsettings.Declare(s.ps.Spec.IAP.Settings)
+	plan, err := r.Google.Settings().Apply(ctx, s.facts.iapResource, declared)
+	if err != nil {
+		return googleFailure(err)
+	}
+	if plan.Changed() {
+		s.wrote(writeApplySettings, s.facts.iapResource, plan.Diff())
+	}
+	s.facts.settings = settingsFact{reason: iapv1alpha1.ReasonApplied, managed: declared.Names()}
+	return nil
+}

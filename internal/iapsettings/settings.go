@@ -1,0 +1,252 @@
+// Package iapsettings decides which of a service's IAP settings (Google's IapSettings) to write.
+// It is pure: it turns the declared settings into Google's message and compares them with what
+// Google holds, one declared setting at a time, so a setting nobody declared is never written.
+package iapsettings
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/iap/apiv1/iappb"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+)
+
+// MaskPrefix roots update_mask paths at the request, as UpdateIapSettings documents
+// ("iapSettings.accessSettings.reauthSettings" in REST spelling).
+const MaskPrefix = "iap_settings."
+
+// Setting is one setting runguard manages: its name in the spec and its path in IapSettings.
+type Setting struct {
+	Name string
+	Path string
+}
+
+// The settings a spec can declare. Re-authentication and allowed domains are whole messages:
+// Google requires the reauth fields to be set together, and a domain list means nothing without
+// its enable switch. Each field of the access-denied page is managed on its own.
+var (
+	accessDeniedURI     = Setting{"accessDeniedPage.uri", "application_settings.access_denied_page_settings.access_denied_page_uri"}
+	troubleshootingLink = Setting{"accessDeniedPage.troubleshootingLink", "application_settings.access_denied_page_settings.generate_troubleshooting_uri"}
+	reauthentication    = Setting{"reauthentication", "access_settings.reauth_settings"}
+	allowedDomains      = Setting{"allowedDomains", "access_settings.allowed_domains_settings"}
+	corsHTTPOptions     = Setting{"cors.allowHTTPOptions", "access_settings.cors_settings.allow_http_options"}
+	programmaticClients = Setting{"programmaticClients", "access_settings.oauth_settings.programmatic_clients"}
+)
+
+// clearable is what each name under spec.iap.settings.clear resets: the whole of what the
+// setting's spec field covers.
+var clearable = map[iapv1alpha1.SettingName]Setting{
+	iapv1alpha1.SettingAccessDeniedPage:    {"accessDeniedPage", "application_settings.access_denied_page_settings"},
+	iapv1alpha1.SettingReauthentication:    reauthentication,
+	iapv1alpha1.SettingAllowedDomains:      allowedDomains,
+	iapv1alpha1.SettingCORS:                {"cors", "access_settings.cors_settings"},
+	iapv1alpha1.SettingProgrammaticClients: programmaticClients,
+}
+
+// Declaration is what a spec declares: the values (cleared settings are absent from Desired)
+// and the settings they cover.
+type Declaration struct {
+	Desired  *iappb.IapSettings
+	Settings []Setting
+}
+
+// Names lists the declared settings, as the spec names them.
+func (d Declaration) Names() []string {
+	out := make([]string, len(d.Settings))
+	for i, s := range d.Settings {
+		out[i] = s.Name
+	}
+	return out
+}
+
+var reauthMethods = map[iapv1alpha1.ReauthMethod]iappb.ReauthSettings_Method{
+	iapv1alpha1.ReauthLogin:                 iappb.ReauthSettings_LOGIN,
+	iapv1alpha1.ReauthSecureKey:             iappb.ReauthSettings_SECURE_KEY,
+	iapv1alpha1.ReauthEnrolledSecondFactors: iappb.ReauthSettings_ENROLLED_SECOND_FACTORS,
+}
+
+var reauthPolicies = map[iapv1alpha1.ReauthPolicy]iappb.ReauthSettings_PolicyType{
+	"":                              iappb.ReauthSettings_MINIMUM, // the CRD's default
+	iapv1alpha1.ReauthPolicyMinimum: iappb.ReauthSettings_MINIMUM,
+	iapv1alpha1.ReauthPolicyDefault: iappb.ReauthSettings_DEFAULT,
+}
+
+// Declare turns spec.iap.settings into the settings runguard manages; nil declares none.
+func Declare(spec *iapv1alpha1.IAPSettings) Declaration {
+	if spec == nil {
+		return Declaration{}
+	}
+	d := Declaration{Desired: &iappb.IapSettings{
+		AccessSettings:      &iappb.AccessSettings{},
+		ApplicationSettings: &iappb.ApplicationSettings{},
+	}}
+	access, app := d.Desired.AccessSettings, d.Desired.ApplicationSettings
+	if p := spec.AccessDeniedPage; p != nil {
+		app.AccessDeniedPageSettings = &iappb.AccessDeniedPageSettings{}
+		if p.URI != nil {
+			app.AccessDeniedPageSettings.AccessDeniedPageUri = wrapperspb.String(*p.URI)
+			d.Settings = append(d.Settings, accessDeniedURI)
+		}
+		if p.TroubleshootingLink != nil {
+			app.AccessDeniedPageSettings.GenerateTroubleshootingUri = wrapperspb.Bool(*p.TroubleshootingLink)
+			d.Settings = append(d.Settings, troubleshootingLink)
+		}
+	}
+	if r := spec.Reauthentication; r != nil {
+		access.ReauthSettings = &iappb.ReauthSettings{
+			Method: reauthMethods[r.Method], MaxAge: durationpb.New(r.MaxAge.Duration), PolicyType: reauthPolicies[r.Policy],
+		}
+		d.Settings = append(d.Settings, reauthentication)
+	}
+	if len(spec.AllowedDomains) > 0 {
+		domains := make([]string, len(spec.AllowedDomains))
+		for i, domain := range spec.AllowedDomains {
+			domains[i] = string(domain)
+		}
+		access.AllowedDomainsSettings = &iappb.AllowedDomainsSettings{Enable: proto.Bool(true), Domains: domains}
+		d.Settings = append(d.Settings, allowedDomains)
+	}
+	if c := spec.CORS; c != nil {
+		access.CorsSettings = &iappb.CorsSettings{AllowHttpOptions: wrapperspb.Bool(c.AllowHTTPOptions)}
+		d.Settings = append(d.Settings, corsHTTPOptions)
+	}
+	if len(spec.ProgrammaticClients) > 0 {
+		clients := make([]string, len(spec.ProgrammaticClients))
+		for i, c := range spec.ProgrammaticClients {
+			clients[i] = string(c)
+		}
+		access.OauthSettings = &iappb.OAuthSettings{ProgrammaticClients: clients}
+		d.Settings = append(d.Settings, programmaticClients)
+	}
+	for _, name := range spec.Clear {
+		d.Settings = append(d.Settings, clearable[name])
+	}
+	return d
+}
+
+// Change is one declared setting whose value in Google differs from the spec.
+type Change struct {
+	Setting
+	From, To string
+}
+
+// Plan is the masked update that makes Google hold the declared settings.
+type Plan struct {
+	Changes []Change
+	// Update carries the declared values; only the paths in Mask are written.
+	Update *iappb.IapSettings
+	Mask   []string
+}
+
+// Changed reports whether anything must be written.
+func (p Plan) Changed() bool { return len(p.Changes) > 0 }
+
+// Diff describes the changes for an Event.
+func (p Plan) Diff() string {
+	parts := make([]string, len(p.Changes))
+	for i, c := range p.Changes {
+		parts[i] = fmt.Sprintf("%s %s (was %s)", c.Name, c.To, c.From)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// PlanUpdate compares each declared setting with what Google holds and plans an update whose
+// mask names exactly the declared settings that differ.
+func PlanUpdate(current *iappb.IapSettings, d Declaration) Plan {
+	plan := Plan{Update: d.Desired}
+	have, want := normalized(current), normalized(d.Desired)
+	for _, s := range d.Settings {
+		from, hasFrom := lookup(have, s.Path)
+		to, hasTo := lookup(want, s.Path)
+		if hasFrom == hasTo && (!hasFrom || equal(from, to)) {
+			continue
+		}
+		plan.Changes = append(plan.Changes, Change{Setting: s, From: describe(from, hasFrom), To: describe(to, hasTo)})
+		plan.Mask = append(plan.Mask, MaskPrefix+s.Path)
+	}
+	return plan
+}
+
+// normalized sorts the lists whose order means nothing, so a list Google returns in another
+// order is not taken for drift.
+func normalized(s *iappb.IapSettings) protoreflect.Message {
+	if s == nil {
+		s = &iappb.IapSettings{}
+	}
+	s = proto.Clone(s).(*iappb.IapSettings)
+	if d := s.GetAccessSettings().GetAllowedDomainsSettings(); d != nil {
+		slices.Sort(d.Domains)
+	}
+	if o := s.GetAccessSettings().GetOauthSettings(); o != nil {
+		slices.Sort(o.ProgrammaticClients)
+	}
+	return s.ProtoReflect()
+}
+
+// lookup finds the value at a dotted path of field names; false when any step is unset (an
+// empty list is unset).
+func lookup(m protoreflect.Message, path string) (protoreflect.Value, bool) {
+	steps := strings.Split(path, ".")
+	for i, name := range steps {
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if fd == nil || !m.Has(fd) {
+			return protoreflect.Value{}, false
+		}
+		v := m.Get(fd)
+		if i == len(steps)-1 {
+			return v, true
+		}
+		m = v.Message()
+	}
+	return protoreflect.Value{}, false
+}
+
+func equal(a, b protoreflect.Value) bool {
+	switch x := a.Interface().(type) {
+	case protoreflect.Message:
+		return proto.Equal(x.Interface(), b.Message().Interface())
+	case protoreflect.List:
+		y := b.List()
+		if x.Len() != y.Len() {
+			return false
+		}
+		for i := range x.Len() {
+			if !equal(x.Get(i), y.Get(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.Interface() == b.Interface()
+}
+
+// describe renders a value for people: a wrapper as its value, a list joined, a message as
+// compact text.
+func describe(v protoreflect.Value, set bool) string {
+	if !set {
+		return "unset"
+	}
+	switch x := v.Interface().(type) {
+	case protoreflect.Message:
+		if value := x.Descriptor().Fields().ByName("value"); value != nil && x.Descriptor().FullName().Parent() == "google.protobuf" {
+			return describe(x.Get(value), true)
+		}
+		return "{" + prototext.MarshalOptions{}.Format(x.Interface()) + "}"
+	case protoreflect.List:
+		items := make([]string, x.Len())
+		for i := range x.Len() {
+			items[i] = describe(x.Get(i), true)
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	case string:
+		return fmt.Sprintf("%q", x)
+	}
+	return fmt.Sprint(v.Interface())
+}
