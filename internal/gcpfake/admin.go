@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/runguard/runguard/internal/gcpfake/access"
 	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 	"github.com/runguard/runguard/internal/gcpfake/names"
 )
@@ -27,6 +29,9 @@ import (
 //	PUT    /policies/service/{project}/{location}/{name}  (adminapi.Policy; out of band)
 //	PUT    /policies/iap/{project}/{location}/{name}
 //	GET    /audit                                   audit entries written and published
+//	GET    /access                                  who may do what (adminapi.Access)
+//	PUT    /grants/{project}/{member}/{role…}       grant a role or permission; DELETE revokes
+//	PUT    /serviceAccounts/{email}/tokenCreators/{member}   DELETE revokes
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+adminapi.HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +48,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+adminapi.CallsPath, func(w http.ResponseWriter, r *http.Request) {
 		out := []adminapi.Call{}
 		for _, c := range s.Calls() {
-			out = append(out, adminapi.Call{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, DurationMS: float64(c.Duration.Microseconds()) / 1000})
+			out = append(out, adminapi.Call{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, DurationMS: float64(c.Duration.Microseconds()) / 1000, Caller: c.Caller})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
@@ -141,13 +146,46 @@ func (s *Server) AdminHandler() http.Handler {
 		got, _ := s.IAPPolicy(resource)
 		writeProto(w, http.StatusOK, got)
 	})
+	mux.HandleFunc("GET "+adminapi.AccessPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Access())
+	})
+	grant := adminapi.GrantsPath + "/{project}/{member}/{role...}"
+	mux.HandleFunc("PUT "+grant, func(w http.ResponseWriter, r *http.Request) {
+		writeAccessChange(w, s.Grant(r.PathValue("project"), r.PathValue("member"), r.PathValue("role")))
+	})
+	mux.HandleFunc("DELETE "+grant, func(w http.ResponseWriter, r *http.Request) {
+		writeAccessChange(w, s.Revoke(r.PathValue("project"), r.PathValue("member"), r.PathValue("role")))
+	})
+	creator := adminapi.ServiceAccountsPath + "/{email}/tokenCreators/{member}"
+	mux.HandleFunc("PUT "+creator, func(w http.ResponseWriter, r *http.Request) {
+		writeAccessChange(w, s.AddTokenCreator(r.PathValue("email"), r.PathValue("member")))
+	})
+	mux.HandleFunc("DELETE "+creator, func(w http.ResponseWriter, r *http.Request) {
+		writeAccessChange(w, s.RemoveTokenCreator(r.PathValue("email"), r.PathValue("member")))
+	})
 	return mux
+}
+
+// writeAccessChange answers a change of grants or token creators: 204, 404 for something that
+// is not there, 409 with access control off, 400 for anything malformed.
+func writeAccessChange(w http.ResponseWriter, err error) {
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, access.ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, access.ErrOff):
+		writeError(w, http.StatusConflict, err)
+	default:
+		writeError(w, http.StatusBadRequest, err)
+	}
 }
 
 func (s *Server) state() (adminapi.State, error) {
 	out := adminapi.State{Projects: []adminapi.Project{}, Services: []adminapi.ServiceState{}}
 	for _, p := range s.dir.All() {
-		out.Projects = append(out.Projects, Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent, Principals: p.Principals})
+		out.Projects = append(out.Projects, Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent, Principals: p.Principals,
+			Grants: s.access.GrantsOn(p.ID)})
 	}
 	for _, svc := range s.Services() {
 		ss := adminapi.ServiceState{Name: svc.Name, IAPEnabled: svc.IapEnabled, InvokerIAMDisabled: svc.InvokerIamDisabled, Ingress: svc.Ingress.String(),

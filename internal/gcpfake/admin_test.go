@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
+	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc/codes"
 
 	"github.com/runguard/runguard/internal/gcpfake"
@@ -18,25 +20,7 @@ import (
 
 func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
 	f := startFake(t, gcpfake.Options{})
-	srv := httptest.NewServer(f.AdminHandler())
-	defer srv.Close()
-	do := func(method, path, body string, wantStatus int) []byte {
-		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != wantStatus {
-			t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, raw)
-		}
-		return raw
-	}
+	do := adminClient(t, f.Server)
 
 	do("GET", "/healthz", "", http.StatusOK)
 
@@ -95,5 +79,78 @@ func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
 	do("DELETE", "/services/proj-alpha/us-central1/added", "", http.StatusNotFound)
 	if _, ok := f.GetService("projects/proj-alpha/locations/us-central1/services/added"); ok {
 		t.Error("service still there after DELETE")
+	}
+}
+
+func TestAdmin_GrantsAndTokenCreatorsChangeAtRunTime(t *testing.T) {
+	s := startIdentityFake(t, identitySeed())
+	admin := adminClient(t, s)
+	do := func(method, path string, wantStatus int) []byte {
+		t.Helper()
+		return admin(method, path, "", wantStatus)
+	}
+	f := startFakeWith(t, s)
+	get := func() error {
+		_, err := f.run.GetService(ctxT(t), &runpb.GetServiceRequest{Name: helloName})
+		return err
+	}
+	wantCode(t, get(), codes.PermissionDenied)
+	do("PUT", adminapi.GrantPath(alpha, runguardMember, "roles/run.viewer"), http.StatusNoContent)
+	if err := get(); err != nil {
+		t.Fatalf("after PUT grant: %v", err)
+	}
+	var access adminapi.Access
+	if err := json.Unmarshal(do("GET", adminapi.AccessPath, http.StatusOK), &access); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(access.Grants[alpha][runguardMember], "roles/run.viewer") {
+		t.Errorf("GET /access = %+v", access)
+	}
+	do("DELETE", adminapi.GrantPath(alpha, runguardMember, "roles/run.viewer"), http.StatusNoContent)
+	wantCode(t, get(), codes.PermissionDenied)
+	do("DELETE", adminapi.GrantPath(alpha, runguardMember, "roles/run.viewer"), http.StatusNotFound)
+	do("PUT", adminapi.GrantPath(alpha, runguardMember, "roles/no.such"), http.StatusBadRequest)
+
+	var calls []adminapi.Call
+	if err := json.Unmarshal(do("GET", adminapi.CallsPath, http.StatusOK), &calls); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) == 0 || calls[len(calls)-1].Caller != runguardMember {
+		t.Errorf("GET /calls does not name the caller: %+v", calls)
+	}
+
+	do("DELETE", adminapi.TokenCreatorPath(tenantA, runguardMember), http.StatusNoContent)
+	_, err := credentialsClient(t, s, nil).GenerateAccessToken(ctxT(t), &credentialspb.GenerateAccessTokenRequest{Name: "projects/-/serviceAccounts/" + tenantA, Scope: []string{cloudPlatform}})
+	wantCode(t, err, codes.PermissionDenied)
+	do("DELETE", adminapi.TokenCreatorPath(tenantA, runguardMember), http.StatusNotFound)
+	do("PUT", adminapi.TokenCreatorPath(tenantA, runguardMember), http.StatusNoContent)
+	if _, err := impersonated(t, s, tenantA).Token(); err != nil {
+		t.Errorf("after PUT token creator: %v", err)
+	}
+
+	adminClient(t, startIdentityFake(t, testSeed()))("PUT", adminapi.GrantPath(alpha, runguardMember, "roles/run.admin"), "", http.StatusConflict)
+}
+
+// adminClient serves s's admin API and returns a function that sends one request to it and
+// fails the test unless it is answered wantStatus.
+func adminClient(t *testing.T, s *gcpfake.Server) func(method, path, body string, wantStatus int) []byte {
+	srv := httptest.NewServer(s.AdminHandler())
+	t.Cleanup(srv.Close)
+	return func(method, path, body string, wantStatus int) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != wantStatus {
+			t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, raw)
+		}
+		return raw
 	}
 }

@@ -89,6 +89,12 @@ func startAuditFake(t *testing.T, audit gcpfake.AuditOptions) *auditFake {
 // startAuditFakeOver is startAuditFake with the clients on transport tr.
 func startAuditFakeOver(t *testing.T, tr transport, audit gcpfake.AuditOptions) *auditFake {
 	t.Helper()
+	return startAuditFakeSeeded(t, tr, audit, testSeed())
+}
+
+// startAuditFakeSeeded is startAuditFakeOver with its own seed.
+func startAuditFakeSeeded(t *testing.T, tr transport, audit gcpfake.AuditOptions, seed gcpfake.Seed) *auditFake {
+	t.Helper()
 	ps := pstest.NewServer()
 	t.Cleanup(func() { _ = ps.Close() })
 	ctx := ctxT(t)
@@ -105,7 +111,7 @@ func startAuditFakeOver(t *testing.T, tr transport, audit gcpfake.AuditOptions) 
 		t.Fatal(err)
 	}
 	audit.PubSubEndpoint, audit.Topic = ps.Addr, auditTopic
-	return &auditFake{fake: startFakeOver(t, tr, gcpfake.Options{Audit: audit}), pubsub: ps, client: client}
+	return &auditFake{fake: startFakeOver(t, tr, gcpfake.Options{Audit: audit, Seed: seed}), pubsub: ps, client: client}
 }
 
 // published waits until the fake has published n entries in all and has
@@ -451,6 +457,22 @@ func TestAudit_OutOfBandEditsEmitWhatGcloudWouldLog(t *testing.T) {
 				t.Errorf("principalEmail = %q, want %q", p, gcpfake.DefaultOutOfBandCaller)
 			}
 		})
+	}
+}
+
+func TestAudit_PrincipalIsTheCallerWhenIdentitiesAreModelled(t *testing.T) {
+	f := startAuditFakeSeeded(t, overGRPC, gcpfake.AuditOptions{Caller: "configured@ops.iam.gserviceaccount.com"}, identitySeed())
+	asA, _, err := f.MintAccessToken(tenantA, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := connectAs(t, f.Server, overGRPC, static(asA))
+	if _, err := g.iap.SetIamPolicy(ctxT(t), &iampb.SetIamPolicyRequest{Resource: helloIAP, Policy: &iampb.Policy{}}); err != nil {
+		t.Fatal(err)
+	}
+	aMarkerChange(t, f)
+	if p := f.published(t, 2)[0].auditLog.GetAuthenticationInfo().GetPrincipalEmail(); p != tenantA {
+		t.Errorf("principalEmail = %q, want the caller %s", p, tenantA)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	run "cloud.google.com/go/run/apiv2"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -96,24 +97,35 @@ func startFakeOver(t *testing.T, tr transport, opts gcpfake.Options) *fake {
 		t.Fatalf("start fake: %v", err)
 	}
 	t.Cleanup(s.Stop)
+	clientOpts := s.ClientOptions()
+	if tr == overREST {
+		clientOpts = s.RESTClientOptions()
+	}
+	return connect(t, s, tr, clientOpts)
+}
+
+// connect points Google's clients for tr (gRPC, or REST) at s with opts.
+func connect(t *testing.T, s *gcpfake.Server, tr transport, opts []option.ClientOption) *fake {
+	t.Helper()
 	ctx := context.Background()
 	f := &fake{Server: s, transport: tr}
+	var err error
 	switch tr {
 	case overGRPC:
-		f.run, err = run.NewServicesClient(ctx, s.ClientOptions()...)
+		f.run, err = run.NewServicesClient(ctx, opts...)
 		if err == nil {
-			f.iap, err = iap.NewIdentityAwareProxyAdminClient(ctx, s.ClientOptions()...)
+			f.iap, err = iap.NewIdentityAwareProxyAdminClient(ctx, opts...)
 		}
 		if err == nil {
-			f.rm, err = resourcemanager.NewProjectsClient(ctx, s.ClientOptions()...)
+			f.rm, err = resourcemanager.NewProjectsClient(ctx, opts...)
 		}
 	case overREST:
-		f.run, err = run.NewServicesRESTClient(ctx, s.RESTClientOptions()...)
+		f.run, err = run.NewServicesRESTClient(ctx, opts...)
 		if err == nil {
-			f.iap, err = iap.NewIdentityAwareProxyAdminRESTClient(ctx, s.RESTClientOptions()...)
+			f.iap, err = iap.NewIdentityAwareProxyAdminRESTClient(ctx, opts...)
 		}
 		if err == nil {
-			f.rm, err = resourcemanager.NewProjectsRESTClient(ctx, s.RESTClientOptions()...)
+			f.rm, err = resourcemanager.NewProjectsRESTClient(ctx, opts...)
 		}
 	}
 	if err != nil {

@@ -16,7 +16,19 @@ import (
 type Seed struct {
 	Projects []Project `json:"projects"`
 	Services []Service `json:"services"`
+	// DefaultCaller is who a request without a bearer token is, in member form
+	// ("serviceAccount:runguard@ops-project.iam.gserviceaccount.com"): the identity the
+	// manager runs as with its own credentials. Setting it turns access control on.
+	DefaultCaller string `json:"defaultCaller,omitempty"`
+	// ServiceAccounts may be impersonated through GenerateAccessToken by their token creators.
+	ServiceAccounts []ServiceAccount `json:"serviceAccounts,omitempty"`
+	// CustomRoles are role name (projects/{p}/roles/{r}, organizations/{o}/roles/{r}) →
+	// permissions, for projects' grants.
+	CustomRoles map[string][]string `json:"customRoles,omitempty"`
 }
+
+// ServiceAccount is a seeded service account and who may impersonate it.
+type ServiceAccount = adminapi.ServiceAccount
 
 // Project is a seeded Google Cloud project.
 type Project = adminapi.Project

@@ -47,3 +47,42 @@ func TestStart_RejectsServiceOfUnseededProject(t *testing.T) {
 		t.Error("want an error for a service in an unseeded project")
 	}
 }
+
+func TestLoadSeed_IdentitiesTurnAccessControlOn(t *testing.T) {
+	seed, err := gcpfake.LoadSeed("testdata/seed-identities.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gcpfake.Start(gcpfake.Options{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	a := s.Access()
+	if !a.Enforced || a.DefaultCaller != "serviceAccount:runguard@ops-project.iam.gserviceaccount.com" || len(a.ServiceAccounts) != 2 ||
+		len(a.ServiceAccounts[0].TokenCreators) != 1 || len(a.Grants["team-b-prod"]["serviceAccount:tenant-b@ops-project.iam.gserviceaccount.com"]) != 2 {
+		t.Errorf("access = %+v", a)
+	}
+}
+
+func TestStart_RejectsMalformedIdentities(t *testing.T) {
+	project := func(grants map[string][]string) []gcpfake.Project {
+		return []gcpfake.Project{{ID: "proj-alpha", Number: 1, Grants: grants}}
+	}
+	for name, seed := range map[string]gcpfake.Seed{
+		"unknown predefined role": {Projects: project(map[string][]string{"user:a@example.com": {"roles/run.superuser"}})},
+		"undeclared custom role":  {Projects: project(map[string][]string{"user:a@example.com": {"projects/proj-alpha/roles/runguard"}})},
+		"not a permission":        {Projects: project(map[string][]string{"user:a@example.com": {"run services get"}})},
+		"member without a kind":   {Projects: project(map[string][]string{"a@example.com": {"run.services.get"}})},
+		"group as default caller": {Projects: project(nil), DefaultCaller: "group:team@example.com"},
+		"service account twice": {Projects: project(nil), ServiceAccounts: []gcpfake.ServiceAccount{
+			{Email: "x@proj-alpha.iam.gserviceaccount.com"}, {Email: "X@proj-alpha.iam.gserviceaccount.com"}}},
+		"malformed token creator": {Projects: project(nil), ServiceAccounts: []gcpfake.ServiceAccount{
+			{Email: "x@proj-alpha.iam.gserviceaccount.com", TokenCreators: []string{"runguard"}}}},
+		"custom role with a wildcard": {Projects: project(nil), CustomRoles: map[string][]string{"projects/proj-alpha/roles/r": {"run.*"}}},
+	} {
+		if _, err := gcpfake.Start(gcpfake.Options{Seed: seed}); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 // Package gcpfake is a fake of the Google Cloud APIs runguard's controller
 // calls: Cloud Run Admin v2 Services (with its long-running operations),
-// the IAM and settings surface of the IAP Admin API, and Resource Manager v3
-// GetProject. It serves the official generated gRPC interfaces on one real
+// the IAM and settings surface of the IAP Admin API, Resource Manager v3
+// GetProject, and IAM Credentials GenerateAccessToken. It knows who is
+// calling (the bearer token of each request) and, when the seed grants
+// roles, checks the caller's permissions on the project. It serves the official generated gRPC interfaces on one real
 // gRPC server on loopback, so tests use Google's own Go clients against it,
 // and it offers inspection, out-of-band changes, fault injection and a call
 // log to tests and to the standalone binary's admin endpoint.
@@ -21,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
 	"cloud.google.com/go/iap/apiv1/iappb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
@@ -31,7 +34,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/runguard/runguard/internal/gcpfake/access"
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/iamcredentials"
 	"github.com/runguard/runguard/internal/gcpfake/iap"
 	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
@@ -82,6 +87,8 @@ type Server struct {
 	logger  *slog.Logger
 	audit   *auditEmitter // nil: audit entries are off
 	denials denials       // permissions TestIamPermissions leaves out
+	access  *access.Authority
+	tokens  *access.Tokens
 	stopped sync.Once
 }
 
@@ -100,12 +107,20 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
+	authority, err := newAuthority(opts.Seed, dir)
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	st := store.New()
-	engine := &policyengine.Engine{PrincipalExists: dir.PrincipalExists}
+	// A seeded service account exists for IAM like a project's principals.
+	engine := &policyengine.Engine{PrincipalExists: func(m string) bool {
+		email, isSA := strings.CutPrefix(m, "serviceAccount:")
+		return dir.PrincipalExists(m) || isSA && authority.ServiceAccountExists(email)
+	}}
 	s := &Server{
 		store:  st,
 		dir:    dir,
@@ -113,6 +128,8 @@ func Start(opts Options) (*Server, error) {
 		faults: newFaultSet(opts.FaultSeed),
 		calls:  &callLog{counts: map[string]int{}},
 		logger: logger,
+		access: authority,
+		tokens: &access.Tokens{Store: st},
 	}
 	// The seeded world exists before anyone watches it: no audit entries.
 	for _, svc := range opts.Seed.Services {
@@ -141,6 +158,7 @@ func Start(opts Options) (*Server, error) {
 	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
 	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine, AcceptProjectID: opts.IAPAcceptProjectID})
 	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
+	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: authority, Tokens: s.tokens})
 	if opts.HTTPAddr != "" {
 		if err := s.startREST(opts.HTTPAddr); err != nil {
 			_ = lis.Close()
@@ -238,16 +256,26 @@ func (s *Server) Stop() {
 	})
 }
 
-// intercept is where every call is logged, counted, delayed and failed.
+// intercept is where every call is authenticated, authorized, logged, counted, delayed and
+// failed.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	method := shortMethod(info.FullMethod)
 	resource := resourceOf(req)
-	d := s.faults.decide(method, resource)
+	// Google's front end refuses a call it cannot authenticate or authorize before any backend
+	// sees it, so such a call meets no fault rule (and uses up none).
+	caller, err := s.authenticate(ctx)
+	if err == nil {
+		err = s.authorize(method, req, caller)
+	}
+	var d decision
+	if err == nil {
+		d = s.faults.decide(method, resource)
+	}
+	ctx = access.WithCaller(ctx, caller)
 	var resp any
-	var err error
 	var applied any // the handler's response when it succeeded, whatever the caller is told
-	if d.latency > 0 {
+	if err == nil && d.latency > 0 {
 		t := time.NewTimer(d.latency)
 		select {
 		case <-t.C:
@@ -262,6 +290,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		} else {
 			resp, err = handler(ctx, req)
 			if err == nil {
+				resp = s.filterTested(method, req, resp, caller)
 				resp = s.denials.filter(method, resource, resp)
 				applied = resp
 			}
@@ -274,13 +303,17 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	// Google logs the change; a call that failed changed nothing.
 	if applied != nil && s.audit != nil && isWrite(method) {
 		if c, ok := s.auditCall(method, req, applied, time.Now()); ok {
+			c.principal = principalEmail(caller)
 			s.audit.emit(c)
 		}
 	}
 	code := status.Code(err)
-	call := Call{Method: method, Resource: resource, Code: code, Time: start, Write: isWrite(method), Injected: d.fail != nil, Duration: time.Since(start)}
+	call := Call{Method: method, Resource: resource, Code: code, Time: start, Write: isWrite(method), Injected: d.fail != nil, Duration: time.Since(start), Caller: caller}
 	s.calls.add(call)
 	attrs := []any{"method", method, "resource", resource, "code", CodeName(code), "duration", call.Duration.Round(time.Microsecond)}
+	if caller != "" {
+		attrs = append(attrs, "caller", caller)
+	}
 	if call.Injected {
 		attrs = append(attrs, "injected", true)
 	}
@@ -307,6 +340,7 @@ var servicePrefixes = map[string]string{
 	"google.longrunning.Operations":                      "operations",
 	"google.cloud.iap.v1.IdentityAwareProxyAdminService": "iap",
 	"google.cloud.resourcemanager.v3.Projects":           "resourcemanager",
+	"google.iam.credentials.v1.IAMCredentials":           "iamcredentials",
 }
 
 // shortMethod turns /google.cloud.run.v2.Services/GetService into
@@ -358,6 +392,10 @@ type Call struct {
 	Write    bool      // Create/Update/Delete/SetIamPolicy
 	Injected bool      // a fault rule decided the outcome
 	Duration time.Duration
+	// Caller is who made the call, in member form ("serviceAccount:a@p.iam.gserviceaccount.com"):
+	// the principal of its bearer token, else the seed's default caller; "" with access control
+	// off and no token.
+	Caller string
 }
 
 type callLog struct {
@@ -418,4 +456,22 @@ func parseAgentDelay(p Project) (time.Duration, error) {
 		return 0, fmt.Errorf("project %s: iapServiceAgentDelay %q is not a non-negative duration", p.ID, p.IAPServiceAgentDelay)
 	}
 	return d, nil
+}
+
+// newAuthority builds who-may-do-what from the seed.
+func newAuthority(seed Seed, dir *projects.Directory) (*access.Authority, error) {
+	cfg := access.Config{DefaultCaller: seed.DefaultCaller, CustomRoles: seed.CustomRoles}
+	for _, sa := range seed.ServiceAccounts {
+		cfg.ServiceAccounts = append(cfg.ServiceAccounts, access.ServiceAccount{Email: sa.Email, TokenCreators: sa.TokenCreators})
+	}
+	for _, p := range seed.Projects {
+		if len(p.Grants) == 0 {
+			continue
+		}
+		if cfg.Grants == nil {
+			cfg.Grants = map[string]map[string][]string{}
+		}
+		cfg.Grants[p.ID] = p.Grants
+	}
+	return access.New(cfg, func(id string) bool { _, ok := dir.Lookup(id); return ok })
 }

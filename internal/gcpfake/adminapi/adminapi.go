@@ -6,6 +6,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"net/url"
 	"time"
 )
 
@@ -33,7 +34,41 @@ const (
 	// IAPPolicyPath/{project}/{location}/{name} does the same for the policy of the service's
 	// IAP resource.
 	IAPPolicyPath = "/policies/iap"
+	// AccessPath answers GET with Access: who may do what.
+	AccessPath = "/access"
+	// GrantsPath/{project}/{member}/{role or permission} (see GrantPath) grants a role or a
+	// permission on a project by PUT and revokes it by DELETE; both answer 204, 409 when access
+	// control is off, DELETE 404 when it was not granted.
+	GrantsPath = "/grants"
+	// ServiceAccountsPath/{email}/tokenCreators/{member} (see TokenCreatorPath) makes member a
+	// token creator of the seeded service account by PUT and revokes that by DELETE. Tokens
+	// already issued stay valid until they expire.
+	ServiceAccountsPath = "/serviceAccounts"
 )
+
+// GrantPath is the path that grants (PUT) or revokes (DELETE) roleOrPermission ("roles/run.admin",
+// "projects/p/roles/runguard", "run.services.get") to member on project.
+func GrantPath(project, member, roleOrPermission string) string {
+	return GrantsPath + "/" + url.PathEscape(project) + "/" + url.PathEscape(member) + "/" + roleOrPermission
+}
+
+// TokenCreatorPath is the path that adds (PUT) or removes (DELETE) member as a token creator of
+// the service account email.
+func TokenCreatorPath(email, member string) string {
+	return ServiceAccountsPath + "/" + url.PathEscape(email) + "/tokenCreators/" + url.PathEscape(member)
+}
+
+// Access is the answer to GET AccessPath.
+type Access struct {
+	// Enforced is false when the seed granted nothing and named no default caller: then every
+	// caller may do everything.
+	Enforced bool `json:"enforced"`
+	// DefaultCaller is who a request without a bearer token is.
+	DefaultCaller   string           `json:"defaultCaller,omitempty"`
+	ServiceAccounts []ServiceAccount `json:"serviceAccounts"`
+	// Grants is project ID → member → roles and permissions.
+	Grants map[string]map[string][]string `json:"grants"`
+}
 
 // Health is the answer to GET HealthPath.
 type Health struct {
@@ -72,6 +107,18 @@ type Project struct {
 	// member form ("user:a@x.com"). IAM rejects members of those kinds that
 	// are listed in no project and are not a project's service agent.
 	Principals []string `json:"principals,omitempty"`
+	// Grants are the roles and permissions each member holds on the project: member →
+	// predefined roles ("roles/run.admin"), custom roles declared in the seed's customRoles, or
+	// permissions ("run.services.get"). Any grant in a seed turns access control on.
+	Grants map[string][]string `json:"grants,omitempty"`
+}
+
+// ServiceAccount is a service account callers may impersonate through the IAM Credentials
+// API, as seeded and as GET AccessPath lists it.
+type ServiceAccount struct {
+	Email string `json:"email"`
+	// TokenCreators are the members that hold roles/iam.serviceAccountTokenCreator on it.
+	TokenCreators []string `json:"tokenCreators,omitempty"`
 }
 
 // ServiceState is one Cloud Run service in State: the fields a test asks about most, both IAM
@@ -149,6 +196,9 @@ type Call struct {
 	// Injected is true when a fault rule decided the answer.
 	Injected   bool    `json:"injected,omitempty"`
 	DurationMS float64 `json:"durationMs"`
+	// Caller is who made the call in member form ("serviceAccount:…"); empty with access
+	// control off and no bearer token.
+	Caller string `json:"caller,omitempty"`
 }
 
 // FaultRule is the body of POST FaultsPath: a gcpfake.FaultRule with the code by name

@@ -70,6 +70,19 @@ func PermissionDenied(permission, resource, msg string) error {
 	})
 }
 
+// IAMPermissionDenied is IAM's denial in the words most APIs use (Resource Manager:
+// CrowdStrike/falcon-integration-gateway#98), naming the resource as shown, which may differ
+// from the resource name in the ErrorInfo (Resource Manager shows the full resource name).
+func IAMPermissionDenied(permission, resource, shown string) error {
+	return PermissionDenied(permission, resource, fmt.Sprintf("Permission '%s' denied on resource '%s' (or it may not exist).", permission, shown))
+}
+
+// RunPermissionDenied is Cloud Run's wording of IAM's denial
+// (google-github-actions/deploy-cloudrun#182).
+func RunPermissionDenied(permission, resource string) error {
+	return PermissionDenied(permission, resource, fmt.Sprintf("Permission '%s' denied on resource '%s' (or resource may not exist).", permission, resource))
+}
+
 // Injected is the status a fault rule produces. RESOURCE_EXHAUSTED carries
 // the ErrorInfo Google attaches to quota errors; any code may carry a
 // RetryInfo.

@@ -99,3 +99,7 @@ func isGroup(m string) bool {
 }
 
 func isPublic(m string) bool { return m == "allUsers" || m == "allAuthenticatedUsers" }
+
+// NormalizeMember checks a member's syntax and returns the form IAM stores (emails and domains
+// lower-cased), or the INVALID_ARGUMENT IAM answers for it.
+func NormalizeMember(m string) (string, error) { return normalizeMember(m) }

@@ -26,6 +26,15 @@ var _ resourcemanagerpb.ProjectsServer = (*Server)(nil)
 
 var created = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// Denied is Resource Manager's PERMISSION_DENIED for projects/{id}: a project the caller may
+// not read, or one that does not exist.
+func Denied(name string) error {
+	return apierr.IAMPermissionDenied(GetPermission, name, "//cloudresourcemanager.googleapis.com/"+name)
+}
+
+// GetPermission is what GetProject needs on the project.
+const GetPermission = "resourcemanager.projects.get"
+
 func (s *Server) GetProject(ctx context.Context, req *resourcemanagerpb.GetProjectRequest) (*resourcemanagerpb.Project, error) {
 	name := req.GetName()
 	id, ok := strings.CutPrefix(name, "projects/")
@@ -37,8 +46,7 @@ func (s *Server) GetProject(ctx context.Context, req *resourcemanagerpb.GetProje
 	if !ok {
 		// Resource Manager does not tell a missing project from one the
 		// caller may not read.
-		return nil, apierr.PermissionDenied("resourcemanager.projects.get", name,
-			fmt.Sprintf("Permission 'resourcemanager.projects.get' denied on resource '//cloudresourcemanager.googleapis.com/%s' (or it may not exist).", name))
+		return nil, Denied(name)
 	}
 	return &resourcemanagerpb.Project{
 		Name:        fmt.Sprintf("projects/%d", p.Number),

@@ -8,6 +8,7 @@ import (
 
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -39,7 +40,12 @@ func (h *handler) serveV1Project(w http.ResponseWriter, r *http.Request, id stri
 		writeStatus(w, status.Newf(codes.InvalidArgument, "Invalid JSON payload received. Unknown name %q: Cannot bind query parameter.", firstKey(r)), params.pretty)
 		return
 	}
-	p, err := h.getProject(r.Context(), &resourcemanagerpb.GetProjectRequest{Name: "projects/" + id})
+	// The handler reads the caller's bearer token from gRPC metadata, as a transcoded call's.
+	ctx := r.Context()
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", auth))
+	}
+	p, err := h.getProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + id})
 	if err != nil {
 		writeStatus(w, status.Convert(err), params.pretty)
 		return

@@ -74,8 +74,7 @@ func (b *Backend) resolveService(name, field, permission string) (resolved, erro
 	}
 	p, ok := b.Directory.Lookup(s.Project)
 	if !ok {
-		return resolved{}, apierr.PermissionDenied(permission, name,
-			fmt.Sprintf("Permission '%s' denied on resource '%s' (or resource may not exist).", permission, name))
+		return resolved{}, apierr.RunPermissionDenied(permission, name)
 	}
 	c := s
 	c.Project = p.ID

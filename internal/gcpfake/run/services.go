@@ -93,8 +93,7 @@ func (s *Services) ListServices(ctx context.Context, req *runpb.ListServicesRequ
 	}
 	p, ok := b.Directory.Lookup(project)
 	if !ok {
-		return nil, apierr.PermissionDenied("run.services.list", req.GetParent(),
-			fmt.Sprintf("Permission 'run.services.list' denied on resource '%s' (or resource may not exist).", req.GetParent()))
+		return nil, apierr.RunPermissionDenied("run.services.list", req.GetParent())
 	}
 	prefix := "projects/" + p.ID + "/locations/"
 	if location != "-" {

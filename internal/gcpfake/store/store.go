@@ -26,6 +26,9 @@ const (
 	// KindIAPSettings holds an IAP resource's iappb.IapSettings, keyed by
 	// the resource in project-number form.
 	KindIAPSettings = "iap.googleapis.com/IapSettings"
+	// KindAccessToken holds an issued access token's principal and expiry (a structpb.Struct),
+	// keyed by the token.
+	KindAccessToken = "iamcredentials.googleapis.com/AccessToken"
 )
 
 type key struct{ kind, name string }

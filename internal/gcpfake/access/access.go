@@ -1,0 +1,364 @@
+// Package access is who may do what in the fake: the seeded service accounts and who may
+// impersonate them, the roles and permissions granted on each project, the identity a request
+// without a token stands for, and the access tokens the IAM Credentials API issues.
+//
+// Access control is on when the seed grants anything or names a default caller. Off, every
+// caller may do everything and a request without a token has no identity, as before the fake
+// modelled identities.
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc/status"
+
+	"github.com/runguard/runguard/internal/gcpfake/policyengine"
+)
+
+// Config is the seeded state.
+type Config struct {
+	// DefaultCaller is who a request without a bearer token is (the manager running with its
+	// own credentials), in member form ("serviceAccount:runguard@ops.iam.gserviceaccount.com").
+	DefaultCaller string
+	// ServiceAccounts may be impersonated through GenerateAccessToken.
+	ServiceAccounts []ServiceAccount
+	// Grants is project ID → member → roles or permissions.
+	Grants map[string]map[string][]string
+	// CustomRoles is role name (projects/{p}/roles/{r} or organizations/{o}/roles/{r}) →
+	// permissions.
+	CustomRoles map[string][]string
+}
+
+// ServiceAccount is a seeded service account.
+type ServiceAccount struct {
+	Email string
+	// TokenCreators are members that hold roles/iam.serviceAccountTokenCreator on it.
+	TokenCreators []string
+}
+
+// Authority answers who may do what. It is safe for concurrent use.
+type Authority struct {
+	enforced      bool
+	defaultCaller string
+	customRoles   map[string][]string
+
+	mu       sync.RWMutex
+	accounts map[string]map[string]bool            // email → token creators
+	grants   map[string]map[string]map[string]bool // project ID → member → role or permission
+}
+
+var (
+	permissionRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*\.[a-zA-Z][a-zA-Z0-9]*\.[a-zA-Z][a-zA-Z0-9]*$`)
+	customRoleRE = regexp.MustCompile(`^(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+$`)
+	saEmailRE    = regexp.MustCompile(`^[a-z0-9-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$`)
+)
+
+// New validates cfg. projectExists says which project IDs are seeded.
+func New(cfg Config, projectExists func(id string) bool) (*Authority, error) {
+	a := &Authority{customRoles: map[string][]string{}, accounts: map[string]map[string]bool{}, grants: map[string]map[string]map[string]bool{}}
+	for name, perms := range cfg.CustomRoles {
+		if !customRoleRE.MatchString(name) {
+			return nil, fmt.Errorf("custom role %q: want projects/{project}/roles/{id} or organizations/{org}/roles/{id}", name)
+		}
+		for _, p := range perms {
+			if !permissionRE.MatchString(p) {
+				return nil, fmt.Errorf("custom role %s: %q is not a permission (service.resource.verb)", name, p)
+			}
+		}
+		a.customRoles[name] = append([]string(nil), perms...)
+	}
+	if cfg.DefaultCaller != "" {
+		m, err := callerMember(cfg.DefaultCaller)
+		if err != nil {
+			return nil, fmt.Errorf("defaultCaller: %w", err)
+		}
+		a.defaultCaller = m
+	}
+	for _, sa := range cfg.ServiceAccounts {
+		email := strings.ToLower(sa.Email)
+		if !saEmailRE.MatchString(email) {
+			return nil, fmt.Errorf("service account %q is not an email address", sa.Email)
+		}
+		if _, dup := a.accounts[email]; dup {
+			return nil, fmt.Errorf("service account %s seeded twice", email)
+		}
+		a.accounts[email] = map[string]bool{}
+		for _, c := range sa.TokenCreators {
+			if err := a.addTokenCreator(email, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for project, byMember := range cfg.Grants {
+		if !projectExists(project) {
+			return nil, fmt.Errorf("grants on project %q, which is not seeded", project)
+		}
+		for member, entries := range byMember {
+			for _, e := range entries {
+				if err := a.grant(project, member, e); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	a.enforced = a.defaultCaller != "" || len(cfg.Grants) > 0
+	return a, nil
+}
+
+// Enforced reports whether access control is on.
+func (a *Authority) Enforced() bool { return a.enforced }
+
+// DefaultCaller is who a request without a token is; "" when access control is off or no
+// default caller was seeded.
+func (a *Authority) DefaultCaller() string { return a.defaultCaller }
+
+// Allowed reports whether member holds permission on the project (by ID). With access control
+// off everyone holds everything.
+func (a *Authority) Allowed(member, project, permission string) bool {
+	if !a.enforced {
+		return true
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for entry := range a.grants[project][member] {
+		if entry == permission {
+			return true
+		}
+		for _, p := range a.rolePermissions(entry) {
+			if p == permission {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MayImpersonate reports whether caller may mint tokens for the service account: it is one of
+// its token creators, or holds iam.serviceAccounts.getAccessToken on the project the account
+// belongs to (a project-level grant of roles/iam.serviceAccountTokenCreator covers every
+// service account of the project).
+func (a *Authority) MayImpersonate(caller, email string) bool {
+	if !a.enforced {
+		return true
+	}
+	email = strings.ToLower(email)
+	a.mu.RLock()
+	creator := a.accounts[email][caller]
+	a.mu.RUnlock()
+	return creator || a.Allowed(caller, ServiceAccountProject(email), "iam.serviceAccounts.getAccessToken")
+}
+
+// ServiceAccountExists reports whether the email is a seeded service account.
+func (a *Authority) ServiceAccountExists(email string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	_, ok := a.accounts[strings.ToLower(email)]
+	return ok
+}
+
+// ServiceAccountProject is the project ID of a user-managed service account
+// (name@PROJECT.iam.gserviceaccount.com), or "".
+func ServiceAccountProject(email string) string {
+	_, domain, _ := strings.Cut(email, "@")
+	project, ok := strings.CutSuffix(domain, ".iam.gserviceaccount.com")
+	if !ok {
+		return ""
+	}
+	return project
+}
+
+// ErrNotFound is wrapped by the errors of changes to something that is not there.
+var ErrNotFound = errors.New("not found")
+
+// ErrOff is the error of a change to grants while access control is off: it would have no
+// effect, since with it off everyone may do everything.
+var ErrOff = errors.New("access control is off: the seed grants nothing and names no defaultCaller")
+
+// Grant gives member a role or a permission on the project.
+func (a *Authority) Grant(project, member, roleOrPermission string) error {
+	if !a.enforced {
+		return ErrOff
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.grant(project, member, roleOrPermission)
+}
+
+// Revoke takes back what Grant gave; revoking what was never granted is an error.
+func (a *Authority) Revoke(project, member, roleOrPermission string) error {
+	m, err := policyengine.NormalizeMember(member)
+	if err != nil {
+		return fmt.Errorf("member %q: %s", member, messageOf(err))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.grants[project][m][roleOrPermission] {
+		return fmt.Errorf("%s holds no %s on project %s: %w", m, roleOrPermission, project, ErrNotFound)
+	}
+	delete(a.grants[project][m], roleOrPermission)
+	return nil
+}
+
+// AddTokenCreator lets member impersonate the seeded service account.
+func (a *Authority) AddTokenCreator(email, member string) error {
+	if !a.enforced {
+		return ErrOff
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	email = strings.ToLower(email)
+	if _, ok := a.accounts[email]; !ok {
+		return fmt.Errorf("service account %s is not seeded: %w", email, ErrNotFound)
+	}
+	return a.addTokenCreator(email, member)
+}
+
+// RemoveTokenCreator revokes AddTokenCreator (or the seed's grant). Tokens already issued stay
+// valid until they expire, as at Google.
+func (a *Authority) RemoveTokenCreator(email, member string) error {
+	m, err := policyengine.NormalizeMember(member)
+	if err != nil {
+		return fmt.Errorf("member %q: %s", member, messageOf(err))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	email = strings.ToLower(email)
+	if !a.accounts[email][m] {
+		return fmt.Errorf("%s is not a token creator of %s: %w", m, email, ErrNotFound)
+	}
+	delete(a.accounts[email], m)
+	return nil
+}
+
+// Snapshot is the current state, sorted, for inspection.
+type Snapshot struct {
+	Enforced        bool
+	DefaultCaller   string
+	ServiceAccounts []ServiceAccount
+	Grants          map[string]map[string][]string
+}
+
+// Snapshot returns the current state.
+func (a *Authority) Snapshot() Snapshot {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	s := Snapshot{Enforced: a.enforced, DefaultCaller: a.defaultCaller, Grants: map[string]map[string][]string{}}
+	for email, creators := range a.accounts {
+		s.ServiceAccounts = append(s.ServiceAccounts, ServiceAccount{Email: email, TokenCreators: sortedKeys(creators)})
+	}
+	sort.Slice(s.ServiceAccounts, func(i, j int) bool { return s.ServiceAccounts[i].Email < s.ServiceAccounts[j].Email })
+	for project, byMember := range a.grants {
+		for member, entries := range byMember {
+			if len(entries) == 0 {
+				continue
+			}
+			if s.Grants[project] == nil {
+				s.Grants[project] = map[string][]string{}
+			}
+			s.Grants[project][member] = sortedKeys(entries)
+		}
+	}
+	return s
+}
+
+// GrantsOn returns the project's grants, member → sorted roles and permissions.
+func (a *Authority) GrantsOn(project string) map[string][]string {
+	return a.Snapshot().Grants[project]
+}
+
+func (a *Authority) grant(project, member, entry string) error {
+	m, err := policyengine.NormalizeMember(member)
+	if err != nil {
+		return fmt.Errorf("grant on %s: member %q: %s", project, member, messageOf(err))
+	}
+	if err := a.checkEntry(entry); err != nil {
+		return fmt.Errorf("grant on %s to %s: %w", project, m, err)
+	}
+	if a.grants[project] == nil {
+		a.grants[project] = map[string]map[string]bool{}
+	}
+	if a.grants[project][m] == nil {
+		a.grants[project][m] = map[string]bool{}
+	}
+	a.grants[project][m][entry] = true
+	return nil
+}
+
+func (a *Authority) addTokenCreator(email, member string) error {
+	m, err := policyengine.NormalizeMember(member)
+	if err != nil {
+		return fmt.Errorf("token creator of %s: member %q: %s", email, member, messageOf(err))
+	}
+	a.accounts[email][m] = true
+	return nil
+}
+
+// checkEntry accepts a predefined role from the table, a declared custom role, or a permission.
+func (a *Authority) checkEntry(e string) error {
+	switch {
+	case strings.HasPrefix(e, "roles/"):
+		if _, ok := predefinedRoles[e]; !ok {
+			return fmt.Errorf("role %s is not in the fake's table (%s); grant its permissions instead", e, strings.Join(PredefinedRoles(), ", "))
+		}
+	case customRoleRE.MatchString(e):
+		if _, ok := a.customRoles[e]; !ok {
+			return fmt.Errorf("custom role %s is not declared in customRoles", e)
+		}
+	case !permissionRE.MatchString(e):
+		return fmt.Errorf("%q is neither a role nor a permission (service.resource.verb)", e)
+	}
+	return nil
+}
+
+func (a *Authority) rolePermissions(role string) []string {
+	if ps, ok := predefinedRoles[role]; ok {
+		return ps
+	}
+	return a.customRoles[role]
+}
+
+// callerMember checks that m names something that can call an API: a user, a service account
+// or a workload/workforce identity.
+func callerMember(m string) (string, error) {
+	n, err := policyengine.NormalizeMember(m)
+	if err != nil {
+		return "", fmt.Errorf("%q: %s", m, messageOf(err))
+	}
+	if !strings.HasPrefix(n, "user:") && !strings.HasPrefix(n, "serviceAccount:") && !strings.HasPrefix(n, "principal://") {
+		return "", fmt.Errorf("%q cannot call an API: want user:, serviceAccount: or principal://", m)
+	}
+	return n, nil
+}
+
+type callerKey struct{}
+
+// WithCaller records who is calling.
+func WithCaller(ctx context.Context, member string) context.Context {
+	return context.WithValue(ctx, callerKey{}, member)
+}
+
+// CallerFrom is who is calling ("" for nobody in particular, with access control off).
+func CallerFrom(ctx context.Context) string {
+	m, _ := ctx.Value(callerKey{}).(string)
+	return m
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// messageOf is a status error's message without the "rpc error: code = …" prefix.
+func messageOf(err error) string { return status.Convert(err).Message() }

@@ -1,0 +1,64 @@
+package access
+
+import "testing"
+
+func TestAllowed_RolesExpandAndGrantsAreProjectScoped(t *testing.T) {
+	a, err := New(Config{
+		Grants: map[string]map[string][]string{
+			"proj-a": {"serviceAccount:Tenant@ops.iam.gserviceaccount.com": {"roles/run.viewer", "iap.webServices.getIamPolicy", "projects/proj-a/roles/r"}},
+		},
+		CustomRoles: map[string][]string{"projects/proj-a/roles/r": {"run.services.setIamPolicy"}},
+	}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := "serviceAccount:tenant@ops.iam.gserviceaccount.com" // stored lower-cased, as IAM does
+	for _, c := range []struct {
+		project, permission string
+		want                bool
+	}{
+		{"proj-a", "run.services.get", true},
+		{"proj-a", "run.services.update", false},
+		{"proj-a", "iap.webServices.getIamPolicy", true},
+		{"proj-a", "run.services.setIamPolicy", true},
+		{"proj-b", "run.services.get", false},
+	} {
+		if got := a.Allowed(member, c.project, c.permission); got != c.want {
+			t.Errorf("Allowed(%s, %s) = %v, want %v", c.project, c.permission, got, c.want)
+		}
+	}
+}
+
+func TestMayImpersonate_TokenCreatorOrProjectWideGrant(t *testing.T) {
+	a, err := New(Config{
+		DefaultCaller:   "serviceAccount:runguard@ops.iam.gserviceaccount.com",
+		ServiceAccounts: []ServiceAccount{{Email: "a@ops.iam.gserviceaccount.com", TokenCreators: []string{"user:alice@example.com"}}, {Email: "b@ops.iam.gserviceaccount.com"}},
+		Grants:          map[string]map[string][]string{"ops": {"user:bob@example.com": {"roles/iam.serviceAccountTokenCreator"}}},
+	}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		caller, sa string
+		want       bool
+	}{
+		{"user:alice@example.com", "a@ops.iam.gserviceaccount.com", true},
+		{"user:alice@example.com", "b@ops.iam.gserviceaccount.com", false},
+		{"user:bob@example.com", "b@ops.iam.gserviceaccount.com", true}, // project-level grant covers every account of ops
+		{"serviceAccount:runguard@ops.iam.gserviceaccount.com", "a@ops.iam.gserviceaccount.com", false},
+	} {
+		if got := a.MayImpersonate(c.caller, c.sa); got != c.want {
+			t.Errorf("MayImpersonate(%s, %s) = %v, want %v", c.caller, c.sa, got, c.want)
+		}
+	}
+}
+
+func TestNew_OffWithoutGrantsOrDefaultCaller(t *testing.T) {
+	a, err := New(Config{ServiceAccounts: []ServiceAccount{{Email: "a@ops.iam.gserviceaccount.com"}}}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Enforced() || !a.Allowed("", "any", "run.services.update") || !a.MayImpersonate("", "a@ops.iam.gserviceaccount.com") {
+		t.Error("access control must be off and allow everything")
+	}
+}
