@@ -102,6 +102,9 @@ func run() error {
 	if ep := srv.HTTPEndpoint(); ep != "" {
 		serving = append(serving, "rest", "http://"+ep)
 	}
+	if a := srv.Access(); a.Enforced {
+		serving = append(serving, "access", "enforced", "defaultCaller", a.DefaultCaller, "serviceAccounts", len(a.ServiceAccounts))
+	}
 	if audit.PubSubEndpoint != "" {
 		serving = append(serving, "pubsub", audit.PubSubEndpoint, "auditTopic", *auditTopic,
 			"auditSubscription", *auditSubscription, "auditDeliveryDelay", *auditDelay)
