@@ -16,6 +16,9 @@ import (
 // activityLog is the suffix of an Admin Activity audit log name, URL-encoded as Google writes it.
 const activityLog = "cloudaudit.googleapis.com%2Factivity"
 
+// dataAccessLog is the suffix of a Data Access audit log name.
+const dataAccessLog = "cloudaudit.googleapis.com%2Fdata_access"
+
 // Entry is the part of a LogEntry runguard reads.
 type Entry struct {
 	Timestamp    time.Time
@@ -60,6 +63,14 @@ var methods = map[string]bool{
 	"google.cloud.run.v1.Services.DeleteService":                      true,
 	"google.cloud.run.v1.Services.SetIamPolicy":                       true,
 	"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy": true,
+	// Logged as Admin Activity by mistake for a while in 2024 (docs/drift-events.md).
+	"google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings": true,
+}
+
+// dataAccessMethods are the methods Google logs as Data Access (off by default), which a sink
+// carries only when the project turned those logs on: IAP settings writes are DATA_WRITE.
+var dataAccessMethods = map[string]bool{
+	"google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings": true,
 }
 
 // Parse reads one message. It returns ErrMalformed for anything that is not an Admin Activity
@@ -73,10 +84,11 @@ func Parse(data []byte) (Entry, error) {
 	p := le.ProtoPayload
 	e := Entry{Timestamp: le.Timestamp, ServiceName: p.ServiceName, MethodName: p.MethodName,
 		ResourceName: p.ResourceName, Principal: p.AuthenticationInfo.PrincipalEmail}
-	if !strings.HasSuffix(le.LogName, "/logs/"+activityLog) || !strings.HasSuffix(p.Type, "google.cloud.audit.AuditLog") || p.ResourceName == "" {
+	dataAccess := strings.HasSuffix(le.LogName, "/logs/"+dataAccessLog)
+	if !strings.HasSuffix(le.LogName, "/logs/"+activityLog) && !dataAccess || !strings.HasSuffix(p.Type, "google.cloud.audit.AuditLog") || p.ResourceName == "" {
 		return e, ErrMalformed
 	}
-	if !methods[p.MethodName] {
+	if dataAccess && !dataAccessMethods[p.MethodName] || !dataAccess && !methods[p.MethodName] {
 		return e, ErrIrrelevant
 	}
 	t, ok := ParseResource(p.ResourceName)

@@ -39,6 +39,20 @@ func TestParse_MapsEveryResourceFormGoogleLogsToOneIndexKey(t *testing.T) {
 	}
 }
 
+// IAP settings writes are Data Access entries: a sink carries them once the project turns those
+// logs on, and they lead to the object like any other change.
+func TestParse_IAPSettingsWriteFromTheDataAccessLog(t *testing.T) {
+	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
+	e, err := Parse(entryJSON("projects/acme-prod/logs/cloudaudit.googleapis.com%2Fdata_access",
+		"google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings", "projects/123456789012/iap_web/cloud_run-us-central1/services/web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(keys, e.Target.LookupKey()) {
+		t.Errorf("lookup key %q is not among the object's index keys %v", e.Target.LookupKey(), keys)
+	}
+}
+
 func TestParse_OtherServicesAndProjectsDoNotMatch(t *testing.T) {
 	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
 	for _, resource := range []string{
@@ -61,7 +75,9 @@ func TestParse_RejectsWhatIsNotAnAdminActivityChange(t *testing.T) {
 		want error
 	}{
 		{"not JSON", []byte("{"), ErrMalformed},
-		{"a data access entry", entryJSON("projects/p/logs/cloudaudit.googleapis.com%2Fdata_access", "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l-x1/services/s"), ErrMalformed},
+		{"a data access entry of an Admin Activity method", entryJSON("projects/p/logs/cloudaudit.googleapis.com%2Fdata_access", "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l-x1/services/s"), ErrIrrelevant},
+		{"a system event entry", entryJSON("projects/p/logs/cloudaudit.googleapis.com%2Fsystem_event", "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l/services/s"), ErrMalformed},
+		{"a data access read of IAP settings", entryJSON("projects/p/logs/cloudaudit.googleapis.com%2Fdata_access", "google.cloud.iap.v1.IdentityAwareProxyAdminService.GetIapSettings", "projects/1/iap_web/cloud_run-us-central1/services/s"), ErrIrrelevant},
 		{"no resource", entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", ""), ErrMalformed},
 		{"a read", entryJSON(activity, "google.cloud.run.v2.Services.GetService", "projects/p/locations/l/services/s"), ErrIrrelevant},
 		{"another resource kind", entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l/jobs/j"), ErrIrrelevant},

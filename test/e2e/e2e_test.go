@@ -53,7 +53,8 @@ func TestEndToEnd(t *testing.T) {
 			s.waitForLease(leader)
 		}},
 		{"SamplesBecomeReady", func(s *system) { samplesBecomeReady(s) }},
-		{"InvalidManifestRejectedByKubectlApply", func(s *system) { invalidManifestRejected(s) }},
+		{"InvalidManifestRejectedByKubectlApply", func(s *system) { invalidManifestRejected(s); invalidSettingsRejected(s) }},
+		{"IAPSettingsKeptAsDeclared", func(s *system) { iapSettingsKeptAsDeclared(s) }},
 		{"ProjectNotAllowedStallsWithoutTouchingGoogle", func(s *system) { projectNotAllowedStalls(s) }},
 		{"EditedAccessGroupIsFollowedInGoogle", func(s *system) { editedGroupFollowed(s) }},
 		{"RemovedGroupLosesOnlyItsBinding", func(s *system) { removedGroupLosesOnlyItsBinding(s) }},

@@ -77,8 +77,8 @@ func TestGcloud_InspectsAndEditsTheFake(t *testing.T) {
 			"install it (https://cloud.google.com/sdk/docs/install) to run these commands against the fake")
 	}
 	s := newSystem(t)
-	rest := "127.0.0.1:" + freePorts(t, 1)[0]
-	s.startFake(filepath.Join(s.root, "hack", "demo", "seed.yaml"), "--http-listen", rest)
+	s.startFake(filepath.Join(s.root, "hack", "demo", "seed.yaml"))
+	rest := s.fakeREST
 	g := newGcloud(t, rest, "acme-prod")
 
 	const (
@@ -148,10 +148,11 @@ func TestGcloud_InspectsAndEditsTheFake(t *testing.T) {
 
 	t.Run("iap settings get", func(t *testing.T) {
 		g := &gcloud{t: t, env: g.env}
-		// Settings written over REST, as a later issue's writer will; gcloud must show them.
+		// Settings written over REST with a mask rooted at the request, as IAP documents; gcloud
+		// must show them.
 		// gcloud names the resource by --project as given: the project ID.
 		name := "projects/acme-prod/iap_web/cloud_run-us-central1/services/" + service
-		req, err := http.NewRequest(http.MethodPatch, "http://"+rest+"/v1/"+name+":iapSettings?updateMask=applicationSettings.cookieDomain",
+		req, err := http.NewRequest(http.MethodPatch, "http://"+rest+"/v1/"+name+":iapSettings?updateMask=iapSettings.applicationSettings.cookieDomain",
 			strings.NewReader(`{"applicationSettings": {"cookieDomain": "acme.com"}}`))
 		if err != nil {
 			t.Fatal(err)

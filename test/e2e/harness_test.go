@@ -46,6 +46,7 @@ type world struct {
 
 	fakeGRPC  string
 	fakeAdmin string // http://127.0.0.1:PORT
+	fakeREST  string // host:port of the REST surface (gcloud's way in)
 
 	mu    sync.Mutex
 	procs []*proc
@@ -155,11 +156,12 @@ func (s *system) startAPIServer(assets string) {
 // startFake starts gcpfake seeded with the demo's world, with extra flags.
 func (s *system) startFake(seed string, extra ...string) {
 	s.t.Helper()
-	ports := freePorts(s.t, 2)
+	ports := freePorts(s.t, 3)
 	s.fakeGRPC = "127.0.0.1:" + ports[0]
 	s.fakeAdmin = "http://127.0.0.1:" + ports[1]
-	s.start("gcpfake", filepath.Join(s.binDir, "gcpfake"),
-		append([]string{"--listen", s.fakeGRPC, "--admin-listen", "127.0.0.1:" + ports[1], "--seed", seed}, extra...)...)
+	s.fakeREST = "127.0.0.1:" + ports[2]
+	s.start("gcpfake", filepath.Join(s.binDir, "gcpfake"), append([]string{"--listen", s.fakeGRPC,
+		"--admin-listen", "127.0.0.1:" + ports[1], "--http-listen", s.fakeREST, "--seed", seed}, extra...)...)
 	s.waitHTTP("gcpfake", s.fakeAdmin+adminapi.HealthPath)
 }
 
