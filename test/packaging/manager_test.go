@@ -207,6 +207,18 @@ func tenantNamespace(t *testing.T, name string, annotations map[string]string) {
 	}
 }
 
+func removeAnnotation(t *testing.T, namespace, key string) {
+	t.Helper()
+	ns := &corev1.Namespace{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: namespace}, ns); err != nil {
+		t.Fatal(err)
+	}
+	delete(ns.Annotations, key)
+	if err := env.Client.Update(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func protect(t *testing.T, namespace, name, project, service string) *iapv1alpha1.ProtectedService {
 	t.Helper()
 	ps := &iapv1alpha1.ProtectedService{
@@ -349,8 +361,11 @@ func TestManager_AsItsRenderedServiceAccount_ProtectsASample(t *testing.T) {
 	})
 
 	t.Run("stalled and waiting objects read as Degraded/Failed and Progressing/InProgress", func(t *testing.T) {
-		tenantNamespace(t, "team-b", nil) // no allowed-projects annotation
+		// The admission policy refuses an object whose namespace may not target its project, so
+		// team-b may until the object is stored; then a cluster admin takes that back.
+		tenantNamespace(t, "team-b", map[string]string{"iap.runguard.dev/allowed-projects": demoProject})
 		protect(t, "team-b", "hello", demoProject, "hello")
+		removeAnnotation(t, "team-b", "iap.runguard.dev/allowed-projects")
 		protect(t, "team-a", "not-deployed", demoProject, "not-deployed-yet")
 		protect(t, "team-a", "iap-off", "iap-off-project", "app")
 		protect(t, "team-a", "no-agent", "no-agent-project", "app")
@@ -367,6 +382,26 @@ func TestManager_AsItsRenderedServiceAccount_ProtectsASample(t *testing.T) {
 			u := waitForGitOps(t, c.ns, c.name, c.argo, c.ks, c.message)
 			capture(t, c.ns+"-"+c.name, u)
 		}
+	})
+
+	t.Run("the installed admission policy refuses what a namespace does not allow", func(t *testing.T) {
+		tenantNamespace(t, "team-c", nil) // no allowed-projects annotation
+		ps := &iapv1alpha1.ProtectedService{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team-c", Name: "hello"},
+			Spec:       iapv1alpha1.ProtectedServiceSpec{Service: iapv1alpha1.ServiceRef{Project: demoProject, Location: demoLocation, Name: "hello"}},
+		}
+		// A binding takes effect a moment after it is stored.
+		eventually(t, 60*time.Second, "create refused by runguard-tenancy", func() error {
+			err := env.Client.Create(ctx, ps.DeepCopy())
+			if err == nil {
+				return fmt.Errorf("admitted")
+			}
+			if !strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'runguard-tenancy'") ||
+				!strings.Contains(err.Error(), "Namespace team-c may not target Cloud Run service "+demoProject+"/"+demoLocation+"/hello") {
+				return err
+			}
+			return nil
+		})
 	})
 
 	t.Run("an object being deleted reads as Progressing/Terminating", func(t *testing.T) {

@@ -23,6 +23,7 @@ func TestHelmLint_ChartPassesStrictLint(t *testing.T) {
 		"everything on": {"metrics.serviceMonitor.enabled=true", "serviceAccount.gcpServiceAccount=runguard@acme-ops.iam.gserviceaccount.com",
 			"clusterName=prod-eu", "allowAnyProject=true", "extraArgs={--zap-log-level=debug}"},
 		"metrics and leader election off": {"metrics.enabled=false", "leaderElection.enabled=false", "replicaCount=1", "rbac.tenantRoles=false"},
+		"admission policy off":            {"admissionPolicy.enabled=false"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"lint", "--strict", repoPath("charts", "runguard")}
@@ -35,7 +36,7 @@ func TestHelmLint_ChartPassesStrictLint(t *testing.T) {
 }
 
 func TestHelmValuesSchema_RejectsNonsense(t *testing.T) {
-	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com", "auditLogSubscription=runguard-audit"} {
+	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com", "auditLogSubscription=runguard-audit", "admissionPolicy.enabled=maybe"} {
 		t.Run(set, func(t *testing.T) {
 			if _, err := runTool(t, helmBin(t), "template", "runguard", repoPath("charts", "runguard"), "--set", set); err == nil {
 				t.Errorf("helm template accepted --set %s", set)
@@ -49,6 +50,8 @@ func TestChart_CopiesOfGeneratedFilesAreCurrent(t *testing.T) {
 	for generated, copied := range map[string]string{
 		repoPath("config", "crd", "bases", "iap.runguard.dev_protectedservices.yaml"): repoPath("charts", "runguard", "crds", "iap.runguard.dev_protectedservices.yaml"),
 		repoPath("config", "rbac", "role.yaml"):                                       repoPath("charts", "runguard", "files", "manager-role.yaml"),
+		repoPath("config", "admission", "policy.yaml"):                                repoPath("charts", "runguard", "files", "admission-policy.yaml"),
+		repoPath("config", "admission", "binding.yaml"):                               repoPath("charts", "runguard", "files", "admission-binding.yaml"),
 	} {
 		want, err := os.ReadFile(generated)
 		if err != nil {
