@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/testenv"
@@ -19,11 +20,24 @@ import (
 // against the real API server and the fake Google Cloud: latency, allocations, and the Google
 // calls and Kubernetes writes each pass makes (both should stay at reads only).
 func BenchmarkReconcile_NoChange(b *testing.B) {
+	benchmarkNoChange(b, nil)
+}
+
+// BenchmarkReconcile_NoChangeWithSettings is the same pass for an object that declares IAP
+// settings: one more read (GetIapSettings), still no write.
+func BenchmarkReconcile_NoChangeWithSettings(b *testing.B) {
+	benchmarkNoChange(b, &iapv1alpha1.IAPSettings{
+		AccessDeniedPage: &iapv1alpha1.AccessDeniedPage{URI: &deniedPage}, Reauthentication: reauth})
+}
+
+func benchmarkNoChange(b *testing.B, settings *iapv1alpha1.IAPSettings) {
 	w := newWorld(b)
-	w.create(w.object("bench",
+	ps := w.object("bench",
 		group("devs", "user:alice@acme.com", "user:bob@acme.com"),
 		group("ops", "user:carol@acme.com"),
-		group("finance", "group:finance-analysts@acme.com", "user:cfo@acme.com")))
+		group("finance", "group:finance-analysts@acme.com", "user:cfo@acme.com"))
+	ps.Spec.IAP.Settings = settings
+	w.create(ps)
 	deadline := time.Now().Add(30 * time.Second)
 	for !isReady(w, "bench") {
 		if time.Now().After(deadline) {
