@@ -1,9 +1,11 @@
 package packaging
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -80,6 +82,9 @@ func TestAdmissionPolicy_LeftOutWhenOffOrWithAllowAnyProject(t *testing.T) {
 	rel, err := filepath.Rel(overlay, repoPath("config", "default"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if doc, err := os.ReadFile(repoPath("docs", "install.md")); err != nil || !strings.Contains(string(doc), allowAnyProjectOverlay) {
+		t.Errorf("docs/install.md does not show the overlay tested here (%v)", err)
 	}
 	writeFile(t, filepath.Join(overlay, "kustomization.yaml"), "resources:\n- "+rel+"\n"+allowAnyProjectOverlay)
 	kustomized := renderKustomize(t, overlay)
