@@ -37,7 +37,7 @@ func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *sc
 // revokeThenStall applies the removal-only plan, then ends the stage with problem.
 func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *scope, problem *outcome) *outcome {
 	desired := desiredAccess(s)
-	plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
+	plan, err := s.google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
 		ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) }))
 	if o := s.lostClaim(err); o != nil {
 		return o
@@ -56,7 +56,7 @@ func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *sco
 // ensureInvokerGrant lets IAP's service agent invoke the service: IAP calls it as that agent.
 func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *scope) *outcome {
 	agent := gcp.IAPServiceAgent(s.facts.projectNumber)
-	plan, err := r.Google.ServicePolicies().Update(ctx, s.facts.serviceName, s.servicePolicy,
+	plan, err := s.google.ServicePolicies().Update(ctx, s.facts.serviceName, s.servicePolicy,
 		func(p *iampb.Policy) (iampolicy.Plan, error) {
 			return iampolicy.PlanGrant(p, iampolicy.InvokerRole, agent), nil
 		})
@@ -98,7 +98,7 @@ func (r *ProtectedServiceReconciler) agentRejected(s *scope, key types.Namespace
 func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *outcome {
 	desired := desiredAccess(s)
 	for {
-		plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
+		plan, err := s.google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
 			ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccess(p, desired) }))
 		if o := s.lostClaim(err); o != nil {
 			return o

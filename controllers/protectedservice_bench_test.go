@@ -45,7 +45,7 @@ func benchmarkNoChange(b *testing.B, settings *iapv1alpha1.IAPSettings) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	google, err := gcp.New(context.Background(), gcp.Config{Options: fake.ClientOptions()})
+	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(), ResourceManagerEndpoint: fake.Endpoint()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,6 +48,9 @@ type Options struct {
 	// IAMPropagationDelay is how long IAP stays on after public access was revoked, when IAP is
 	// being switched off: Google documents that IAM changes take about 2 minutes, sometimes 7 or more.
 	IAMPropagationDelay time.Duration
+	// RequireNamespaceIdentity stalls objects in namespaces without the
+	// iap.runguard.dev/google-service-account annotation instead of using runguard's identity.
+	RequireNamespaceIdentity bool
 	// IAPAgentPropagation is how long IAM's rejection of the IAP service agent is taken for a
 	// just-created agent (gcloud itself retries 10 × 15 s) before IAPServiceAgentMissing.
 	IAPAgentPropagation time.Duration
@@ -168,6 +171,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, fmt.Errorf("read namespace %s: %w", ps.Namespace, err)
 	}
 	s := newScope(ps, r.ClusterName, ns, time.Now())
+	s.google = r.Google
 	var outcomes []*outcome
 	if deleting {
 		outcomes = r.cleanupPass(ctx, s)
@@ -191,7 +195,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // first (so nobody is locked out while IAM propagates) and a stall there does not skip the
 // lockdown; with IAP off, the lockdown comes first and IAP is switched off only once it holds.
 func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outcome {
-	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
+	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.resolveIdentity, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
 		return out
 	}
 	// The permission preflight opens the converge stage, not the gate: a missing permission must
@@ -225,7 +229,9 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 	for _, o := range outcomes {
 		if o.reason == iapv1alpha1.ReasonPermissionDenied {
 			// Ask again on the next pass: the answer was wrong, or has changed.
-			r.permissions.forget(s.facts.serviceName, s.facts.iapResource, s.facts.iapResource+withSettings)
+			id := s.facts.identity
+			r.permissions.forget(permissionKey(id, s.facts.serviceName), permissionKey(id, s.facts.iapResource),
+				permissionKey(id, s.facts.iapResource)+withSettings)
 		}
 	}
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)

@@ -45,8 +45,12 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 	if number == 0 && !allowed {
 		return s.nothingToClean() // the namespace may not target the project, and runguard never reached it
 	}
+	// Cleanup acts as the namespace's identity too: runguard's own never cleans up after a tenant.
+	if o := r.resolveIdentity(ctx, s); o != nil {
+		return o
+	}
 	if number == 0 {
-		n, err := r.Google.ProjectNumber(ctx, target.Project)
+		n, err := s.google.ProjectNumber(ctx, target.Project)
 		if err != nil && gcp.Classify(err) == gcp.PermissionDenied {
 			// Writes need the number: an object that never learned it wrote nothing, and a
 			// project Resource Manager does not show holds nothing runguard can reach.
@@ -60,7 +64,7 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 	s.facts.projectNumber = number
 	s.facts.iapResource = gcp.IAPResource(number, target.Location, target.Name)
 	s.facts.serviceName = target.FullName()
-	if _, err := r.Google.Services().Get(ctx, target.FullName()); isNotFound(err) {
+	if _, err := s.google.Services().Get(ctx, target.FullName()); isNotFound(err) {
 		return s.nothingToClean() // the Cloud Run service no longer exists, and its IAP resource went with it
 	} else if err != nil {
 		return googleFailure(err)
@@ -72,7 +76,7 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 // Exclusive governs what the object keeps while it exists, not what its deletion may remove.
 func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s *scope) *outcome {
 	desired := iampolicy.Desired{Owner: s.owner, Role: iampolicy.AccessorRole, Mode: iampolicy.Merge}
-	plan, err := r.Google.AccessPolicies().Update(ctx, s.facts.iapResource, nil,
+	plan, err := s.google.AccessPolicies().Update(ctx, s.facts.iapResource, nil,
 		func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) })
 	if isNotFound(err) {
 		return s.nothingToClean() // the IAP resource no longer exists

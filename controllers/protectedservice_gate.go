@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +21,27 @@ func (r *ProtectedServiceReconciler) checkTenancy(_ context.Context, s *scope) *
 	if !r.AllowAnyProject && !projectAllowed(s.namespace.Annotations[AnnotationAllowedProjects], s.ps.Spec.Service) {
 		return stall(iapv1alpha1.ReasonProjectNotAllowed, nil)
 	}
+	return nil
+}
+
+// resolveIdentity picks the Google identity the pass acts as: the service account the
+// namespace's annotation names (impersonated with short-lived tokens), or runguard's own. A
+// namespace whose account cannot be used makes no Google call at all, so a missing grant never
+// falls back to runguard's wider identity.
+func (r *ProtectedServiceReconciler) resolveIdentity(ctx context.Context, s *scope) *outcome {
+	account := strings.TrimSpace(s.namespace.Annotations[AnnotationGoogleServiceAccount])
+	s.facts.identity = account
+	if account == "" && r.RequireNamespaceIdentity {
+		return stall(iapv1alpha1.ReasonNamespaceIdentityRequired, nil)
+	}
+	google, err := r.Google.ActingAs(ctx, account)
+	if err != nil {
+		if gcp.Classify(err) == gcp.Transient {
+			return transient(err)
+		}
+		return stall(iapv1alpha1.ReasonNamespaceIdentityUnusable, err)
+	}
+	s.google = google
 	return nil
 }
 
@@ -54,7 +76,7 @@ func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) *
 // resolveService finds the project number (cached: it never changes) and reads the service.
 func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scope) *outcome {
 	target := s.ps.Spec.Service
-	number, err := r.Google.ProjectNumber(ctx, target.Project)
+	number, err := s.google.ProjectNumber(ctx, target.Project)
 	if err != nil {
 		return googleFailure(err)
 	}
@@ -64,7 +86,7 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 	s.ps.Status.ProjectNumber = strconv.FormatInt(number, 10)
 	s.ps.Status.IAPResource = s.facts.iapResource
 
-	svc, err := r.Google.Services().Get(ctx, target.FullName())
+	svc, err := s.google.Services().Get(ctx, target.FullName())
 	if isNotFound(err) {
 		return wait(iapv1alpha1.ReasonServiceNotFound, 0)
 	}
@@ -84,14 +106,14 @@ func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *sc
 	settings := s.ps.Spec.IAP.Settings != nil
 	for _, resource := range []string{s.facts.serviceName, s.facts.iapResource} {
 		// Declaring settings needs more permissions: a pass for the plain set says nothing.
-		checked := resource
+		checked := permissionKey(s.facts.identity, resource)
 		if settings && resource == s.facts.iapResource {
 			checked += withSettings
 		}
 		if r.permissions.fresh(checked, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
 			continue
 		}
-		missing, err := r.Google.MissingPermissions(ctx, resource, settings)
+		missing, err := s.google.MissingPermissions(ctx, resource, settings)
 		if err != nil {
 			return googleFailure(err)
 		}
@@ -112,7 +134,7 @@ func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *sc
 // markers are on it (another cluster, or an object deleted with Abandon). This read is also
 // bindAccess's first read, so it costs nothing extra.
 func (r *ProtectedServiceReconciler) checkOwnerMarkers(ctx context.Context, s *scope) *outcome {
-	p, err := r.Google.AccessPolicies().Get(ctx, s.facts.iapResource)
+	p, err := s.google.AccessPolicies().Get(ctx, s.facts.iapResource)
 	if err != nil {
 		return googleFailure(err)
 	}

@@ -23,7 +23,7 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 	if o != nil {
 		return o
 	}
-	wrote, err := r.Google.Services().Ensure(ctx, svc, gcp.IAPEnabled, true)
+	wrote, err := s.google.Services().Ensure(ctx, svc, gcp.IAPEnabled, true)
 	if err != nil {
 		return googleFailure(err)
 	}
@@ -81,7 +81,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		if o := r.checkExposure(ctx, s, svc); o != nil {
 			return o
 		}
-		wrote, err := r.Google.Services().Ensure(ctx, svc, gcp.IAPEnabled, false)
+		wrote, err := s.google.Services().Ensure(ctx, svc, gcp.IAPEnabled, false)
 		if err != nil {
 			return googleFailure(err)
 		}
@@ -110,7 +110,7 @@ func (r *ProtectedServiceReconciler) checkExposure(ctx context.Context, s *scope
 	p := s.servicePolicy
 	if p == nil {
 		var err error
-		if p, err = r.Google.ServicePolicies().Get(ctx, svc.GetName()); err != nil {
+		if p, err = s.google.ServicePolicies().Get(ctx, svc.GetName()); err != nil {
 			return googleFailure(err)
 		}
 	}
@@ -133,7 +133,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	name := s.facts.serviceName
 	// The invoker phase's policy saves a read on the first attempt; a conflict re-reads.
 	read := s.servicePolicy
-	plan, err := r.Google.ServicePolicies().Update(ctx, name, read,
+	plan, err := s.google.ServicePolicies().Update(ctx, name, read,
 		func(p *iampb.Policy) (iampolicy.Plan, error) {
 			return iampolicy.PlanRevoke(p, iampolicy.InvokerRole, publicMembers...), nil
 		})
@@ -149,7 +149,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	if o != nil {
 		return o
 	}
-	wrote, err := r.Google.Services().Ensure(ctx, svc, gcp.InvokerIAMDisabled, false)
+	wrote, err := s.google.Services().Ensure(ctx, svc, gcp.InvokerIAMDisabled, false)
 	if err != nil {
 		return googleFailure(err)
 	}
@@ -175,7 +175,7 @@ func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope)
 	if !s.serviceStale {
 		return s.service, nil
 	}
-	svc, err := r.Google.Services().Get(ctx, s.facts.serviceName)
+	svc, err := s.google.Services().Get(ctx, s.facts.serviceName)
 	if err != nil {
 		return nil, googleFailure(err)
 	}

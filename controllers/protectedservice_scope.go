@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
 
@@ -24,6 +25,8 @@ type scope struct {
 
 	// namespace is the object's Namespace; its annotations decide tenancy.
 	namespace *corev1.Namespace
+	// google makes the pass's Google calls, as the namespace's identity (resolveIdentity).
+	google *gcp.Clients
 	// service is the Cloud Run service as last read; serviceStale says this pass updated it, so
 	// it is read again before another update.
 	service      *runpb.Service
@@ -49,6 +52,8 @@ type facts struct {
 	namespace   string
 	annotations map[string]string
 
+	// identity is the service account the pass acts as; "" is runguard's own identity.
+	identity string
 	// claimedBy is the object that manages the service instead of this one.
 	claimedBy string
 	// otherOwner is another runguard owner whose markers are on the IAP policy.

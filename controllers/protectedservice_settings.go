@@ -15,7 +15,7 @@ func (r *ProtectedServiceReconciler) applySettings(ctx context.Context, s *scope
 		return nil
 	}
 	declared := iapsettings.Declare(s.ps.Spec.IAP.Settings)
-	plan, err := r.Google.Settings().Apply(ctx, s.facts.iapResource, declared)
+	plan, err := s.google.Settings().Apply(ctx, s.facts.iapResource, declared)
 	if err != nil {
 		return googleFailure(err)
 	}

@@ -239,6 +239,12 @@ func outcomeMessage(o *outcome, f *facts) string {
 	case iapv1alpha1.ReasonWouldExposeService:
 		return fmt.Sprintf("Switching IAP off would leave Cloud Run service %s publicly invocable (%s). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",
 			f.serviceName, f.exposedBy, f.namespace, AnnotationAllowPublic)
+	case iapv1alpha1.ReasonNamespaceIdentityRequired:
+		return fmt.Sprintf("The manager runs with --require-namespace-identity and namespace %s names no Google service account to act as; nothing was called in Google. Ask a cluster admin to annotate namespace %s with %s: NAME@PROJECT.iam.gserviceaccount.com (docs/tenancy.md).",
+			f.namespace, f.namespace, AnnotationGoogleServiceAccount)
+	case iapv1alpha1.ReasonNamespaceIdentityUnusable:
+		return fmt.Sprintf("runguard cannot act as %q, the Google service account namespace %s names (annotation %s): %s. Nothing was called in Google. Fix the annotation, or grant runguard's own Google identity roles/iam.serviceAccountTokenCreator on that account (docs/tenancy.md).",
+			f.identity, f.namespace, AnnotationGoogleServiceAccount, strings.TrimSuffix(gcp.Message(o.err), "."))
 	case iapv1alpha1.ReasonServiceNotFound:
 		return fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", t.FullName())
 	case iapv1alpha1.ReasonRollingOut:
@@ -268,20 +274,31 @@ func googleMessage(o *outcome, f *facts) string {
 		return fmt.Sprintf("%s. Enable it: gcloud services enable %s --project=%s", msg, api, f.target.Project)
 	case iapv1alpha1.ReasonPermissionDenied:
 		if len(f.missingPermissions) > 0 {
-			return fmt.Sprintf("runguard's Google identity lacks %s. Grant the runguard role described in docs/install.md; nothing was written.",
-				strings.Join(f.missingPermissions, ", "))
+			return fmt.Sprintf("%s lacks %s. Grant the runguard role described in docs/install.md; nothing was written.",
+				identityName(f), strings.Join(f.missingPermissions, ", "))
 		}
 		if gcp.Permission(o.err) == "resourcemanager.projects.get" {
-			return fmt.Sprintf("Project %s does not exist, or runguard's identity lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", f.target.Project)
+			return fmt.Sprintf("Project %s does not exist, or %s lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", f.target.Project, identityName(f))
 		}
-		return fmt.Sprintf("runguard's Google identity lacks permission %s on %s: %s. Grant the runguard role described in docs/install.md.",
-			gcp.Permission(o.err), gcp.Resource(o.err), msg)
+		return fmt.Sprintf("%s lacks permission %s on %s: %s. Grant the runguard role described in docs/install.md.",
+			identityName(f), gcp.Permission(o.err), gcp.Resource(o.err), msg)
 	case iapv1alpha1.ReasonUnauthenticated:
+		if f.identity != "" {
+			return fmt.Sprintf("Google did not accept the token runguard minted for %s (%s). Check that the account is enabled (docs/tenancy.md).", f.identity, msg)
+		}
 		return fmt.Sprintf("Google did not accept runguard's credentials (%s). Check Workload Identity or the Application Default Credentials of the manager (docs/install.md).", msg)
 	case iapv1alpha1.ReasonRequestRejected:
 		return fmt.Sprintf("Google rejected the request to %s on %s: %s.", gcp.Op(o.err), gcp.Resource(o.err), msg)
 	}
 	return fmt.Sprintf("%s: %v", o.reason, o.err)
+}
+
+// identityName says who made the calls: the namespace's service account, or runguard itself.
+func identityName(f *facts) string {
+	if f.identity != "" {
+		return fmt.Sprintf("Google service account %s (namespace %s's %s)", f.identity, f.namespace, AnnotationGoogleServiceAccount)
+	}
+	return "runguard's Google identity"
 }
 
 func agentEmail(f *facts) string {

@@ -98,7 +98,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	google, err := gcp.New(context.Background(), gcp.Config{Options: fake.ClientOptions()})
+	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(), ResourceManagerEndpoint: fake.Endpoint()})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,9 @@ const (
 	AnnotationAllowedProjects = "iap.runguard.dev/allowed-projects"
 	AnnotationAllowedMembers  = "iap.runguard.dev/allowed-members"
 	AnnotationAllowPublic     = "iap.runguard.dev/allow-public"
+	// AnnotationGoogleServiceAccount names the Google service account every Google call for
+	// the namespace's objects is made as (docs/tenancy.md).
+	AnnotationGoogleServiceAccount = "iap.runguard.dev/google-service-account"
 )
 
 // projectAllowed decides whether a namespace's allowed-projects annotation admits the target.

@@ -204,6 +204,9 @@ type permissionCache struct {
 	passes map[string]time.Time
 }
 
+// permissionKey keys the preflight by who asked and where: another identity has other rights.
+func permissionKey(identity, resource string) string { return identity + " on " + resource }
+
 // withSettings keys the preflight of an IAP resource for an object that declares settings.
 const withSettings = " with settings"
 

@@ -34,6 +34,12 @@ const (
 	// ReasonRolloutFailed: the Cloud Run rollout runguard started (to switch IAP on or off)
 	// failed; the field is set but the new revision does not serve.
 	ReasonRolloutFailed = "RolloutFailed"
+	// ReasonNamespaceIdentityRequired: the manager runs with --require-namespace-identity and
+	// the namespace names no Google service account to act as.
+	ReasonNamespaceIdentityRequired = "NamespaceIdentityRequired"
+	// ReasonNamespaceIdentityUnusable: runguard cannot get a token for the namespace's service
+	// account (no token-creator grant, no such account, or not an account's email).
+	ReasonNamespaceIdentityUnusable = "NamespaceIdentityUnusable"
 )
 
 // Reasons of progress and success.
@@ -56,8 +62,8 @@ const (
 	ReasonRevoked                    = "Revoked"
 	ReasonPublicAccessAllowed        = "PublicAccessAllowed"
 	// ReasonApplied: every declared IAP setting holds in Google.
-	ReasonApplied = "Applied"
-	ReasonDeleting                   = "Deleting"
+	ReasonApplied  = "Applied"
+	ReasonDeleting = "Deleting"
 )
 
 // Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).

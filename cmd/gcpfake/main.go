@@ -51,6 +51,7 @@ func run() error {
 	pubsubListen := flag.String("pubsub-listen", "", "run an in-memory Pub/Sub server (pstest) here and publish audit entries to it (loopback only; empty: no audit entries)")
 	auditTopic := flag.String("audit-topic", adminapi.DefaultAuditTopic, "Pub/Sub topic the audit entries go to, created at start")
 	auditSubscription := flag.String("audit-subscription", adminapi.DefaultAuditSubscription, "Pub/Sub subscription created on --audit-topic at start")
+	tokenLifetime := flag.Duration("token-lifetime", 0, "cap the lifetime of the tokens GenerateAccessToken issues, so clients refresh (and see a revoked token-creator grant) within seconds; 0: as asked, at most an hour, as Google")
 	auditDelay := flag.Duration("audit-delivery-delay", 0, "how long after a change its audit entry is published")
 	auditCaller := flag.String("audit-caller", "", "principalEmail of audit entries for gRPC calls (default runguard@{project}.iam.gserviceaccount.com)")
 	auditOutOfBandCaller := flag.String("audit-out-of-band-caller", "", "principalEmail of audit entries for admin-endpoint changes (default "+gcpfake.DefaultOutOfBandCaller+")")
@@ -84,7 +85,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ func main() {
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&google.IAMCredentialsEndpoint, "iamcredentials-endpoint", "", "IAM Credentials API endpoint (host:port, loopback only: a fake's REST surface) where namespace identities' tokens are minted.")
+	flag.BoolVar(&opts.RequireNamespaceIdentity, "require-namespace-identity", opts.RequireNamespaceIdentity, "Stall objects in namespaces without the iap.runguard.dev/google-service-account annotation instead of calling Google as runguard's own identity (docs/tenancy.md).")
 	flag.StringVar(&auditSubscription, "audit-log-subscription", "", "Pub/Sub subscription (projects/P/subscriptions/S) receiving Admin Activity audit entries from a logging sink; changes they report are corrected at once (docs/drift-events.md). Off when empty.")
 	flag.StringVar(&pubsubEndpoint, "pubsub-endpoint", "", "Pub/Sub API endpoint (host:port); plaintext without credentials only on loopback.")
 	zapOpts := zap.Options{}

@@ -25,7 +25,7 @@ func NewAuditSubscription(ctx context.Context, subscription, endpoint string, ex
 	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "subscriptions" || parts[1] == "" || parts[3] == "" {
 		return nil, fmt.Errorf("audit log subscription %q is not projects/PROJECT/subscriptions/NAME", subscription)
 	}
-	opts, err := endpointOptions(endpoint, extra)
+	opts, err := endpointOptions(endpoint, extra, nil)
 	if err != nil {
 		return nil, fmt.Errorf("Pub/Sub endpoint: %w", err)
 	}

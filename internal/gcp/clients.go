@@ -13,6 +13,7 @@ import (
 	iap "cloud.google.com/go/iap/apiv1"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	run "cloud.google.com/go/run/apiv2"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,8 +25,14 @@ type Config struct {
 	RunEndpoint             string
 	IAPEndpoint             string
 	ResourceManagerEndpoint string
-	// Options are added to every client (tests pass the fake's options here).
+	// IAMCredentialsEndpoint overrides where namespace identities' tokens are minted (host:port,
+	// loopback only: the fake's REST surface).
+	IAMCredentialsEndpoint string
+	// Options are added to every client. They must not choose credentials: clients acting as a
+	// namespace's service account add their own token source.
 	Options []option.ClientOption
+	// ImpersonationOptions are added to the IAM Credentials call that mints those tokens.
+	ImpersonationOptions []option.ClientOption
 }
 
 // Clients holds one client per Google API and the project-number cache.
@@ -36,23 +43,33 @@ type Clients struct {
 
 	numbersMu sync.RWMutex
 	numbers   map[string]int64
+
+	cfg Config
+	// identities are the clients acting as namespaces' service accounts (ActingAs).
+	identitiesMu sync.Mutex
+	identities   map[string]*identity
 }
 
-// New dials the three APIs.
+// New dials the three APIs with runguard's own credentials.
 func New(ctx context.Context, cfg Config) (*Clients, error) {
-	runOpts, err := endpointOptions(cfg.RunEndpoint, cfg.Options)
+	return newClients(ctx, cfg, nil)
+}
+
+// newClients dials the three APIs; tokens, when set, are the credentials of every call.
+func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource) (*Clients, error) {
+	runOpts, err := endpointOptions(cfg.RunEndpoint, cfg.Options, tokens)
 	if err != nil {
 		return nil, fmt.Errorf("Cloud Run endpoint: %w", err)
 	}
-	iapOpts, err := endpointOptions(cfg.IAPEndpoint, cfg.Options)
+	iapOpts, err := endpointOptions(cfg.IAPEndpoint, cfg.Options, tokens)
 	if err != nil {
 		return nil, fmt.Errorf("IAP endpoint: %w", err)
 	}
-	rmOpts, err := endpointOptions(cfg.ResourceManagerEndpoint, cfg.Options)
+	rmOpts, err := endpointOptions(cfg.ResourceManagerEndpoint, cfg.Options, tokens)
 	if err != nil {
 		return nil, fmt.Errorf("Resource Manager endpoint: %w", err)
 	}
-	c := &Clients{numbers: map[string]int64{}}
+	c := &Clients{numbers: map[string]int64{}, cfg: cfg}
 	if c.run, err = run.NewServicesClient(ctx, runOpts...); err != nil {
 		return nil, fmt.Errorf("create Cloud Run client: %w", err)
 	}
@@ -80,10 +97,16 @@ func (c *Clients) Close() {
 	}
 }
 
-// endpointOptions turns an endpoint override into client options. Plaintext without credentials
-// is allowed only on loopback, so a typo cannot send requests unauthenticated over a network.
-func endpointOptions(endpoint string, extra []option.ClientOption) ([]option.ClientOption, error) {
+// endpointOptions turns an endpoint override and the credentials into client options.
+// Plaintext is allowed only on loopback, so a typo cannot send requests (or tokens) over a
+// network unencrypted; there, runguard's own identity sends no credentials, and a namespace's
+// identity sends its token (the auth library's per-call credentials do not require TLS:
+// docs/gcpfake.md).
+func endpointOptions(endpoint string, extra []option.ClientOption, tokens oauth2.TokenSource) ([]option.ClientOption, error) {
 	opts := append([]option.ClientOption(nil), extra...)
+	if tokens != nil {
+		opts = append(opts, option.WithTokenSource(tokens))
+	}
 	if endpoint == "" {
 		return opts, nil
 	}
@@ -93,8 +116,10 @@ func endpointOptions(endpoint string, extra []option.ClientOption) ([]option.Cli
 		return nil, err
 	}
 	if loopback {
-		opts = append(opts, option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		if tokens == nil {
+			opts = append(opts, option.WithoutAuthentication())
+		}
+		opts = append(opts, option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	}
 	return opts, nil
 }

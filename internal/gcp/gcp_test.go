@@ -32,7 +32,7 @@ func start(t *testing.T) (*gcp.Clients, *gcpfake.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Stop)
-	c, err := gcp.New(context.Background(), gcp.Config{Options: fake.ClientOptions()})
+	c, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(), ResourceManagerEndpoint: fake.Endpoint()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,10 @@ type Options struct {
 	// the ID form with INVALID_ARGUMENT. Whether Google accepts it is
 	// disputed; `gcloud beta iap settings get --project=ID` sends it.
 	IAPAcceptProjectID bool
+	// TokenLifetime, if set, caps the lifetime of the tokens GenerateAccessToken issues (their
+	// expireTime says so), so tests see clients refresh tokens — and a revoked token-creator
+	// grant take effect — within seconds instead of an hour. Google issues what is asked.
+	TokenLifetime time.Duration
 }
 
 // Server is a running fake.
@@ -158,7 +162,7 @@ func Start(opts Options) (*Server, error) {
 	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
 	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine, AcceptProjectID: opts.IAPAcceptProjectID})
 	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
-	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: authority, Tokens: s.tokens})
+	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: authority, Tokens: s.tokens, LifetimeCap: opts.TokenLifetime})
 	if opts.HTTPAddr != "" {
 		if err := s.startREST(opts.HTTPAddr); err != nil {
 			_ = lis.Close()

@@ -23,6 +23,8 @@ type Server struct {
 	credentialspb.UnimplementedIAMCredentialsServer
 	Access *access.Authority
 	Tokens *access.Tokens
+	// LifetimeCap, if set, shortens every token issued (a test knob: gcpfake.Options.TokenLifetime).
+	LifetimeCap time.Duration
 }
 
 var _ credentialspb.IAMCredentialsServer = (*Server)(nil)
@@ -75,6 +77,9 @@ func (s *Server) GenerateAccessToken(ctx context.Context, req *credentialspb.Gen
 			return nil, tokenCreatorDenied()
 		}
 		current = "serviceAccount:" + email
+	}
+	if s.LifetimeCap > 0 {
+		lifetime = min(lifetime, s.LifetimeCap)
 	}
 	token, expires := s.Tokens.Issue("serviceAccount:"+target, lifetime)
 	return &credentialspb.GenerateAccessTokenResponse{AccessToken: token, ExpireTime: timestamppb.New(expires)}, nil
