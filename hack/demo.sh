@@ -201,15 +201,18 @@ info "Pub/Sub (Google's in-memory server) on 127.0.0.1:$PUBSUB_PORT: every chang
 info "Admin Activity audit entry, as a Cloud Logging sink would, to subscription $AUDIT_SUBSCRIPTION"
 info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
 info "ops-console (IAP on, access someone granted by hand); project acme-payroll: payroll-api (public)"
+info "who may call: runguard's own identity in acme-prod; platform-team@acme-ops (namespace platform's identity) too"
 
-step "Installing the ProtectedService CRD"
+step "Installing the ProtectedService CRD and the tenancy admission policy"
 k apply -f config/crd/bases/ | indent
 k wait --for=condition=Established --timeout=30s crd/protectedservices.iap.runguard.dev | indent
+k apply -k config/admission | indent
 
 step "Starting the manager, pointed at the local API server and the fake Google Cloud"
 start manager "$LOG_DIR/manager.log" \
 	bin/manager --kubeconfig "$KCFG" \
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
+	--iamcredentials-endpoint "127.0.0.1:$REST_PORT" \
 	--metrics-bind-address "127.0.0.1:$METRICS_PORT" --metrics-secure=false \
 	--health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
 	--audit-log-subscription "$AUDIT_SUBSCRIPTION" --pubsub-endpoint "127.0.0.1:$PUBSUB_PORT" \
@@ -221,7 +224,7 @@ T_STARTUP="$(since "$T_UP")"
 info "control plane, fake and manager up after $T_STARTUP"
 
 T_APPLY="$(now)"
-step "Applying namespaces (with iap.runguard.dev/allowed-projects), config/samples/ and hack/demo/good/"
+step "Applying namespaces (with iap.runguard.dev/allowed-projects; platform acts as its own Google service account), config/samples/ and hack/demo/good/"
 k apply -f hack/demo/namespaces.yaml | indent
 for f in config/samples/*.yaml; do
 	[[ "$(basename "$f")" == kustomization.yaml ]] && continue
@@ -237,8 +240,22 @@ if out="$(k apply -f hack/demo/bad/rejected-invalid-window.yaml 2>&1)"; then
 else
 	echo "$out" | indent
 fi
-info "hack/demo/bad/stalled-project-not-allowed.yaml is accepted, and the controller will mark it Stalled:"
-k apply -f hack/demo/bad/stalled-project-not-allowed.yaml | indent
+info "hack/demo/bad/refused-project-not-allowed.yaml is refused by the tenancy admission policy (namespace finance"
+info "may not target acme-payroll):"
+# A new policy binding takes effect within a second or two; a server-side dry run asks until it does.
+for ((i = 0; i < 50; i++)); do
+	k apply --dry-run=server -f hack/demo/bad/refused-project-not-allowed.yaml >/dev/null 2>&1 || break
+	sleep 0.2
+done
+if out="$(k apply -f hack/demo/bad/refused-project-not-allowed.yaml 2>&1)"; then
+	echo "$out" | indent
+	problem "kubectl apply accepted an object its namespace may not target"
+else
+	echo "$out" | fold -s -w 100 | indent
+fi
+info "hack/demo/bad/stalled-service-claimed.yaml is accepted (a second object for ops-console), and the controller"
+info "will mark it Stalled:"
+k apply -f hack/demo/bad/stalled-service-claimed.yaml | indent
 
 step "Waiting for every object to reach its condition (timeout $WAIT_TIMEOUT each)"
 # wait_condition CONDITION NAMESPACE NAME
@@ -257,21 +274,28 @@ wait_condition() {
 wait_condition Ready finance billing-dashboard
 wait_condition Ready platform public-site
 wait_condition Ready platform ops-console
-wait_condition Stalled finance payroll-api
+wait_condition Stalled platform ops-console-too
 T_CONVERGED="$(since "$T_APPLY")"
 
 step "kubectl get protectedservices -A -o wide"
 k get protectedservices -A -o wide | indent
 echo
-info "Why finance/payroll-api is Stalled:"
-k get protectedservice -n finance payroll-api \
+info "Why platform/ops-console-too is Stalled:"
+k get protectedservice -n platform ops-console-too \
 	-o jsonpath='{.status.conditions[?(@.type=="Stalled")].message}{"\n"}' | fold -s -w 100 | indent
 
 step "What runguard did (kubectl get events -A)"
 k get events -A --sort-by=.metadata.creationTimestamp | indent
 
-step "Google Cloud (the fake) now: IAP, who may invoke, who may pass IAP and when"
-bin/localcluster google-state --admin "$ADMIN" | indent
+step "Google Cloud (the fake) now: IAP, who wrote it, who may invoke, who may pass IAP and when"
+STATE="$(bin/localcluster google-state --admin "$ADMIN")"
+echo "$STATE" | indent
+PLATFORM_SA="serviceAccount:platform-team@acme-ops.iam.gserviceaccount.com"
+if grep -q "written by .*$PLATFORM_SA" <<<"$STATE" && ! grep -q "written by .*runguard@acme-ops.*platform-team\|written by .*platform-team.*runguard@acme-ops" <<<"$STATE"; then
+	info "namespace platform's services were written as $PLATFORM_SA (its own identity), finance's as runguard's"
+else
+	problem "namespace platform's services were not written as $PLATFORM_SA alone"
+fi
 
 step "Drift corrected by an audit log event (resync is $RESYNC)"
 info "Someone grants allUsers the invoker role on $DRIFT_NS/$DRIFT_OBJECT's service behind runguard's back (the"
@@ -310,6 +334,7 @@ if ((FAILURES > 0)); then
 else
 	info "every object reached its expected condition $T_CONVERGED after kubectl apply"
 	info "an out-of-band grant of allUsers was taken back by an audit log event in $T_DRIFT (resync $RESYNC)"
+	info "kubectl apply refused an object its namespace may not target (admission policy); platform acted as its own identity"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
 info "inspect the fake with your own gcloud while the demo runs (docs/gcpfake.md):"
@@ -335,8 +360,15 @@ cat <<EOF
     kubectl edit psvc -n finance billing-dashboard # add or remove a member, save, and watch it converge
     bin/localcluster google-state --admin $ADMIN   # Google Cloud's side
 
-    # Let finance target acme-payroll: payroll-api goes from Stalled to Ready
+    # Let finance target acme-payroll; the refused manifest is then admitted. runguard's own
+    # identity holds no role there, so it goes Stalled with PermissionDenied, naming what it lacks
     kubectl annotate ns finance --overwrite iap.runguard.dev/allowed-projects=acme-prod,acme-payroll
+    kubectl apply -f hack/demo/bad/refused-project-not-allowed.yaml
+
+    # Stop runguard minting tokens for platform's service account: within the token's life
+    # (an hour; the fake's --token-lifetime shortens it) platform's objects go Stalled with
+    # NamespaceIdentityUnusable, and nothing is called in Google as runguard instead
+    curl -s -X DELETE $ADMIN/serviceAccounts/platform-team@acme-ops.iam.gserviceaccount.com/tokenCreators/serviceAccount:runguard@acme-ops.iam.gserviceaccount.com
 
     # Change Google Cloud behind runguard's back (make public-site public again); the fake
     # publishes an audit entry and runguard puts it back within a second or two:

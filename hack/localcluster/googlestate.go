@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,10 +28,24 @@ func runGoogleState(args []string, out io.Writer) error {
 	if *admin == "" {
 		return fmt.Errorf("usage: localcluster google-state --admin http://127.0.0.1:PORT")
 	}
+	var st adminapi.State
+	if err := getJSON(*admin, adminapi.StatePath, &st); err != nil {
+		return err
+	}
+	var calls []adminapi.Call
+	if err := getJSON(*admin, adminapi.CallsPath, &calls); err != nil {
+		return err
+	}
+	_, err := io.WriteString(out, formatState(st, calls))
+	return err
+}
+
+// getJSON reads one of the fake's admin endpoints.
+func getJSON(admin, path string, v any) error {
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(strings.TrimSuffix(*admin, "/") + adminapi.StatePath)
+	resp, err := client.Get(strings.TrimSuffix(admin, "/") + path)
 	if err != nil {
-		return fmt.Errorf("read the fake's state: %w", err)
+		return fmt.Errorf("read the fake's %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -38,19 +53,33 @@ func runGoogleState(args []string, out io.Writer) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", adminapi.StatePath, resp.Status, raw)
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, raw)
 	}
-	var st adminapi.State
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("parse %s: %w", adminapi.StatePath, err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
 	}
-	_, err = io.WriteString(out, formatState(st))
-	return err
+	return nil
+}
+
+// writers counts, per Google identity, the successful writes on a service or its IAP resource.
+func writers(calls []adminapi.Call, resources ...string) string {
+	count := map[string]int{}
+	for _, c := range calls {
+		if c.Write && c.Code == "OK" && c.Caller != "" && slices.Contains(resources, c.Resource) {
+			count[c.Caller]++
+		}
+	}
+	var parts []string
+	for caller, n := range count {
+		parts = append(parts, fmt.Sprintf("%s (%d)", caller, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // formatState renders what a reader of the demo wants to know per Cloud Run service: is IAP on,
 // who may invoke it, is it public, and who may pass IAP under which condition.
-func formatState(st adminapi.State) string {
+func formatState(st adminapi.State, calls []adminapi.Call) string {
 	var b strings.Builder
 	numbers := map[string]int64{}
 	for _, p := range st.Projects {
@@ -84,6 +113,9 @@ func formatState(st adminapi.State) string {
 			iap += " (rollout in progress)"
 		}
 		fmt.Fprintf(&b, "    %-14s %s\n", "IAP", iap)
+		if w := writers(calls, svc.Name, svc.IAPResource); w != "" {
+			fmt.Fprintf(&b, "    %-14s %s\n", "written by", w)
+		}
 
 		invokers, others := splitRole(svc.ServicePolicy, invokerRole)
 		agent := fmt.Sprintf("serviceAccount:service-%d@gcp-sa-iap.iam.gserviceaccount.com", numbers[project])

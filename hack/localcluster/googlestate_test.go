@@ -33,7 +33,7 @@ func TestFormatState_ShowsWhatAReaderNeeds(t *testing.T) {
 	if err := json.Unmarshal([]byte(sampleState), &st); err != nil {
 		t.Fatal(err)
 	}
-	out := formatState(st)
+	out := formatState(st, nil)
 	for _, want := range []string{
 		"project acme-prod (number 512345678901)",
 		"public         YES: allUsers may invoke",
@@ -50,5 +50,27 @@ func TestFormatState_ShowsWhatAReaderNeeds(t *testing.T) {
 	// Services are listed by name within a project, whatever order the fake used.
 	if strings.Index(out, "ops-console") > strings.Index(out, "public-site") {
 		t.Errorf("ops-console should come before public-site:\n%s", out)
+	}
+}
+
+// Who wrote each service in Google: the namespace's identity for platform's objects.
+func TestFormatState_NamesTheIdentitiesThatWrote(t *testing.T) {
+	var st adminapi.State
+	if err := json.Unmarshal([]byte(sampleState), &st); err != nil {
+		t.Fatal(err)
+	}
+	const platform = "serviceAccount:platform-team@acme-ops.iam.gserviceaccount.com"
+	calls := []adminapi.Call{
+		{Method: "iap.SetIamPolicy", Resource: "projects/512345678901/iap_web/cloud_run-europe-west1/services/ops-console", Code: "OK", Write: true, Caller: platform},
+		{Method: "run.SetIamPolicy", Resource: "projects/acme-prod/locations/europe-west1/services/ops-console", Code: "OK", Write: true, Caller: platform},
+		{Method: "run.GetService", Resource: "projects/acme-prod/locations/europe-west1/services/ops-console", Code: "OK", Caller: platform},
+		{Method: "run.UpdateService", Resource: "projects/acme-prod/locations/europe-west1/services/ops-console", Code: "PERMISSION_DENIED", Write: true, Caller: "user:eve@acme.com"},
+	}
+	out := formatState(st, calls)
+	if !strings.Contains(out, "written by     "+platform+" (2)") {
+		t.Errorf("no written-by line with the two successful writes:\n%s", out)
+	}
+	if strings.Contains(out, "eve@acme.com") {
+		t.Errorf("a denied write is listed as a write:\n%s", out)
 	}
 }

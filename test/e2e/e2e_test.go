@@ -37,16 +37,18 @@ const (
 func TestEndToEnd(t *testing.T) {
 	start := time.Now()
 	sys := newSystem(t)
-	sys.startFake(filepath.Join(sys.root, "hack", "demo", "seed.yaml"))
+	// Tokens of namespace identities last 4 s, so a revoked token-creator grant shows at once.
+	sys.startFake(filepath.Join(sys.root, "hack", "demo", "seed.yaml"), "--token-lifetime=4s")
 
 	var leader, standby *proc
 	steps := []struct {
 		name string
 		run  func(s *system)
 	}{
-		{"CRDInstalledWithKubectl", func(s *system) {
+		{"CRDAndAdmissionPolicyInstalledWithKubectl", func(s *system) {
 			s.mustKubectl("apply", "-f", "config/crd/bases/")
 			s.mustKubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/protectedservices.iap.runguard.dev")
+			s.mustKubectl("apply", "-k", "config/admission")
 		}},
 		{"ManagerStartsAndTakesTheLease", func(s *system) {
 			leader = s.startManager("manager-1")
@@ -55,7 +57,8 @@ func TestEndToEnd(t *testing.T) {
 		{"SamplesBecomeReady", func(s *system) { samplesBecomeReady(s) }},
 		{"InvalidManifestRejectedByKubectlApply", func(s *system) { invalidManifestRejected(s); invalidSettingsRejected(s) }},
 		{"IAPSettingsKeptAsDeclared", func(s *system) { iapSettingsKeptAsDeclared(s) }},
-		{"ProjectNotAllowedStallsWithoutTouchingGoogle", func(s *system) { projectNotAllowedStalls(s) }},
+		{"ProjectNotAllowedRefusedAtApplyWithoutTouchingGoogle", func(s *system) { projectNotAllowedRefused(s) }},
+		{"NamespaceActsAsItsOwnGoogleIdentity", func(s *system) { namespaceIdentity(s) }},
 		{"EditedAccessGroupIsFollowedInGoogle", func(s *system) { editedGroupFollowed(s) }},
 		{"RemovedGroupLosesOnlyItsBinding", func(s *system) { removedGroupLosesOnlyItsBinding(s) }},
 		{"OutOfBandChangesCorrectedForeignBindingKept", func(s *system) { outOfBandChangesCorrected(s) }},
@@ -189,13 +192,21 @@ spec:
 	}
 }
 
-func projectNotAllowedStalls(s *system) {
-	s.mustKubectl("apply", "-f", "hack/demo/bad/stalled-project-not-allowed.yaml")
-	s.waitCondition("finance", "payroll-api", "Stalled")
-	reason := s.mustKubectl("get", "protectedservice", "-n", "finance", "payroll-api", "-o",
-		`jsonpath={.status.conditions[?(@.type=="Stalled")].reason} {.status.conditions[?(@.type=="Ready")].status}`)
-	if reason != "ProjectNotAllowed False" {
-		s.t.Errorf("Stalled reason and Ready: got %q, want \"ProjectNotAllowed False\"", reason)
+// projectNotAllowedRefused: the tenancy admission policy refuses, at kubectl apply, an object
+// its namespace may not target, with the words the controller would use in its Stalled condition.
+func projectNotAllowedRefused(s *system) {
+	const manifest = "hack/demo/bad/refused-project-not-allowed.yaml"
+	var out string
+	eventually(s.t, 30*time.Second, "the admission policy refuses "+manifest, func() error {
+		var err error
+		if out, err = s.kubectl("", "apply", "-f", manifest); err == nil {
+			s.mustKubectl("delete", "-f", manifest, "--wait=false") // stored before the binding took effect
+			return fmt.Errorf("admitted: %s", out)
+		}
+		return nil
+	})
+	if !strings.Contains(out, "Namespace finance may not target Cloud Run service acme-payroll/us-central1/payroll-api") {
+		s.t.Errorf("kubectl apply said %q, want the tenancy message", out)
 	}
 	for _, c := range s.calls() {
 		if strings.Contains(c.Resource, "acme-payroll") || strings.Contains(c.Resource, "598765432109") {
@@ -511,4 +522,50 @@ func canonical(p adminapi.Policy) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// namespaceIdentity: namespace platform names its own Google service account; everything
+// written for its objects was written as that account, finance's as runguard's own. When
+// runguard may no longer mint its tokens, its objects are Stalled with what to do (the fake's
+// tokens last 4 s), and they recover when the grant is back.
+func namespaceIdentity(s *system) {
+	const (
+		platformSA = "platform-team@acme-ops.iam.gserviceaccount.com"
+		runguardSA = "serviceAccount:runguard@acme-ops.iam.gserviceaccount.com"
+	)
+	writers := func(ref string) map[string]int {
+		svc := s.service(ref)
+		out := map[string]int{}
+		for _, c := range s.calls() {
+			if c.Write && c.Code == "OK" && (c.Resource == svc.Name || c.Resource == svc.IAPResource) {
+				out[c.Caller]++
+			}
+		}
+		return out
+	}
+	for ref, want := range map[string]string{publicSite: "serviceAccount:" + platformSA, opsConsole: "serviceAccount:" + platformSA, billing: runguardSA} {
+		if w := writers(ref); len(w) != 1 || w[want] == 0 {
+			s.t.Errorf("%s was written by %v, want only %s", ref, w, want)
+		}
+	}
+
+	token := adminapi.TokenCreatorPath(platformSA, runguardSA)
+	s.admin(http.MethodDelete, token, nil)
+	eventually(s.t, 30*time.Second, "platform/public-site Stalled with NamespaceIdentityUnusable", func() error {
+		got := s.mustKubectl("get", "protectedservice", "-n", "platform", "public-site", "-o",
+			`jsonpath={.status.conditions[?(@.type=="Stalled")].reason}`)
+		if got != "NamespaceIdentityUnusable" {
+			return fmt.Errorf("Stalled reason %q", got)
+		}
+		return nil
+	})
+	msg := s.mustKubectl("get", "protectedservice", "-n", "platform", "public-site", "-o",
+		`jsonpath={.status.conditions[?(@.type=="Stalled")].message}`)
+	for _, want := range []string{platformSA, "iam.serviceAccounts.getAccessToken", "roles/iam.serviceAccountTokenCreator"} {
+		if !strings.Contains(msg, want) {
+			s.t.Errorf("Stalled message %q does not mention %s", msg, want)
+		}
+	}
+	s.admin(http.MethodPut, token, nil)
+	s.waitConverged("platform", "public-site")
 }

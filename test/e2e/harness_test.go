@@ -191,6 +191,7 @@ func (s *system) startManager(name string, extra ...string) *proc {
 		"--kubeconfig", s.kubeconfig,
 		"--health-probe-bind-address", probe,
 		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
+		"--iamcredentials-endpoint", s.fakeREST,
 	}, managerFlags...)
 	p := s.start(name, filepath.Join(s.binDir, "manager"), append(args, extra...)...)
 	s.waitHTTP(name, "http://"+probe+"/healthz")
