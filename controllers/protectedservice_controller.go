@@ -171,7 +171,6 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, fmt.Errorf("read namespace %s: %w", ps.Namespace, err)
 	}
 	s := newScope(ps, r.ClusterName, ns, time.Now())
-	s.google = r.Google
 	var outcomes []*outcome
 	if deleting {
 		outcomes = r.cleanupPass(ctx, s)

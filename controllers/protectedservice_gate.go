@@ -29,7 +29,8 @@ func (r *ProtectedServiceReconciler) checkTenancy(_ context.Context, s *scope) *
 // namespace whose account cannot be used makes no Google call at all, so a missing grant never
 // falls back to runguard's wider identity.
 func (r *ProtectedServiceReconciler) resolveIdentity(ctx context.Context, s *scope) *outcome {
-	account := strings.TrimSpace(s.namespace.Annotations[AnnotationGoogleServiceAccount])
+	// Google compares emails case-insensitively and writes them in lower case.
+	account := strings.ToLower(strings.TrimSpace(s.namespace.Annotations[AnnotationGoogleServiceAccount]))
 	s.facts.identity = account
 	if account == "" && r.RequireNamespaceIdentity {
 		return stall(iapv1alpha1.ReasonNamespaceIdentityRequired, nil)
@@ -103,29 +104,35 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 // failing one call at a time. A resource that passed is not asked again for permissionTTL (or
 // until a call on it is denied), so the quiet resync stays at 3 reads.
 func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *scope) *outcome {
-	settings := s.ps.Spec.IAP.Settings != nil
-	for _, resource := range []string{s.facts.serviceName, s.facts.iapResource} {
-		// Declaring settings needs more permissions: a pass for the plain set says nothing.
-		checked := permissionKey(s.facts.identity, resource)
-		if settings && resource == s.facts.iapResource {
-			checked += withSettings
-		}
-		if r.permissions.fresh(checked, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
-			continue
-		}
-		missing, err := s.google.MissingPermissions(ctx, resource, settings)
-		if err != nil {
+	for _, check := range []struct {
+		resource string
+		want     []string
+	}{{s.facts.serviceName, gcp.ServicePermissions}, {s.facts.iapResource, gcp.AccessPermissions}} {
+		if err := r.preflight(ctx, s, check.resource, permissionKey(s.facts.identity, check.resource), check.want); err != nil {
 			return googleFailure(err)
-		}
-		for _, p := range missing {
-			s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
-		}
-		if len(missing) == 0 {
-			r.permissions.passed(checked, s.facts.now)
 		}
 	}
 	if len(s.facts.missingPermissions) > 0 {
 		return stall(iapv1alpha1.ReasonPermissionDenied, nil)
+	}
+	return nil
+}
+
+// preflight records which of want the pass's identity lacks on resource, unless key passed
+// within the cache's trust period.
+func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, resource, key string, want []string) error {
+	if r.permissions.fresh(key, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
+		return nil
+	}
+	missing, err := s.google.MissingPermissions(ctx, resource, want)
+	if err != nil {
+		return err
+	}
+	for _, p := range missing {
+		s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
+	}
+	if len(missing) == 0 {
+		r.permissions.passed(key, s.facts.now)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iapsettings"
 )
 
@@ -13,6 +14,14 @@ import (
 func (r *ProtectedServiceReconciler) applySettings(ctx context.Context, s *scope) *outcome {
 	if s.ps.Spec.IAP.Settings == nil {
 		return nil
+	}
+	// Settings need their own permissions; asked here, not in the converge stage's preflight, so
+	// a role without them never holds up access bindings (or their removal).
+	if err := r.preflight(ctx, s, s.facts.iapResource, permissionKey(s.facts.identity, s.facts.iapResource)+withSettings, gcp.SettingsPermissions); err != nil {
+		return googleFailure(err)
+	}
+	if len(s.facts.missingPermissions) > 0 {
+		return stall(iapv1alpha1.ReasonPermissionDenied, nil)
 	}
 	declared := iapsettings.Declare(s.ps.Spec.IAP.Settings)
 	plan, err := s.google.Settings().Apply(ctx, s.facts.iapResource, declared)

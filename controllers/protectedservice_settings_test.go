@@ -209,6 +209,12 @@ func TestSettings_RemovedFromTheSpecIsLeftAsItIsAndClearResets(t *testing.T) {
 		}
 		return nil
 	})
+	// Cleared stays cleared without another write.
+	_, clearedWrites := w.settingsCalls()
+	w.waitSettingsReads(2)
+	if _, writes := w.settingsCalls(); writes != clearedWrites {
+		t.Errorf("%d more settings writes after the clear took effect, want none", writes-clearedWrites)
+	}
 	if w.iapSettings().GetApplicationSettings().GetAccessDeniedPageSettings().GetAccessDeniedPageUri().GetValue() != deniedPage {
 		t.Errorf("clearing reauthentication touched the access-denied page")
 	}
@@ -255,11 +261,16 @@ func TestSettings_MissingSettingsPermissionIsNamed(t *testing.T) {
 	fake.DenyPermission(w.iapTarget, "iap.webServices.updateSettings")
 	t.Cleanup(func() { fake.AllowPermission(w.iapTarget, "iap.webServices.updateSettings") })
 
-	// The preflight of the plain object passed; declaring settings must ask again.
+	// The preflight of the plain object passed; declaring settings must ask again. The same
+	// edit removes a member: a role without the settings permissions must not keep that access.
 	w.update("plain", func(ps *iapv1alpha1.ProtectedService) {
 		ps.Spec.IAP.Settings = &iapv1alpha1.IAPSettings{Reauthentication: reauth}
+		ps.Spec.AccessGroups = []iapv1alpha1.AccessGroup{group("devs", "user:bob@acme.com")}
 	})
 	w.expectStalled("plain", iapv1alpha1.ReasonPermissionDenied, "iap.webServices.updateSettings on "+w.iapTarget)
+	if got := bindingsOf(w.iapPolicy())[accessor+"|runguard:devs"]; len(got) != 1 || got[0] != "user:bob@acme.com" {
+		t.Errorf("access bindings = %v while the settings permission was missing, want the edit applied (bob only)", got)
+	}
 	if _, writes := w.settingsCalls(); writes != 0 {
 		t.Errorf("runguard wrote settings without the permission to")
 	}

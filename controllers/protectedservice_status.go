@@ -243,7 +243,7 @@ func outcomeMessage(o *outcome, f *facts) string {
 		return fmt.Sprintf("The manager runs with --require-namespace-identity and namespace %s names no Google service account to act as; nothing was called in Google. Ask a cluster admin to annotate namespace %s with %s: NAME@PROJECT.iam.gserviceaccount.com (docs/tenancy.md).",
 			f.namespace, f.namespace, AnnotationGoogleServiceAccount)
 	case iapv1alpha1.ReasonNamespaceIdentityUnusable:
-		return fmt.Sprintf("runguard cannot act as %q, the Google service account namespace %s names (annotation %s): %s. Nothing was called in Google. Fix the annotation, or grant runguard's own Google identity roles/iam.serviceAccountTokenCreator on that account (docs/tenancy.md).",
+		return fmt.Sprintf("runguard cannot act as %q, the Google service account namespace %s names (annotation %s): %s. Nothing but that token request was sent to Google for this object. Fix the annotation, or grant runguard's own Google identity roles/iam.serviceAccountTokenCreator on that account (docs/tenancy.md).",
 			f.identity, f.namespace, AnnotationGoogleServiceAccount, strings.TrimSuffix(gcp.Message(o.err), "."))
 	case iapv1alpha1.ReasonServiceNotFound:
 		return fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", t.FullName())

@@ -118,6 +118,7 @@ type IAPSettings struct {
 
 	// Clear lists settings to reset to Google's default (as if never set) and keep that way.
 	// A setting only removed from the spec is left as it is.
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=5
 	// +listType=set
 	// +optional
@@ -150,11 +151,13 @@ type Reauthentication struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="maxAge must be at least 5m: Google's minimum re-authentication age is 300 seconds"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+s)?$')",message="maxAge must be hours, minutes and whole seconds, such as 12h or 1h30m: IAP keeps whole seconds"
 	MaxAge metav1.Duration `json:"maxAge"`
 
-	// Policy says how this setting combines with re-authentication settings higher in the
-	// hierarchy (project, folder, organization): Minimum (they may only make it stricter) or
-	// Default (used only when none is set above).
+	// Policy is IAP's policy type: Minimum (this setting is a floor for levels below it in the
+	// resource hierarchy, which may only be stricter) or Default (it applies where nothing
+	// lower sets one). A Cloud Run service is the lowest level, so either behaves the same
+	// there; Minimum is what gcloud's examples use.
 	// +kubebuilder:default=Minimum
 	// +optional
 	Policy ReauthPolicy `json:"policy,omitempty"`

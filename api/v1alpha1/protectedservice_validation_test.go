@@ -224,6 +224,8 @@ accessGroups:
 		{"unknown reauthentication method", minimalService + "iap: {settings: {reauthentication: {method: Password, maxAge: 1h}}}\n", `supported values: "Login", "SecureKey", "EnrolledSecondFactors"`},
 		{"reauthentication without maxAge", minimalService + "iap: {settings: {reauthentication: {method: Login}}}\n", "spec.iap.settings.reauthentication.maxAge: Required value"},
 		{"reauthentication maxAge too short", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: 1m}}}\n", "maxAge must be at least 5m"},
+		{"reauthentication maxAge with a fraction of a second", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: 10m0.5s}}}\n", "maxAge must be hours, minutes and whole seconds"},
+		{"nothing to clear", minimalService + "iap: {settings: {clear: []}}\n", "spec.iap.settings.clear"},
 		{"reauthentication maxAge not a duration", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: a day}}}\n", "spec.iap.settings.reauthentication.maxAge"},
 		{"unknown reauthentication policy", minimalService + "iap: {settings: {reauthentication: {method: Login, maxAge: 1h, policy: Strict}}}\n", `supported values: "Minimum", "Default"`},
 		{"allowed domain with a scheme", minimalService + "iap: {settings: {allowedDomains: [\"https://acme.com\"]}}\n", "spec.iap.settings.allowedDomains[0]"},

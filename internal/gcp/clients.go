@@ -69,6 +69,12 @@ func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource) (*Cl
 	if err != nil {
 		return nil, fmt.Errorf("Resource Manager endpoint: %w", err)
 	}
+	if cfg.IAMCredentialsEndpoint != "" {
+		// Checked at start: a bad override is a configuration error, not a per-object one.
+		if loopback, err := isLoopback(cfg.IAMCredentialsEndpoint); err != nil || !loopback {
+			return nil, fmt.Errorf("IAM Credentials endpoint %q: only a loopback host:port may be overridden (plaintext)", cfg.IAMCredentialsEndpoint)
+		}
+	}
 	c := &Clients{numbers: map[string]int64{}, cfg: cfg}
 	if c.run, err = run.NewServicesClient(ctx, runOpts...); err != nil {
 		return nil, fmt.Errorf("create Cloud Run client: %w", err)
@@ -84,8 +90,14 @@ func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource) (*Cl
 	return c, nil
 }
 
-// Close closes every client that was created.
+// Close closes every client that was created, those acting as namespaces' identities too.
 func (c *Clients) Close() {
+	c.identitiesMu.Lock()
+	for _, id := range c.identities {
+		id.clients.Close()
+	}
+	c.identities = nil
+	c.identitiesMu.Unlock()
 	if c.run != nil {
 		_ = c.run.Close()
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/impersonate"
@@ -59,10 +60,34 @@ func (c *Clients) ActingAs(ctx context.Context, serviceAccount string) (*Clients
 	if err != nil {
 		return nil, err
 	}
-	if _, err := id.tokens.Token(); err != nil {
-		return nil, &ImpersonationError{ServiceAccount: serviceAccount, Err: tokenError(err)}
+	if err := mint(ctx, id.tokens); err != nil {
+		return nil, &ImpersonationError{ServiceAccount: serviceAccount, Err: err}
 	}
 	return id.clients, nil
+}
+
+// tokenTimeout bounds getting a token: impersonate's request carries no context or deadline.
+const tokenTimeout = 30 * time.Second
+
+// mint gets a token (the cached one while it is valid) within tokenTimeout, so an IAM
+// Credentials API that never answers fails the pass as transient instead of holding a worker.
+func mint(ctx context.Context, tokens oauth2.TokenSource) error {
+	ctx, cancel := context.WithTimeout(ctx, tokenTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := tokens.Token()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return tokenError(err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("no token from the IAM Credentials API: %w", ctx.Err())
+	}
 }
 
 func (c *Clients) identity(ctx context.Context, serviceAccount string) (*identity, error) {

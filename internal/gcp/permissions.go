@@ -18,18 +18,13 @@ var (
 	SettingsPermissions = []string{"iap.webServices.getSettings", "iap.webServices.updateSettings"}
 )
 
-// MissingPermissions asks Google which of the permissions runguard needs on resource (a Cloud
-// Run service, or an IAP resource) its identity lacks, in the order they are listed; settings
-// adds those an object declaring IAP settings needs.
-func (c *Clients) MissingPermissions(ctx context.Context, resource string, settings bool) ([]string, error) {
-	want := ServicePermissions
+// MissingPermissions asks Google which of want the identity lacks on resource (a Cloud Run
+// service, or an IAP resource), in the order they are listed.
+func (c *Clients) MissingPermissions(ctx context.Context, resource string, want []string) ([]string, error) {
 	test := c.run.TestIamPermissions
 	method, op := "run.TestIamPermissions", "test runguard's permissions on Cloud Run service"
 	if strings.Contains(resource, "/iap_web/") {
-		want, test = AccessPermissions, c.iap.TestIamPermissions
-		if settings {
-			want = slices.Concat(AccessPermissions, SettingsPermissions)
-		}
+		test = c.iap.TestIamPermissions
 		method, op = "iap.TestIamPermissions", "test runguard's permissions on IAP resource"
 	}
 	resp, err := test(ctx, &iampb.TestIamPermissionsRequest{Resource: resource, Permissions: want})

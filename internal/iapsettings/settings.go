@@ -40,14 +40,15 @@ var (
 	programmaticClients = Setting{"programmaticClients", "access_settings.oauth_settings.programmatic_clients"}
 )
 
-// clearable is what each name under spec.iap.settings.clear resets: the whole of what the
-// setting's spec field covers.
-var clearable = map[iapv1alpha1.SettingName]Setting{
-	iapv1alpha1.SettingAccessDeniedPage:    {"accessDeniedPage", "application_settings.access_denied_page_settings"},
-	iapv1alpha1.SettingReauthentication:    reauthentication,
-	iapv1alpha1.SettingAllowedDomains:      allowedDomains,
-	iapv1alpha1.SettingCORS:                {"cors", "access_settings.cors_settings"},
-	iapv1alpha1.SettingProgrammaticClients: programmaticClients,
+// clearable is what each name under spec.iap.settings.clear resets: exactly the settings its
+// spec field can declare, never a neighbour the spec does not model (the access-denied page's
+// remediation token flag, say).
+var clearable = map[iapv1alpha1.SettingName][]Setting{
+	iapv1alpha1.SettingAccessDeniedPage:    {accessDeniedURI, troubleshootingLink},
+	iapv1alpha1.SettingReauthentication:    {reauthentication},
+	iapv1alpha1.SettingAllowedDomains:      {allowedDomains},
+	iapv1alpha1.SettingCORS:                {corsHTTPOptions},
+	iapv1alpha1.SettingProgrammaticClients: {programmaticClients},
 }
 
 // Declaration is what a spec declares: the values (cleared settings are absent from Desired)
@@ -126,7 +127,7 @@ func Declare(spec *iapv1alpha1.IAPSettings) Declaration {
 		d.Settings = append(d.Settings, programmaticClients)
 	}
 	for _, name := range spec.Clear {
-		d.Settings = append(d.Settings, clearable[name])
+		d.Settings = append(d.Settings, clearable[name]...)
 	}
 	return d
 }
@@ -190,8 +191,10 @@ func normalized(s *iappb.IapSettings) protoreflect.Message {
 	return s.ProtoReflect()
 }
 
-// lookup finds the value at a dotted path of field names; false when any step is unset (an
-// empty list is unset).
+// lookup finds the value at a dotted path of field names; false when any step is unset. An
+// empty list, and a message with nothing set in it (an emptied container, a BoolValue holding
+// false), count as unset: they mean what unset means, and Google may answer either form, so
+// comparing them as different would rewrite the same setting on every pass.
 func lookup(m protoreflect.Message, path string) (protoreflect.Value, bool) {
 	steps := strings.Split(path, ".")
 	for i, name := range steps {
@@ -200,6 +203,9 @@ func lookup(m protoreflect.Message, path string) (protoreflect.Value, bool) {
 			return protoreflect.Value{}, false
 		}
 		v := m.Get(fd)
+		if fd.Message() != nil && !fd.IsList() && !fd.IsMap() && proto.Size(v.Message().Interface()) == 0 {
+			return v, false // kept for describe: a declared false reads "false", not "unset"
+		}
 		if i == len(steps)-1 {
 			return v, true
 		}
@@ -230,13 +236,16 @@ func equal(a, b protoreflect.Value) bool {
 // describe renders a value for people: a wrapper as its value, a list joined, a message as
 // compact text.
 func describe(v protoreflect.Value, set bool) string {
-	if !set {
+	if !v.IsValid() {
 		return "unset"
 	}
 	switch x := v.Interface().(type) {
 	case protoreflect.Message:
 		if value := x.Descriptor().Fields().ByName("value"); value != nil && x.Descriptor().FullName().Parent() == "google.protobuf" {
 			return describe(x.Get(value), true)
+		}
+		if !set {
+			return "unset"
 		}
 		return "{" + prototext.MarshalOptions{}.Format(x.Interface()) + "}"
 	case protoreflect.List:

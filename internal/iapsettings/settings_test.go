@@ -53,20 +53,16 @@ func TestPlanUpdate_NothingDeclaredWritesNothing(t *testing.T) {
 
 func TestPlanUpdate_FromNothingMasksEveryDeclaredSetting(t *testing.T) {
 	p := PlanUpdate(&iappb.IapSettings{}, Declare(everything()))
+	// CORS allowHTTPOptions is declared false, which is what unset means: nothing to write.
 	want := []string{
 		"iap_settings.application_settings.access_denied_page_settings.access_denied_page_uri",
 		"iap_settings.application_settings.access_denied_page_settings.generate_troubleshooting_uri",
 		"iap_settings.access_settings.reauth_settings",
 		"iap_settings.access_settings.allowed_domains_settings",
-		"iap_settings.access_settings.cors_settings.allow_http_options",
 		"iap_settings.access_settings.oauth_settings.programmatic_clients",
 	}
 	if !slices.Equal(p.Mask, want) {
 		t.Fatalf("mask = %q, want %q", p.Mask, want)
-	}
-	// A declared false is a value: CORS allowHTTPOptions false differs from unset.
-	if !strings.Contains(p.Diff(), "cors.allowHTTPOptions false (was unset)") {
-		t.Errorf("diff %q does not show the declared false", p.Diff())
 	}
 	if !strings.Contains(p.Diff(), `accessDeniedPage.uri "https://help.acme.com/denied" (was unset)`) {
 		t.Errorf("diff %q does not show the page", p.Diff())
@@ -109,15 +105,40 @@ func TestPlanUpdate_OneFieldOfTheAccessDeniedPageIsManagedAlone(t *testing.T) {
 	}
 }
 
+// A declared false differs from a true Google holds, and is written.
+func TestPlanUpdate_DeclaredFalseReplacesTrue(t *testing.T) {
+	held := asGoogleHolds()
+	held.AccessSettings.CorsSettings.AllowHttpOptions = wrapperspb.Bool(true)
+	p := PlanUpdate(held, Declare(&iapv1alpha1.IAPSettings{CORS: &iapv1alpha1.CORSSettings{AllowHTTPOptions: false}}))
+	if !slices.Equal(p.Mask, []string{"iap_settings.access_settings.cors_settings.allow_http_options"}) || !strings.Contains(p.Diff(), "cors.allowHTTPOptions false (was true)") {
+		t.Fatalf("mask %q, diff %q", p.Mask, p.Diff())
+	}
+}
+
 func TestPlanUpdate_ClearResetsOnlyWhatIsSet(t *testing.T) {
 	declared := &iapv1alpha1.IAPSettings{Clear: []iapv1alpha1.SettingName{iapv1alpha1.SettingAccessDeniedPage, iapv1alpha1.SettingCORS}}
-	p := PlanUpdate(asGoogleHolds(), Declare(declared))
-	want := []string{"iap_settings.application_settings.access_denied_page_settings", "iap_settings.access_settings.cors_settings"}
+	held := asGoogleHolds()
+	held.AccessSettings.CorsSettings.AllowHttpOptions = wrapperspb.Bool(true)
+	// Another tool's setting beside the page's, which the spec does not model: never cleared.
+	held.ApplicationSettings.AccessDeniedPageSettings.RemediationTokenGenerationEnabled = wrapperspb.Bool(true)
+	p := PlanUpdate(held, Declare(declared))
+	want := []string{"iap_settings.application_settings.access_denied_page_settings.access_denied_page_uri",
+		"iap_settings.application_settings.access_denied_page_settings.generate_troubleshooting_uri",
+		"iap_settings.access_settings.cors_settings.allow_http_options"}
 	if !slices.Equal(p.Mask, want) {
 		t.Fatalf("mask = %q, want %q", p.Mask, want)
 	}
 	if p.Update.GetApplicationSettings().GetAccessDeniedPageSettings() != nil || p.Update.GetAccessSettings().GetCorsSettings() != nil {
 		t.Errorf("a cleared setting must be absent from the update, got %v", p.Update)
+	}
+	// What Google may answer once cleared — emptied containers, a false wrapper — is cleared.
+	emptied := &iappb.IapSettings{
+		AccessSettings: &iappb.AccessSettings{CorsSettings: &iappb.CorsSettings{AllowHttpOptions: wrapperspb.Bool(false)}},
+		ApplicationSettings: &iappb.ApplicationSettings{AccessDeniedPageSettings: &iappb.AccessDeniedPageSettings{
+			RemediationTokenGenerationEnabled: wrapperspb.Bool(true)}},
+	}
+	if p := PlanUpdate(emptied, Declare(declared)); p.Changed() {
+		t.Errorf("clearing what is already cleared planned %s", p.Diff())
 	}
 	cleared := &iappb.IapSettings{AccessSettings: &iappb.AccessSettings{ReauthSettings: asGoogleHolds().AccessSettings.ReauthSettings}}
 	if p := PlanUpdate(cleared, Declare(declared)); p.Changed() {
@@ -149,7 +170,7 @@ func TestDeclare_NamesEveryDeclaredSetting(t *testing.T) {
 func TestEveryPathNamesFieldsOfIapSettings(t *testing.T) {
 	paths := []Setting{accessDeniedURI, troubleshootingLink, reauthentication, allowedDomains, corsHTTPOptions, programmaticClients}
 	for _, s := range clearable {
-		paths = append(paths, s)
+		paths = append(paths, s...)
 	}
 	for _, s := range paths {
 		md := (&iappb.IapSettings{}).ProtoReflect().Descriptor()

@@ -533,11 +533,14 @@ func namespaceIdentity(s *system) {
 		platformSA = "platform-team@acme-ops.iam.gserviceaccount.com"
 		runguardSA = "serviceAccount:runguard@acme-ops.iam.gserviceaccount.com"
 	)
+	// Writes on the Cloud Run service itself: only the manager makes those in this test (the
+	// settings step writes IAP settings as an unauthenticated other tool, which the fake takes
+	// for its default caller, runguard).
 	writers := func(ref string) map[string]int {
 		svc := s.service(ref)
 		out := map[string]int{}
 		for _, c := range s.calls() {
-			if c.Write && c.Code == "OK" && (c.Resource == svc.Name || c.Resource == svc.IAPResource) {
+			if c.Write && c.Code == "OK" && c.Resource == svc.Name {
 				out[c.Caller]++
 			}
 		}

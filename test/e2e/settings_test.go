@@ -119,6 +119,8 @@ func iapSettingsKeptAsDeclared(s *system) {
 	// The troubleshooting link is no longer declared: another tool's change to it stays.
 	s.mustKubectl("patch", "protectedservice", "-n", "finance", "billing-dashboard", "--type=json",
 		`-p=[{"op":"remove","path":"/spec/iap/settings/accessDeniedPage/troubleshootingLink"}]`)
+	// Only once a pass has seen the new generation can no pass still put the link back.
+	s.waitConverged("finance", "billing-dashboard")
 	if _, err := c.UpdateIapSettings(context.Background(), &iappb.UpdateIapSettingsRequest{
 		IapSettings: &iappb.IapSettings{Name: billingIAP, ApplicationSettings: &iappb.ApplicationSettings{
 			AccessDeniedPageSettings: &iappb.AccessDeniedPageSettings{GenerateTroubleshootingUri: wrapperspb.Bool(false)}}},
