@@ -533,22 +533,25 @@ func namespaceIdentity(s *system) {
 		platformSA = "platform-team@acme-ops.iam.gserviceaccount.com"
 		runguardSA = "serviceAccount:runguard@acme-ops.iam.gserviceaccount.com"
 	)
-	// Writes on the Cloud Run service itself: only the manager makes those in this test (the
-	// settings step writes IAP settings as an unauthenticated other tool, which the fake takes
-	// for its default caller, runguard).
-	writers := func(ref string) map[string]int {
+	// Successful writes on a service and on its IAP resource, by caller. For billing-dashboard
+	// only the service counts: the settings step wrote its IAP settings as an unauthenticated
+	// other tool, which the fake takes for its default caller, runguard.
+	writers := func(ref string, iapToo bool) map[string]int {
 		svc := s.service(ref)
 		out := map[string]int{}
 		for _, c := range s.calls() {
-			if c.Write && c.Code == "OK" && c.Resource == svc.Name {
+			if c.Write && c.Code == "OK" && (c.Resource == svc.Name || iapToo && c.Resource == svc.IAPResource) {
 				out[c.Caller]++
 			}
 		}
 		return out
 	}
-	for ref, want := range map[string]string{publicSite: "serviceAccount:" + platformSA, opsConsole: "serviceAccount:" + platformSA, billing: runguardSA} {
-		if w := writers(ref); len(w) != 1 || w[want] == 0 {
-			s.t.Errorf("%s was written by %v, want only %s", ref, w, want)
+	for _, check := range []struct {
+		ref, want string
+		iapToo    bool
+	}{{publicSite, "serviceAccount:" + platformSA, true}, {opsConsole, "serviceAccount:" + platformSA, true}, {billing, runguardSA, false}} {
+		if w := writers(check.ref, check.iapToo); len(w) != 1 || w[check.want] == 0 {
+			s.t.Errorf("%s was written by %v, want only %s", check.ref, w, check.want)
 		}
 	}
 
