@@ -5,6 +5,8 @@
 // --pubsub-listen it also runs Google's in-memory Pub/Sub server (pstest)
 // and publishes an Admin Activity audit entry for every change to a topic
 // there, as a Cloud Logging sink would.
+// With --quota-run-writes-per-minute and its siblings it refuses calls above
+// a rate per project and region as Google's quotas do (docs/gcpfake.md).
 //
 //	go run ./cmd/gcpfake --seed internal/gcpfake/testdata/seed.yaml
 package main
@@ -19,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -54,6 +57,11 @@ func run() error {
 	tokenLifetime := flag.Duration("token-lifetime", 0, "cap the lifetime of the tokens GenerateAccessToken issues, so clients refresh (and see a revoked token-creator grant) within seconds; 0: as asked, at most an hour, as Google")
 	auditDelay := flag.Duration("audit-delivery-delay", 0, "how long after a change its audit entry is published")
 	auditCaller := flag.String("audit-caller", "", "principalEmail of audit entries for gRPC calls (default runguard@{project}.iam.gserviceaccount.com)")
+	var quotas gcpfake.Quotas
+	perMinuteFlag(flag.CommandLine, &quotas.RunWritesPerMinute, "quota-run-writes-per-minute", "refuse Cloud Run Admin API writes (Create, Update, Delete, SetIamPolicy) above this many per minute per project and region with RESOURCE_EXHAUSTED and a RetryInfo, as Google's quota does (its default: 60)")
+	perMinuteFlag(flag.CommandLine, &quotas.RunReadsPerMinute, "quota-run-reads-per-minute", "the same for Cloud Run Admin API reads (Get, List, GetIamPolicy, TestIamPermissions, operations)")
+	perMinuteFlag(flag.CommandLine, &quotas.IAPWritesPerMinute, "quota-iap-writes-per-minute", "the same for IAP Admin API writes (SetIamPolicy, UpdateIapSettings), per project and region")
+	perMinuteFlag(flag.CommandLine, &quotas.IAPReadsPerMinute, "quota-iap-reads-per-minute", "the same for IAP Admin API reads (GetIamPolicy, GetIapSettings, TestIamPermissions)")
 	auditOutOfBandCaller := flag.String("audit-out-of-band-caller", "", "principalEmail of audit entries for admin-endpoint changes (default "+gcpfake.DefaultOutOfBandCaller+")")
 	flag.Parse()
 
@@ -85,7 +93,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime, Quotas: quotas})
 	if err != nil {
 		return err
 	}
@@ -105,6 +113,10 @@ func run() error {
 	}
 	if a := srv.Access(); a.Enforced {
 		serving = append(serving, "access", "enforced", "defaultCaller", a.DefaultCaller, "serviceAccounts", len(a.ServiceAccounts))
+	}
+	if quotas != (gcpfake.Quotas{}) {
+		serving = append(serving, "quotaRunWritesPerMinute", quotas.RunWritesPerMinute, "quotaRunReadsPerMinute", quotas.RunReadsPerMinute,
+			"quotaIAPWritesPerMinute", quotas.IAPWritesPerMinute, "quotaIAPReadsPerMinute", quotas.IAPReadsPerMinute)
 	}
 	if audit.PubSubEndpoint != "" {
 		serving = append(serving, "pubsub", audit.PubSubEndpoint, "auditTopic", *auditTopic,
@@ -163,6 +175,19 @@ func createTopicAndSubscription(endpoint, topic, subscription string) error {
 		return fmt.Errorf("create subscription %s: %w", subscription, err)
 	}
 	return nil
+}
+
+// perMinuteFlag defines a flag for a quota: a whole number of calls a minute, 0 for none. The
+// flag package refuses anything else, naming the flag.
+func perMinuteFlag(fs *flag.FlagSet, p *int, name, usage string) {
+	fs.Func(name, usage+" (default 0: no quota)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("want 0 (no quota) or a whole number of calls per minute")
+		}
+		*p = n
+		return nil
+	})
 }
 
 // requireLoopback refuses to expose the unauthenticated admin API, REST

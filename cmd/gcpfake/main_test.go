@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +60,21 @@ func TestStartPubSub_ReportsAnAddressInUseAsAnError(t *testing.T) {
 	if srv, err := startPubSub(lis.Addr().String(), "projects/p/topics/t", "projects/p/subscriptions/s"); err == nil {
 		srv.Close()
 		t.Fatal("startPubSub on an address in use succeeded")
+	}
+}
+
+func TestPerMinuteFlag_RefusesANegativeQuotaNamingTheFlag(t *testing.T) {
+	fs := flag.NewFlagSet("gcpfake", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var n int
+	perMinuteFlag(fs, &n, "quota-iap-writes-per-minute", "test")
+	if err := fs.Parse([]string{"--quota-iap-writes-per-minute=60"}); err != nil || n != 60 {
+		t.Fatalf("60 a minute: n=%d, err=%v", n, err)
+	}
+	for _, bad := range []string{"-5", "1.5", "many"} {
+		err := fs.Parse([]string{"--quota-iap-writes-per-minute=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "quota-iap-writes-per-minute") {
+			t.Errorf("%q: error = %v, want it to name the flag", bad, err)
+		}
 	}
 }

@@ -23,7 +23,8 @@ import (
 //
 //	GET    /healthz
 //	GET    /state                                   every service with its flags and both policies
-//	GET    /calls, GET /calls/counts, DELETE /calls
+//	GET    /calls, GET /calls/counts[?code=NAME], DELETE /calls
+//	GET    /quotas, PUT /quotas (adminapi.Quotas)
 //	POST   /faults (adminapi.FaultRule) → {"id": n}, DELETE /faults, DELETE /faults/{id}
 //	POST   /services (adminapi.Service), DELETE /services/{project}/{location}/{name}
 //	PUT    /policies/service/{project}/{location}/{name}  (adminapi.Policy; out of band)
@@ -48,7 +49,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+adminapi.CallsPath, func(w http.ResponseWriter, r *http.Request) {
 		out := []adminapi.Call{}
 		for _, c := range s.Calls() {
-			out = append(out, adminapi.Call{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, DurationMS: float64(c.Duration.Microseconds()) / 1000, Caller: c.Caller})
+			out = append(out, adminapi.Call{Method: c.Method, Resource: c.Resource, Code: CodeName(c.Code), Time: c.Time, Write: c.Write, Injected: c.Injected, Throttled: c.Throttled, DurationMS: float64(c.Duration.Microseconds()) / 1000, Caller: c.Caller})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
@@ -61,7 +62,32 @@ func (s *Server) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET "+adminapi.CallCountsPath, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.CallCounts())
+		name := r.URL.Query().Get("code")
+		if name == "" {
+			writeJSON(w, http.StatusOK, s.CallCounts())
+			return
+		}
+		c, ok := CodeByName(name)
+		if !ok {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("unknown code %q", name))
+			return
+		}
+		writeJSON(w, http.StatusOK, s.CallCountsWithCode(c))
+	})
+	mux.HandleFunc("GET "+adminapi.QuotasPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Quotas())
+	})
+	mux.HandleFunc("PUT "+adminapi.QuotasPath, func(w http.ResponseWriter, r *http.Request) {
+		var q Quotas
+		if err := decodeStrict(io.LimitReader(r.Body, 1<<20), &q); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("quotas: %w", err))
+			return
+		}
+		if err := s.SetQuotas(q); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Quotas())
 	})
 	mux.HandleFunc("DELETE "+adminapi.CallsPath, func(w http.ResponseWriter, r *http.Request) {
 		s.ResetCalls()

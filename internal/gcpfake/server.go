@@ -5,8 +5,8 @@
 // calling (the bearer token of each request) and, when the seed grants
 // roles, checks the caller's permissions on the project. It serves the official generated gRPC interfaces on one real
 // gRPC server on loopback, so tests use Google's own Go clients against it,
-// and it offers inspection, out-of-band changes, fault injection and a call
-// log to tests and to the standalone binary's admin endpoint.
+// and it offers inspection, out-of-band changes, fault injection, rate quotas
+// and a call log to tests and to the standalone binary's admin endpoint.
 //
 // It is an independent oracle: it follows Google's documentation and
 // imports nothing from the controller.
@@ -74,6 +74,9 @@ type Options struct {
 	// expireTime says so), so tests see clients refresh tokens — and a revoked token-creator
 	// grant take effect — within seconds instead of an hour. Google issues what is asked.
 	TokenLifetime time.Duration
+	// Quotas refuse Cloud Run and IAP calls above a rate per consumer project and region with
+	// RESOURCE_EXHAUSTED and a RetryInfo, as Google's quotas do; the zero value refuses none.
+	Quotas Quotas
 }
 
 // Server is a running fake.
@@ -87,6 +90,7 @@ type Server struct {
 	dir     *projects.Directory
 	run     *run.Backend
 	faults  *faultSet
+	quotas  *quotaSet
 	calls   *callLog
 	logger  *slog.Logger
 	audit   *auditEmitter // nil: audit entries are off
@@ -119,6 +123,10 @@ func Start(opts Options) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	quotas, err := newQuotaSet(opts.Quotas, dir)
+	if err != nil {
+		return nil, err
+	}
 	st := store.New()
 	// A seeded service account exists for IAM like a project's principals.
 	engine := &policyengine.Engine{PrincipalExists: func(m string) bool {
@@ -130,6 +138,7 @@ func Start(opts Options) (*Server, error) {
 		dir:    dir,
 		run:    &run.Backend{Store: st, Directory: dir, Engine: engine, ReconcileDelay: opts.ReconcileDelay},
 		faults: newFaultSet(opts.FaultSeed),
+		quotas: quotas,
 		calls:  &callLog{counts: map[string]int{}},
 		logger: logger,
 		access: authority,
@@ -260,17 +269,23 @@ func (s *Server) Stop() {
 	})
 }
 
-// intercept is where every call is authenticated, authorized, logged, counted, delayed and
-// failed.
+// intercept is where every call is authenticated, authorized, metered, logged, counted,
+// delayed and failed.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	method := shortMethod(info.FullMethod)
 	resource := resourceOf(req)
-	// Google's front end refuses a call it cannot authenticate or authorize before any backend
-	// sees it, so such a call meets no fault rule (and uses up none).
+	// Google's front end refuses a call it cannot authenticate or authorize, or that is above
+	// the consumer's quota, before any backend sees it, so such a call meets no fault rule (and
+	// uses up none).
 	caller, err := s.authenticate(ctx)
 	if err == nil {
 		err = s.authorize(method, req, caller)
+	}
+	throttled := false
+	if err == nil {
+		err = s.quotas.admit(method, resource, start)
+		throttled = err != nil
 	}
 	var d decision
 	if err == nil {
@@ -312,7 +327,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		}
 	}
 	code := status.Code(err)
-	call := Call{Method: method, Resource: resource, Code: code, Time: start, Write: isWrite(method), Injected: d.fail != nil, Duration: time.Since(start), Caller: caller}
+	call := Call{Method: method, Resource: resource, Code: code, Time: start, Write: isWrite(method), Injected: d.fail != nil, Throttled: throttled, Duration: time.Since(start), Caller: caller}
 	s.calls.add(call)
 	attrs := []any{"method", method, "resource", resource, "code", CodeName(code), "duration", call.Duration.Round(time.Microsecond)}
 	if caller != "" {
@@ -320,6 +335,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	if call.Injected {
 		attrs = append(attrs, "injected", true)
+	}
+	if call.Throttled {
+		attrs = append(attrs, "throttled", true)
 	}
 	if err != nil && code != codes.OK {
 		attrs = append(attrs, "error", status.Convert(err).Message())
@@ -395,7 +413,9 @@ type Call struct {
 	Time     time.Time // when the call arrived
 	Write    bool      // Create/Update/Delete/SetIamPolicy
 	Injected bool      // a fault rule decided the outcome
-	Duration time.Duration
+	// Throttled: the quota mode refused the call (RESOURCE_EXHAUSTED).
+	Throttled bool
+	Duration  time.Duration
 	// Caller is who made the call, in member form ("serviceAccount:a@p.iam.gserviceaccount.com"):
 	// the principal of its bearer token, else the seed's default caller; "" with access control
 	// off and no token.
@@ -429,6 +449,19 @@ func (s *Server) CallCounts() map[string]int {
 	out := make(map[string]int, len(s.calls.counts))
 	for k, v := range s.calls.counts {
 		out[k] = v
+	}
+	return out
+}
+
+// CallCountsWithCode counts by short method name the calls that ended with code c.
+func (s *Server) CallCountsWithCode(c codes.Code) map[string]int {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	out := map[string]int{}
+	for _, call := range s.calls.calls {
+		if call.Code == c {
+			out[call.Method]++
+		}
 	}
 	return out
 }

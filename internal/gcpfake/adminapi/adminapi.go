@@ -19,11 +19,15 @@ const (
 	StatePath = "/state"
 	// CallsPath answers GET with []Call, oldest first; DELETE forgets them.
 	CallsPath = "/calls"
-	// CallCountsPath answers GET with the number of calls by method, as {"run.GetService": 2}.
+	// CallCountsPath answers GET with the number of calls by method, as {"run.GetService": 2};
+	// with ?code=RESOURCE_EXHAUSTED (any google.rpc.Code name) only the calls that ended so.
 	CallCountsPath = "/calls/counts"
 	// FaultsPath takes a FaultRule by POST and answers FaultAdded; DELETE removes every rule,
 	// DELETE FaultsPath/{id} one.
 	FaultsPath = "/faults"
+	// QuotasPath answers GET with Quotas; PUT replaces them (every bucket starts full again)
+	// and answers with the new ones.
+	QuotasPath = "/quotas"
 	// ServicesPath takes a Service by POST and answers with the created Cloud Run service in
 	// protojson; DELETE ServicesPath/{project}/{location}/{name} removes one.
 	ServicesPath = "/services"
@@ -194,7 +198,9 @@ type Call struct {
 	// Write is true for Create, Update, Delete and SetIamPolicy.
 	Write bool `json:"write"`
 	// Injected is true when a fault rule decided the answer.
-	Injected   bool    `json:"injected,omitempty"`
+	Injected bool `json:"injected,omitempty"`
+	// Throttled is true when the quota mode refused the call (RESOURCE_EXHAUSTED).
+	Throttled  bool    `json:"throttled,omitempty"`
 	DurationMS float64 `json:"durationMs"`
 	// Caller is who made the call in member form ("serviceAccount:…"); empty with access
 	// control off and no bearer token.
@@ -213,6 +219,18 @@ type FaultRule struct {
 	RetryDelay  string  `json:"retryDelay,omitempty"`
 	Latency     string  `json:"latency,omitempty"`
 	AfterApply  bool    `json:"afterApply,omitempty"`
+}
+
+// Quotas are the fake's rate quotas, in calls per minute per consumer project and region, as
+// Google's Cloud Run Admin API counts its own: every (API, project, region) has its own bucket
+// for reads and one for writes. 0 turns a quota off. Writes are Create, Update, Delete,
+// SetIamPolicy and UpdateIapSettings; reads are every other call of the API (Cloud Run's
+// operations count as Cloud Run reads). Resource Manager and IAM Credentials have none.
+type Quotas struct {
+	RunWritesPerMinute int `json:"runWritesPerMinute,omitempty"`
+	RunReadsPerMinute  int `json:"runReadsPerMinute,omitempty"`
+	IAPWritesPerMinute int `json:"iapWritesPerMinute,omitempty"`
+	IAPReadsPerMinute  int `json:"iapReadsPerMinute,omitempty"`
 }
 
 // FaultAdded is the answer to POST FaultsPath.

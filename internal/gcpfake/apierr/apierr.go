@@ -129,3 +129,40 @@ func defaultMessage(c codes.Code) string {
 	}
 	return c.String()
 }
+
+// Quota names one rate quota as Google reports it when a call exceeds it.
+type Quota struct {
+	Service     string // "run.googleapis.com"
+	MetricTitle string // "Write requests"
+	LimitTitle  string // "Write requests per minute per region"
+	Metric      string // "run.googleapis.com/write_regional"
+	Limit       string // "WritePerMinutePerProjectRegion"
+	Unit        string // "1/min/{project}/{region}"
+	PerMinute   int
+	Location    string // the region the quota is counted in
+}
+
+// QuotaExceeded is Google's answer to a call above a rate quota of the consumer project:
+// RESOURCE_EXHAUSTED in the words of Google's quota system, an ErrorInfo RATE_LIMIT_EXCEEDED
+// naming the quota, a Help link, and a RetryInfo saying when a call would be admitted.
+func QuotaExceeded(q Quota, projectNumber int64, retryDelay time.Duration) error {
+	msg := fmt.Sprintf("Quota exceeded for quota metric '%s' and limit '%s' of service '%s' for consumer 'project_number:%d'.",
+		q.MetricTitle, q.LimitTitle, q.Service, projectNumber)
+	return New(codes.ResourceExhausted, msg,
+		&errdetails.ErrorInfo{
+			Reason: "RATE_LIMIT_EXCEEDED",
+			Domain: "googleapis.com",
+			Metadata: map[string]string{
+				"service":           q.Service,
+				"consumer":          fmt.Sprintf("projects/%d", projectNumber),
+				"quota_metric":      q.Metric,
+				"quota_limit":       q.Limit,
+				"quota_limit_value": fmt.Sprint(q.PerMinute),
+				"quota_location":    q.Location,
+				"quota_unit":        q.Unit,
+			},
+		},
+		&errdetails.Help{Links: []*errdetails.Help_Link{{Description: "Request a higher quota limit.", Url: "https://cloud.google.com/docs/quotas/help/request_increase"}}},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(retryDelay)},
+	)
+}

@@ -1,0 +1,175 @@
+package gcpfake
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/runguard/runguard/internal/gcpfake/adminapi"
+	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/names"
+	"github.com/runguard/runguard/internal/gcpfake/projects"
+)
+
+// Quotas are the rate quotas the fake enforces; the zero value enforces none.
+type Quotas = adminapi.Quotas
+
+// quotaKind is one rate quota of one API: its reads or its writes.
+type quotaKind struct {
+	api   string // "run" or "iap"
+	write bool
+}
+
+// quotaKey is one bucket: a quota of one consumer project in one region.
+type quotaKey struct {
+	kind          quotaKind
+	projectNumber int64
+	region        string
+}
+
+// quotaSet answers calls above a rate with RESOURCE_EXHAUSTED. Each bucket holds one minute of
+// quota and refills continuously: Google states these limits per minute, so a fresh consumer
+// may spend a whole minute's worth at once, and after that a call is admitted each 60/N s.
+type quotaSet struct {
+	mu      sync.Mutex
+	limits  Quotas
+	buckets map[quotaKey]*rate.Limiter
+	dir     *projects.Directory
+}
+
+func newQuotaSet(limits Quotas, dir *projects.Directory) (*quotaSet, error) {
+	q := &quotaSet{dir: dir}
+	if err := q.set(limits); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func validateQuotas(q Quotas) error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"runWritesPerMinute", q.RunWritesPerMinute}, {"runReadsPerMinute", q.RunReadsPerMinute},
+		{"iapWritesPerMinute", q.IAPWritesPerMinute}, {"iapReadsPerMinute", q.IAPReadsPerMinute}} {
+		if f.v < 0 {
+			return fmt.Errorf("quota %s is %d; want 0 (off) or more", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// set replaces the limits; every bucket starts full again.
+func (q *quotaSet) set(limits Quotas) error {
+	if err := validateQuotas(limits); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.limits = limits
+	q.buckets = map[quotaKey]*rate.Limiter{}
+	return nil
+}
+
+func (q *quotaSet) get() Quotas {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.limits
+}
+
+func (q *quotaSet) perMinute(k quotaKind) int {
+	switch k {
+	case quotaKind{"run", true}:
+		return q.limits.RunWritesPerMinute
+	case quotaKind{"run", false}:
+		return q.limits.RunReadsPerMinute
+	case quotaKind{"iap", true}:
+		return q.limits.IAPWritesPerMinute
+	case quotaKind{"iap", false}:
+		return q.limits.IAPReadsPerMinute
+	}
+	return 0
+}
+
+// admit takes one call's worth of the quota its method and resource count against, or refuses
+// the call with the delay after which it would be admitted. A call on a project or region the
+// fake cannot tell is not metered: the API refuses it anyway.
+func (q *quotaSet) admit(method, resource string, now time.Time) error {
+	kind, project, region, ok := quotaScope(method, resource)
+	if !ok {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	perMinute := q.perMinute(kind)
+	if perMinute == 0 {
+		return nil
+	}
+	p, found := q.dir.Lookup(project)
+	if !found {
+		return nil
+	}
+	key := quotaKey{kind: kind, projectNumber: p.Number, region: region}
+	bucket := q.buckets[key]
+	if bucket == nil {
+		bucket = rate.NewLimiter(rate.Limit(float64(perMinute)/60), perMinute)
+		q.buckets[key] = bucket
+	}
+	r := bucket.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if delay == 0 {
+		return nil
+	}
+	// A refused call takes nothing from the quota.
+	r.CancelAt(now)
+	// Whole milliseconds, rounded up: a caller that waits exactly this long is admitted.
+	delay = delay.Truncate(time.Millisecond) + time.Millisecond
+	return apierr.QuotaExceeded(quotaOf(kind, perMinute, region), p.Number, delay)
+}
+
+// quotaScope is the quota a call counts against and the project (ID or number, as written) and
+// region it is counted in.
+func quotaScope(method, resource string) (kind quotaKind, project, region string, ok bool) {
+	api, _, _ := strings.Cut(method, ".")
+	kind.write = isWrite(method)
+	switch api {
+	case "run", "operations":
+		kind.api = "run"
+		if s, isService := names.ParseService(resource); isService {
+			return kind, s.Project, s.Location, true
+		}
+		if p, l, _, isOp := names.ParseOperation(resource); isOp {
+			return kind, p, l, true
+		}
+		p, l, isLocation := names.ParseLocation(resource)
+		return kind, p, l, isLocation
+	case "iap":
+		kind.api = "iap"
+		r, isIAP := names.ParseIAP(resource)
+		return kind, r.Project, r.Location, isIAP
+	}
+	return quotaKind{}, "", "", false
+}
+
+// quotaOf names a quota as Google's error does. Cloud Run's read quota is named in errors seen
+// in public (googleapis/repo-automation-bots#4469: metric run.googleapis.com/read_regional,
+// limit ReadPerMinutePerProjectRegion); the write quota's names follow it, IAP's are made up.
+func quotaOf(k quotaKind, perMinute int, region string) apierr.Quota {
+	service, title, metric, limit := "run.googleapis.com", "Read requests", "read_regional", "ReadPerMinutePerProjectRegion"
+	if k.api == "iap" {
+		service = "iap.googleapis.com"
+	}
+	if k.write {
+		title, metric, limit = "Write requests", "write_regional", "WritePerMinutePerProjectRegion"
+	}
+	return apierr.Quota{Service: service, MetricTitle: title, LimitTitle: title + " per minute per region",
+		Metric: service + "/" + metric, Limit: limit, Unit: "1/min/{project}/{region}", PerMinute: perMinute, Location: region}
+}
+
+// SetQuotas replaces the rate quotas (0 turns one off); every bucket starts full again.
+func (s *Server) SetQuotas(q Quotas) error { return s.quotas.set(q) }
+
+// Quotas are the rate quotas in force.
+func (s *Server) Quotas() Quotas { return s.quotas.get() }
