@@ -92,16 +92,17 @@ func TestServiceClaimed_TheObjectAlreadyManagingTheServiceKeepsItWhenBothShareAC
 
 	stalledLater := later.waitStalled(name, iapv1alpha1.ReasonServiceClaimed)
 	contested := time.Now()
-	// Let the first object be reconciled (resync) after the claim was contested.
-	got := first.waitUntil(name, "a reconcile after the claim was contested", func(ps *iapv1alpha1.ProtectedService) error {
-		if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
-			return nil
-		}
-		if ps.Status.LastSyncTime != nil && ps.Status.LastSyncTime.After(contested.Add(time.Second)) {
-			return nil
+	// Let the first object be reconciled (resync) after the claim was contested: it reads the
+	// service (the later object, Stalled at the claim, calls nothing).
+	eventually(t, 30*time.Second, "a reconcile of the first object after the claim was contested", func() error {
+		for _, c := range fake.Calls() {
+			if c.Method == "run.GetService" && c.Resource == w.fullName && c.Time.After(contested.Add(time.Second)) {
+				return nil
+			}
 		}
 		return errNotYet
 	})
+	got := first.get(name)
 	if c := meta.FindStatusCondition(got.Status.Conditions, iapv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
 		t.Errorf("%s/%s, which wrote its bindings first, lost the service to %s/%s (created in the same second): %s: %s; and %s/%s is Stalled too: %s",
 			first.ns, name, later.ns, name, c.Reason, c.Message, later.ns, name, stalledMessage(later.get(name)))

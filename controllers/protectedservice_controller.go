@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -127,7 +128,8 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		For(&iapv1alpha1.ProtectedService{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, deletionStarted{}))).
 		// A changed tenant annotation re-checks every object in the namespace.
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.objectsInNamespace),
+		// Only annotations matter: namespaces are cached as metadata, never whole.
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.objectsInNamespace),
 			builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
 		// When an object that holds a claim goes away, the next one in line takes over.
 		Watches(&iapv1alpha1.ProtectedService{}, handler.EnqueueRequestsFromMapFunc(r.objectsTargetingSameService),
@@ -140,7 +142,9 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		// Objects backing off from a project that answers again, and objects an audit entry
 		// names, are reconciled at once.
 		WatchesRawSource(source.Channel(r.health.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		// The priority queue (controller-runtime's default, set here to say it is relied on)
+		// puts edits ahead of resyncs and of the initial listing: see requeuePriority.
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, UsePriorityQueue: ptr(true)}).
 		Named("protectedservice").
 		Complete(r)
 }
@@ -166,9 +170,9 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
 		}
 	}
-	ns := &corev1.Namespace{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: ps.Namespace}, ns); err != nil {
-		return ctrl.Result{}, fmt.Errorf("read namespace %s: %w", ps.Namespace, err)
+	ns, err := r.namespace(ctx, ps.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	s := newScope(ps, r.ClusterName, ns, time.Now())
 	var outcomes []*outcome
@@ -234,13 +238,40 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		}
 	}
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
-	applyStatus(s.ps, &s.facts, shown, r.ResyncPeriod)
+	verifications.passed(key, s.facts.now, shown == nil && s.facts.deletion == nil)
+	applyStatus(s.ps, &s.facts, shown)
 	r.report(ctx, s, shown)
 	for _, woken := range r.health.observe(key, s.facts.target.Project, s.service != nil, outcomes, s.facts.now) {
 		r.health.send(woken)
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes)}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes), Priority: requeuePriority(outcomes)}
 }
+
+// namespace reads a Namespace's metadata from the metadata-only cache the watch fills.
+func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return nil, fmt.Errorf("read namespace %s: %w", name, err)
+	}
+	return ns, nil
+}
+
+// requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of
+// a converged object, and the recheck of a Stalled one, wait behind everything else, like the
+// initial listing at start; a pass that still has work — a rollout to follow, a failure to
+// retry — comes back at normal priority, with users' edits, so an adoption finishes objects
+// instead of starting ever more of them.
+func requeuePriority(outcomes []*outcome) *int {
+	for _, o := range outcomes {
+		if o.kind != stalled {
+			return ptr(0)
+		}
+	}
+	return ptr(handler.LowPriority)
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // requeueAfter is the soonest any outcome of the pass asks to be looked at again. Transient
 // failures and progress polls back off separately: a rollout started right after an outage is
@@ -275,6 +306,7 @@ func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
 	r.drift.forget(key)
 	r.health.forget(key)
 	r.corrections.forget(key)
+	verifications.forget(key)
 	r.agents.forget(key)
 	r.rollouts.forget(key)
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
@@ -59,9 +58,9 @@ func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) *
 			candidates = append(candidates, item)
 			continue
 		}
-		ns := &corev1.Namespace{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: item.Namespace}, ns); err != nil {
-			return transient(fmt.Errorf("read namespace %s: %w", item.Namespace, err))
+		ns, err := r.namespace(ctx, item.Namespace)
+		if err != nil {
+			return transient(err)
 		}
 		if projectAllowed(ns.Annotations[AnnotationAllowedProjects], item.Spec.Service) {
 			candidates = append(candidates, item)

@@ -6,7 +6,6 @@ import (
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,8 +22,8 @@ type scope struct {
 	original *iapv1alpha1.ProtectedService
 	owner    iampolicy.Owner
 
-	// namespace is the object's Namespace; its annotations decide tenancy.
-	namespace *corev1.Namespace
+	// namespace is the object's Namespace, metadata only; its annotations decide tenancy.
+	namespace *metav1.PartialObjectMetadata
 	// google makes the pass's Google calls, as the namespace's identity (resolveIdentity).
 	google *gcp.Clients
 	// service is the Cloud Run service as last read; serviceStale says this pass updated it, so
@@ -167,7 +166,7 @@ func (k writeKind) field() string {
 	return "invoker_iam_disabled"
 }
 
-func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *corev1.Namespace, now time.Time) *scope {
+func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *metav1.PartialObjectMetadata, now time.Time) *scope {
 	ready := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady)
 	return &scope{
 		ps:        ps,

@@ -25,7 +25,7 @@ var stepConditions = []string{iapv1alpha1.ConditionInvokerGranted, iapv1alpha1.C
 // It is a pure function of its arguments (and of the object's previous status). Every condition
 // is evaluated for the current generation, kept from an earlier pass of this generation only when
 // a transient failure stopped this one, or else marked Unknown with the reason the pass ended.
-func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, resync time.Duration) {
+func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
 	before := ps.Status.DeepCopy()
 	if f.deletion != nil {
 		applyDeletionStatus(ps, f, shown)
@@ -65,14 +65,13 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome, res
 	// kstatus compares generations before conditions: only with observedGeneration current do
 	// Flux and Argo CD report a Stalled object as failed rather than still in progress.
 	ps.Status.ObservedGeneration = ps.Generation
-	if shown == nil {
-		// lastSyncTime is written with another status change, or once per resync period at most,
-		// so a quiet resync costs no write.
-		last := ps.Status.LastSyncTime
-		if !sameStatusButSync(before, &ps.Status) || last == nil || f.now.Sub(last.Time) >= resync {
-			now := metav1.NewTime(f.now)
-			ps.Status.LastSyncTime = &now
-		}
+	if shown == nil && (!sameStatusButSync(before, &ps.Status) || ps.Status.LastSyncTime == nil) {
+		// lastSyncTime is written only with another status change, so a quiet resync costs no
+		// Kubernetes write and GitOps tools see no change: it says when the status last changed
+		// and was verified. That every Ready object is verified each resync period is told by
+		// runguard_verification_age_max_seconds (docs/controller.md).
+		now := metav1.NewTime(f.now)
+		ps.Status.LastSyncTime = &now
 	}
 }
 

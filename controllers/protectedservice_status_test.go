@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
@@ -179,7 +180,7 @@ func TestApplyStatus_EveryConditionFromFactsAndOutcome(t *testing.T) {
 	for _, row := range statusRows() {
 		t.Run(row.name, func(t *testing.T) {
 			ps, f := statusFixture(row)
-			applyStatus(ps, f, row.shown, time.Hour)
+			applyStatus(ps, f, row.shown)
 			for typ, want := range row.want {
 				if want == "" {
 					continue
@@ -216,7 +217,7 @@ func TestApplyStatus_StaleConditionsBecomeUnknown(t *testing.T) {
 	ps.Generation = 3
 	ps.Status.Conditions = []metav1.Condition{{Type: iapv1alpha1.ConditionAccessBound, Status: metav1.ConditionTrue, Reason: iapv1alpha1.ReasonBound, ObservedGeneration: 2}}
 	f.iap.reason, f.public.reason, f.invoker.reason = iapv1alpha1.ReasonEnabled, iapv1alpha1.ReasonRevoked, iapv1alpha1.ReasonGranted
-	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")), time.Hour)
+	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")))
 	c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionAccessBound)
 	if c.Status != metav1.ConditionUnknown || c.ObservedGeneration != 3 {
 		t.Errorf("AccessBound = %s gen %d, want Unknown for generation 3", c.Status, c.ObservedGeneration)
@@ -229,14 +230,14 @@ func TestApplyStatus_TableCoversEveryReason(t *testing.T) {
 	seen := map[string]bool{iapv1alpha1.ReasonPending: true}
 	for _, row := range statusRows() {
 		ps, f := statusFixture(row)
-		applyStatus(ps, f, row.shown, time.Hour)
+		applyStatus(ps, f, row.shown)
 		for _, c := range ps.Status.Conditions {
 			seen[c.Reason] = true
 		}
 	}
 	ps, f := statusFixture(statusRow{})
 	f.deletion = &deletionFact{}
-	applyStatus(ps, f, googleFailure(googleErr(codes.PermissionDenied, "denied", "run.services.get")), time.Hour)
+	applyStatus(ps, f, googleFailure(googleErr(codes.PermissionDenied, "denied", "run.services.get")))
 	for _, c := range ps.Status.Conditions {
 		seen[c.Reason] = true
 	}
@@ -265,7 +266,7 @@ func TestApplyStatus_TableCoversEveryReason(t *testing.T) {
 func TestApplyStatus_DeletionThatCannotReadGoogleSaysWhatToDo(t *testing.T) {
 	ps, f := statusFixture(statusRow{iapOn: true})
 	f.deletion = &deletionFact{}
-	applyStatus(ps, f, googleFailure(googleErr(codes.PermissionDenied, "denied", "run.services.get")), time.Hour)
+	applyStatus(ps, f, googleFailure(googleErr(codes.PermissionDenied, "denied", "run.services.get")))
 	c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionDeleting)
 	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != iapv1alpha1.ReasonPermissionDenied {
 		t.Fatalf("Deleting = %v", c)
@@ -298,7 +299,7 @@ var declaredSettings = &iapv1alpha1.IAPSettings{Reauthentication: &iapv1alpha1.R
 func TestApplyStatus_NoSettingsDeclaredNoSettingsCondition(t *testing.T) {
 	ps, f := statusFixture(statusRow{iapOn: true, facts: fullFacts})
 	ps.Status.Conditions = []metav1.Condition{{Type: iapv1alpha1.ConditionSettingsApplied, Status: metav1.ConditionTrue, Reason: iapv1alpha1.ReasonApplied, ObservedGeneration: 1}}
-	applyStatus(ps, f, nil, time.Hour)
+	applyStatus(ps, f, nil)
 	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionSettingsApplied); c != nil {
 		t.Errorf("SettingsApplied = %v, want no condition once the spec declares no settings", c)
 	}
@@ -333,12 +334,12 @@ func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
 func TestApplyStatus_AFailedLockdownCheckIsNotReportedAsHolding(t *testing.T) {
 	ps, f := statusFixture(statusRow{iapOn: true})
 	fullFacts(f)
-	applyStatus(ps, f, nil, time.Hour)
+	applyStatus(ps, f, nil)
 	ps, f = ps.DeepCopy(), &facts{now: f.now, target: f.target, namespace: f.namespace, wasReady: true,
 		projectNumber: f.projectNumber, iapResource: f.iapResource, serviceName: f.serviceName}
 	f.invoker.reason, f.access.reason, f.iap.reason = iapv1alpha1.ReasonGranted, iapv1alpha1.ReasonBound, iapv1alpha1.ReasonEnabled
 	f.unverified = []string{iapv1alpha1.ConditionPublicAccessRevoked}
-	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")), time.Hour)
+	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")))
 	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionPublicAccessRevoked); c.Status != metav1.ConditionUnknown {
 		t.Errorf("PublicAccessRevoked = %s after its check failed, want Unknown", c.Status)
 	}
@@ -362,5 +363,21 @@ func TestOwnAccessOnly_RefusesAPolicyAnotherOwnerMarked(t *testing.T) {
 	s := &scope{}
 	if o := s.lostClaim(err); o == nil || o.reason != iapv1alpha1.ReasonServiceClaimed || s.facts.otherOwner.Owner != theirs {
 		t.Fatalf("lostClaim(%v) = %v, other owner %v; want ServiceClaimed naming %v", err, o, s.facts.otherOwner, theirs)
+	}
+}
+
+// A converged object's resync goes behind new work; a pass with work left does not.
+func TestRequeuePriority_ResyncsWaitBehindWorkInProgress(t *testing.T) {
+	if p := requeuePriority(nil); p == nil || *p != handler.LowPriority {
+		t.Errorf("quiet resync priority = %v, want LowPriority", p)
+	}
+	stalledToo := stall(iapv1alpha1.ReasonMemberRejected, nil)
+	for _, o := range []*outcome{wait(iapv1alpha1.ReasonRollingOut, 0), googleFailure(googleErr(codes.Unavailable, "later", ""))} {
+		if p := requeuePriority([]*outcome{stalledToo, o}); p == nil || *p != 0 {
+			t.Errorf("%s: priority %v, want 0 (ahead of resyncs, with edits)", o.reason, p)
+		}
+	}
+	if p := requeuePriority([]*outcome{stalledToo}); p == nil || *p != handler.LowPriority {
+		t.Errorf("a Stalled object's recheck has priority %v, want LowPriority", p)
 	}
 }

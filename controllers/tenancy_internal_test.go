@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
@@ -202,5 +203,27 @@ func TestClaimHolder(t *testing.T) {
 		if h2 := claimHolder(rev); h2 == nil || h2.Namespace+"/"+h2.Name != tc.want {
 			t.Errorf("%s reversed: holder %v, want %s", tc.name, h2, tc.want)
 		}
+	}
+}
+
+func TestVerificationClock_OldestCleanPass(t *testing.T) {
+	v := &verificationClock{at: map[types.NamespacedName]time.Time{}}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	a, b := types.NamespacedName{Namespace: "n", Name: "a"}, types.NamespacedName{Namespace: "n", Name: "b"}
+	if got := v.oldest(now); got != 0 {
+		t.Errorf("oldest of none = %s", got)
+	}
+	v.passed(a, now.Add(-10*time.Minute), true)
+	v.passed(b, now.Add(-time.Minute), true)
+	if got := v.oldest(now); got != 10*time.Minute {
+		t.Errorf("oldest = %s, want 10m", got)
+	}
+	v.passed(a, now, false) // a's last pass needs a human: not overdue
+	if got := v.oldest(now); got != time.Minute {
+		t.Errorf("oldest after a's failed pass = %s, want 1m", got)
+	}
+	v.forget(b)
+	if got := v.oldest(now); got != 0 {
+		t.Errorf("oldest after forgetting = %s, want 0", got)
 	}
 }

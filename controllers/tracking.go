@@ -26,8 +26,18 @@ var (
 	}, []string{"reason"})
 )
 
+// verifications remembers when each object last passed with nothing left to do: Google was
+// read and matched the spec. lastSyncTime is no longer written on every pass (a quiet resync
+// makes no Kubernetes write), so this gauge is how to see that resyncs keep happening.
+var verifications = &verificationClock{at: map[types.NamespacedName]time.Time{}}
+
+var verificationAge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	Name: "runguard_verification_age_max_seconds",
+	Help: "Age of the oldest verification among objects whose last pass found Google matching their spec; above twice the resync period, resyncs are not happening.",
+}, func() float64 { return verifications.oldest(time.Now()).Seconds() })
+
 func init() {
-	ctrlmetrics.Registry.MustRegister(driftCorrections, reconcileOutcomes)
+	ctrlmetrics.Registry.MustRegister(driftCorrections, reconcileOutcomes, verificationAge)
 	ctrlmetrics.Registry.MustRegister(gcp.Metrics()...)
 }
 
@@ -271,4 +281,35 @@ func (t *rolloutTracker) forget(key types.NamespacedName) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.gen, key)
+}
+
+// verificationClock holds the last clean pass of each object.
+type verificationClock struct {
+	mu sync.Mutex
+	at map[types.NamespacedName]time.Time
+}
+
+// passed records a pass: a clean one is a verification; any other takes the object out, so an
+// object a human must fix is not counted as overdue (its conditions say why).
+func (v *verificationClock) passed(key types.NamespacedName, now time.Time, clean bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if clean {
+		v.at[key] = now
+	} else {
+		delete(v.at, key)
+	}
+}
+
+func (v *verificationClock) forget(key types.NamespacedName) { v.passed(key, time.Time{}, false) }
+
+// oldest is how long ago the least recently verified object was verified.
+func (v *verificationClock) oldest(now time.Time) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var age time.Duration
+	for _, at := range v.at {
+		age = max(age, now.Sub(at))
+	}
+	return age
 }

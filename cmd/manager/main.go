@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -34,6 +37,7 @@ func main() {
 		auditSubscription, pubsubEndpoint         string
 	)
 	opts := controllers.DefaultOptions()
+	google.Rates = gcp.DefaultRates()
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
@@ -54,6 +58,10 @@ func main() {
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.Float64Var(&google.Rates.RunReadsPerMinute, "run-reads-per-minute", google.Rates.RunReadsPerMinute, "Cloud Run Admin API reads per minute per project and region (Google's default quota: 600); 0: no limit.")
+	flag.Float64Var(&google.Rates.RunWritesPerMinute, "run-writes-per-minute", google.Rates.RunWritesPerMinute, "Cloud Run Admin API writes (UpdateService, SetIamPolicy) per minute per project and region (Google's default quota: 60); 0: no limit.")
+	flag.Float64Var(&google.Rates.IAPReadsPerMinute, "iap-reads-per-minute", google.Rates.IAPReadsPerMinute, "IAP Admin API reads per minute per project and region; 0 (default): no limit (Google publishes no quota).")
+	flag.Float64Var(&google.Rates.IAPWritesPerMinute, "iap-writes-per-minute", google.Rates.IAPWritesPerMinute, "IAP Admin API writes per minute per project and region; 0 (default): no limit (Google publishes no quota).")
 	flag.StringVar(&google.IAMCredentialsEndpoint, "iamcredentials-endpoint", "", "IAM Credentials API endpoint (host:port, loopback only: a fake's REST surface) where namespace identities' tokens are minted.")
 	flag.BoolVar(&opts.RequireNamespaceIdentity, "require-namespace-identity", opts.RequireNamespaceIdentity, "Stall objects in namespaces without the iap.runguard.dev/google-service-account annotation instead of calling Google as runguard's own identity (docs/tenancy.md).")
 	flag.StringVar(&auditSubscription, "audit-log-subscription", "", "Pub/Sub subscription (projects/P/subscriptions/S) receiving Admin Activity audit entries from a logging sink; changes they report are corrected at once (docs/drift-events.md). Off when empty.")
@@ -64,6 +72,10 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	setupLog := ctrl.Log.WithName("setup")
 
+	if err := validateFlags(opts, google.Rates); err != nil {
+		setupLog.Error(err, "invalid flag")
+		os.Exit(2)
+	}
 	ctx := ctrl.SetupSignalHandler()
 	googleClients, err := gcp.New(context.Background(), google)
 	if err != nil {
@@ -96,6 +108,8 @@ func main() {
 		RetryPeriod:             &retryPeriod,
 		// The process exits right after losing the lease, so it can stop at once.
 		LeaderElectionReleaseOnCancel: true,
+		// managedFields are nearly half of each cached object, and runguard never reads them.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
 		setupLog.Error(err, "create manager")
@@ -152,4 +166,21 @@ func leaseNamespace(flagValue string) string {
 func inCluster() bool {
 	_, err := rest.InClusterConfig()
 	return err == nil
+}
+
+// validateFlags names the flag whose value makes no sense, before anything starts.
+func validateFlags(o controllers.Options, r gcp.Rates) error {
+	for name, v := range map[string]float64{"--run-reads-per-minute": r.RunReadsPerMinute, "--run-writes-per-minute": r.RunWritesPerMinute,
+		"--iap-reads-per-minute": r.IAPReadsPerMinute, "--iap-writes-per-minute": r.IAPWritesPerMinute} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s=%g: a rate is 0 (no limit) or a positive number of calls per minute", name, v)
+		}
+	}
+	if o.MaxConcurrentReconciles <= 0 || o.MaxConcurrentReconciles > 1000 {
+		return fmt.Errorf("--max-concurrent-reconciles=%d: use 1 to 1000 workers", o.MaxConcurrentReconciles)
+	}
+	if o.ResyncPeriod <= 0 || o.StalledRecheck <= 0 {
+		return fmt.Errorf("--resync-period=%s, --stalled-recheck-period=%s: both must be positive", o.ResyncPeriod, o.StalledRecheck)
+	}
+	return nil
 }

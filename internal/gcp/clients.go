@@ -33,6 +33,8 @@ type Config struct {
 	Options []option.ClientOption
 	// ImpersonationOptions are added to the IAM Credentials call that mints those tokens.
 	ImpersonationOptions []option.ClientOption
+	// Rates limit calls per API, project and region; the zero value limits nothing.
+	Rates Rates
 }
 
 // Clients holds one client per Google API and the project-number cache.
@@ -45,6 +47,9 @@ type Clients struct {
 	numbers   map[string]int64
 
 	cfg Config
+	// pacer keeps calls within Rates; clients acting as namespaces' identities share it, since
+	// Google's quotas are per project, not per caller.
+	pacer *pacer
 	// identities are the clients acting as namespaces' service accounts (ActingAs).
 	identitiesMu sync.Mutex
 	identities   map[string]*identity
@@ -52,11 +57,14 @@ type Clients struct {
 
 // New dials the three APIs with runguard's own credentials.
 func New(ctx context.Context, cfg Config) (*Clients, error) {
-	return newClients(ctx, cfg, nil)
+	if err := cfg.Rates.Validate(); err != nil {
+		return nil, err
+	}
+	return newClients(ctx, cfg, nil, newPacer(cfg.Rates))
 }
 
 // newClients dials the three APIs; tokens, when set, are the credentials of every call.
-func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource) (*Clients, error) {
+func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource, p *pacer) (*Clients, error) {
 	runOpts, err := endpointOptions(cfg.RunEndpoint, cfg.Options, tokens)
 	if err != nil {
 		return nil, fmt.Errorf("Cloud Run endpoint: %w", err)
@@ -75,7 +83,7 @@ func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource) (*Cl
 			return nil, fmt.Errorf("IAM Credentials endpoint %q: only a loopback host:port may be overridden (plaintext)", cfg.IAMCredentialsEndpoint)
 		}
 	}
-	c := &Clients{numbers: map[string]int64{}, cfg: cfg}
+	c := &Clients{numbers: map[string]int64{}, cfg: cfg, pacer: p}
 	if c.run, err = run.NewServicesClient(ctx, runOpts...); err != nil {
 		return nil, fmt.Errorf("create Cloud Run client: %w", err)
 	}

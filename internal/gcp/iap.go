@@ -24,8 +24,12 @@ func IAPServiceAgent(projectNumber int64) string {
 
 // getIAPPolicy reads who may pass IAP, always as version 3 (see getServicePolicy).
 func (c *Clients) getIAPPolicy(ctx context.Context, resource string) (*iampb.Policy, error) {
-	p, err := c.iap.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
-		Resource: resource, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
+	var p *iampb.Policy
+	err := c.paced(ctx, "iap", false, resource, func() (err error) {
+		p, err = c.iap.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
+			Resource: resource, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
+		})
+		return err
 	})
 	observe("iap.GetIamPolicy", err)
 	if err != nil {
@@ -36,7 +40,11 @@ func (c *Clients) getIAPPolicy(ctx context.Context, resource string) (*iampb.Pol
 
 // setIAPPolicy writes the IAP access policy; p carries the etag it was read with.
 func (c *Clients) setIAPPolicy(ctx context.Context, resource string, p *iampb.Policy) (*iampb.Policy, error) {
-	out, err := c.iap.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: resource, Policy: p})
+	var out *iampb.Policy
+	err := c.paced(ctx, "iap", true, resource, func() (err error) {
+		out, err = c.iap.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: resource, Policy: p})
+		return err
+	})
 	observe("iap.SetIamPolicy", err)
 	if err != nil {
 		return nil, callError("write the IAP access policy of", resource, "iap.webServices.setIamPolicy", err)
@@ -46,7 +54,11 @@ func (c *Clients) setIAPPolicy(ctx context.Context, resource string, p *iampb.Po
 
 // getIAPSettings reads the IAP settings of resource.
 func (c *Clients) getIAPSettings(ctx context.Context, resource string) (*iappb.IapSettings, error) {
-	s, err := c.iap.GetIapSettings(ctx, &iappb.GetIapSettingsRequest{Name: resource})
+	var s *iappb.IapSettings
+	err := c.paced(ctx, "iap", false, resource, func() (err error) {
+		s, err = c.iap.GetIapSettings(ctx, &iappb.GetIapSettingsRequest{Name: resource})
+		return err
+	})
 	observe("iap.GetIapSettings", err)
 	if err != nil {
 		return nil, callError("read the IAP settings of", resource, "iap.webServices.getSettings", err)
@@ -58,7 +70,11 @@ func (c *Clients) getIAPSettings(ctx context.Context, resource string) (*iappb.I
 func (c *Clients) updateIAPSettings(ctx context.Context, resource string, s *iappb.IapSettings, mask []string) (*iappb.IapSettings, error) {
 	s = proto.Clone(s).(*iappb.IapSettings)
 	s.Name = resource
-	out, err := c.iap.UpdateIapSettings(ctx, &iappb.UpdateIapSettingsRequest{IapSettings: s, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}})
+	var out *iappb.IapSettings
+	err := c.paced(ctx, "iap", true, resource, func() (err error) {
+		out, err = c.iap.UpdateIapSettings(ctx, &iappb.UpdateIapSettingsRequest{IapSettings: s, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}})
+		return err
+	})
 	observe("iap.UpdateIapSettings", err)
 	if err != nil {
 		return nil, callError("write the IAP settings of", resource, "iap.webServices.updateSettings", err)

@@ -111,7 +111,7 @@ func (c *Clients) identity(ctx context.Context, serviceAccount string) (*identit
 	if err != nil {
 		return nil, fmt.Errorf("set up impersonation of %s: %w", serviceAccount, err)
 	}
-	clients, err := newClients(context.WithoutCancel(ctx), c.cfg, ts)
+	clients, err := newClients(context.WithoutCancel(ctx), c.cfg, ts, c.pacer)
 	if err != nil {
 		return nil, err
 	}

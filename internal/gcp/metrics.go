@@ -9,7 +9,9 @@ var googleCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 // Metrics are the collectors of this package, for the caller to register: the manager
 // registers them with controller-runtime's registry, so this package stays free of it.
-func Metrics() []prometheus.Collector { return []prometheus.Collector{googleCalls} }
+func Metrics() []prometheus.Collector {
+	return []prometheus.Collector{googleCalls, throttleWait, rateLimit}
+}
 
 func observe(method string, err error) {
 	googleCalls.WithLabelValues(method, Code(err).String()).Inc()

@@ -22,12 +22,16 @@ var (
 // service, or an IAP resource), in the order they are listed.
 func (c *Clients) MissingPermissions(ctx context.Context, resource string, want []string) ([]string, error) {
 	test := c.run.TestIamPermissions
-	method, op := "run.TestIamPermissions", "test runguard's permissions on Cloud Run service"
+	api, method, op := "run", "run.TestIamPermissions", "test runguard's permissions on Cloud Run service"
 	if strings.Contains(resource, "/iap_web/") {
 		test = c.iap.TestIamPermissions
-		method, op = "iap.TestIamPermissions", "test runguard's permissions on IAP resource"
+		api, method, op = "iap", "iap.TestIamPermissions", "test runguard's permissions on IAP resource"
 	}
-	resp, err := test(ctx, &iampb.TestIamPermissionsRequest{Resource: resource, Permissions: want})
+	var resp *iampb.TestIamPermissionsResponse
+	err := c.paced(ctx, api, false, resource, func() (err error) {
+		resp, err = test(ctx, &iampb.TestIamPermissionsRequest{Resource: resource, Permissions: want})
+		return err
+	})
 	observe(method, err)
 	if err != nil {
 		return nil, callError(op, resource, "", err)

@@ -35,7 +35,11 @@ func (f ServiceFlag) Value(svc *runpb.Service) bool {
 
 // Get reads a Cloud Run service by its full name.
 func (s Services) Get(ctx context.Context, name string) (*runpb.Service, error) {
-	svc, err := s.c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	var svc *runpb.Service
+	err := s.c.paced(ctx, "run", false, name, func() (err error) {
+		svc, err = s.c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+		return err
+	})
 	observe("run.GetService", err)
 	if err != nil {
 		return nil, callError("read Cloud Run service", name, "run.services.get", err)
@@ -60,8 +64,11 @@ func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag Servi
 		} else {
 			update.InvokerIamDisabled = want
 		}
-		_, err := s.c.run.UpdateService(ctx, &runpb.UpdateServiceRequest{
-			Service: update, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{string(flag)}},
+		err := s.c.paced(ctx, "run", true, current.GetName(), func() error {
+			_, err := s.c.run.UpdateService(ctx, &runpb.UpdateServiceRequest{
+				Service: update, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{string(flag)}},
+			})
+			return err
 		})
 		observe("run.UpdateService", err)
 		if err == nil {
@@ -84,8 +91,12 @@ func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag Servi
 // getServicePolicy reads the service's own IAM policy (who may invoke it), always as version 3:
 // a version-1 read of a policy with conditions returns rewritten roles that must never be written back.
 func (c *Clients) getServicePolicy(ctx context.Context, name string) (*iampb.Policy, error) {
-	p, err := c.run.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
-		Resource: name, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
+	var p *iampb.Policy
+	err := c.paced(ctx, "run", false, name, func() (err error) {
+		p, err = c.run.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
+			Resource: name, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
+		})
+		return err
 	})
 	observe("run.GetIamPolicy", err)
 	if err != nil {
@@ -96,7 +107,11 @@ func (c *Clients) getServicePolicy(ctx context.Context, name string) (*iampb.Pol
 
 // setServicePolicy writes the service's IAM policy; p carries the etag it was read with.
 func (c *Clients) setServicePolicy(ctx context.Context, name string, p *iampb.Policy) (*iampb.Policy, error) {
-	out, err := c.run.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
+	var out *iampb.Policy
+	err := c.paced(ctx, "run", true, name, func() (err error) {
+		out, err = c.run.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
+		return err
+	})
 	observe("run.SetIamPolicy", err)
 	if err != nil {
 		return nil, callError("write the IAM policy of Cloud Run service", name, "run.services.setIamPolicy", err)

@@ -172,6 +172,9 @@ var managerFlags = []string{
 	"--lease-duration=4s", "--renew-deadline=3s", "--retry-period=1s",
 	"--resync-period=3s",
 	"--cluster-name=e2e",
+	// The fake has no quota; runguard's own pacing (55 Cloud Run writes a minute per project
+	// and region by default) is measured by make bench-scale, not by waiting here.
+	"--run-writes-per-minute=6000", "--run-reads-per-minute=60000",
 	"--metrics-bind-address=0",
 	// V(5) makes controller-runtime log every reconcile, so the logs show which replica worked.
 	"--zap-log-level=5",

@@ -1,0 +1,161 @@
+package gcp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+)
+
+// Rates are client-side limits on Google calls, per API and kind, in calls per minute for each
+// project and region (the unit of Google's Cloud Run quotas); 0 means no limit. They keep a large
+// adoption at a steady pace below the quota instead of bursts of RESOURCE_EXHAUSTED and backoff.
+type Rates struct {
+	RunReadsPerMinute, RunWritesPerMinute float64
+	IAPReadsPerMinute, IAPWritesPerMinute float64
+}
+
+// DefaultRates are just below Google's documented Cloud Run Admin API defaults (60 writes and,
+// in the older published form, 1,000 reads per 100 s — 600 a minute — per project and region;
+// docs/benchmarks.md). IAP's quotas are not published, so IAP calls are not limited by default;
+// a RESOURCE_EXHAUSTED from IAP is honoured through its RetryInfo like any other.
+func DefaultRates() Rates {
+	return Rates{RunReadsPerMinute: 550, RunWritesPerMinute: 55}
+}
+
+// Validate names the first nonsensical rate.
+func (r Rates) Validate() error {
+	for name, v := range map[string]float64{"run reads": r.RunReadsPerMinute, "run writes": r.RunWritesPerMinute,
+		"iap reads": r.IAPReadsPerMinute, "iap writes": r.IAPWritesPerMinute} {
+		if v < 0 {
+			return fmt.Errorf("the %s rate is negative (%g per minute); use 0 for no limit", name, v)
+		}
+	}
+	return nil
+}
+
+func (r Rates) perMinute(api string, write bool) float64 {
+	switch {
+	case api == "run" && write:
+		return r.RunWritesPerMinute
+	case api == "run":
+		return r.RunReadsPerMinute
+	case write:
+		return r.IAPWritesPerMinute
+	}
+	return r.IAPReadsPerMinute
+}
+
+// minPerMinute is as low as lowering after RESOURCE_EXHAUSTED goes.
+const minPerMinute = 1
+
+var (
+	throttleWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "runguard_google_throttle_wait_seconds",
+		Help:    "Time Google calls waited for runguard's client-side rate limit, by API and kind.",
+		Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60},
+	}, []string{"api", "kind"})
+	rateLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "runguard_google_rate_limit_per_minute",
+		Help: "Client-side rate limit in force per API, kind and project/region, where Google's quota made runguard lower it.",
+	}, []string{"api", "kind", "scope"})
+)
+
+// pacer holds one token bucket per API, kind and project/region, shared by every identity.
+type pacer struct {
+	rates    Rates
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+func newPacer(r Rates) *pacer { return &pacer{rates: r, limiters: map[string]*rate.Limiter{}} }
+
+// scope is the project and region a resource name belongs to: Google's quota unit.
+func scope(resource string) string {
+	parts := strings.Split(resource, "/")
+	switch {
+	case len(parts) >= 4 && parts[0] == "projects" && parts[2] == "locations":
+		return parts[1] + "/" + parts[3]
+	case len(parts) >= 4 && parts[0] == "projects" && parts[2] == "iap_web":
+		return parts[1] + "/" + strings.TrimPrefix(parts[3], "cloud_run-")
+	}
+	return resource
+}
+
+func kind(write bool) string {
+	if write {
+		return "write"
+	}
+	return "read"
+}
+
+// limiter is the bucket for a call, nil when the call is not limited.
+func (p *pacer) limiter(api string, write bool, resource string) (*rate.Limiter, string) {
+	if p == nil {
+		return nil, ""
+	}
+	perMinute := p.rates.perMinute(api, write)
+	if perMinute == 0 {
+		return nil, ""
+	}
+	key := api + " " + kind(write) + " " + scope(resource)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.limiters[key]
+	if !ok {
+		// A burst of a tenth of a minute's calls: a pass's few calls go at once, and a large
+		// adoption settles at the rate without overshooting a per-minute quota by much.
+		l = rate.NewLimiter(rate.Limit(perMinute/60), max(1, int(perMinute/10)))
+		p.limiters[key] = l
+	}
+	return l, key
+}
+
+// wait blocks until the call may be made.
+func (p *pacer) wait(ctx context.Context, api string, write bool, resource string) error {
+	l, _ := p.limiter(api, write, resource)
+	if l == nil {
+		return nil
+	}
+	start := time.Now()
+	err := l.Wait(ctx)
+	throttleWait.WithLabelValues(api, kind(write)).Observe(time.Since(start).Seconds())
+	return err
+}
+
+// answered lowers the rate for the call's project and region by half when Google says the quota
+// is exhausted: Google's quota is lower than runguard's limit there. It is logged once per
+// lowering and shown in runguard_google_rate_limit_per_minute; the failed call itself is retried
+// after its RetryInfo by the caller's backoff.
+func (p *pacer) answered(ctx context.Context, api string, write bool, resource string, err error) {
+	if Code(err) != codes.ResourceExhausted {
+		return
+	}
+	l, key := p.limiter(api, write, resource)
+	if l == nil {
+		return
+	}
+	lowered := max(float64(l.Limit())*60/2, minPerMinute)
+	if lowered >= float64(l.Limit())*60 {
+		return
+	}
+	l.SetLimit(rate.Limit(lowered / 60))
+	rateLimit.WithLabelValues(api, kind(write), scope(resource)).Set(lowered)
+	logr.FromContextOrDiscard(ctx).Info("Google's quota is lower than runguard's rate limit; lowered it", "limit", key, "perMinute", lowered)
+}
+
+// paced runs one Google call under the pacer.
+func (c *Clients) paced(ctx context.Context, api string, write bool, resource string, call func() error) error {
+	if err := c.pacer.wait(ctx, api, write, resource); err != nil {
+		return err
+	}
+	err := call()
+	c.pacer.answered(ctx, api, write, resource, err)
+	return err
+}

@@ -1,0 +1,75 @@
+package gcp
+
+import (
+	"context"
+	"testing"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestScope_IsGoogleQuotaUnit(t *testing.T) {
+	for resource, want := range map[string]string{
+		"projects/acme-prod/locations/us-central1/services/web":            "acme-prod/us-central1",
+		"projects/512345678901/iap_web/cloud_run-us-central1/services/web": "512345678901/us-central1",
+		"projects/acme-prod": "projects/acme-prod",
+	} {
+		if got := scope(resource); got != want {
+			t.Errorf("scope(%s) = %q, want %q", resource, got, want)
+		}
+	}
+}
+
+// One bucket per API, kind and project/region; none where the rate is 0.
+func TestPacer_BucketsPerAPIKindAndScope(t *testing.T) {
+	p := newPacer(Rates{RunWritesPerMinute: 60, RunReadsPerMinute: 600})
+	a, _ := p.limiter("run", true, "projects/a/locations/r1/services/x")
+	same, _ := p.limiter("run", true, "projects/a/locations/r1/services/y")
+	otherRegion, _ := p.limiter("run", true, "projects/a/locations/r2/services/x")
+	reads, _ := p.limiter("run", false, "projects/a/locations/r1/services/x")
+	if a == nil || a != same || a == otherRegion || a == reads {
+		t.Fatalf("buckets: same service region %v/%v, other region %v, reads %v", a, same, otherRegion, reads)
+	}
+	if a.Limit() != rate.Limit(1) || reads.Limit() != rate.Limit(10) {
+		t.Errorf("limits %v and %v per second, want 1 and 10", a.Limit(), reads.Limit())
+	}
+	if l, _ := p.limiter("iap", true, "projects/1/iap_web/cloud_run-r1/services/x"); l != nil {
+		t.Errorf("IAP writes are limited at rate 0: %v", l.Limit())
+	}
+	var none *pacer
+	if err := none.wait(context.Background(), "run", true, "x"); err != nil {
+		t.Errorf("a nil pacer waits: %v", err)
+	}
+}
+
+// RESOURCE_EXHAUSTED halves the rate of that project and region only, down to a floor.
+func TestPacer_ExhaustedQuotaLowersTheRateThere(t *testing.T) {
+	p := newPacer(Rates{RunWritesPerMinute: 60})
+	const here, there = "projects/a/locations/r1/services/x", "projects/a/locations/r2/services/x"
+	exhausted := status.Error(codes.ResourceExhausted, "Quota exceeded")
+	p.answered(context.Background(), "run", true, here, exhausted)
+	p.answered(context.Background(), "run", true, here, status.Error(codes.Unavailable, "later"))
+	l, _ := p.limiter("run", true, here)
+	if got := float64(l.Limit()) * 60; got != 30 {
+		t.Errorf("rate after one RESOURCE_EXHAUSTED = %g/min, want 30", got)
+	}
+	if l2, _ := p.limiter("run", true, there); float64(l2.Limit())*60 != 60 {
+		t.Errorf("another region's rate changed: %g/min", float64(l2.Limit())*60)
+	}
+	for range 20 {
+		p.answered(context.Background(), "run", true, here, exhausted)
+	}
+	if got := float64(l.Limit()) * 60; got != minPerMinute {
+		t.Errorf("rate after many = %g/min, want the floor %d", got, minPerMinute)
+	}
+}
+
+func TestRates_Validate(t *testing.T) {
+	if err := DefaultRates().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Rates{IAPWritesPerMinute: -1}).Validate(); err == nil {
+		t.Fatal("a negative rate was accepted")
+	}
+}
