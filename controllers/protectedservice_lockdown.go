@@ -145,6 +145,12 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 		s.publicAccessRevoked()
 		s.wrote(writeRevokePublicAccess, name, strings.Join(tupleMembers(plan.Removed), ", "))
 	}
+	// This pass's own update, if any, touched only iap_enabled: the service as read at the start
+	// still says whether the invoker check is off. Re-read only to write (for the etag).
+	if !gcp.InvokerIAMDisabled.Value(s.service) {
+		s.facts.public.reason = iapv1alpha1.ReasonRevoked
+		return nil
+	}
 	svc, o := r.freshService(ctx, s)
 	if o != nil {
 		return o

@@ -325,3 +325,23 @@ func TestTransient_LeavesObservedGenerationAlone(t *testing.T) {
 		t.Errorf("ops binding = %v after the transient failure ended", got)
 	}
 }
+
+// A pass reads the service once: after switching IAP on, the invoker check is known from the
+// first read (the update touched only iap_enabled), so it is not read again.
+func TestColdProtect_ReadsTheServiceOncePerPass(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.create(w.object("once", group("devs", "user:alice@acme.com")))
+	w.waitReady("once")
+	count := map[string]int{}
+	for _, c := range w.serviceCalls() {
+		count[c.Method]++
+	}
+	// Every pass reads the IAP policy exactly once (the claim check), so it counts passes.
+	if count["run.GetService"] != count["iap.GetIamPolicy"] {
+		t.Errorf("%d service reads in %d passes, want one per pass: %v", count["run.GetService"], count["iap.GetIamPolicy"], count)
+	}
+	if count["run.UpdateService"] != 1 {
+		t.Errorf("%d service updates, want 1 (IAP on): %v", count["run.UpdateService"], count)
+	}
+}
