@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -26,7 +27,7 @@ import (
 //	GET    /calls, GET /calls/counts[?code=NAME], DELETE /calls
 //	GET    /quotas, PUT /quotas (adminapi.Quotas)
 //	POST   /faults (adminapi.FaultRule) → {"id": n}, DELETE /faults, DELETE /faults/{id}
-//	POST   /services (adminapi.Service), DELETE /services/{project}/{location}/{name}
+//	POST   /services (adminapi.Service), GET and DELETE /services/{project}/{location}/{name}
 //	PUT    /policies/service/{project}/{location}/{name}  (adminapi.Policy; out of band)
 //	PUT    /policies/iap/{project}/{location}/{name}
 //	GET    /audit                                   audit entries written and published
@@ -136,6 +137,19 @@ func (s *Server) AdminHandler() http.Handler {
 		got, _ := s.GetService(name)
 		writeProto(w, http.StatusCreated, got)
 	})
+	mux.HandleFunc("GET "+adminapi.ServicesPath+serviceInPath, func(w http.ResponseWriter, r *http.Request) {
+		svc, ok := s.GetService(serviceFromPath(r).String())
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Errorf("no service %s", serviceFromPath(r)))
+			return
+		}
+		ss, err := s.serviceState(svc)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ss)
+	})
 	mux.HandleFunc("DELETE "+adminapi.ServicesPath+serviceInPath, func(w http.ResponseWriter, r *http.Request) {
 		if err := s.DeleteService(serviceFromPath(r).String()); err != nil {
 			writeError(w, http.StatusNotFound, err)
@@ -214,26 +228,32 @@ func (s *Server) state() (adminapi.State, error) {
 			Grants: s.access.GrantsOn(p.ID)})
 	}
 	for _, svc := range s.Services() {
-		ss := adminapi.ServiceState{Name: svc.Name, IAPEnabled: svc.IapEnabled, InvokerIAMDisabled: svc.InvokerIamDisabled, Ingress: svc.Ingress.String(),
-			Generation: svc.Generation, ObservedGeneration: svc.ObservedGeneration, Reconciling: svc.Reconciling, Etag: svc.Etag, URI: svc.Uri}
-		var err error
-		if ss.Service, err = protojson.Marshal(svc); err != nil {
-			return adminapi.State{}, err
-		}
-		sp, _ := s.ServicePolicy(svc.Name)
-		if ss.ServicePolicy, err = policyJSON(sp); err != nil {
-			return adminapi.State{}, err
-		}
-		if ss.IAPResource, err = s.IAPResource(svc.Name); err != nil {
-			return adminapi.State{}, err
-		}
-		ip, _ := s.IAPPolicy(ss.IAPResource)
-		if ss.IAPPolicy, err = policyJSON(ip); err != nil {
+		ss, err := s.serviceState(svc)
+		if err != nil {
 			return adminapi.State{}, err
 		}
 		out.Services = append(out.Services, ss)
 	}
 	return out, nil
+}
+
+func (s *Server) serviceState(svc *runpb.Service) (adminapi.ServiceState, error) {
+	ss := adminapi.ServiceState{Name: svc.Name, IAPEnabled: svc.IapEnabled, InvokerIAMDisabled: svc.InvokerIamDisabled, Ingress: svc.Ingress.String(),
+		Generation: svc.Generation, ObservedGeneration: svc.ObservedGeneration, Reconciling: svc.Reconciling, Etag: svc.Etag, URI: svc.Uri}
+	var err error
+	if ss.Service, err = protojson.Marshal(svc); err != nil {
+		return ss, err
+	}
+	sp, _ := s.ServicePolicy(svc.Name)
+	if ss.ServicePolicy, err = policyJSON(sp); err != nil {
+		return ss, err
+	}
+	if ss.IAPResource, err = s.IAPResource(svc.Name); err != nil {
+		return ss, err
+	}
+	ip, _ := s.IAPPolicy(ss.IAPResource)
+	ss.IAPPolicy, err = policyJSON(ip)
+	return ss, err
 }
 
 // serviceInPath completes the paths that name one Cloud Run service.

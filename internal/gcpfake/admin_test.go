@@ -75,8 +75,14 @@ func TestAdmin_EndpointsDriveAndInspectTheFake(t *testing.T) {
 		t.Error("DELETE /calls left entries")
 	}
 
+	var one adminapi.ServiceState
+	if err := json.Unmarshal(do("GET", "/services/proj-alpha/us-central1/added", "", http.StatusOK), &one); err != nil ||
+		one.Name != "projects/proj-alpha/locations/us-central1/services/added" || !one.IAPEnabled || !onlyMember(one.IAPPolicy, "user:alice@example.com") {
+		t.Errorf("GET one service = %+v, %v", one, err)
+	}
 	do("DELETE", "/services/proj-alpha/us-central1/added", "", http.StatusNoContent)
 	do("DELETE", "/services/proj-alpha/us-central1/added", "", http.StatusNotFound)
+	do("GET", "/services/proj-alpha/us-central1/added", "", http.StatusNotFound)
 	if _, ok := f.GetService("projects/proj-alpha/locations/us-central1/services/added"); ok {
 		t.Error("service still there after DELETE")
 	}

@@ -29,7 +29,8 @@ const (
 	// and answers with the new ones.
 	QuotasPath = "/quotas"
 	// ServicesPath takes a Service by POST and answers with the created Cloud Run service in
-	// protojson; DELETE ServicesPath/{project}/{location}/{name} removes one.
+	// protojson; GET ServicesPath/{project}/{location}/{name} answers with its ServiceState (as
+	// in State, without building all of it); DELETE removes one.
 	ServicesPath = "/services"
 	// ServicePolicyPath/{project}/{location}/{name} takes a Policy by PUT and stores it as the
 	// Cloud Run service's IAM policy out of band (no etag is checked); it answers with the
