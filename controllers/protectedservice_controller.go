@@ -63,7 +63,7 @@ func DefaultOptions() Options {
 		ClusterName:             "default",
 		ResyncPeriod:            10 * time.Minute,
 		StalledRecheck:          5 * time.Minute,
-		MaxConcurrentReconciles: 4,
+		MaxConcurrentReconciles: 32,
 		IAMPropagationDelay:     7 * time.Minute,
 		IAPAgentPropagation:     3 * time.Minute,
 	}
@@ -286,6 +286,8 @@ func (r *ProtectedServiceReconciler) requeueAfter(key types.NamespacedName, outc
 			d = o.after
 		case o.kind == waiting:
 			d, polled = r.polls.next(key), true
+		case o.reason == iapv1alpha1.ReasonThrottled:
+			d = o.after
 		case o.kind == retrying:
 			d, failed = max(r.backoff.next(key), min(o.after, maxBackoff)), true
 		}

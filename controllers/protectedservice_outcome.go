@@ -58,6 +58,11 @@ func worst(a, b *outcome) *outcome {
 // googleFailure classifies a failed Google call: a human must act (stalled with a reason), or
 // it is transient (retrying).
 func googleFailure(err error) *outcome {
+	if d, ok := gcp.Throttled(err); ok {
+		// runguard's own pacing, not a failure: retried exactly when the call is due, with no
+		// backoff, and a Ready object stays Ready meanwhile.
+		return &outcome{kind: retrying, reason: iapv1alpha1.ReasonThrottled, err: err, after: d}
+	}
 	switch gcp.Classify(err) {
 	case gcp.APIDisabled:
 		return stall(iapv1alpha1.ReasonAPIDisabled, err)

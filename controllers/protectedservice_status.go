@@ -54,10 +54,10 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
 	default:
 		msg := outcomeMessage(shown, f)
 		set(ps, iapv1alpha1.ConditionStalled, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, "Retrying; nothing known needs a human.")
-		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, iapv1alpha1.ReasonRetrying, msg)
+		set(ps, iapv1alpha1.ConditionReconciling, metav1.ConditionTrue, shown.reason, msg)
 		// A Ready object stays Ready through a blip, unless the failure hid what a check found.
 		if !f.wasReady || hidden {
-			set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, iapv1alpha1.ReasonRetrying, msg)
+			set(ps, iapv1alpha1.ConditionReady, metav1.ConditionFalse, shown.reason, msg)
 		}
 		// A transient failure evaluated nothing for sure: observedGeneration stays.
 		return
@@ -257,6 +257,9 @@ func outcomeMessage(o *outcome, f *facts) string {
 		return fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", f.iap.remaining.Round(time.Second), f.serviceName)
 	case iapv1alpha1.ReasonRetrying:
 		return fmt.Sprintf("Retrying after a transient error: %v", o.err)
+	case iapv1alpha1.ReasonThrottled:
+		d, _ := gcp.Throttled(o.err)
+		return fmt.Sprintf("Pacing Google calls to stay within the quota of this project and region (runguard's --run-writes-per-minute and related flags): the next call is due in %s. Nothing is wrong; a large adoption or resync wave is being spread out.", d.Round(time.Second))
 	}
 	return googleMessage(o, f)
 }

@@ -44,11 +44,14 @@ const (
 
 // Reasons of progress and success.
 const (
-	ReasonProtected             = "Protected"
-	ReasonReconciled            = "Reconciled"
-	ReasonProgressing           = "Progressing"
-	ReasonServiceNotFound       = "ServiceNotFound"
-	ReasonRetrying              = "Retrying"
+	ReasonProtected       = "Protected"
+	ReasonReconciled      = "Reconciled"
+	ReasonProgressing     = "Progressing"
+	ReasonServiceNotFound = "ServiceNotFound"
+	ReasonRetrying        = "Retrying"
+	// ReasonThrottled: a Google call waits for runguard's own rate limit of its project and
+	// region (--run-writes-per-minute and friends); the pass resumes when it is due.
+	ReasonThrottled             = "Throttled"
 	ReasonPending               = "Pending"
 	ReasonGranted               = "Granted"
 	ReasonBound                 = "Bound"

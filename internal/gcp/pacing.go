@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -117,16 +118,57 @@ func (p *pacer) limiter(api string, write bool, resource string) (*rate.Limiter,
 	return l, key
 }
 
-// wait blocks until the call may be made.
+// maxPaceWait is the longest a call waits for its bucket in place. A longer wait is handed back
+// as a *ThrottledError, so a worker is not held while one busy project and region drains: the
+// object comes back when its turn is due and workers serve other regions meanwhile.
+const maxPaceWait = 2 * time.Second
+
+// ThrottledError says a call was not made because runguard's own rate limit for its project and
+// region would hold it for After.
+type ThrottledError struct {
+	Limit string
+	After time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("paced: the %s limit allows the next call in %s", e.Limit, e.After.Round(time.Millisecond))
+}
+
+// Throttled reports how long err asks to wait when it is runguard's own pacing.
+func Throttled(err error) (time.Duration, bool) {
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		return te.After, true
+	}
+	return 0, false
+}
+
+// wait blocks until the call may be made, or returns a *ThrottledError when that is further
+// away than maxPaceWait.
 func (p *pacer) wait(ctx context.Context, api string, write bool, resource string) error {
-	l, _ := p.limiter(api, write, resource)
+	l, key := p.limiter(api, write, resource)
 	if l == nil {
 		return nil
 	}
-	start := time.Now()
-	err := l.Wait(ctx)
-	throttleWait.WithLabelValues(api, kind(write)).Observe(time.Since(start).Seconds())
-	return err
+	r := l.Reserve()
+	d := r.Delay()
+	throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
+	if d > maxPaceWait {
+		r.Cancel()
+		return &ThrottledError{Limit: key, After: d}
+	}
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
 }
 
 // answered lowers the rate for the call's project and region by half when Google says the quota

@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"testing"
+	"time"
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
@@ -71,5 +72,25 @@ func TestRates_Validate(t *testing.T) {
 	}
 	if err := (Rates{IAPWritesPerMinute: -1}).Validate(); err == nil {
 		t.Fatal("a negative rate was accepted")
+	}
+}
+
+// A call whose turn is far off is handed back instead of holding the worker, and handing it back
+// does not push later calls further out.
+func TestPacer_FarTurnIsHandedBack(t *testing.T) {
+	p := newPacer(Rates{RunWritesPerMinute: 1})
+	const svc = "projects/a/locations/r1/services/x"
+	if err := p.wait(context.Background(), "run", true, svc); err != nil {
+		t.Fatalf("first call of the minute: %v", err)
+	}
+	for range 2 {
+		err := p.wait(context.Background(), "run", true, svc)
+		d, ok := Throttled(err)
+		if !ok || d <= maxPaceWait || d > time.Minute {
+			t.Fatalf("second call: %v (after %s), want a ThrottledError due within the minute", err, d)
+		}
+	}
+	if err := p.wait(context.Background(), "run", true, "projects/a/locations/r2/services/x"); err != nil {
+		t.Errorf("another region waits for this one: %v", err)
 	}
 }
