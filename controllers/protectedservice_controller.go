@@ -175,6 +175,9 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	s := newScope(ps, r.ClusterName, ns, time.Now())
+	if ps.Spec.Observing() {
+		ctx = gcp.ObserveOnly(ctx) // no Google write of any kind, whatever a phase asks
+	}
 	var outcomes []*outcome
 	if deleting {
 		outcomes = r.cleanupPass(ctx, s)

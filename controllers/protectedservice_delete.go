@@ -18,7 +18,8 @@ import (
 // invoker grant stays too: it only lets IAP through. Abandon leaves Google Cloud as it is.
 func (r *ProtectedServiceReconciler) cleanupPass(ctx context.Context, s *scope) []*outcome {
 	s.facts.deletion = &deletionFact{}
-	if s.ps.Spec.DeletionPolicy == iapv1alpha1.DeletionPolicyAbandon {
+	// An observing object never wrote anything, so its deletion writes nothing either.
+	if s.ps.Spec.DeletionPolicy == iapv1alpha1.DeletionPolicyAbandon || s.observing() {
 		s.facts.deletion.done = true
 		return nil
 	}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,10 @@ import (
 // recordWrites turns each Google write of the pass into an Event and, when the object was
 // already Ready for this generation, into a drift correction.
 func (r *ProtectedServiceReconciler) recordWrites(s *scope) {
+	if s.observing() {
+		r.recordPlan(s)
+		return
+	}
 	for _, w := range s.facts.writes {
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", string(w.kind), "%s", writeNote(w))
 		if !s.facts.wasReady || s.facts.deletion != nil {
@@ -55,6 +60,20 @@ func writeNote(w googleWrite) string {
 	return string(w.kind) + " " + w.resource
 }
 
+// recordPlan tells, once per change of the plan, what Enforce would do: an observing object
+// writes nothing, so it has no GoogleCloudUpdated Events and no drift.
+func (r *ProtectedServiceReconciler) recordPlan(s *scope) {
+	pending := pendingChanges(s.facts.writes)
+	if slices.Equal(pending[:min(len(pending), maxPendingShown)], s.original.Status.PendingChanges) && int32(len(pending)) == s.original.Status.PendingChangeCount {
+		return
+	}
+	if len(pending) == 0 {
+		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "InSync", "Observe", "Google Cloud matches the spec: Enforce would change nothing.")
+		return
+	}
+	r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "ChangesPending", "Observe", "Enforce would make %d changes: %s.", len(pending), listSome(pending))
+}
+
 // report emits the pass's warnings and counts its outcome.
 func (r *ProtectedServiceReconciler) report(ctx context.Context, s *scope, shown *outcome) {
 	f := &s.facts
@@ -70,7 +89,10 @@ func (r *ProtectedServiceReconciler) report(ctx context.Context, s *scope, shown
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "CleanupFailed", "Delete", "%s", outcomeMessage(shown, f))
 	case shown == nil:
 		reason := iapv1alpha1.ReasonProtected
-		if !s.ps.Spec.IAPEnabled() {
+		switch {
+		case s.observing():
+			reason = iapv1alpha1.ReasonObserving
+		case !s.ps.Spec.IAPEnabled():
 			reason = iapv1alpha1.ReasonReconciled
 		}
 		reconcileOutcomes.WithLabelValues(reason).Inc()

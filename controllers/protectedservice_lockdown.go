@@ -27,6 +27,10 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 	if err != nil {
 		return googleFailure(err)
 	}
+	if wrote && s.observing() {
+		s.wrote(writeEnableIAP, svc.GetName(), "") // would switch it on; there is no rollout to follow
+		return nil
+	}
 	key := s.key()
 	if wrote {
 		s.serviceStale = true
@@ -63,6 +67,14 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 	svc, o := r.freshService(ctx, s)
 	if o != nil {
 		return o
+	}
+	if svc.GetIapEnabled() && s.observing() {
+		// Enforce would switch IAP off once the revocation of public access has propagated.
+		if o := r.checkExposure(ctx, s, svc); o != nil {
+			return o
+		}
+		s.wrote(writeDisableIAP, svc.GetName(), "")
+		return nil
 	}
 	if svc.GetIapEnabled() {
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonEnabled}
@@ -171,6 +183,9 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 // publicAccessRevoked records when public access was last revoked, so IAP is switched off only
 // after the revocation has propagated (kept in status so a restart does not forget it).
 func (s *scope) publicAccessRevoked() {
+	if s.observing() {
+		return // nothing was revoked
+	}
 	now := metav1.NewTime(s.facts.now)
 	s.ps.Status.PublicAccessRevokedTime = &now
 }

@@ -184,6 +184,10 @@ func newScope(ps *iapv1alpha1.ProtectedService, cluster string, ns *metav1.Parti
 	}
 }
 
+// observing: spec.mode is Observe, and the pass's context refuses every Google write
+// (gcp.ObserveOnly); phases record what Enforce would write.
+func (s *scope) observing() bool { return s.ps.Spec.Observing() }
+
 // key is the object's name.
 func (s *scope) key() types.NamespacedName {
 	return types.NamespacedName{Namespace: s.ps.Namespace, Name: s.ps.Name}

@@ -31,7 +31,23 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
 		applyDeletionStatus(ps, f, shown)
 		return
 	}
-	hidden := applyStepConditions(ps, f, shown)
+	if ps.Spec.Observing() {
+		applyObserveStatus(ps, f, shown)
+	} else {
+		forgetObservation(ps)
+	}
+	if ps.Spec.Observing() && shown == nil {
+		ps.Status.ObservedGeneration = ps.Generation
+		if !sameStatusButSync(before, &ps.Status) || ps.Status.LastSyncTime == nil {
+			now := metav1.NewTime(f.now)
+			ps.Status.LastSyncTime = &now
+		}
+		return
+	}
+	hidden := false
+	if !ps.Spec.Observing() {
+		hidden = applyStepConditions(ps, f, shown)
+	}
 	readyReason := iapv1alpha1.ReasonProtected
 	if !ps.Spec.IAPEnabled() {
 		readyReason = iapv1alpha1.ReasonReconciled

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,6 +37,7 @@ func googleErr(code codes.Code, msg, permission string, details ...*errdetails.E
 type statusRow struct {
 	name     string
 	iapOn    bool
+	observe  bool
 	settings *iapv1alpha1.IAPSettings
 	facts    func(*facts)
 	shown    *outcome
@@ -71,6 +73,14 @@ func statusRows() []statusRow {
 			want: map[string]string{"Ready": "True/Protected", "Stalled": "False/Protected", "Reconciling": "False/Protected",
 				"InvokerGranted": "True/Granted", "AccessBound": "True/Bound", "IAPEnabled": "True/Enabled", "PublicAccessRevoked": "True/Revoked"},
 			mentions: []string{"behind IAP"}},
+		{name: "observing, Google matches", iapOn: true, observe: true,
+			want:     map[string]string{"Ready": "True/Observing", "InSync": "True/Matches", "Stalled": "False/Observing", "Reconciling": "False/Observing"},
+			mentions: []string{"nothing is written", "0 changes pending"}},
+		{name: "observing, changes pending", iapOn: true, observe: true, facts: func(f *facts) {
+			f.writes = []googleWrite{{kind: writeBindAccess, resource: "projects/123/iap_web/cloud_run-us-central1/services/web", detail: "+user:alice@acme.com (runguard:devs); -user:old@acme.com (unconditional)"},
+				{kind: writeEnableIAP, resource: "projects/acme-prod/locations/us-central1/services/web"}}
+		}, want: map[string]string{"Ready": "True/Observing", "InSync": "False/ChangesPending", "AccessBound": ""},
+			mentions: []string{"3 changes pending"}},
 		{name: "ready with IAP settings", iapOn: true, settings: declaredSettings, facts: func(f *facts) {
 			fullFacts(f)
 			f.settings = settingsFact{reason: iapv1alpha1.ReasonApplied, managed: []string{"reauthentication"}}
@@ -318,6 +328,7 @@ func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
 		Spec: iapv1alpha1.ProtectedServiceSpec{
 			Service:      iapv1alpha1.ServiceRef{Project: "acme-prod", Location: "us-central1", Name: "web"},
 			IAP:          iapv1alpha1.IAPSpec{Enabled: &row.iapOn, Settings: row.settings},
+			Mode:         map[bool]iapv1alpha1.Mode{true: iapv1alpha1.ModeObserve, false: iapv1alpha1.ModeEnforce}[row.observe],
 			AccessGroups: []iapv1alpha1.AccessGroup{{Name: "devs", Members: []iapv1alpha1.Member{"user:alice@acme.com"}}},
 		},
 	}
@@ -383,5 +394,39 @@ func TestRequeuePriority_ResyncsWaitBehindWorkInProgress(t *testing.T) {
 	}
 	if p := requeuePriority([]*outcome{stalledToo}); p == nil || *p != handler.LowPriority {
 		t.Errorf("a Stalled object's recheck has priority %v, want LowPriority", p)
+	}
+}
+
+// Observe mode shows what Enforce would do, in its order, and no per-step condition.
+func TestApplyStatus_ObserveListsThePlanAndNoStepConditions(t *testing.T) {
+	ps, f := statusFixture(statusRow{iapOn: true, observe: true})
+	ps.Status.Conditions = []metav1.Condition{{Type: iapv1alpha1.ConditionIAPEnabled, Status: metav1.ConditionTrue, Reason: iapv1alpha1.ReasonEnabled}}
+	f.writes = []googleWrite{
+		{kind: writeGrantInvoker, resource: "projects/acme-prod/locations/us-central1/services/web", detail: "serviceAccount:service-123@gcp-sa-iap.iam.gserviceaccount.com"},
+		{kind: writeBindAccess, resource: "projects/123/iap_web/cloud_run-us-central1/services/web", detail: "+group:sre@acme.com (runguard:sre); -user:old@acme.com (unconditional)"},
+		{kind: writeEnableIAP, resource: "projects/acme-prod/locations/us-central1/services/web"},
+		{kind: writeRevokePublicAccess, resource: "projects/acme-prod/locations/us-central1/services/web", detail: "allUsers"},
+	}
+	applyStatus(ps, f, nil)
+	want := []string{
+		"grant roles/run.invoker on projects/acme-prod/locations/us-central1/services/web to IAP's service agent serviceAccount:service-123@gcp-sa-iap.iam.gserviceaccount.com",
+		"grant roles/iap.httpsResourceAccessor to group:sre@acme.com (runguard:sre)",
+		"remove user:old@acme.com (unconditional) from roles/iap.httpsResourceAccessor",
+		"switch IAP on for projects/acme-prod/locations/us-central1/services/web",
+		"revoke allUsers from roles/run.invoker on projects/acme-prod/locations/us-central1/services/web",
+	}
+	if !slices.Equal(ps.Status.PendingChanges, want) || ps.Status.PendingChangeCount != 5 {
+		t.Errorf("pendingChanges = %q (%d), want %q", ps.Status.PendingChanges, ps.Status.PendingChangeCount, want)
+	}
+	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionIAPEnabled); c != nil {
+		t.Errorf("a step condition is shown in Observe mode: %v", c)
+	}
+	// Back to Enforce: the plan and InSync go.
+	ps.Spec.Mode = iapv1alpha1.ModeEnforce
+	fullFacts(f)
+	f.writes = nil
+	applyStatus(ps, f, nil)
+	if ps.Status.PendingChanges != nil || meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionInSync) != nil {
+		t.Errorf("Enforce still shows the plan: %v, %v", ps.Status.PendingChanges, ps.Status.Conditions)
 	}
 }

@@ -12,6 +12,8 @@ const (
 	ConditionPublicAccessRevoked = "PublicAccessRevoked"
 	// ConditionSettingsApplied reports spec.iap.settings; absent when the spec declares none.
 	ConditionSettingsApplied = "SettingsApplied"
+	// ConditionInSync is, in Observe mode, True when Google Cloud already matches the spec.
+	ConditionInSync = "InSync"
 	// ConditionDeleting is True while a deleted object waits for its cleanup in Google Cloud.
 	ConditionDeleting = "Deleting"
 )
@@ -67,6 +69,12 @@ const (
 	// ReasonApplied: every declared IAP setting holds in Google.
 	ReasonApplied  = "Applied"
 	ReasonDeleting = "Deleting"
+	// ReasonObserving: spec.mode is Observe; nothing is written to Google Cloud.
+	ReasonObserving = "Observing"
+	// ReasonChangesPending: in Observe mode, Enforce would change Google Cloud.
+	ReasonChangesPending = "ChangesPending"
+	// ReasonMatches: in Observe mode, Google Cloud already matches the spec.
+	ReasonMatches = "Matches"
 )
 
 // Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).

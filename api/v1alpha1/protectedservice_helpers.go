@@ -2,6 +2,9 @@ package v1alpha1
 
 import "fmt"
 
+// Observing reports whether runguard only observes (spec.mode: Observe).
+func (s *ProtectedServiceSpec) Observing() bool { return s.Mode == ModeObserve }
+
 // IAPEnabled reports whether IAP should be on; it is on unless explicitly switched off.
 func (s *ProtectedServiceSpec) IAPEnabled() bool {
 	return s.IAP.Enabled == nil || *s.IAP.Enabled

@@ -38,6 +38,14 @@ type ProtectedServiceSpec struct {
 	// +optional
 	BindingPolicy BindingPolicy `json:"bindingPolicy,omitempty"`
 
+	// Mode is Enforce (default): runguard writes to Google Cloud to make it match the spec; or
+	// Observe: runguard makes no Google write of any kind, runs every check, and shows in status
+	// what Enforce would change (condition InSync, status.pendingChanges). Switching to Enforce
+	// then applies exactly that.
+	// +kubebuilder:default=Enforce
+	// +optional
+	Mode Mode `json:"mode,omitempty"`
+
 	// DeletionPolicy says what happens in Google Cloud when this object is deleted. Delete
 	// (default) removes this object's accessor bindings and leaves IAP on, so the service fails
 	// closed. Abandon leaves Google Cloud as it is.
@@ -310,6 +318,15 @@ const (
 	BindingPolicyExclusive BindingPolicy = "Exclusive"
 )
 
+// Mode says whether runguard writes to Google Cloud or only observes it.
+// +kubebuilder:validation:Enum=Enforce;Observe
+type Mode string
+
+const (
+	ModeEnforce Mode = "Enforce"
+	ModeObserve Mode = "Observe"
+)
+
 // DeletionPolicy says what deleting the object does in Google Cloud.
 // +kubebuilder:validation:Enum=Delete;Abandon
 type DeletionPolicy string
@@ -362,6 +379,14 @@ type ProtectedServiceStatus struct {
 	// +optional
 	PublicAccessRevokedTime *metav1.Time `json:"publicAccessRevokedTime,omitempty"`
 
+	// PendingChanges are, in Observe mode, the changes Enforce would make in Google Cloud, in
+	// the order it would make them (at most 20; PendingChangeCount is the total).
+	// +optional
+	PendingChanges []string `json:"pendingChanges,omitempty"`
+	// PendingChangeCount is how many changes Enforce would make (Observe mode).
+	// +optional
+	PendingChangeCount int32 `json:"pendingChangeCount,omitempty"`
+
 	// LastSyncTime is when the controller last confirmed Google Cloud matches the spec.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
@@ -388,6 +413,8 @@ type ManagedBinding struct {
 // +kubebuilder:printcolumn:name="Project",type=string,JSONPath=`.spec.service.project`
 // +kubebuilder:printcolumn:name="Location",type=string,JSONPath=`.spec.service.location`
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service.name`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
+// +kubebuilder:printcolumn:name="In Sync",type=string,JSONPath=`.status.conditions[?(@.type=="InSync")].status`
 // +kubebuilder:printcolumn:name="IAP",type=string,JSONPath=`.status.conditions[?(@.type=="IAPEnabled")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1

@@ -215,6 +215,7 @@ accessGroups:
 		{"expression with a vertical tab", group(`["user:a@acme.com"]`, `{expression: "true\v&& true"}`), commentEndsMessage},
 		{"unknown publicAccess", minimalService + "publicAccess: Sometimes\n", `supported values: "Deny", "Allow"`},
 		{"unknown bindingPolicy", minimalService + "bindingPolicy: Authoritative\n", `supported values: "Merge", "Exclusive"`},
+		{"unknown mode", minimalService + "mode: DryRun\n", `supported values: "Enforce", "Observe"`},
 		{"unknown deletionPolicy", minimalService + "deletionPolicy: Orphan\n", `supported values: "Delete", "Abandon"`},
 		{"empty settings", minimalService + "iap: {settings: {}}\n", "spec.iap.settings"},
 		{"settings with IAP off", minimalService + "iap: {enabled: false, settings: {cors: {allowHTTPOptions: true}}}\n", "iap.settings apply only while IAP is on"},

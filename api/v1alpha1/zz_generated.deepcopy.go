@@ -322,6 +322,11 @@ func (in *ProtectedServiceStatus) DeepCopyInto(out *ProtectedServiceStatus) {
 		in, out := &in.PublicAccessRevokedTime, &out.PublicAccessRevokedTime
 		*out = (*in).DeepCopy()
 	}
+	if in.PendingChanges != nil {
+		in, out := &in.PendingChanges, &out.PendingChanges
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.LastSyncTime != nil {
 		in, out := &in.LastSyncTime, &out.LastSyncTime
 		*out = (*in).DeepCopy()

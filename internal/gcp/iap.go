@@ -97,7 +97,7 @@ func (s Settings) Apply(ctx context.Context, resource string, declared iapsettin
 		return iapsettings.Plan{}, err
 	}
 	plan := iapsettings.PlanUpdate(current, declared)
-	if !plan.Changed() {
+	if !plan.Changed() || observeOnly(ctx) {
 		return plan, nil
 	}
 	if _, err := s.c.updateIAPSettings(ctx, resource, plan.Update, plan.Mask); err != nil {

@@ -57,8 +57,10 @@ func (p Policies) Update(ctx context.Context, resource string, read *iampb.Polic
 			}
 		}
 		plan, err := decide(current)
-		if err != nil || !plan.Changed {
-			if plan.Policy == nil {
+		if err != nil || !plan.Changed || observeOnly(ctx) {
+			// Observing, the policy as it stands is what Google holds: the plan says what
+			// Enforce would change.
+			if plan.Policy == nil || observeOnly(ctx) {
 				plan.Policy = current
 			}
 			return plan, err

@@ -53,6 +53,9 @@ func (s Services) Get(ctx context.Context, name string) (*runpb.Service, error) 
 // and the update retried while the field still differs. It does not wait for the rollout the
 // update starts. It reports whether it wrote.
 func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag ServiceFlag, want bool) (bool, error) {
+	if observeOnly(ctx) {
+		return flag.Value(current) != want, nil
+	}
 	delay := conflictDelay
 	for attempt := 1; ; attempt++ {
 		if flag.Value(current) == want {
