@@ -74,8 +74,8 @@ func TestDecompileCondition_HandWrittenConditions(t *testing.T) {
 		t.Errorf("the always-true condition decompiled to %+v, %v; want no context", c, ok)
 	}
 	for _, expression := range []string{
-		`request.time < timestamp("2027-01-01T00:00:00Z")`, // a window end as gcloud users write it
-		`request.host == 'billing.acme.com'`,                // single quotes: not the compiler's text
+		`request.time < timestamp("2027-01-01T00:00:00Z")`,                                                 // a window end as gcloud users write it
+		`request.host == 'billing.acme.com'`,                                                               // single quotes: not the compiler's text
 		`request.path.startsWith("/a") && "accessPolicies/1/accessLevels/x" in request.auth.access_levels`, // typed clauses out of order
 		`not CEL at all (`,
 	} {
