@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,6 +37,7 @@ type harness struct {
 	fake                 admin
 	metricsURL, probeURL string
 	managerArgs          []string
+	kube                 kubernetes.Interface
 }
 
 // snapshot is what the processes have done up to a moment.
@@ -41,7 +46,7 @@ type snapshot struct {
 	calls      map[string]int
 	exhausted  map[string]int
 	reconciles float64
-	writes     writeCounts
+	kube       kubeWrites
 	cpu        map[string]float64 // by process: manager, kube-apiserver, etcd, gcpfake
 	metrics    map[string]float64 // the manager's, of managerMetrics
 }
@@ -116,7 +121,7 @@ func (h *harness) measure(ctx context.Context) (*results, error) {
 	if err := h.startFake(runDir, res.world); err != nil {
 		return nil, err
 	}
-	c, err := h.client()
+	c, watcher, err := h.clients()
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +133,7 @@ func (h *harness) measure(ctx context.Context) (*results, error) {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	rec := newRecorder(h.cfg.n)
-	go func() { _ = rec.run(watchCtx, c) }()
+	go func() { _ = rec.run(watchCtx, watcher) }()
 
 	// Nothing resyncs during the cold converge: its figures are the adoption's alone.
 	if err := h.startManager("manager-cold", time.Hour); err != nil {
@@ -137,8 +142,8 @@ func (h *harness) measure(ctx context.Context) (*results, error) {
 	if err := h.fake.do("DELETE", adminapi.CallsPath, nil, nil); err != nil {
 		return nil, err
 	}
-	before := h.snapshot(rec)
-	if err := h.converge(ctx, c, rec, res, before); err != nil {
+	before := h.snapshot()
+	if err := h.converge(ctx, c, watcher, rec, res, before); err != nil {
 		return res, err
 	}
 	if h.cfg.resync > 0 {
@@ -230,33 +235,82 @@ func (h *harness) startManager(name string, resync time.Duration) error {
 	return p.waitHTTP(h.probeURL, time.Minute)
 }
 
-func (h *harness) client() (client.WithWatch, error) {
+// clients connects to the API server: one client for creating and editing, one of its own
+// connection for the watch (a Dial of its own keeps client-go from sharing the transport), and
+// one for the API server's metrics.
+func (h *harness) clients() (c, watcher client.WithWatch, err error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", h.kubeconfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The harness stands for many users applying at once, not one rate-limited controller.
 	rc.QPS, rc.Burst = 1000, 2000
-	return client.NewWithWatch(rc, client.Options{Scheme: scheme.New()})
+	if h.kube, err = kubernetes.NewForConfig(rc); err != nil {
+		return nil, nil, err
+	}
+	if c, err = client.NewWithWatch(rc, client.Options{Scheme: scheme.New()}); err != nil {
+		return nil, nil, err
+	}
+	wc := rest.CopyConfig(rc)
+	wc.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	watcher, err = client.NewWithWatch(wc, client.Options{Scheme: scheme.New()})
+	return c, watcher, err
+}
+
+// apiServerMetrics reads the API server's own metrics.
+func (h *harness) apiServerMetrics() (samples, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	raw, err := h.kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return readMetrics(bytes.NewReader(raw))
+}
+
+// kubeWrites are the writes the API server answered, from its apiserver_request_total.
+type kubeWrites struct {
+	metadata  float64 // ProtectedService updates and patches: finalizers (and the harness's edit)
+	status    float64 // of the status subresource
+	conflicts float64 // ProtectedService writes refused 409 Conflict
+	events    float64 // Events created or updated (a repeated Event is a patch of its count)
+}
+
+func kubeWritesFrom(m samples) kubeWrites {
+	var w kubeWrites
+	const requests, ps = "apiserver_request_total", `resource="protectedservices"`
+	for _, verb := range []string{`verb="PUT"`, `verb="PATCH"`, `verb="APPLY"`} {
+		w.metadata += m.sum(requests, ps, `subresource=""`, verb, `code="200"`)
+		w.status += m.sum(requests, ps, `subresource="status"`, verb, `code="200"`)
+		w.conflicts += m.sum(requests, ps, verb, `code="409"`)
+	}
+	for _, verb := range []string{`verb="POST"`, `verb="PUT"`, `verb="PATCH"`} {
+		w.events += m.sum(requests, `resource="events"`, verb, `code="201"`) + m.sum(requests, `resource="events"`, verb, `code="200"`)
+	}
+	return w
+}
+
+func (a kubeWrites) minus(b kubeWrites) kubeWrites {
+	return kubeWrites{metadata: a.metadata - b.metadata, status: a.status - b.status, conflicts: a.conflicts - b.conflicts, events: a.events - b.events}
 }
 
 // snapshot reads what every process has done so far.
-func (h *harness) snapshot(rec *recorder) snapshot {
+func (h *harness) snapshot() snapshot {
 	s := snapshot{at: time.Now(), calls: map[string]int{}, exhausted: map[string]int{}, cpu: map[string]float64{}}
 	_ = h.fake.do("GET", adminapi.CallCountsPath, nil, &s.calls)
 	_ = h.fake.do("GET", adminapi.CallCountsPath+"?code=RESOURCE_EXHAUSTED", nil, &s.exhausted)
-	if m, err := scrape(h.metricsURL, `controller="protectedservice"`); err == nil {
-		s.reconciles = m["controller_runtime_reconcile_total"]
-	}
 	s.metrics = map[string]float64{}
 	if m, err := scrape(h.metricsURL); err == nil {
+		s.reconciles = m.sum("controller_runtime_reconcile_total", `controller="protectedservice"`)
 		for _, name := range managerMetrics {
-			if v, ok := m[name]; ok {
-				s.metrics[name] = v
+			if m.has(name) {
+				s.metrics[name] = m.sum(name)
 			}
 		}
 	}
-	s.writes = rec.snapshot().writes
+	if m, err := h.apiServerMetrics(); err == nil {
+		s.kube = kubeWritesFrom(m)
+	}
 	s.cpu["manager"] = cpuSeconds(h.mgr.pid())
 	s.cpu["gcpfake"] = cpuSeconds(h.fakeProc.pid())
 	for name, pid := range childrenByName(h.cluster.pid()) {
@@ -267,7 +321,7 @@ func (h *harness) snapshot(rec *recorder) snapshot {
 
 func (a snapshot) minus(b snapshot) snapshot {
 	out := snapshot{at: a.at, calls: map[string]int{}, exhausted: map[string]int{}, cpu: map[string]float64{}, metrics: map[string]float64{},
-		reconciles: a.reconciles - b.reconciles, writes: a.writes.minus(b.writes)}
+		reconciles: a.reconciles - b.reconciles, kube: a.kube.minus(b.kube)}
 	for k, v := range a.metrics {
 		out.metrics[k] = v - b.metrics[k]
 	}
@@ -285,7 +339,7 @@ func (a snapshot) minus(b snapshot) snapshot {
 
 // converge creates every object, edits one while the rest converge, and waits until all are
 // Ready.
-func (h *harness) converge(ctx context.Context, c client.WithWatch, rec *recorder, res *results, before snapshot) error {
+func (h *harness) converge(ctx context.Context, c, watcher client.WithWatch, rec *recorder, res *results, before snapshot) error {
 	start := time.Now()
 	if err := createAll(ctx, c, rec, res.world.objects, h.cfg.createConcurrency); err != nil {
 		return err
@@ -299,6 +353,7 @@ func (h *harness) converge(ctx context.Context, c client.WithWatch, rec *recorde
 	defer timeout.Stop()
 	ticker := time.NewTicker(10 * time.Second)
 	defer ticker.Stop()
+	lastReady := -1
 	for done := false; !done; {
 		select {
 		case <-rec.allReady:
@@ -311,11 +366,17 @@ func (h *harness) converge(ctx context.Context, c client.WithWatch, rec *recorde
 		case <-h.mgr.done:
 			return fmt.Errorf("the manager exited: %v\n%s", h.mgr.err, h.mgr.lastLines(20))
 		case <-ticker.C:
-			logf("%d of %d Ready after %s", rec.readyCount(), h.cfg.n, time.Since(start).Round(time.Second))
+			ready := rec.readyCount()
+			logf("%d of %d Ready after %s", ready, h.cfg.n, time.Since(start).Round(time.Second))
+			// A watch can stall without closing; a list tells.
+			if ready == lastReady {
+				rec.catchUp(ctx, watcher, "")
+			}
+			lastReady = ready
 		}
 	}
 	res.converge, res.converged = time.Since(start), true
-	res.cold = h.snapshot(rec).minus(before)
+	res.cold = h.snapshot().minus(before)
 	res.rss, res.peak = memoryMiB(h.mgr.pid())
 	res.readiness = rec.snapshot()
 	var events corev1.EventList
@@ -433,8 +494,8 @@ func (h *harness) steady(ctx context.Context, rec *recorder, res *results) error
 	}
 	deadline := time.Now().Add(h.cfg.timeout)
 	for {
-		m, err := scrape(h.metricsURL, `controller="protectedservice"`)
-		if err == nil && m["controller_runtime_reconcile_total"] >= float64(h.cfg.n) {
+		m, err := scrape(h.metricsURL)
+		if err == nil && m.sum("controller_runtime_reconcile_total", `controller="protectedservice"`) >= float64(h.cfg.n) {
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil || h.mgr.exited() {
@@ -442,7 +503,7 @@ func (h *harness) steady(ctx context.Context, rec *recorder, res *results) error
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	from := h.snapshot(rec)
+	from := h.snapshot()
 	window := time.Duration(h.cfg.resyncPeriods) * h.cfg.resync
 	logf("measuring quiet resync passes for %s", window)
 	select {
@@ -450,7 +511,7 @@ func (h *harness) steady(ctx context.Context, rec *recorder, res *results) error
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	to := h.snapshot(rec)
+	to := h.snapshot()
 	rss, _ := memoryMiB(h.mgr.pid())
 	res.steady = &steadyPhase{period: h.cfg.resync, window: to.at.Sub(from.at), delta: to.minus(from), rss: rss}
 	return nil

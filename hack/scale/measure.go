@@ -87,17 +87,18 @@ func childrenByName(pid int) map[string]int {
 	return out
 }
 
-// scrape reads a Prometheus text endpoint and sums the samples of each metric whose labels
-// contain every one of the filters (e.g. `controller="protectedservice"`).
-func scrape(url string, filters ...string) (map[string]float64, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
+// sample is one line of a Prometheus text exposition.
+type sample struct {
+	name, labels string
+	value        float64
+}
+
+type samples []sample
+
+// readMetrics parses a Prometheus text exposition.
+func readMetrics(r io.Reader) (samples, error) {
+	var out samples
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -108,17 +109,39 @@ func scrape(url string, filters ...string) (map[string]float64, error) {
 		if i < 0 {
 			continue
 		}
-		series, val := line[:i], line[i+1:]
-		name, labels, _ := strings.Cut(series, "{")
-		if !containsAll(labels, filters) {
-			continue
-		}
-		v, err := strconv.ParseFloat(val, 64)
-		if err == nil {
-			out[name] += v
+		name, labels, _ := strings.Cut(line[:i], "{")
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out = append(out, sample{name: name, labels: labels, value: v})
 		}
 	}
 	return out, sc.Err()
+}
+
+// scrape reads a plain-HTTP metrics endpoint.
+func scrape(url string) (samples, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return readMetrics(resp.Body)
+}
+
+// sum adds the samples of a metric whose labels contain every one of the filters
+// (e.g. `controller="protectedservice"`).
+func (s samples) sum(name string, filters ...string) float64 {
+	var total float64
+	for _, x := range s {
+		if x.name == name && containsAll(x.labels, filters) {
+			total += x.value
+		}
+	}
+	return total
+}
+
+func (s samples) has(name string) bool {
+	return slices.ContainsFunc(s, func(x sample) bool { return x.name == name })
 }
 
 func containsAll(s string, subs []string) bool {

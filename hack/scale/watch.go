@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,18 +16,6 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
 
-// writeCounts classifies the writes the API server persisted on ProtectedServices: each
-// MODIFIED event of a watch is one.
-type writeCounts struct {
-	spec     int // generation changed: the harness's own edit
-	metadata int // finalizer, annotations, labels: generation and status unchanged
-	status   int
-}
-
-func (w writeCounts) minus(o writeCounts) writeCounts {
-	return writeCounts{spec: w.spec - o.spec, metadata: w.metadata - o.metadata, status: w.status - o.status}
-}
-
 type tracked struct {
 	last       *iapv1alpha1.ProtectedService
 	created    time.Time
@@ -37,20 +26,22 @@ type tracked struct {
 	statusWritesToReady int
 }
 
-// recorder follows every ProtectedService through one watch.
+// recorder follows every ProtectedService through a watch: when each was created and became
+// Ready. A list every few seconds catches up with what a stalled watch did not deliver.
 type recorder struct {
 	mu       sync.Mutex
 	objects  map[string]*tracked
-	writes   writeCounts
 	ready    int
 	want     int
 	allReady chan struct{}
-	// relists counts watches the API server expired; writes during such a gap are not counted.
-	relists int
+	// gaps counts objects a list found changed beyond what the watch had delivered; their
+	// status writes up to Ready may be undercounted.
+	gaps    int
+	restart chan string // a resourceVersion to watch from instead
 }
 
 func newRecorder(want int) *recorder {
-	return &recorder{objects: map[string]*tracked{}, want: want, allReady: make(chan struct{})}
+	return &recorder{objects: map[string]*tracked{}, want: want, allReady: make(chan struct{}), restart: make(chan string, 1)}
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -77,24 +68,26 @@ func isReady(o *iapv1alpha1.ProtectedService) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == o.Generation
 }
 
-func (r *recorder) observe(typ watch.EventType, o *iapv1alpha1.ProtectedService, now time.Time) {
+// newer compares resourceVersions, which the API server makes from etcd's increasing revision.
+func newer(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA != nil || errB != nil || x > y
+}
+
+// observe takes an object as the API server now has it; fromList marks a list's copy.
+func (r *recorder) observe(o *iapv1alpha1.ProtectedService, fromList bool, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.entry(key(o.Namespace, o.Name))
-	if typ == watch.Deleted {
-		return
-	}
-	if old := t.last; typ == watch.Modified && old != nil && old.ResourceVersion != o.ResourceVersion {
-		switch {
-		case old.Generation != o.Generation:
-			r.writes.spec++
-		case !equality.Semantic.DeepEqual(old.Status, o.Status):
-			r.writes.status++
-			if t.firstReady.IsZero() {
-				t.statusWritesToReady++
-			}
-		default:
-			r.writes.metadata++
+	if old := t.last; old != nil {
+		if !newer(o.ResourceVersion, old.ResourceVersion) {
+			return
+		}
+		if fromList {
+			r.gaps++
+		} else if t.firstReady.IsZero() && !equality.Semantic.DeepEqual(old.Status, o.Status) {
+			t.statusWritesToReady++
 		}
 	}
 	t.last = o
@@ -118,7 +111,7 @@ func (r *recorder) observe(typ watch.EventType, o *iapv1alpha1.ProtectedService,
 	}
 }
 
-// run watches until ctx ends, resuming where a closed watch left off.
+// run watches until ctx ends, resuming where a closed watch left off, or where catchUp says.
 func (r *recorder) run(ctx context.Context, c client.WithWatch) error {
 	list := &iapv1alpha1.ProtectedServiceList{}
 	if err := c.List(ctx, list); err != nil {
@@ -129,40 +122,72 @@ func (r *recorder) run(ctx context.Context, c client.WithWatch) error {
 		w, err := c.Watch(ctx, &iapv1alpha1.ProtectedServiceList{},
 			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
 		if err != nil {
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+				rv = r.catchUp(ctx, c, rv)
+			}
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
-		for ev := range w.ResultChan() {
+		rv = r.follow(ctx, c, w, rv)
+		w.Stop()
+	}
+	return nil
+}
+
+// follow reads one watch until it ends or a catch-up list asks for a fresh one.
+func (r *recorder) follow(ctx context.Context, c client.WithWatch, w watch.Interface, rv string) string {
+	for {
+		select {
+		case <-ctx.Done():
+			return rv
+		case from := <-r.restart:
+			return from
+		case ev, open := <-w.ResultChan():
+			if !open {
+				return rv
+			}
 			if ev.Type == watch.Error {
-				if apierrors.IsResourceExpired(apierrors.FromObject(ev.Object)) || apierrors.IsGone(apierrors.FromObject(ev.Object)) {
-					rv = r.relist(ctx, c, rv)
+				if err := apierrors.FromObject(ev.Object); apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					return r.catchUp(ctx, c, rv)
 				}
-				break
+				return rv
 			}
 			o, ok := ev.Object.(*iapv1alpha1.ProtectedService)
 			if !ok {
 				continue
 			}
 			rv = o.ResourceVersion
-			if ev.Type != watch.Bookmark {
-				r.observe(ev.Type, o, time.Now())
+			if ev.Type == watch.Added || ev.Type == watch.Modified {
+				r.observe(o, false, time.Now())
 			}
 		}
-		w.Stop()
 	}
-	return nil
 }
 
-func (r *recorder) relist(ctx context.Context, c client.WithWatch, rv string) string {
+// catchUp lists every object and, once the watch has had two seconds to deliver what the list
+// shows, takes what it still has not; when it missed anything, the watch starts again from the
+// list.
+func (r *recorder) catchUp(ctx context.Context, c client.WithWatch, rv string) string {
 	list := &iapv1alpha1.ProtectedServiceList{}
 	if err := c.List(ctx, list); err != nil {
 		return rv
 	}
+	time.Sleep(2 * time.Second)
 	r.mu.Lock()
-	r.relists++
+	before := r.gaps
 	r.mu.Unlock()
 	for i := range list.Items {
-		r.observe(watch.Added, &list.Items[i], time.Now())
+		r.observe(&list.Items[i], true, time.Now())
+	}
+	r.mu.Lock()
+	missed := r.gaps > before
+	r.mu.Unlock()
+	if missed {
+		logf("the watch had missed changes to %d object(s); watching again", r.gaps-before)
+		select {
+		case r.restart <- list.ResourceVersion:
+		default:
+		}
 	}
 	return list.ResourceVersion
 }
@@ -172,18 +197,15 @@ func (r *recorder) relist(ctx context.Context, c client.WithWatch, rv string) st
 type readiness struct {
 	toReady       []time.Duration
 	writesToReady []int
-	notReady      int
-	writes        writeCounts
-	relists       int
+	gaps          int
 }
 
 func (r *recorder) snapshot() readiness {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := readiness{writes: r.writes, relists: r.relists}
+	out := readiness{gaps: r.gaps}
 	for _, t := range r.objects {
 		if t.firstReady.IsZero() || t.created.IsZero() {
-			out.notReady++
 			continue
 		}
 		out.toReady = append(out.toReady, t.firstReady.Sub(t.created))
