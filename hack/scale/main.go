@@ -94,7 +94,7 @@ func run() int {
 
 	fmt.Printf("runguard scale harness: %s\n", describeRun(cfg))
 	fmt.Printf("machine: %s\n", machine())
-	fmt.Printf("manager built from %s, %s\n\n", builtFrom(filepath.Join(cfg.bin, "manager")), runtime.Version())
+	fmt.Printf("manager %s, %s\n\n", builtFrom(filepath.Join(cfg.bin, "manager")), runtime.Version())
 
 	h := &harness{cfg: cfg}
 	defer h.stopAll()
@@ -151,23 +151,24 @@ func builtFrom(bin string) string {
 	case rev == "":
 		return checkout()
 	case modified == "true":
-		return "commit " + rev + " with uncommitted changes"
+		return "built from commit " + rev + " with uncommitted changes"
 	}
-	return "commit " + rev + " (clean tree)"
+	return "built from commit " + rev + " (clean tree)"
 }
 
-// checkout describes the git checkout the harness runs in, for binaries built without version
-// control information (-buildvcs=false), as make build builds them from it.
+// checkout describes the git checkout the harness runs in, for a binary built without version
+// control information (-buildvcs=false), as make bench-scale builds it there.
 func checkout() string {
+	s := "built without version information (make bench-scale builds it from this checkout"
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
-		return "an unknown commit"
+		return s + ")"
 	}
-	s := "this checkout, commit " + strings.TrimSpace(string(out))
+	s += ", commit " + strings.TrimSpace(string(out))
 	if status, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(status) > 0 {
-		s += fmt.Sprintf(", with uncommitted changes in %d files", strings.Count(string(status), "\n"))
+		s += fmt.Sprintf(", with uncommitted changes in %d file(s)", strings.Count(string(status), "\n"))
 	}
-	return s
+	return s + ")"
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
