@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -34,8 +35,8 @@ func DefaultRates() Rates {
 func (r Rates) Validate() error {
 	for name, v := range map[string]float64{"run reads": r.RunReadsPerMinute, "run writes": r.RunWritesPerMinute,
 		"iap reads": r.IAPReadsPerMinute, "iap writes": r.IAPWritesPerMinute} {
-		if v < 0 {
-			return fmt.Errorf("the %s rate is negative (%g per minute); use 0 for no limit", name, v)
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("the %s rate is %g per minute: use 0 (no limit) or a positive number", name, v)
 		}
 	}
 	return nil
