@@ -70,9 +70,11 @@ bench-scale: k8s-binaries ## Scale benchmark over the built binaries: N=1000 LAT
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the fake Google Cloud into bin/.
+build: ## Build the manager, the fake Google Cloud and the runguard CLI (also as the kubectl plugin kubectl-runguard) into bin/.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/gcpfake ./cmd/gcpfake
+	go build -o $(LOCALBIN)/runguard ./cmd/runguard
+	cp $(LOCALBIN)/runguard $(LOCALBIN)/kubectl-runguard
 
 .PHONY: demo
 demo: ## Run the whole system locally: API server, fake Google Cloud, manager, samples. DEMO_EXIT=1 exits when done.

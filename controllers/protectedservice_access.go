@@ -54,7 +54,13 @@ func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *sco
 }
 
 // ensureInvokerGrant lets IAP's service agent invoke the service: IAP calls it as that agent.
+// Only while IAP is, or is to be, on: a service with IAP off gains a grant nobody uses (and an
+// adopted one would never read as in sync), and a grant already there is left as it is.
 func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *scope) *outcome {
+	if !s.ps.Spec.IAPEnabled() && !s.service.GetIapEnabled() {
+		s.facts.invoker.reason = iapv1alpha1.ReasonNotNeeded
+		return nil
+	}
 	agent := gcp.IAPServiceAgent(s.facts.projectNumber)
 	plan, err := s.google.ServicePolicies().Update(ctx, s.facts.serviceName, s.servicePolicy,
 		func(p *iampb.Policy) (iampolicy.Plan, error) {

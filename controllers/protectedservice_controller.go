@@ -106,6 +106,8 @@ type ProtectedServiceReconciler struct {
 	rollouts    rolloutTracker // the generation each object's own IAP switch produced
 	// corrections times the correction of changes audit entries reported.
 	corrections correctionClock
+	// planOnly: the pass is runguard plan's, outside any cluster (PlanWithoutCluster).
+	planOnly bool
 }
 
 // SetupWithManager registers the controller, its index and its watches.
@@ -201,7 +203,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // first (so nobody is locked out while IAM propagates) and a stall there does not skip the
 // lockdown; with IAP off, the lockdown comes first and IAP is switched off only once it holds.
 func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outcome {
-	if out := s.runUntilOutcome(ctx, r.checkTenancy, r.resolveIdentity, r.checkClaim, r.resolveService, r.checkOwnerMarkers); out != nil {
+	if out := s.runUntilOutcome(ctx, r.gate()...); out != nil {
 		return out
 	}
 	// The permission preflight opens the converge stage, not the gate: a missing permission must
@@ -222,6 +224,15 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 		return out
 	}
 	return s.runUntilOutcome(ctx, append(converge, reports(iapv1alpha1.ConditionIAPEnabled, r.disableIAP))...)
+}
+
+// gate is the pass's first stage. Claims are decided among the objects in the cluster: without
+// one (runguard plan) there is nobody to share the service with.
+func (r *ProtectedServiceReconciler) gate() []phase {
+	if r.planOnly {
+		return []phase{r.checkTenancy, r.resolveIdentity, r.resolveService, r.checkOwnerMarkers}
+	}
+	return []phase{r.checkTenancy, r.resolveIdentity, r.checkClaim, r.resolveService, r.checkOwnerMarkers}
 }
 
 // finish turns the pass's outcomes into status, Events, metrics and when to look again.

@@ -123,6 +123,9 @@ func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, re
 	if r.permissions.fresh(key, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
 		return nil
 	}
+	if r.planOnly {
+		want = readPermissions(want)
+	}
 	missing, err := s.google.MissingPermissions(ctx, resource, want)
 	if err != nil {
 		return err
@@ -134,6 +137,18 @@ func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, re
 		r.permissions.passed(key, s.facts.now)
 	}
 	return nil
+}
+
+// readPermissions are those of perms that only read: all runguard plan's caller needs.
+func readPermissions(perms []string) []string {
+	var out []string
+	for _, p := range perms {
+		verb := p[strings.LastIndex(p, ".")+1:]
+		if strings.HasPrefix(verb, "get") || verb == "list" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // checkOwnerMarkers reads the IAP policy and refuses the claim while another runguard owner's

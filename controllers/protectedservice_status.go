@@ -140,6 +140,8 @@ func stepCondition(conditionType string, f *facts, ps *iapv1alpha1.ProtectedServ
 			return metav1.ConditionFalse, f.invoker.reason, agentMissingMessage(f)
 		case iapv1alpha1.ReasonIAPServiceAgentPropagating:
 			return metav1.ConditionFalse, f.invoker.reason, fmt.Sprintf("IAM does not accept IAP's service agent %s yet (created recently?); retrying.", agentEmail(f))
+		case iapv1alpha1.ReasonNotNeeded:
+			return metav1.ConditionFalse, f.invoker.reason, "IAP is off: its service agent needs no invoker grant, and none is made; a grant already there is left as it is."
 		}
 	case iapv1alpha1.ConditionAccessBound:
 		return accessCondition(f, ps)

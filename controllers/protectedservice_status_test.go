@@ -94,7 +94,9 @@ func statusRows() []statusRow {
 		{name: "ready with IAP off and public access allowed", facts: func(f *facts) {
 			fullFacts(f)
 			f.iap.reason, f.public.reason = iapv1alpha1.ReasonDisabled, iapv1alpha1.ReasonPublicAccessAllowed
-		}, want: map[string]string{"Ready": "True/Reconciled", "IAPEnabled": "False/Disabled", "PublicAccessAllowed": "", "PublicAccessRevoked": "False/PublicAccessAllowed"},
+			f.invoker.reason = iapv1alpha1.ReasonNotNeeded
+		}, want: map[string]string{"Ready": "True/Reconciled", "IAPEnabled": "False/Disabled", "PublicAccessAllowed": "", "PublicAccessRevoked": "False/PublicAccessAllowed",
+			"InvokerGranted": "False/NotNeeded"},
 			mentions: []string{"IAP is off"}},
 		{name: "project not allowed: nothing evaluated", iapOn: true, shown: stall(iapv1alpha1.ReasonProjectNotAllowed, nil),
 			want:     with(stalledAs("ProjectNotAllowed"), "AccessBound", "Unknown/ProjectNotAllowed", "IAPEnabled", "Unknown/ProjectNotAllowed"),

@@ -147,11 +147,11 @@ fi
 info "control-plane binaries: ${ASSETS#"$ROOT"/}"
 k() { "$KUBECTL" --kubeconfig "$KCFG" "$@"; }
 
-step "Building the manager, the fake Google Cloud and the demo helper (the first build takes 1-3 minutes)"
+step "Building the manager, the fake Google Cloud, the runguard CLI and the demo helper (the first build takes 1-3 minutes)"
 t="$(now)"
 make --no-print-directory build
 go build -o bin/localcluster ./hack/localcluster
-info "built bin/manager, bin/gcpfake and bin/localcluster in $(since "$t")"
+info "built bin/manager, bin/gcpfake, bin/runguard and bin/localcluster in $(since "$t")"
 
 T_UP="$(now)"
 step "Starting a local Kubernetes control plane (etcd + kube-apiserver)"
@@ -200,8 +200,16 @@ EOF
 info "Pub/Sub (Google's in-memory server) on 127.0.0.1:$PUBSUB_PORT: every change is published there as an"
 info "Admin Activity audit entry, as a Cloud Logging sink would, to subscription $AUDIT_SUBSCRIPTION"
 info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
-info "ops-console (IAP on, access someone granted by hand); project acme-payroll: payroll-api (public)"
+info "ops-console (IAP on, access someone granted by hand), legacy-wiki (nobody's yet: for docs/adoption.md);"
+info "project acme-payroll: payroll-api (public)"
 info "who may call: runguard's own identity in acme-prod; platform-team@acme-ops (namespace platform's identity) too"
+
+step "runguard export: the ProtectedServices that reproduce acme-prod's access as it is today (docs/adoption.md)"
+info "read-only, as adoption@acme-ops (--impersonate-service-account); before runguard has touched anything"
+bin/runguard export --project acme-prod --location us-central1,europe-west1 --cluster-name demo \
+	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
+	--iamcredentials-endpoint "127.0.0.1:$REST_PORT" --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com |
+	indent || die "runguard export failed"
 
 step "Installing the ProtectedService CRD and the tenancy admission policy"
 k apply -f config/crd/bases/ | indent

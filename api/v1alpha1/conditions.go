@@ -66,6 +66,8 @@ const (
 	ReasonIAPServiceAgentPropagating = "IAPServiceAgentPropagating"
 	ReasonRevoked                    = "Revoked"
 	ReasonPublicAccessAllowed        = "PublicAccessAllowed"
+	// ReasonNotNeeded: IAP is off, so its service agent needs no invoker grant.
+	ReasonNotNeeded = "NotNeeded"
 	// ReasonApplied: every declared IAP setting holds in Google.
 	ReasonApplied  = "Applied"
 	ReasonDeleting = "Deleting"

@@ -2,9 +2,11 @@ package gcp
 
 import (
 	"context"
+	"errors"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
@@ -45,6 +47,31 @@ func (s Services) Get(ctx context.Context, name string) (*runpb.Service, error) 
 		return nil, callError("read Cloud Run service", name, "run.services.get", err)
 	}
 	return svc, nil
+}
+
+// List reads every Cloud Run service of a project in one region, following the pages. Cloud Run
+// v2 lists one region at a time: its ListServices refuses the "-" wildcard location.
+func (s Services) List(ctx context.Context, project, location string) ([]*runpb.Service, error) {
+	parent := "projects/" + project + "/locations/" + location
+	var out []*runpb.Service
+	err := s.c.paced(ctx, "run", false, parent, func() error {
+		it := s.c.run.ListServices(ctx, &runpb.ListServicesRequest{Parent: parent, PageSize: 500})
+		for {
+			svc, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, svc)
+		}
+	})
+	observe("run.ListServices", err)
+	if err != nil {
+		return nil, callError("list Cloud Run services of", parent, "run.services.list", err)
+	}
+	return out, nil
 }
 
 // Ensure makes flag equal want on the service read as current. The update names only that

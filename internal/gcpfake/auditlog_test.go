@@ -307,7 +307,7 @@ func TestAudit_ReadsEmitNothing(t *testing.T) {
 	if _, err := f.run.GetService(ctx, &runpb.GetServiceRequest{Name: helloName}); err != nil {
 		t.Fatal(err)
 	}
-	it := f.run.ListServices(ctx, &runpb.ListServicesRequest{Parent: "projects/proj-alpha/locations/-"})
+	it := f.run.ListServices(ctx, &runpb.ListServicesRequest{Parent: "projects/proj-alpha/locations/us-central1"})
 	for {
 		if _, err := it.Next(); err == iterator.Done {
 			break

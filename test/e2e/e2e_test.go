@@ -54,6 +54,7 @@ func TestEndToEnd(t *testing.T) {
 			leader = s.startManager("manager-1")
 			s.waitForLease(leader)
 		}},
+		{"ExportedProjectAppliedInObserveIsInSyncWithoutWrites", func(s *system) { exportedProjectObservedInSync(s) }},
 		{"SamplesBecomeReady", func(s *system) { samplesBecomeReady(s) }},
 		{"InvalidManifestRejectedByKubectlApply", func(s *system) { invalidManifestRejected(s); invalidSettingsRejected(s) }},
 		{"IAPSettingsKeptAsDeclared", func(s *system) { iapSettingsKeptAsDeclared(s) }},

@@ -102,17 +102,17 @@ func newSystem(t *testing.T) *system {
 	return s
 }
 
-// build compiles the manager and the fake from this checkout, as `make build` does.
+// build compiles the manager, the fake and the CLI from this checkout, as `make build` does.
 func (s *system) build() {
 	s.t.Helper()
 	s.binDir = filepath.Join(s.logDir, "bin")
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", s.binDir+string(filepath.Separator), "./cmd/manager", "./cmd/gcpfake")
+	cmd := exec.Command("go", "build", "-o", s.binDir+string(filepath.Separator), "./cmd/manager", "./cmd/gcpfake", "./cmd/runguard")
 	cmd.Dir = s.root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		s.t.Fatalf("go build ./cmd/manager ./cmd/gcpfake: %v\n%s", err, out)
+		s.t.Fatalf("go build ./cmd/manager ./cmd/gcpfake ./cmd/runguard: %v\n%s", err, out)
 	}
-	s.t.Logf("built bin/manager and bin/gcpfake in %s", time.Since(start).Round(100*time.Millisecond))
+	s.t.Logf("built bin/manager, bin/gcpfake and bin/runguard in %s", time.Since(start).Round(100*time.Millisecond))
 }
 
 func (s *system) startAPIServer(assets string) {

@@ -87,7 +87,13 @@ func (s *Services) GetService(ctx context.Context, req *runpb.GetServiceRequest)
 func (s *Services) ListServices(ctx context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
 	b := s.B
 	project, location, ok := names.ParseLocation(req.GetParent())
-	if !ok || (location != "-" && !names.ValidRegion(location)) {
+	if ok && location == "-" {
+		// ListServicesRequest.parent: "Location must be a valid Google Cloud region, and cannot
+		// be the "-" wildcard."
+		return nil, apierr.BadRequest(fmt.Sprintf("Invalid parent %q: the location must be a Cloud Run region; the \"-\" wildcard is not supported.", req.GetParent()),
+			apierr.FieldViolation{Field: "Violation in ListServicesRequest.parent", Description: "location cannot be the \"-\" wildcard"})
+	}
+	if !ok || !names.ValidRegion(location) {
 		return nil, apierr.BadRequest(fmt.Sprintf("Invalid parent %q; expected projects/{project}/locations/{location}.", req.GetParent()),
 			apierr.FieldViolation{Field: "Violation in ListServicesRequest.parent", Description: "must be of the form projects/{project}/locations/{location}"})
 	}
@@ -95,10 +101,7 @@ func (s *Services) ListServices(ctx context.Context, req *runpb.ListServicesRequ
 	if !ok {
 		return nil, apierr.RunPermissionDenied("run.services.list", req.GetParent())
 	}
-	prefix := "projects/" + p.ID + "/locations/"
-	if location != "-" {
-		prefix += location + "/services/"
-	}
+	prefix := "projects/" + p.ID + "/locations/" + location + "/services/"
 	var all []*runpb.Service
 	_ = b.Store.Txn(func(tx *store.Tx) error {
 		for _, n := range tx.Names(store.KindService, prefix) {

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/export"
+	"github.com/runguard/runguard/internal/gcp"
+)
+
+type exportFlags struct {
+	google    googleFlags
+	project   string
+	locations string
+	service   string
+	namespace string
+	mode      string
+}
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f exportFlags
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.google.register(fs)
+	fs.StringVar(&f.project, "project", "", "Google Cloud project ID whose Cloud Run services are exported (required).")
+	fs.StringVar(&f.locations, "location", "", "Cloud Run regions to look in, comma-separated (default: every region Cloud Run runs in; Cloud Run lists one region at a time).")
+	fs.StringVar(&f.service, "service", "", "Export only this Cloud Run service.")
+	fs.StringVar(&f.namespace, "namespace", "", "metadata.namespace of the manifests (default: none, so kubectl apply -n decides; services runguard already manages keep their object's namespace).")
+	fs.StringVar(&f.mode, "mode", string(iapv1alpha1.ModeObserve), "spec.mode of the manifests: Observe (default: apply, read the plan in status, then switch to Enforce) or Enforce.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.validate(fs); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.google.timeout)
+	defer cancel()
+	google, done, err := f.google.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	manifests, err := f.read(ctx, google)
+	if err != nil {
+		return f.google.explain(err)
+	}
+	if len(manifests) == 0 {
+		fmt.Fprintf(stderr, "no Cloud Run service found in project %s (%s)\n", f.project, f.where())
+		return nil
+	}
+	for i, m := range manifests {
+		out, err := m.YAML()
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout, "---")
+		}
+		if _, err := stdout.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *exportFlags) validate(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q: every option is a flag", fs.Args())
+	case f.project == "":
+		return errors.New("--project is required")
+	case f.mode != string(iapv1alpha1.ModeObserve) && f.mode != string(iapv1alpha1.ModeEnforce):
+		return fmt.Errorf("--mode must be Observe or Enforce, not %q", f.mode)
+	}
+	if f.namespace != "" {
+		if errs := validation.IsDNS1123Label(f.namespace); len(errs) > 0 {
+			return fmt.Errorf("--namespace %q is not a namespace name: %s", f.namespace, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+func (f *exportFlags) regions() []string {
+	if f.locations == "" {
+		return gcp.CloudRunRegions
+	}
+	var out []string
+	for _, l := range strings.Split(f.locations, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (f *exportFlags) where() string {
+	if f.locations == "" {
+		return "every Cloud Run region; name others with --location"
+	}
+	return "in " + f.locations
+}
+
+// read lists the services and reads what each needs: the service, its invoker policy and its
+// IAP access policy. Nothing is written.
+func (f *exportFlags) read(ctx context.Context, google *gcp.Clients) ([]export.Manifest, error) {
+	number, err := google.ProjectNumber(ctx, f.project)
+	if err != nil {
+		return nil, err
+	}
+	opts := export.Options{Cluster: f.google.clusterName, Namespace: f.namespace, Mode: iapv1alpha1.Mode(f.mode)}
+	var out []export.Manifest
+	for _, location := range f.regions() {
+		services, err := google.Services().List(ctx, f.project, location)
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(services, func(i, j int) bool { return services[i].GetName() < services[j].GetName() })
+		for _, svc := range services {
+			name := shortName(svc)
+			if f.service != "" && name != f.service {
+				continue
+			}
+			observed := export.Observed{Target: iapv1alpha1.ServiceRef{Project: f.project, Location: location, Name: name}, Service: svc}
+			if observed.InvokerPolicy, err = google.ServicePolicies().Get(ctx, svc.GetName()); err != nil {
+				return nil, err
+			}
+			if observed.AccessPolicy, err = google.AccessPolicies().Get(ctx, gcp.IAPResource(number, location, name)); err != nil {
+				return nil, err
+			}
+			out = append(out, export.Build(observed, opts))
+		}
+	}
+	return out, nil
+}
+
+func shortName(svc *runpb.Service) string {
+	return svc.GetName()[strings.LastIndex(svc.GetName(), "/")+1:]
+}

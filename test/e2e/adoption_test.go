@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+const (
+	adoptionNamespace = "adoption"
+	adoptionIdentity  = "adoption@acme-ops.iam.gserviceaccount.com"
+	legacyWiki        = "acme-prod/europe-west1/legacy-wiki"
+)
+
+// runguardCLI runs the built runguard binary against the fake, as the read-only adoption
+// identity hack/demo/seed.yaml grants; it returns standard output, standard error and the exit code.
+func (s *system) runguardCLI(stdin string, args ...string) (string, string, int) {
+	s.t.Helper()
+	args = append(args, "--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
+		"--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity, "--cluster-name", "e2e")
+	cmd := exec.Command(filepath.Join(s.binDir, "runguard"), args...)
+	cmd.Dir = s.root
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return stdout.String(), stderr.String(), exit.ExitCode()
+	case err != nil:
+		s.t.Fatalf("run runguard %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), 0
+}
+
+// exportedProjectObservedInSync is the adoption path of docs/adoption.md over the built binaries:
+// runguard export of the seeded project, applied in Observe mode, is in sync with Google and
+// makes no Google write; runguard plan agrees with no cluster; deleting the observers writes
+// nothing either.
+func exportedProjectObservedInSync(s *system) {
+	exported, stderr, code := s.runguardCLI("", "export", "--project", "acme-prod", "--location", "us-central1,europe-west1",
+		"--namespace", adoptionNamespace)
+	if code != 0 {
+		s.t.Fatalf("runguard export exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{"name: ops-console", "name: billing-dashboard", "name: public-site", "name: legacy-wiki",
+		"mode: Observe", "Exclusive would remove them: user:legacy-admin@acme.com", "#       notAfter: \"2027-01-01T00:00:00Z\""} {
+		if !strings.Contains(exported, want) {
+			s.t.Errorf("runguard export lacks %q:\n%s", want, exported)
+		}
+	}
+	file := filepath.Join(s.logDir, "exported.yaml")
+	if err := os.WriteFile(file, []byte(exported), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+
+	out, stderr, code := s.runguardCLI("", "plan", "-f", file)
+	if code != 0 || strings.Count(out, ": no changes") != 4 {
+		s.t.Errorf("runguard plan of the export exited %d, want 0 and no changes for each of the 4 services:\n%s%s", code, out, stderr)
+	}
+
+	writesBefore := googleWrites(s)
+	s.mustKubectl("create", "namespace", adoptionNamespace)
+	// The export keeps public services public (publicAccess: Allow), which the admission policy
+	// lets a namespace do only with its consent.
+	s.mustKubectl("annotate", "namespace", adoptionNamespace, "iap.runguard.dev/allowed-projects=acme-prod", "iap.runguard.dev/allow-public=true")
+	s.mustKubectl("apply", "-f", file)
+	for _, name := range []string{"billing-dashboard", "public-site", "ops-console", "legacy-wiki"} {
+		s.waitCondition(adoptionNamespace, name, "InSync")
+		got := s.mustKubectl("get", "protectedservice", "-n", adoptionNamespace, name, "-o",
+			`jsonpath={.status.conditions[?(@.type=="Ready")].reason} {.status.pendingChangeCount}`)
+		if got != "Observing 0" && got != "Observing" {
+			s.t.Errorf("%s: Ready reason and pending changes = %q, want Observing and none", name, got)
+		}
+	}
+	if n := googleWrites(s) - writesBefore; n != 0 {
+		s.t.Errorf("applying the export in Observe mode made %d Google writes, want 0", n)
+	}
+
+	// A change to the manifest is what plan reports, with exit code 2.
+	denied := strings.Replace(exported, "publicAccess: Allow\n  service:\n    location: europe-west1\n    name: legacy-wiki",
+		"publicAccess: Deny\n  service:\n    location: europe-west1\n    name: legacy-wiki", 1)
+	if denied == exported {
+		s.t.Fatalf("the export of legacy-wiki does not read publicAccess: Allow:\n%s", exported)
+	}
+	out, _, code = s.runguardCLI(denied, "plan", "-f", "-")
+	if code != 2 || !strings.Contains(out, "revoke allUsers from roles/run.invoker on projects/acme-prod/locations/europe-west1/services/legacy-wiki") {
+		s.t.Errorf("runguard plan of legacy-wiki with publicAccess Deny exited %d, want 2 and the revocation:\n%s", code, out)
+	}
+	// An invalid manifest gets the API server's own message, and exit code 1.
+	_, stderr, code = s.runguardCLI(strings.Replace(exported, "bindingPolicy: Merge", "bindingPolicy: Sometimes", 1), "plan", "-f", "-")
+	if code != 1 || !strings.Contains(stderr, `ProtectedService.iap.runguard.dev "`) || !strings.Contains(stderr, `spec.bindingPolicy: Unsupported value: "Sometimes"`) {
+		s.t.Errorf("runguard plan of an invalid manifest exited %d, want 1 and the API server's message:\n%s", code, stderr)
+	}
+
+	s.mustKubectl("delete", "namespace", adoptionNamespace, "--wait=true", "--timeout=60s")
+	if n := googleWrites(s) - writesBefore; n != 0 {
+		s.t.Errorf("deleting the observing objects made %d Google writes, want 0", n)
+	}
+}
+
+// googleWrites counts the writes the fake logged.
+func googleWrites(s *system) int {
+	n := 0
+	for _, c := range s.calls() {
+		if c.Write {
+			n++
+		}
+	}
+	return n
+}
