@@ -345,3 +345,24 @@ func TestColdProtect_ReadsTheServiceOncePerPass(t *testing.T) {
 		t.Errorf("%d service updates, want 1 (IAP on): %v", count["run.UpdateService"], count)
 	}
 }
+
+// With IAP off on the service and in the spec, nothing calls the service as IAP's service agent:
+// runguard grants it nothing (an exported IAP-off service then reads as in sync).
+func TestIAPOff_NoInvokerGrantForIAPsAgent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ps := w.object("private", group("devs", "user:alice@acme.com"))
+	ps.Spec.IAP.Enabled = ptr(false)
+	w.create(ps)
+	got := w.waitReady("private")
+	c := meta.FindStatusCondition(got.Status.Conditions, iapv1alpha1.ConditionInvokerGranted)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != iapv1alpha1.ReasonNotNeeded {
+		t.Errorf("InvokerGranted = %v, want False/NotNeeded", c)
+	}
+	if iampolicy.HasMember(w.servicePolicy(), invoker, agentOf("123456789012")) {
+		t.Errorf("IAP's agent was granted run.invoker on a service with IAP off")
+	}
+	if writes := w.writes(); !slices.Equal(writes, []string{"iap.SetIamPolicy"}) {
+		t.Errorf("Google writes = %v, want only the access binding", writes)
+	}
+}

@@ -204,12 +204,20 @@ info "ops-console (IAP on, access someone granted by hand), legacy-wiki (nobody'
 info "project acme-payroll: payroll-api (public)"
 info "who may call: runguard's own identity in acme-prod; platform-team@acme-ops (namespace platform's identity) too"
 
+# The runguard CLI's flags for the fake, as the read-only identity the seed gives adoption tools.
+RUNGUARD_ENV="$DEMO_DIR/runguard.env"
+cat >"$RUNGUARD_ENV" <<EOF
+# source this file to point bin/runguard (or kubectl runguard) at the demo's fake (docs/adoption.md)
+export RUNGUARD_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com --cluster-name demo"
+EOF
+# shellcheck source=/dev/null
+source "$RUNGUARD_ENV"
+
 step "runguard export: the ProtectedServices that reproduce acme-prod's access as it is today (docs/adoption.md)"
 info "read-only, as adoption@acme-ops (--impersonate-service-account); before runguard has touched anything"
-bin/runguard export --project acme-prod --location us-central1,europe-west1 --cluster-name demo \
-	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
-	--iamcredentials-endpoint "127.0.0.1:$REST_PORT" --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com |
-	indent || die "runguard export failed"
+# shellcheck disable=SC2086 # RUNGUARD_FLAGS is a list of flags
+bin/runguard export --project acme-prod --location us-central1,europe-west1 $RUNGUARD_FLAGS | indent ||
+	die "runguard export failed"
 
 step "Installing the ProtectedService CRD and the tenancy admission policy"
 k apply -f config/crd/bases/ | indent
@@ -362,7 +370,7 @@ cat <<EOF
 
     cd $ROOT
     export KUBECONFIG=$KCFG
-    export PATH="\$PWD/$KUBECTL_DIR:\$PATH"     # the kubectl the demo built
+    export PATH="\$PWD/$KUBECTL_DIR:\$PWD/bin:\$PATH"  # the kubectl the demo built, and kubectl-runguard
 
     kubectl get protectedservices -A -w            # watch the objects (short name: psvc)
     kubectl edit psvc -n finance billing-dashboard # add or remove a member, save, and watch it converge
@@ -387,6 +395,12 @@ cat <<EOF
     bin/localcluster drift-by-event --admin $ADMIN --service $DRIFT_SERVICE
 
     kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
+
+    # Adopt legacy-wiki, which nobody manages yet: export, apply in Observe, read the plan,
+    # then enforce (the walk-through is docs/adoption.md)
+    source ${RUNGUARD_ENV#"$ROOT"/}
+    bin/runguard export --project acme-prod --location europe-west1 --service legacy-wiki --namespace adoption \$RUNGUARD_FLAGS > legacy-wiki.yaml
+    kubectl apply -f legacy-wiki.yaml && kubectl get psvc -n adoption legacy-wiki
 
     Logs:    ${LOG_DIR#"$ROOT"/}/{manager,gcpfake,localcluster,kube-apiserver,etcd}.log
     Metrics: curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep runguard_

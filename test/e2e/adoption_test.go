@@ -9,7 +9,7 @@ import (
 )
 
 const (
-	adoptionNamespace = "adoption"
+	adoptionNamespace = "adoption-e2e"
 	adoptionIdentity  = "adoption@acme-ops.iam.gserviceaccount.com"
 	legacyWiki        = "acme-prod/europe-west1/legacy-wiki"
 )
@@ -96,7 +96,7 @@ func exportedProjectObservedInSync(s *system) {
 		s.t.Errorf("runguard plan of an invalid manifest exited %d, want 1 and the API server's message:\n%s", code, stderr)
 	}
 
-	s.mustKubectl("delete", "namespace", adoptionNamespace, "--wait=true", "--timeout=60s")
+	s.mustKubectl("delete", "protectedservices", "-n", adoptionNamespace, "--all", "--wait=true", "--timeout=60s")
 	if n := googleWrites(s) - writesBefore; n != 0 {
 		s.t.Errorf("deleting the observing objects made %d Google writes, want 0", n)
 	}
