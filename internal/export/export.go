@@ -70,7 +70,7 @@ func Build(o Observed, opts Options) Manifest {
 	owner, others := markedOwners(o.AccessPolicy, opts.Cluster)
 	if owner != nil {
 		m.Object.Name, m.Object.Namespace = owner.Name, owner.Namespace
-		m.note("runguard already manages this service as ProtectedService %s/%s (cluster %s): it is exported under that name and its access groups, so applying it updates that object.",
+		m.note("runguard already manages this service as ProtectedService %s/%s (cluster %s): it is exported under that name and its access groups, so applying it updates that object. What Google does not hold (deletionPolicy, IAP settings, group order) comes from the defaults: compare with the object before applying.",
 			owner.Namespace, owner.Name, owner.Cluster)
 	}
 	for _, other := range others {

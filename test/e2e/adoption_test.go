@@ -96,6 +96,8 @@ func exportedProjectObservedInSync(s *system) {
 		s.t.Errorf("runguard plan of an invalid manifest exited %d, want 1 and the API server's message:\n%s", code, stderr)
 	}
 
+	kubectlPlugin(s)
+
 	s.mustKubectl("delete", "protectedservices", "-n", adoptionNamespace, "--all", "--wait=true", "--timeout=60s")
 	if n := googleWrites(s) - writesBefore; n != 0 {
 		s.t.Errorf("deleting the observing objects made %d Google writes, want 0", n)
@@ -111,4 +113,45 @@ func googleWrites(s *system) int {
 		}
 	}
 	return n
+}
+
+// kubectlPlugin runs the same binary as kubectl-runguard through kubectl's plugin mechanism.
+func kubectlPlugin(s *system) {
+	plugin := filepath.Join(s.binDir, "kubectl-runguard")
+	raw, err := os.ReadFile(filepath.Join(s.binDir, "runguard"))
+	if err == nil {
+		err = os.WriteFile(plugin, raw, 0o755)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(s.kubectlBin, "runguard", "export", "--project", "acme-prod", "--location", "europe-west1", "--service", "legacy-wiki",
+		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
+		"--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity)
+	cmd.Env = append(os.Environ(), "PATH="+s.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "name: legacy-wiki") || strings.Contains(string(out), "name: ops-console") {
+		s.t.Errorf("kubectl runguard export --service legacy-wiki: %v\n%s", err, out)
+	}
+}
+
+// exportOfManagedServiceIsItsObject: a service runguard already manages is exported as the object
+// that manages it — its namespace, name and access groups, the hand-granted bindings as comments —
+// so the plan of that export is empty.
+func exportOfManagedServiceIsItsObject(s *system) {
+	exported, stderr, code := s.runguardCLI("", "export", "--project", "acme-prod", "--location", "europe-west1", "--service", "ops-console")
+	if code != 0 {
+		s.t.Fatalf("runguard export exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{"runguard already manages this service as ProtectedService platform/ops-console (cluster e2e)",
+		"  name: ops-console\n  namespace: platform\n", "    - group:sre@acme.com\n    - user:oncall@acme.com\n    name: sre",
+		"#     - user:legacy-admin@acme.com"} {
+		if !strings.Contains(exported, want) {
+			s.t.Errorf("the export of ops-console lacks %q:\n%s", want, exported)
+		}
+	}
+	out, stderr, code := s.runguardCLI(exported, "plan", "-f", "-")
+	if code != 0 || !strings.Contains(out, "platform/ops-console (Cloud Run service acme-prod/europe-west1/ops-console): no changes") {
+		s.t.Errorf("runguard plan of ops-console's export exited %d, want 0 and no changes:\n%s%s", code, out, stderr)
+	}
 }

@@ -56,6 +56,7 @@ func TestEndToEnd(t *testing.T) {
 		}},
 		{"ExportedProjectAppliedInObserveIsInSyncWithoutWrites", func(s *system) { exportedProjectObservedInSync(s) }},
 		{"SamplesBecomeReady", func(s *system) { samplesBecomeReady(s) }},
+		{"ExportOfAManagedServiceIsItsObjectAndPlansNoChange", func(s *system) { exportOfManagedServiceIsItsObject(s) }},
 		{"InvalidManifestRejectedByKubectlApply", func(s *system) { invalidManifestRejected(s); invalidSettingsRejected(s) }},
 		{"IAPSettingsKeptAsDeclared", func(s *system) { iapSettingsKeptAsDeclared(s) }},
 		{"ProjectNotAllowedRefusedAtApplyWithoutTouchingGoogle", func(s *system) { projectNotAllowedRefused(s) }},
