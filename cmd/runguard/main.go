@@ -113,7 +113,7 @@ func (g *googleFlags) connect(ctx context.Context) (*gcp.Clients, func(), error)
 	}
 	clients, err := gcp.New(ctx, g.config)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to Google Cloud: %w", err)
+		return nil, nil, fmt.Errorf("connect to Google Cloud (credentials: Application Default Credentials, e.g. `gcloud auth application-default login`): %w", err)
 	}
 	if g.impersonate == "" {
 		return clients, clients.Close, nil
