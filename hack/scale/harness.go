@@ -57,13 +57,17 @@ var managerMetrics = []string{"rest_client_requests_total", "runguard_google_thr
 
 // results are a run's figures; a field is zero where the run did not get that far.
 type results struct {
-	world         world
-	converge      time.Duration
-	converged     bool
-	readiness     readiness
-	edit          time.Duration // 0: not applied
-	editErr       error
-	cold          snapshot // from the first create to all Ready
+	world     world
+	converge  time.Duration
+	converged bool
+	readiness readiness
+	edit      time.Duration // 0: not applied
+	editErr   error
+	// edits are the times of the edits made while every object resyncs (editsDuringResync).
+	edits         []time.Duration
+	editErrs      []error
+	editedMembers map[string]string // object key → the member its edit added
+	cold          snapshot          // from the first create to all Ready
 	events        int
 	rss, peak     float64
 	quotaFloor    time.Duration
@@ -150,6 +154,7 @@ func (h *harness) measure(ctx context.Context) (*results, error) {
 		if err := h.steady(ctx, rec, res); err != nil {
 			return res, err
 		}
+		h.editsDuringResync(ctx, c, res)
 	}
 	var st adminapi.State
 	if err := h.fake.do("GET", adminapi.StatePath, nil, &st); err != nil {
@@ -480,6 +485,9 @@ func declaredMembers(d declared, res *results) map[string][]string {
 		}
 		if i == 0 && d.name == res.world.objects[0].name && d.namespace == res.world.objects[0].namespace {
 			out[g.Name] = append(out[g.Name], editedMember)
+		}
+		if m, ok := res.editedMembers[key(d.namespace, d.name)]; ok && i == 0 {
+			out[g.Name] = append(out[g.Name], m)
 		}
 	}
 	return out

@@ -36,6 +36,7 @@ type config struct {
 	managerFlags         []string
 	resync               time.Duration // the steady phase's resync period; 0 skips that phase
 	resyncPeriods        int
+	edits                int
 	timeout              time.Duration
 	createConcurrency    int
 	assets, bin, runDir  string
@@ -61,6 +62,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&managerFlags, "manager-flags", "", "more manager flags, space-separated; they come last and win")
 	flag.DurationVar(&c.resync, "resync", 30*time.Second, "resync period of the steady phase, after the cold converge; 0 skips it")
 	flag.IntVar(&c.resyncPeriods, "resync-periods", 2, "how many resync periods the steady phase measures")
+	flag.IntVar(&c.edits, "edits", 50, "objects edited, spread over one resync period, after the steady phase (each timed to Google); 0: none")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "how long the cold converge may take")
 	flag.IntVar(&c.createConcurrency, "create-concurrency", 16, "objects created in parallel")
 	flag.StringVar(&c.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver and etcd (./hack/build-k8s-binaries.sh --print-dir)")
@@ -75,7 +77,7 @@ func parseFlags() (config, error) {
 		return c, errors.New("--projects must be 1 to 99")
 	case c.regions < 1 || c.regions > len(regions):
 		return c, fmt.Errorf("--regions must be 1 to %d", len(regions))
-	case c.latency < 0 || c.quota < 0 || c.workers < 0 || c.resync < 0 || c.resyncPeriods < 1 || c.createConcurrency < 1:
+	case c.latency < 0 || c.quota < 0 || c.workers < 0 || c.resync < 0 || c.resyncPeriods < 1 || c.createConcurrency < 1 || c.edits < 0:
 		return c, errors.New("--latency, --quota, --workers and --resync cannot be negative; --resync-periods and --create-concurrency are at least 1")
 	case c.assets == "":
 		return c, errors.New("--assets (or KUBEBUILDER_ASSETS) must name the directory of kube-apiserver and etcd")

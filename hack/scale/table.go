@@ -136,6 +136,15 @@ func printTable(w io.Writer, cfg config, r *results) {
 		row("manager RSS at the end of the resync phase", "%.0f MiB", r.steady.rss)
 		row(fmt.Sprintf("CPU seconds per resync of all %d objects", cfg.n), "%s", cpuLine(r.steady.delta.cpu, n/max(passes, 1)))
 	}
+	if len(r.edits) > 0 || len(r.editErrs) > 0 {
+		sorted := sortedCopy(r.edits)
+		v := fmt.Sprintf("p50 / p90 / p99 / max %.2f / %.2f / %.2f / %.2f s (%d edits over %s)", quantile(sorted, .5).Seconds(), quantile(sorted, .9).Seconds(),
+			quantile(sorted, .99).Seconds(), quantile(sorted, 1).Seconds(), len(r.edits), r.steady.period)
+		if len(r.editErrs) > 0 {
+			v += fmt.Sprintf("; %d not applied, e.g. %v", len(r.editErrs), r.editErrs[0])
+		}
+		row("edits applied to Google while every object resyncs (update → Google)", "%s", v)
+	}
 	if r.readiness.gaps > 0 {
 		row("objects the harness's watch missed changes of (their status writes to Ready undercounted)", "%d", r.readiness.gaps)
 	}
