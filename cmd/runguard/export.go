@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,11 +11,13 @@ import (
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/export"
 	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/manifest"
 )
 
 type exportFlags struct {
@@ -49,15 +52,22 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer done()
-	manifests, err := f.read(ctx, google)
+	if f.locations == "" {
+		fmt.Fprintf(stderr, "note: looking in the %d regions Cloud Run listed in 2026-11; name others with --location\n", len(gcp.CloudRunRegions))
+	}
+	manifests, failed, err := f.read(ctx, google, stderr)
 	if err != nil {
 		return f.google.explain(err)
 	}
-	if len(manifests) == 0 {
+	switch {
+	case len(manifests) == 0 && f.service != "":
+		return fmt.Errorf("no Cloud Run service %s in project %s (%s)", f.service, f.project, f.where())
+	case len(manifests) == 0 && failed == 0:
 		fmt.Fprintf(stderr, "no Cloud Run service found in project %s (%s)\n", f.project, f.where())
 		return nil
 	}
 	for i, m := range manifests {
+		checkTakeOver(&m)
 		out, err := m.YAML()
 		if err != nil {
 			return err
@@ -69,7 +79,26 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if failed > 0 {
+		return fmt.Errorf("%d services could not be read (said above); the others are exported", failed)
+	}
 	return nil
+}
+
+// checkTakeOver says in the manifest's notes when the commented-out groups, moved into the spec,
+// would be refused by the API server (a principal form no ProtectedService accepts).
+func checkTakeOver(m *export.Manifest) {
+	raw, err := m.TakeOverYAML()
+	if err != nil || raw == nil {
+		return
+	}
+	if _, err := manifest.Read(bytes.NewReader(raw), "take-over"); err != nil {
+		var status *apierrors.StatusError
+		if errors.As(err, &status) {
+			err = status
+		}
+		m.Notes = append(m.Notes, "moving the groups commented out below into spec.accessGroups would be refused: "+err.Error())
+	}
 }
 
 func (f *exportFlags) validate(fs *flag.FlagSet) error {
@@ -110,18 +139,19 @@ func (f *exportFlags) where() string {
 }
 
 // read lists the services and reads what each needs: the service, its invoker policy and its
-// IAP access policy. Nothing is written.
-func (f *exportFlags) read(ctx context.Context, google *gcp.Clients) ([]export.Manifest, error) {
+// IAP access policy. Nothing is written. A project it cannot read ends the export; a service it
+// cannot read is said on stderr and counted in failed, and the others are exported. A service
+// deleted between the listing and its reads is skipped.
+func (f *exportFlags) read(ctx context.Context, google *gcp.Clients, stderr io.Writer) (out []export.Manifest, failed int, err error) {
 	number, err := google.ProjectNumber(ctx, f.project)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	opts := export.Options{Cluster: f.google.clusterName, Namespace: f.namespace, Mode: iapv1alpha1.Mode(f.mode)}
-	var out []export.Manifest
 	for _, location := range f.regions() {
 		services, err := google.Services().List(ctx, f.project, location)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		sort.Slice(services, func(i, j int) bool { return services[i].GetName() < services[j].GetName() })
 		for _, svc := range services {
@@ -129,17 +159,24 @@ func (f *exportFlags) read(ctx context.Context, google *gcp.Clients) ([]export.M
 			if f.service != "" && name != f.service {
 				continue
 			}
-			observed := export.Observed{Target: iapv1alpha1.ServiceRef{Project: f.project, Location: location, Name: name}, Service: svc}
-			if observed.InvokerPolicy, err = google.ServicePolicies().Get(ctx, svc.GetName()); err != nil {
-				return nil, err
+			observed := export.Observed{Target: iapv1alpha1.ServiceRef{Project: f.project, Location: location, Name: name},
+				Service: svc, IAPAgent: gcp.IAPServiceAgent(number)}
+			observed.InvokerPolicy, err = google.ServicePolicies().Get(ctx, svc.GetName())
+			if err == nil {
+				observed.AccessPolicy, err = google.AccessPolicies().Get(ctx, gcp.IAPResource(number, location, name))
 			}
-			if observed.AccessPolicy, err = google.AccessPolicies().Get(ctx, gcp.IAPResource(number, location, name)); err != nil {
-				return nil, err
+			switch {
+			case err == nil:
+				out = append(out, export.Build(observed, opts))
+			case gcp.Classify(err) == gcp.NotFound:
+				fmt.Fprintf(stderr, "note: %s was deleted while it was read: skipped\n", svc.GetName())
+			default:
+				failed++
+				fmt.Fprintf(stderr, "%s: not exported: %v\n", svc.GetName(), f.google.explain(err))
 			}
-			out = append(out, export.Build(observed, opts))
 		}
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 func shortName(svc *runpb.Service) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,7 @@ type planFlags struct {
 	google      googleFlags
 	files       listFlag
 	annotations listFlag
+	namespace   string
 }
 
 func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -35,6 +37,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	f.google.register(fs)
 	fs.Var(&f.files, "f", "Manifest file with one or more ProtectedServices (YAML or JSON); \"-\" is standard input. Repeatable.")
 	fs.Var(&f.annotations, "annotation", "KEY=VALUE: an annotation the objects' namespace is assumed to have, such as iap.runguard.dev/allowed-projects=acme-prod. Repeatable. Without any, the namespace checks (allowed projects and members) are skipped.")
+	fs.StringVar(&f.namespace, "namespace", metav1.NamespaceDefault, "Namespace of objects whose manifest names none (kubectl apply would use the context's).")
 	if err := fs.Parse(args); err != nil {
 		return exitError, err
 	}
@@ -52,12 +55,23 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return exitError, err
 	}
+	for _, d := range docs {
+		switch {
+		case d.Object == nil:
+			fmt.Fprintf(stderr, "note: %s: skipped %s (not a ProtectedService)\n", d.Source, d.Skipped)
+		case d.Object.Namespace == "":
+			d.Object.Namespace = f.namespace
+		}
+	}
+	if !slices.ContainsFunc(docs, func(d manifest.Document) bool { return d.Object != nil }) {
+		return exitError, fmt.Errorf("no ProtectedService in %s", strings.Join(f.files, ", "))
+	}
 	opts := controllers.DefaultOptions()
 	opts.ClusterName = f.google.clusterName
 	if len(annotations) == 0 {
 		// No namespace is known: its tenancy checks cannot be judged, and are said to be skipped.
 		opts.AllowAnyProject = true
-		fmt.Fprintln(stderr, "note: no --annotation given: the namespace checks (iap.runguard.dev/allowed-projects, allowed-members, allow-public) are skipped; pass the namespace's annotations to include them.")
+		fmt.Fprintln(stderr, "note: no --annotation given: the namespace's allowed-projects and allowed-members checks are skipped, and allow-public is not assumed; pass the namespace's annotations to include them.")
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.google.timeout)
 	defer cancel()
@@ -66,20 +80,18 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitError, err
 	}
 	defer done()
-	return printPlans(ctx, google, docs, annotations, opts, stdout, stderr), nil
+	return printPlans(ctx, google, docs, annotations, opts, stdout), nil
 }
 
 // printPlans plans every object and says the exit code: 1 when any could not be planned, 2 when
 // any would change Google, else 0.
-func printPlans(ctx context.Context, google *gcp.Clients, docs []manifest.Document, annotations map[string]string, opts controllers.Options, stdout, stderr io.Writer) int {
+func printPlans(ctx context.Context, google *gcp.Clients, docs []manifest.Document, annotations map[string]string, opts controllers.Options, stdout io.Writer) int {
 	changes, objects, blocked := 0, 0, 0
 	for _, d := range docs {
 		if d.Object == nil {
-			fmt.Fprintf(stderr, "note: %s: skipped %s (not a ProtectedService)\n", d.Source, d.Skipped)
 			continue
 		}
 		ps := d.Object
-		ps.Namespace = namespaceOf(ps.Namespace)
 		ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ps.Namespace, Annotations: annotations}}
 		plan := controllers.PlanWithoutCluster(ctx, google, ps, ns, opts)
 		what := fmt.Sprintf("ProtectedService %s/%s (Cloud Run service %s)", ns.Name, ps.Name, ps.Spec.Service)
@@ -118,14 +130,6 @@ func count(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// namespaceOf is where kubectl apply would put an object without metadata.namespace.
-func namespaceOf(ns string) string {
-	if ns == "" {
-		return metav1.NamespaceDefault
-	}
-	return ns
-}
-
 func parseAnnotations(in []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, a := range in {
@@ -138,23 +142,29 @@ func parseAnnotations(in []string) (map[string]string, error) {
 	return out, nil
 }
 
+// readManifests judges every file before any is planned, and reports every refusal at once.
 func readManifests(files []string, stdin io.Reader) ([]manifest.Document, error) {
 	var out []manifest.Document
+	var errs []error
 	for _, name := range files {
-		r, label := stdin, "<stdin>"
-		if name != "-" {
-			file, err := os.Open(name)
-			if err != nil {
-				return nil, err
-			}
-			defer file.Close()
-			r, label = file, name
-		}
-		docs, err := manifest.Read(r, label)
+		docs, err := readManifest(name, stdin)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, docs...)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+func readManifest(name string, stdin io.Reader) ([]manifest.Document, error) {
+	if name == "-" {
+		return manifest.Read(stdin, "<stdin>")
+	}
+	file, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return manifest.Read(file, name)
 }

@@ -79,7 +79,7 @@ func TestExportThenPlan_DemoProjectPlansNoChange(t *testing.T) {
 	if r.code != exitOK || strings.Count(r.stdout, ": no changes") != 4 {
 		t.Errorf("plan of the export exited %d, want %d and no changes for each of 4 services:\n%s%s", r.code, exitOK, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "namespace checks") {
+	if !strings.Contains(r.stderr, "checks are skipped") {
 		t.Errorf("plan without --annotation does not say the namespace checks were skipped: %s", r.stderr)
 	}
 	if n := writes(fake); n != 0 {
@@ -189,6 +189,8 @@ func TestExport_RefusesNonsenseFlags(t *testing.T) {
 		{[]string{"export", "--project", "acme-prod", "--mode", "Sometimes"}, "--mode must be Observe or Enforce"},
 		{[]string{"export", "--project", "acme-prod", "--namespace", "Not_A_Namespace"}, "is not a namespace name"},
 		{[]string{"plan"}, "no manifest"},
+		{[]string{"export", "--project", "acme-prod", "--location", "us-central1", "--service", "nope", "--impersonate-service-account", adoption},
+			"no Cloud Run service nope in project acme-prod"},
 		{[]string{"plan", "-f", "-", "--annotation", "novalue"}, "want KEY=VALUE"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	} {
@@ -196,5 +198,13 @@ func TestExport_RefusesNonsenseFlags(t *testing.T) {
 		if r.code != exitError || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("runguard %v exited %d with %q, want %d and %q", tc.args, r.code, r.stderr, exitError, tc.want)
 		}
+	}
+}
+
+func TestPlan_InputWithoutProtectedServiceIsAnError(t *testing.T) {
+	fake := startFake(t)
+	r := runguard(t, fake, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", "plan", "-f", "-")
+	if r.code != exitError || !strings.Contains(r.stderr, "no ProtectedService in -") || !strings.Contains(r.stderr, "skipped v1 ConfigMap x") {
+		t.Errorf("plan of a ConfigMap exited %d with %q, want %d, the skipped object named and no ProtectedService", r.code, r.stderr, exitError)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -26,6 +27,8 @@ type Observed struct {
 	Service       *runpb.Service
 	InvokerPolicy *iampb.Policy
 	AccessPolicy  *iampb.Policy
+	// IAPAgent is the project's IAP service agent ("serviceAccount:service-N@gcp-sa-iap…").
+	IAPAgent string
 }
 
 // Options shape the manifests.
@@ -66,15 +69,19 @@ func Build(o Observed, opts Options) Manifest {
 	iapOn := o.Service.GetIapEnabled()
 	spec.IAP.Enabled = &iapOn
 	spec.PublicAccess = publicAccess(o.Service, o.InvokerPolicy, &m)
+	if iapOn && o.IAPAgent != "" && !iampolicy.HasMember(o.InvokerPolicy, iampolicy.InvokerRole, o.IAPAgent) {
+		m.note("IAP is on but its service agent %s may not invoke the service, so IAP cannot reach it today: the plan will grant it %s (the one change this manifest makes).",
+			o.IAPAgent, iampolicy.InvokerRole)
+	}
 
 	owner, others := markedOwners(o.AccessPolicy, opts.Cluster)
 	if owner != nil {
 		m.Object.Name, m.Object.Namespace = owner.Name, owner.Namespace
-		m.note("runguard already manages this service as ProtectedService %s/%s (cluster %s): it is exported under that name and its access groups, so applying it updates that object. What Google does not hold (deletionPolicy, IAP settings, group order) comes from the defaults: compare with the object before applying.",
-			owner.Namespace, owner.Name, owner.Cluster)
+		m.note("runguard already manages this service as ProtectedService %s/%s (cluster %s): it is exported under that name and its access groups, so applying it updates that object — including mode %s and bindingPolicy Merge; keep the object's own mode and bindingPolicy if they differ. What Google does not hold (deletionPolicy, IAP settings, group order) comes from the defaults: compare with the object before applying.",
+			owner.Namespace, owner.Name, owner.Cluster, opts.Mode)
 	}
 	for _, other := range others {
-		m.note("bindings marked by another runguard owner (%s) are left out: runguard leaves them to their owner, and stalls with ServiceClaimed while they are there.", other)
+		m.note("bindings marked by runguard owner %s are left out: runguard leaves them to their owner and stalls with ServiceClaimed while they are there. If that cluster is the one you export for, run again with --cluster-name set to the manager's; do not apply this manifest before that: it does not know that object.", other)
 	}
 	var foreign []binding
 	for _, b := range o.AccessPolicy.GetBindings() {
@@ -114,8 +121,13 @@ func publicAccess(svc *runpb.Service, invoker *iampb.Policy, m *Manifest) iapv1a
 	if len(public) == 0 {
 		return iapv1alpha1.PublicAccessDeny
 	}
-	m.note("the service is public (%s): publicAccess is Allow so nothing changes; the namespace needs the annotation iap.runguard.dev/allow-public: \"true\" (docs/tenancy.md). Set publicAccess: Deny to revoke it.",
-		strings.Join(public, ", "))
+	consent := ""
+	if !svc.GetIapEnabled() {
+		// The admission policy asks for the namespace's consent to IAP off with publicAccess Allow.
+		consent = " With IAP off, the namespace needs the annotation iap.runguard.dev/allow-public: \"true\" (docs/tenancy.md)."
+	}
+	m.note("the service is public (%s): publicAccess is Allow so nothing changes.%s Set publicAccess: Deny to revoke it.",
+		strings.Join(public, ", "), consent)
 	return iapv1alpha1.PublicAccessAllow
 }
 
@@ -134,6 +146,7 @@ func markedOwners(p *iampb.Policy, cluster string) (*iampolicy.Owner, []string) 
 			o := marker.Owner
 			own = &o
 		case own != nil && marker.Owner == *own:
+			// The owner already found: one entry per owner.
 		case !slices.Contains(others, marker.Owner.String()):
 			others = append(others, marker.Owner.String())
 		}
@@ -143,14 +156,36 @@ func markedOwners(p *iampb.Policy, cluster string) (*iampolicy.Owner, []string) 
 
 // ownGroup exports one of the owner's bindings as the access group it was written for.
 func (m *Manifest) ownGroup(name string, b *iampb.Binding) {
-	g := iapv1alpha1.AccessGroup{Name: name, Members: members(b.GetMembers())}
-	c, exact := iampolicy.DecompileCondition(b.GetCondition().GetExpression())
+	var kept []string
+	for _, member := range b.GetMembers() {
+		if reason := unrepresentable(member); reason != "" {
+			m.note("group %s: member %s cannot be declared (%s): left out, so Enforce will remove it from the binding.", name, member, reason)
+			continue
+		}
+		kept = append(kept, member)
+	}
+	if len(kept) == 0 {
+		return
+	}
+	g := iapv1alpha1.AccessGroup{Name: name, Members: members(kept)}
+	c, exact := decompile(b.GetCondition().GetExpression())
 	if !exact {
-		c = iampolicy.Context{Expression: b.GetCondition().GetExpression()}
 		m.note("group %s: its condition is not in the form runguard writes (changed by hand?); it is kept as a raw expression, which runguard will rewrite in canonical form.", name)
 	}
 	g.Context = apiContext(c)
 	m.Object.Spec.AccessGroups = append(m.Object.Spec.AccessGroups, g)
+}
+
+// decompile is DecompileCondition, keeping the whole expression raw when it is not exactly what
+// the compiler writes, or when its time window has fractions of a second, which a
+// ProtectedService (whole seconds) cannot hold.
+func decompile(expression string) (iampolicy.Context, bool) {
+	c, exact := iampolicy.DecompileCondition(expression)
+	subSecond := func(t *time.Time) bool { return t != nil && t.Nanosecond() != 0 }
+	if !exact || subSecond(c.NotBefore) || subSecond(c.NotAfter) {
+		return iampolicy.Context{Expression: expression}, false
+	}
+	return c, true
 }
 
 // binding is an accessor grant no runguard object owns.
@@ -197,11 +232,7 @@ func (m *Manifest) foreignGroups(grants []binding, used int) {
 		if !ok {
 			var ctx iampolicy.Context
 			if expression != "" {
-				c, exact := iampolicy.DecompileCondition(expression)
-				if !exact {
-					c = iampolicy.Context{Expression: expression}
-				}
-				ctx = c
+				ctx, _ = decompile(expression)
 			}
 			g = &iapv1alpha1.AccessGroup{Name: uniqueName(groupName(title, expression == ""), names), Context: apiContext(ctx)}
 			byCondition[key] = g

@@ -1,6 +1,7 @@
 package export_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/export"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/manifest"
 )
 
 var target = iapv1alpha1.ServiceRef{Project: "acme-prod", Location: "europe-west1", Name: "ops-console"}
@@ -97,34 +99,24 @@ func TestBuild_OwnedBindingsComeBackAsTheDeclaredGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := export.Build(export.Observed{Target: target, Service: service(true), InvokerPolicy: &iampb.Policy{}, AccessPolicy: plan.Policy}, options())
+	// Through YAML and the API server's judgement, as kubectl apply would take it: planned against
+	// the policy it came from, nothing changes.
+	out, err := m.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Read(bytes.NewReader(out), "export")
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("the export is not a valid manifest: %v\n%s", err, out)
+	}
+	again, err := iampolicy.PlanAccess(plan.Policy, iampolicy.Desired{Owner: owner, Role: iampolicy.AccessorRole, Groups: groupsOf(docs[0].Object)})
+	if err != nil || again.Changed {
+		t.Errorf("planning the exported manifest changes the policy it came from (err %v): %s", err, again.Diff())
+	}
 	if m.Object.Namespace != "platform" || m.Object.Name != "console" {
 		t.Errorf("exported as %s/%s, want the owner's platform/console", m.Object.Namespace, m.Object.Name)
 	}
-	var got []iampolicy.AccessGroup
-	for _, g := range m.Object.Spec.AccessGroups {
-		ag := iampolicy.AccessGroup{Name: g.Name}
-		for _, member := range g.Members {
-			ag.Members = append(ag.Members, string(member))
-		}
-		if c := g.Context; c != nil {
-			for _, l := range c.AccessLevels {
-				ag.Context.AccessLevels = append(ag.Context.AccessLevels, string(l))
-			}
-			for _, p := range c.PathPrefixes {
-				ag.Context.PathPrefixes = append(ag.Context.PathPrefixes, string(p))
-			}
-			for _, h := range c.Hosts {
-				ag.Context.Hosts = append(ag.Context.Hosts, string(h))
-			}
-			if c.NotBefore != nil {
-				t := c.NotBefore.UTC()
-				ag.Context.NotBefore = &t
-			}
-			ag.Context.Expression = c.Expression
-		}
-		got = append(got, ag)
-	}
-	if diff := cmp.Diff(declared, got); diff != "" {
+	if diff := cmp.Diff(declared, groupsOf(m.Object)); diff != "" {
 		t.Errorf("exported groups differ from the declared ones (-declared +exported):\n%s", diff)
 	}
 	if len(m.Foreign) != 0 {
@@ -183,6 +175,39 @@ func TestYAML_IsAManifestKubectlReads(t *testing.T) {
 	}
 }
 
+// groupsOf is the object's access groups as the policy planner takes them.
+func groupsOf(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
+	var out []iampolicy.AccessGroup
+	for _, g := range ps.Spec.AccessGroups {
+		ag := iampolicy.AccessGroup{Name: g.Name}
+		for _, member := range g.Members {
+			ag.Members = append(ag.Members, string(member))
+		}
+		if c := g.Context; c != nil {
+			for _, l := range c.AccessLevels {
+				ag.Context.AccessLevels = append(ag.Context.AccessLevels, string(l))
+			}
+			for _, p := range c.PathPrefixes {
+				ag.Context.PathPrefixes = append(ag.Context.PathPrefixes, string(p))
+			}
+			for _, h := range c.Hosts {
+				ag.Context.Hosts = append(ag.Context.Hosts, string(h))
+			}
+			if c.NotBefore != nil {
+				t := c.NotBefore.UTC()
+				ag.Context.NotBefore = &t
+			}
+			if c.NotAfter != nil {
+				t := c.NotAfter.UTC()
+				ag.Context.NotAfter = &t
+			}
+			ag.Context.Expression = c.Expression
+		}
+		out = append(out, ag)
+	}
+	return out
+}
+
 func mentions(notes []string, words ...string) bool {
 	all := strings.Join(notes, "\n")
 	for _, w := range words {
@@ -191,4 +216,61 @@ func mentions(notes []string, words ...string) bool {
 		}
 	}
 	return true
+}
+
+func TestBuild_OwnedGroupLosesADeletedMemberAndSaysEnforceRemovesIt(t *testing.T) {
+	owner := iampolicy.Owner{Cluster: "demo", Namespace: "platform", Name: "console"}
+	plan, err := iampolicy.PlanAccess(&iampb.Policy{}, iampolicy.Desired{Owner: owner, Role: iampolicy.AccessorRole,
+		Groups: []iampolicy.AccessGroup{{Name: "sre", Members: []string{"user:gone@acme.com", "user:here@acme.com"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IAM rewrites a deleted principal in place.
+	plan.Policy.Bindings[0].Members[0] = "deleted:user:gone@acme.com?uid=123"
+	m := export.Build(export.Observed{Target: target, Service: service(true), InvokerPolicy: &iampb.Policy{}, AccessPolicy: plan.Policy}, options())
+	if len(m.Object.Spec.AccessGroups) != 1 || len(m.Object.Spec.AccessGroups[0].Members) != 1 || m.Object.Spec.AccessGroups[0].Members[0] != "user:here@acme.com" {
+		t.Errorf("groups %+v, want sre with user:here@acme.com only", m.Object.Spec.AccessGroups)
+	}
+	if !mentions(m.Notes, "deleted:user:gone@acme.com?uid=123", "Enforce will remove it") {
+		t.Errorf("notes %q do not say the deleted member is left out", m.Notes)
+	}
+}
+
+func TestBuild_MarkersOfAnotherClusterNameTellToSetClusterName(t *testing.T) {
+	owner := iampolicy.Owner{Cluster: "prod", Namespace: "platform", Name: "console"}
+	plan, err := iampolicy.PlanAccess(&iampb.Policy{}, iampolicy.Desired{Owner: owner, Role: iampolicy.AccessorRole,
+		Groups: []iampolicy.AccessGroup{{Name: "sre", Members: []string{"group:sre@acme.com"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := export.Build(export.Observed{Target: target, Service: service(true), InvokerPolicy: &iampb.Policy{}, AccessPolicy: plan.Policy}, options())
+	if m.Object.Namespace == "platform" && m.Object.Name == "console" {
+		t.Errorf("exported under another cluster's object's name: applying it would take that object over")
+	}
+	if !mentions(m.Notes, "prod/platform/console", "--cluster-name") {
+		t.Errorf("notes %q do not say to set --cluster-name", m.Notes)
+	}
+}
+
+func TestBuild_IAPOnWithoutItsAgentsGrantIsSaid(t *testing.T) {
+	agent := "serviceAccount:service-512345678901@gcp-sa-iap.iam.gserviceaccount.com"
+	m := export.Build(export.Observed{Target: target, Service: service(true), InvokerPolicy: &iampb.Policy{}, AccessPolicy: &iampb.Policy{}, IAPAgent: agent}, options())
+	if !mentions(m.Notes, agent, "IAP cannot reach it today") {
+		t.Errorf("notes %q do not say IAP's agent may not invoke the service", m.Notes)
+	}
+	granted := &iampb.Policy{Bindings: []*iampb.Binding{{Role: iampolicy.InvokerRole, Members: []string{agent}}}}
+	m = export.Build(export.Observed{Target: target, Service: service(true), InvokerPolicy: granted, AccessPolicy: &iampb.Policy{}, IAPAgent: agent}, options())
+	if mentions(m.Notes, "IAP cannot reach it today") {
+		t.Errorf("notes %q complain about a grant that is there", m.Notes)
+	}
+}
+
+func TestBuild_SubSecondWindowIsKeptRaw(t *testing.T) {
+	expression := `request.time < timestamp("2027-01-01T00:00:00.5Z")`
+	access := &iampb.Policy{Bindings: []*iampb.Binding{{Role: iampolicy.AccessorRole, Members: []string{"user:a@acme.com"},
+		Condition: &expr.Expr{Title: "half", Expression: expression}}}}
+	m := export.Build(export.Observed{Target: target, Service: service(true), InvokerPolicy: &iampb.Policy{}, AccessPolicy: access}, options())
+	if len(m.Foreign) != 1 || m.Foreign[0].Context == nil || m.Foreign[0].Context.NotAfter != nil || m.Foreign[0].Context.Expression != expression {
+		t.Errorf("foreign groups %+v: want the sub-second window kept as the raw expression", m.Foreign)
+	}
 }

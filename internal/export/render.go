@@ -67,3 +67,16 @@ func writeComment(b *bytes.Buffer, text, indent string) {
 	}
 	b.WriteString(line + "\n")
 }
+
+// TakeOverYAML is the object as it would be with the unowned grants moved into spec.accessGroups
+// and bindingPolicy Exclusive — what the comments invite — so a caller can check the API server
+// would accept it; nil when there is nothing to take over.
+func (m Manifest) TakeOverYAML() ([]byte, error) {
+	if len(m.Foreign) == 0 {
+		return nil, nil
+	}
+	o := m.Object.DeepCopy()
+	o.Spec.AccessGroups = append(o.Spec.AccessGroups, m.Foreign...)
+	o.Spec.BindingPolicy = iapv1alpha1.BindingPolicyExclusive
+	return objectYAML(o)
+}
