@@ -28,7 +28,7 @@ import (
 
 func main() {
 	var (
-		metricsAddr, probeAddr                    string
+		metricsAddr, probeAddr, pprofAddr         string
 		secureMetrics, enableHTTP2                bool
 		leaderElect                               bool
 		leaderElectionID, leaderElectionNamespace string
@@ -42,6 +42,7 @@ func main() {
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2 (off: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address Go's pprof profiles are served on (for measuring memory and CPU); empty (default): off.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica writes.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "runguard.iap.runguard.dev", "Name of the leader election Lease.")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the Lease (default: the pod's namespace, or \"default\" outside a cluster).")
@@ -100,6 +101,7 @@ func main() {
 		Scheme:                  scheme.New(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        leaderElectionID,
 		LeaderElectionNamespace: leaderElectionNamespace,
