@@ -136,6 +136,14 @@ func TestDeployment_IsLockedDownAndHighlyAvailable(t *testing.T) {
 					t.Errorf("no %s limit", res)
 				}
 			}
+			// GOMEMLIMIT follows the memory limit, so the Go runtime collects harder near it
+			// instead of the container being OOM-killed.
+			if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+				return e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+					e.ValueFrom.ResourceFieldRef.Resource == "limits.memory"
+			}) {
+				t.Errorf("env %+v: want GOMEMLIMIT from limits.memory", c.Env)
+			}
 			probe := func(p *corev1.Probe, path string) {
 				if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != path || p.HTTPGet.Port != intstr.FromInt32(8081) {
 					t.Errorf("probe %+v, want GET %s on 8081", p, path)
