@@ -71,6 +71,12 @@ func runSuite(m *testing.M) int {
 		{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
 		// late-agent-project's IAP agent is created by the test that needs it.
 		{ID: "late-agent-project", Number: 444444444444, NoIAPServiceAgent: true, Principals: knownPrincipals},
+		// The permission preflight is remembered per project: a test about what it asks needs a
+		// project of its own, where no other test's object passed it first.
+		{ID: "preflight-project", Number: 555555555555, Principals: knownPrincipals},
+		{ID: "settings-preflight-project", Number: 666666666666, Principals: knownPrincipals},
+		{ID: "preflight-reuse-project", Number: 777777777777, Principals: knownPrincipals},
+		{ID: "preflight-denial-project", Number: 888888888888, Principals: knownPrincipals},
 	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -140,6 +146,7 @@ type world struct {
 	t         testing.TB
 	ns        string
 	service   string // short name
+	project   string
 	fullName  string
 	iapTarget string
 }
@@ -159,7 +166,8 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	n := names.Add(1)
 	w := &world{t: t, ns: fmt.Sprintf("tenant-%d", n), service: fmt.Sprintf("svc-%d", n)}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Annotations: map[string]string{
-		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project",
+		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project," +
+			"preflight-project,settings-preflight-project,preflight-reuse-project,preflight-denial-project",
 	}}}
 	svc := gcpfake.Service{Project: project, Location: location, Name: w.service}
 	for _, o := range opts {
@@ -168,7 +176,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}
-	w.service = svc.Name
+	w.service, w.project = svc.Name, svc.Project
 	if svc.Name != "" {
 		if err := fake.AddService(svc); err != nil {
 			t.Fatal(err)
@@ -187,15 +195,29 @@ func numberOf(p string) int64 {
 		return 333333333333
 	case "late-agent-project":
 		return 444444444444
+	case "preflight-project":
+		return 555555555555
+	case "settings-preflight-project":
+		return 666666666666
+	case "preflight-reuse-project":
+		return 777777777777
+	case "preflight-denial-project":
+		return 888888888888
 	}
 	return projectNumber
+}
+
+// inProject puts the world's Cloud Run service in another seeded project; objects made with
+// w.object target it there.
+func inProject(p string) worldOption {
+	return withService(func(s *gcpfake.Service) { s.Project = p })
 }
 
 func (w *world) object(name string, groups ...iapv1alpha1.AccessGroup) *iapv1alpha1.ProtectedService {
 	return &iapv1alpha1.ProtectedService{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: name},
 		Spec: iapv1alpha1.ProtectedServiceSpec{
-			Service:      iapv1alpha1.ServiceRef{Project: project, Location: location, Name: w.service},
+			Service:      iapv1alpha1.ServiceRef{Project: w.project, Location: location, Name: w.service},
 			AccessGroups: groups,
 		},
 	}
