@@ -219,7 +219,9 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 		if s.facts.otherOwner != nil { // the claim was lost to a concurrent writer
 			return out
 		}
-		return append(out, s.runAll(ctx, enableIAP, revokePublicAccess)...)
+		// The rollout IAP's switch started is looked at only once public access is revoked too:
+		// a read never delays the lockdown.
+		return append(out, s.runAll(ctx, enableIAP, revokePublicAccess, reports(iapv1alpha1.ConditionIAPEnabled, r.followRollout))...)
 	}
 	if out := s.runAll(ctx, revokePublicAccess); out != nil {
 		return out

@@ -113,6 +113,9 @@ type iapFact struct {
 	reason string
 	// on: the rollout switches IAP on (RollingOut, RolloutFailed).
 	on bool
+	// started: this pass sent the switch; followRollout reads the service once more to see
+	// whether its rollout has finished.
+	started bool
 	// remaining is how long IAP stays on for the revocation to propagate.
 	remaining time.Duration
 	// failedRollout is the message of a failed rollout of the service.

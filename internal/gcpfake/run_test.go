@@ -553,3 +553,26 @@ func TestFailNextRollout_TheNextChangeFailsAtOnceAsGoogleReportsIt(t *testing.T)
 		t.Errorf("the rollout after the failed one did not start: %v", svc.TerminalCondition)
 	}
 }
+
+func TestSlowNextRollout_OnlyTheNextRolloutTakesThatLong(t *testing.T) {
+	f := startFake(t, gcpfake.Options{})
+	ctx := ctxT(t)
+	if err := f.SlowNextRollout(helloName, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: helloName, Template: template("slow")}}); err != nil {
+		t.Fatal(err)
+	}
+	if svc, _ := f.GetService(helloName); !svc.Reconciling || svc.ObservedGeneration >= svc.Generation {
+		t.Errorf("the slow rollout is done at once: reconciling %v, observed %d of %d", svc.Reconciling, svc.ObservedGeneration, svc.Generation)
+	}
+	if err := f.FailRollout(helloName, "stop"); err != nil { // end it, so the next change starts one
+		t.Fatal(err)
+	}
+	if _, err := f.run.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: helloName, Template: template("fast")}}); err != nil {
+		t.Fatal(err)
+	}
+	if svc, _ := f.GetService(helloName); svc.Reconciling || svc.ObservedGeneration != svc.Generation {
+		t.Errorf("the rollout after the slow one was not done at once (ReconcileDelay 0): reconciling %v, observed %d of %d", svc.Reconciling, svc.ObservedGeneration, svc.Generation)
+	}
+}
