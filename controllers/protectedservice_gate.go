@@ -130,18 +130,33 @@ func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, re
 	if r.planOnly {
 		want = readPermissions(want)
 	}
-	missing, err := s.google.MissingPermissions(ctx, resource, want)
-	if err != nil {
+	ask := func() (bool, error) {
+		missing, err := s.google.MissingPermissions(ctx, resource, want)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range missing {
+			s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
+		}
+		if len(missing) == 0 {
+			r.permissions.passed(key, s.facts.now)
+		}
+		return len(missing) == 0, nil
+	}
+	if r.permissions.wasDenied(s.key()) {
+		return discard(ask())
+	}
+	// Objects of one project adopted together ask once: the others take a pass from that answer,
+	// and ask about their own resources only when it was not one.
+	asked := false
+	passed, err, _ := r.permissions.asking.Do(key, func() (any, error) { asked = true; return ask() })
+	if asked || (err == nil && passed.(bool)) {
 		return err
 	}
-	for _, p := range missing {
-		s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
-	}
-	if len(missing) == 0 {
-		r.permissions.passed(key, s.facts.now)
-	}
-	return nil
+	return discard(ask())
 }
+
+func discard[T any](_ T, err error) error { return err }
 
 // readPermissions are those of perms that only read: all runguard plan's caller needs.
 func readPermissions(perms []string) []string {

@@ -256,7 +256,7 @@ func TestSettings_RemovedFromTheSpecIsLeftAsItIsAndClearResets(t *testing.T) {
 // test's own: a project whose settings permissions passed is not asked again.)
 func TestSettings_MissingSettingsPermissionIsNamed(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, inProject("settings-preflight-project"))
+	w := newWorld(t, inProject(newProject(t)))
 	w.create(w.object("plain", group("devs", "user:alice@acme.com")))
 	w.waitReady("plain")
 	fake.DenyPermission(w.iapTarget, "iap.webServices.updateSettings")

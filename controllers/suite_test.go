@@ -71,12 +71,6 @@ func runSuite(m *testing.M) int {
 		{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
 		// late-agent-project's IAP agent is created by the test that needs it.
 		{ID: "late-agent-project", Number: 444444444444, NoIAPServiceAgent: true, Principals: knownPrincipals},
-		// The permission preflight is remembered per project: a test about what it asks needs a
-		// project of its own, where no other test's object passed it first.
-		{ID: "preflight-project", Number: 555555555555, Principals: knownPrincipals},
-		{ID: "settings-preflight-project", Number: 666666666666, Principals: knownPrincipals},
-		{ID: "preflight-reuse-project", Number: 777777777777, Principals: knownPrincipals},
-		{ID: "preflight-denial-project", Number: 888888888888, Principals: knownPrincipals},
 	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -166,8 +160,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	n := names.Add(1)
 	w := &world{t: t, ns: fmt.Sprintf("tenant-%d", n), service: fmt.Sprintf("svc-%d", n)}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Annotations: map[string]string{
-		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project," +
-			"preflight-project,settings-preflight-project,preflight-reuse-project,preflight-denial-project",
+		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project",
 	}}}
 	svc := gcpfake.Service{Project: project, Location: location, Name: w.service}
 	for _, o := range opts {
@@ -188,29 +181,30 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 }
 
 func numberOf(p string) int64 {
-	switch p {
-	case "iap-off-project":
-		return 222222222222
-	case "no-agent-project":
-		return 333333333333
-	case "late-agent-project":
-		return 444444444444
-	case "preflight-project":
-		return 555555555555
-	case "settings-preflight-project":
-		return 666666666666
-	case "preflight-reuse-project":
-		return 777777777777
-	case "preflight-denial-project":
-		return 888888888888
-	}
-	return projectNumber
+	n, _ := fake.ProjectNumber(p)
+	return n
 }
 
-// inProject puts the world's Cloud Run service in another seeded project; objects made with
-// w.object target it there.
+// inProject puts the world's Cloud Run service in another project, which its namespace may
+// target; objects made with w.object target it there.
 func inProject(p string) worldOption {
-	return withService(func(s *gcpfake.Service) { s.Project = p })
+	return func(ns *corev1.Namespace, s *gcpfake.Service) {
+		s.Project = p
+		ns.Annotations[controllers.AnnotationAllowedProjects] += "," + p
+	}
+}
+
+// newProject adds a project of the test's own to the fake. The permission preflight is
+// remembered per project, so a test about what it asks needs a project where no other object
+// (of another test, or of an earlier run with -count) passed it first.
+func newProject(t testing.TB) string {
+	t.Helper()
+	n := names.Add(1)
+	id := fmt.Sprintf("own-project-%d", n)
+	if err := fake.AddProject(gcpfake.Project{ID: id, Number: 500000000000 + n, Principals: knownPrincipals}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func (w *world) object(name string, groups ...iapv1alpha1.AccessGroup) *iapv1alpha1.ProtectedService {

@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -225,6 +226,8 @@ type permissionCache struct {
 	// condition keeps naming every missing permission instead of alternating with the call's
 	// denial as other objects refill the project's entries.
 	denied map[types.NamespacedName]bool
+	// asking coalesces the preflights of one key made at the same time.
+	asking singleflight.Group
 }
 
 // preflightKind is what a preflight asked for: the permissions on a Cloud Run service, on an IAP
@@ -280,6 +283,12 @@ func (c *permissionCache) passEnded(object types.NamespacedName, identity, proje
 	for _, k := range preflightKinds {
 		delete(c.passes, permissionKey(identity, project, k))
 	}
+}
+
+func (c *permissionCache) wasDenied(object types.NamespacedName) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.denied[object]
 }
 
 func (c *permissionCache) forget(object types.NamespacedName) {
