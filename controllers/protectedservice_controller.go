@@ -247,7 +247,7 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 	}
 	r.recordWrites(s)
 	denied := slices.ContainsFunc(outcomes, func(o *outcome) bool { return o.reason == iapv1alpha1.ReasonPermissionDenied })
-	r.permissions.passEnded(key, s.facts.identity, s.facts.target.Project, denied)
+	r.permissions.passEnded(key, s.facts.identity, s.facts.target.Project, denied, shown == nil)
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
 	verifications.passed(key, s.facts.now, shown == nil && s.facts.deletion == nil)
 	applyStatus(s.ps, &s.facts, shown)

@@ -143,20 +143,19 @@ func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, re
 		}
 		return len(missing) == 0, nil
 	}
-	if r.permissions.wasDenied(s.key()) {
-		return discard(ask())
-	}
 	// Objects of one project adopted together ask once: the others take a pass from that answer,
-	// and ask about their own resources only when it was not one.
-	asked := false
-	passed, err, _ := r.permissions.asking.Do(key, func() (any, error) { asked = true; return ask() })
-	if asked || (err == nil && passed.(bool)) {
-		return err
+	// and ask about their own resources only when it was not one. An object whose last pass was
+	// denied always asks for itself.
+	if !r.permissions.wasDenied(s.key()) {
+		asked := false
+		passed, err, _ := r.permissions.asking.Do(key, func() (any, error) { asked = true; return ask() })
+		if asked || (err == nil && passed.(bool)) {
+			return err
+		}
 	}
-	return discard(ask())
+	_, err := ask()
+	return err
 }
-
-func discard[T any](_ T, err error) error { return err }
 
 // readPermissions are those of perms that only read: all runguard plan's caller needs.
 func readPermissions(perms []string) []string {

@@ -204,7 +204,7 @@ func (f *firstSeen) forget(key types.NamespacedName) {
 
 // permissionTTL is how long a passed permission preflight is trusted (at least two resync
 // periods): the preflight is for reporting what is missing before the first write; a role
-// revoked later is found by the call it denies, which clears the entry.
+// revoked later is found by the call it denies, which clears the project's entries.
 const permissionTTL = 24 * time.Hour
 
 // permissionCache remembers when each project passed the permission preflight, per identity and
@@ -214,15 +214,15 @@ const permissionTTL = 24 * time.Hour
 //
 // Keyed by project, not by resource: roles are granted on projects (docs/install.md), so the
 // answer for one service is the answer for the next one adopted there, and an adoption of N
-// services asks about once per project instead of 2 N times. The price: a permission granted
+// services asks once per project and kind instead of 2 N times. The price: a permission granted
 // or denied on one service only is found by the call it affects, not by the preflight; that
 // denial clears the entries, so the object's next pass asks about its own resources and names
 // every missing permission.
 type permissionCache struct {
 	mu     sync.Mutex
 	passes map[string]time.Time
-	// denied are the objects whose last pass was denied a permission: they ask about their own
-	// resources on every pass until one is not, whatever the project's entries say, so their
+	// denied are the objects a pass of which was denied a permission: they ask about their own
+	// resources on every pass until one ends clean, whatever the project's entries say, so their
 	// condition keeps naming every missing permission instead of alternating with the call's
 	// denial as other objects refill the project's entries.
 	denied map[types.NamespacedName]bool
@@ -266,14 +266,17 @@ func (c *permissionCache) passed(key string, now time.Time) {
 	c.passes[key] = now
 }
 
-// passEnded records whether object's pass, acting as identity in project, was denied a
-// permission. A denial drops the project's entries of every kind (the answer was wrong, has
-// changed, or does not hold for this object's resources) and makes the object ask again.
-func (c *permissionCache) passEnded(object types.NamespacedName, identity, project string, denied bool) {
+// passEnded records how object's pass, acting as identity in project, ended. A denial drops the
+// project's entries of every kind (the answer was wrong, has changed, or does not hold for this
+// object's resources) and makes the object ask for itself until a pass of it ends clean: one cut
+// short before the preflight (a transient failure) proves nothing.
+func (c *permissionCache) passEnded(object types.NamespacedName, identity, project string, denied, clean bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !denied {
+	if clean {
 		delete(c.denied, object)
+	}
+	if !denied {
 		return
 	}
 	if c.denied == nil {

@@ -9,7 +9,7 @@ import (
 
 // A project that passed the preflight is trusted for every object in it, until one object's
 // pass is denied: then the project is asked again, and that object asks on every pass until one
-// is not denied.
+// ends clean.
 func TestPermissionCache_RemembersProjectsUntilADenial(t *testing.T) {
 	var c permissionCache
 	now := time.Now()
@@ -32,19 +32,23 @@ func TestPermissionCache_RemembersProjectsUntilADenial(t *testing.T) {
 		t.Error("an answer older than the TTL was trusted")
 	}
 
-	c.passEnded(a, "", "acme", true)
+	c.passEnded(a, "", "acme", true, false)
 	if c.fresh(b, run, now, time.Hour) || c.fresh(b, iap, now, time.Hour) {
 		t.Error("a denial in the project must drop its remembered answers")
 	}
 	c.passed(run, now) // another object refills the project's entry
 	if c.fresh(a, run, now, time.Hour) {
-		t.Error("the denied object must ask about its own resources until a pass is not denied")
+		t.Error("the denied object must ask about its own resources until a pass ends clean")
 	}
 	if !c.fresh(b, run, now, time.Hour) {
 		t.Error("the refilled entry must hold for the others")
 	}
-	c.passEnded(a, "", "acme", false)
+	c.passEnded(a, "", "acme", false, false)
+	if c.fresh(a, run, now, time.Hour) {
+		t.Error("a pass cut short (not clean) proved nothing, yet the object trusts the project again")
+	}
+	c.passEnded(a, "", "acme", false, true)
 	if !c.fresh(a, run, now, time.Hour) {
-		t.Error("after a pass that was not denied, the object trusts the project again")
+		t.Error("after a clean pass, the object trusts the project again")
 	}
 }
