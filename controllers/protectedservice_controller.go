@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -101,7 +102,7 @@ type ProtectedServiceReconciler struct {
 	drift   driftTracker
 	health  projectHealth
 	agents  firstSeen // since when IAM rejects the object's IAP service agent
-	// permissions remembers which resources passed the permission preflight.
+	// permissions remembers which projects passed the permission preflight.
 	permissions permissionCache
 	rollouts    rolloutTracker // the generation each object's own IAP switch produced
 	// corrections times the correction of changes audit entries reported.
@@ -218,7 +219,9 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 		if s.facts.otherOwner != nil { // the claim was lost to a concurrent writer
 			return out
 		}
-		return append(out, s.runAll(ctx, enableIAP, revokePublicAccess)...)
+		// The rollout IAP's switch started is looked at only once public access is revoked too:
+		// a read never delays the lockdown.
+		return append(out, s.runAll(ctx, enableIAP, revokePublicAccess, reports(iapv1alpha1.ConditionIAPEnabled, r.followRollout))...)
 	}
 	if out := s.runAll(ctx, revokePublicAccess); out != nil {
 		return out
@@ -243,14 +246,8 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		shown = worst(shown, o)
 	}
 	r.recordWrites(s)
-	for _, o := range outcomes {
-		if o.reason == iapv1alpha1.ReasonPermissionDenied {
-			// Ask again on the next pass: the answer was wrong, or has changed.
-			id := s.facts.identity
-			r.permissions.forget(permissionKey(id, s.facts.serviceName), permissionKey(id, s.facts.iapResource),
-				permissionKey(id, s.facts.iapResource)+withSettings)
-		}
-	}
+	denied := slices.ContainsFunc(outcomes, func(o *outcome) bool { return o.reason == iapv1alpha1.ReasonPermissionDenied })
+	r.permissions.passEnded(key, s.facts.identity, s.facts.target.Project, denied, shown == nil)
 	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
 	verifications.passed(key, s.facts.now, shown == nil && s.facts.deletion == nil)
 	applyStatus(s.ps, &s.facts, shown)
@@ -325,6 +322,7 @@ func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
 	verifications.forget(key)
 	r.agents.forget(key)
 	r.rollouts.forget(key)
+	r.permissions.forget(key)
 }
 
 func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {

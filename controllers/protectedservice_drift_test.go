@@ -87,8 +87,13 @@ func TestDrift_PublicInvokerGrantAndDisabledInvokerCheckAreReverted(t *testing.T
 	if got := bindingsOf(w.servicePolicy())[invoker+"|"]; !slices.Equal(got, []string{agentOf("123456789012")}) {
 		t.Errorf("run.invoker = %v, want only the IAP agent", got)
 	}
+	// One Event per pass names the fields it corrected and lists its writes (one pass, or two).
 	w.waitEvent("lockdown", corev1.EventTypeNormal, "DriftCorrected", "public invoker grant")
 	w.waitEvent("lockdown", corev1.EventTypeNormal, "DriftCorrected", "invoker_iam_disabled")
+	w.waitEvent("lockdown", corev1.EventTypeNormal, "DriftCorrected", "Revoked public access")
+	if got := w.eventsWithReason("lockdown", "GoogleCloudUpdated"); len(got) != 1 {
+		t.Errorf("%d GoogleCloudUpdated Events, want only the adoption's: a correction is a DriftCorrected Event", len(got))
+	}
 	w.waitReady("lockdown")
 }
 

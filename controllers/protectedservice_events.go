@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -13,27 +14,97 @@ import (
 	"github.com/runguard/runguard/internal/iampolicy"
 )
 
-// recordWrites turns each Google write of the pass into an Event and, when the object was
-// already Ready for this generation, into a drift correction.
+// recordWrites records the pass's Google writes as one Event: DriftCorrected when the object was
+// already Ready for this generation (the writes corrected drift), else GoogleCloudUpdated. Its
+// note lists every write in order. Drift is also counted per kind of write, and a field corrected
+// too often gets a FightingWriter warning of its own.
 func (r *ProtectedServiceReconciler) recordWrites(s *scope) {
 	if s.observing() {
 		r.recordPlan(s)
 		return
 	}
-	for _, w := range s.facts.writes {
-		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", string(w.kind), "%s", writeNote(w))
-		if !s.facts.wasReady || s.facts.deletion != nil {
-			continue
-		}
+	writes := s.facts.writes
+	if len(writes) == 0 {
+		return
+	}
+	if !s.facts.wasReady || s.facts.deletion != nil {
+		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", writesAction(writes), "%s",
+			writesNote(fmt.Sprintf("Updated Google Cloud for %s", s.ps.Spec.Service), writes))
+		return
+	}
+	var fields []string
+	for _, w := range writes {
 		field := w.kind.field()
+		if !slices.Contains(fields, field) {
+			fields = append(fields, field)
+		}
 		driftCorrections.WithLabelValues(field).Inc()
-		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "DriftCorrected", string(w.kind), "Corrected drift of %s on %s.", field, s.ps.Spec.Service)
 		if n, fighting := r.drift.corrected(s.ps, field); fighting {
 			r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "FightingWriter", string(w.kind),
 				"%s was corrected %d times within %s: another tool keeps writing it. Find that writer (Terraform, gcloud scripts, Config Connector) and stop it managing %s.",
 				field, n, fightWindow, field)
 		}
 	}
+	r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "DriftCorrected", writesAction(writes), "%s",
+		writesNote(fmt.Sprintf("Corrected drift of %s on %s", strings.Join(fields, " and "), s.ps.Spec.Service), writes))
+}
+
+// maxNote is the longest note events.k8s.io/v1 accepts.
+const maxNote = 1024
+
+// writesAction is the action of a pass's Event: the kinds of its writes, in order. The events API
+// folds Events with the same type, reason, action and object within minutes into one series that
+// keeps the first note and only counts the others; with the kinds as action, a pass that wrote
+// something else (an edit applied after the adoption) is an Event of its own, while the same
+// correction made again and again (a fight) folds into one counted series, as before.
+func writesAction(writes []googleWrite) string {
+	var kinds []string
+	for _, w := range writes {
+		if !slices.Contains(kinds, string(w.kind)) {
+			kinds = append(kinds, string(w.kind))
+		}
+	}
+	return strings.Join(kinds, ",")
+}
+
+// writesNote is head followed by every write's note, numbered, within maxNote: the writes that do
+// not fit are left out from the end and counted instead.
+func writesNote(head string, writes []googleWrite) string {
+	items := make([]string, len(writes))
+	for i, w := range writes {
+		items[i] = writeNote(w)
+		if len(writes) > 1 {
+			items[i] = fmt.Sprintf("(%d) %s", i+1, items[i])
+		}
+	}
+	more := func(shown int) string {
+		if shown == len(items) {
+			return ""
+		}
+		if left := len(items) - shown; left > 1 {
+			return fmt.Sprintf(" … and %d more writes.", left)
+		}
+		return " … and 1 more write."
+	}
+	for shown := len(items); shown > 0; shown-- {
+		if note := head + ": " + strings.Join(items[:shown], " ") + more(shown); len(note) <= maxNote {
+			return note
+		}
+	}
+	return cutNote(head+": "+items[0], maxNote-len(more(1))) + more(1)
+}
+
+// cutNote shortens s to at most n bytes, at a character boundary, marking the cut.
+func cutNote(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	end := n - len(mark)
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + mark
 }
 
 func writeNote(w googleWrite) string {

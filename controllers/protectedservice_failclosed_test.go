@@ -66,8 +66,11 @@ func TestLockdown_RunsOnEveryPassWhateverElseStalls(t *testing.T) {
 		{name: "IAP policy write not permitted", reason: iapv1alpha1.ReasonPermissionDenied, opts: []worldOption{withService(public)},
 			change: func(*iapv1alpha1.ProtectedService) {},
 			setup: func(t *testing.T, w *world) {
+				// Denied to the preflight and to the call: the project may have passed the
+				// preflight already (it is remembered per project).
 				fake.DenyPermission(w.iapTarget, "iap.webServices.setIamPolicy")
 				t.Cleanup(func() { fake.AllowPermission(w.iapTarget, "iap.webServices.setIamPolicy") })
+				addFault(t, gcpfake.FaultRule{Method: "iap.SetIamPolicy", Resource: w.iapTarget, Code: codes.PermissionDenied})
 			}},
 		{name: "IAP service agent missing", reason: iapv1alpha1.ReasonIAPServiceAgentMissing,
 			opts:   []worldOption{withService(func(s *gcpfake.Service) { public(s); s.Project = "no-agent-project" })},

@@ -100,14 +100,16 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 
 // checkPermissions asks Google, before the converge stage writes, which permissions runguard
 // lacks on the service and on the IAP resource, and reports every missing one at once instead of
-// failing one call at a time. A resource that passed is not asked again for permissionTTL (or
-// until a call on it is denied), so the quiet resync stays at 3 reads.
+// failing one call at a time. A project whose resources of that kind passed is not asked again
+// for permissionTTL (or until a call in it is denied), so neither the quiet resync nor the next
+// object adopted in the project pays for it.
 func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *scope) *outcome {
 	for _, check := range []struct {
 		resource string
+		kind     preflightKind
 		want     []string
-	}{{s.facts.serviceName, gcp.ServicePermissions}, {s.facts.iapResource, gcp.AccessPermissions}} {
-		if err := r.preflight(ctx, s, check.resource, permissionKey(s.facts.identity, check.resource), check.want); err != nil {
+	}{{s.facts.serviceName, preflightService, gcp.ServicePermissions}, {s.facts.iapResource, preflightAccess, gcp.AccessPermissions}} {
+		if err := r.preflight(ctx, s, check.resource, check.kind, check.want); err != nil {
 			return googleFailure(err)
 		}
 	}
@@ -117,26 +119,42 @@ func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *sc
 	return nil
 }
 
-// preflight records which of want the pass's identity lacks on resource, unless key passed
-// within the cache's trust period.
-func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, resource, key string, want []string) error {
-	if r.permissions.fresh(key, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
+// preflight records which of want the pass's identity lacks on resource, unless resources of
+// that kind in the object's project passed within the cache's trust period. It asks about the
+// object's own resource, so a denial names it; a pass is remembered for the whole project.
+func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, resource string, kind preflightKind, want []string) error {
+	key := permissionKey(s.facts.identity, s.facts.target.Project, kind)
+	if r.permissions.fresh(s.key(), key, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
 		return nil
 	}
 	if r.planOnly {
 		want = readPermissions(want)
 	}
-	missing, err := s.google.MissingPermissions(ctx, resource, want)
-	if err != nil {
-		return err
+	ask := func() (bool, error) {
+		missing, err := s.google.MissingPermissions(ctx, resource, want)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range missing {
+			s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
+		}
+		if len(missing) == 0 {
+			r.permissions.passed(key, s.facts.now)
+		}
+		return len(missing) == 0, nil
 	}
-	for _, p := range missing {
-		s.facts.missingPermissions = append(s.facts.missingPermissions, p+" on "+resource)
+	// Objects of one project adopted together ask once: the others take a pass from that answer,
+	// and ask about their own resources only when it was not one. An object whose last pass was
+	// denied always asks for itself.
+	if !r.permissions.wasDenied(s.key()) {
+		asked := false
+		passed, err, _ := r.permissions.asking.Do(key, func() (any, error) { asked = true; return ask() })
+		if asked || (err == nil && passed.(bool)) {
+			return err
+		}
 	}
-	if len(missing) == 0 {
-		r.permissions.passed(key, s.facts.now)
-	}
-	return nil
+	_, err := ask()
+	return err
 }
 
 // readPermissions are those of perms that only read: all runguard plan's caller needs.

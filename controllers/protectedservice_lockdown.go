@@ -16,8 +16,9 @@ import (
 
 var publicMembers = []string{"allUsers", "allAuthenticatedUsers"}
 
-// enableIAP keeps IAP on (it is part of the lockdown with iap.enabled: true). It does not wait
-// for the rollout the update starts: the next pass re-reads the service.
+// enableIAP keeps IAP on (it is part of the lockdown with iap.enabled: true). The rollout an
+// update starts is looked at once, at the end of the pass (followRollout), after the rest of the
+// lockdown.
 func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *outcome {
 	svc, o := r.freshService(ctx, s)
 	if o != nil {
@@ -36,10 +37,30 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 		s.serviceStale = true
 		s.wrote(writeEnableIAP, svc.GetName(), "")
 		r.rollouts.started(key, svc.GetGeneration()+1)
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: true, started: true}
+		return nil
 	}
 	// Once IAP was seen on, a later deploy by the team's pipeline is not ours to wait for.
-	ours := wrote || !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
-	return s.awaitRollout(svc, !wrote && r.rollouts.failed(key, svc), wrote || (ours && rollingOut(svc)), true)
+	ours := !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
+	return s.awaitRollout(svc, r.rollouts.failed(key, svc), ours && rollingOut(svc), true)
+}
+
+// followRollout ends a pass that switched IAP on or off with one read of the service: Cloud Run
+// often finishes such a rollout within seconds, and then the object is Ready in this very pass
+// instead of after a status write and a second pass that re-reads everything. It never waits: a
+// rollout still going ends the pass RollingOut, and later passes look again, with backoff.
+func (r *ProtectedServiceReconciler) followRollout(ctx context.Context, s *scope) *outcome {
+	if !s.facts.iap.started {
+		return nil
+	}
+	svc, o := r.freshService(ctx, s)
+	if o != nil {
+		return o
+	}
+	on := s.facts.iap.on
+	// A switch read back the other way was changed again since: the next pass sets it again.
+	waiting := rollingOut(svc) || svc.GetIapEnabled() != on
+	return s.awaitRollout(svc, r.rollouts.failed(s.key(), svc), waiting, on)
 }
 
 // awaitRollout records how a rollout of the IAP switch stands. A rollout runguard started that
@@ -102,8 +123,9 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 			s.wrote(writeDisableIAP, svc.GetName(), "")
 			r.rollouts.started(s.key(), svc.GetGeneration()+1)
 		}
-		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut}
-		return wait(iapv1alpha1.ReasonRollingOut, 0)
+		// Switching IAP off is the pass's last step: its rollout is looked at right away.
+		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, started: true}
+		return r.followRollout(ctx, s)
 	}
 	ours := !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled)
 	return s.awaitRollout(svc, r.rollouts.failed(s.key(), svc), ours && rollingOut(svc), false)

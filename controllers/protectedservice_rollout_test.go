@@ -1,16 +1,160 @@
 package controllers_test
 
 import (
+	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcpfake"
+	"github.com/runguard/runguard/internal/testenv"
 )
+
+// versions records every version of an object the API server announces on a watch started
+// before the object exists: each write of it, in order.
+func (w *world) versions(name string) func() []*iapv1alpha1.ProtectedService {
+	w.t.Helper()
+	c, err := client.NewWithWatch(restConfig, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	watch, err := c.Watch(ctx, &iapv1alpha1.ProtectedServiceList{}, client.InNamespace(w.ns),
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
+	if err != nil {
+		cancel()
+		w.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []*iapv1alpha1.ProtectedService
+	go func() {
+		for e := range watch.ResultChan() {
+			if ps, ok := e.Object.(*iapv1alpha1.ProtectedService); ok {
+				mu.Lock()
+				seen = append(seen, ps)
+				mu.Unlock()
+			}
+		}
+	}()
+	w.t.Cleanup(func() { watch.Stop(); cancel() })
+	return func() []*iapv1alpha1.ProtectedService {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// untilReady is the versions up to and including the first Ready one.
+func untilReady(versions []*iapv1alpha1.ProtectedService) []*iapv1alpha1.ProtectedService {
+	for i, ps := range versions {
+		if meta.IsStatusConditionTrue(ps.Status.Conditions, iapv1alpha1.ConditionReady) {
+			return versions[:i+1]
+		}
+	}
+	return versions
+}
+
+func reasonOf(ps *iapv1alpha1.ProtectedService, conditionType string) string {
+	if c := meta.FindStatusCondition(ps.Status.Conditions, conditionType); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
+}
+
+// The pass that switches IAP on looks at the service once more at its end; Cloud Run (here the
+// fake, which rolls out at once) has finished, so the object is Ready from that very pass: the
+// controller writes it twice, the finalizer and one status patch, and never says RollingOut.
+func TestRollout_AFinishedRolloutIsReadyInThePassThatStartedIt(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	versions := w.versions("quick")
+	w.create(w.object("quick", group("devs", "user:alice@acme.com")))
+	w.waitReady("quick")
+	var got []*iapv1alpha1.ProtectedService
+	eventually(t, 10*time.Second, "the watch sees the Ready version", func() error {
+		if got = untilReady(versions()); len(got) == 0 || !meta.IsStatusConditionTrue(got[len(got)-1].Status.Conditions, iapv1alpha1.ConditionReady) {
+			return errNotYet
+		}
+		return nil
+	})
+	for _, ps := range got {
+		if r := reasonOf(ps, iapv1alpha1.ConditionIAPEnabled); r != "" && r != "True/Enabled" {
+			t.Errorf("IAPEnabled was %s on the way to Ready, want only True/Enabled", r)
+		}
+	}
+	// created, finalizer added, status written once
+	if len(got) != 3 {
+		t.Errorf("%d versions of the object up to Ready, want 3 (create, finalizer, one status patch)", len(got))
+	}
+	if n := w.updates(); n != 1 {
+		t.Errorf("run.UpdateService sent %d times, want once", n)
+	}
+}
+
+// A rollout that takes longer (the fake holds this service's next one for 3 s) ends the pass
+// RollingOut, and a later pass finds it done: Ready, without sending the update again.
+func TestRollout_ASlowRolloutIsRollingOutThenReady(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if err := fake.SlowNextRollout(w.fullName, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	versions := w.versions("slow")
+	w.create(w.object("slow", group("devs", "user:alice@acme.com")))
+	w.waitFor("slow", iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut)
+	w.waitReady("slow")
+	got := untilReady(versions())
+	var reasons []string
+	for _, ps := range got {
+		reasons = append(reasons, reasonOf(ps, iapv1alpha1.ConditionReconciling))
+	}
+	if !slices.Contains(reasons, "True/RollingOut") {
+		t.Errorf("Reconciling on the way to Ready: %v, want True/RollingOut before Ready", reasons)
+	}
+	if n := w.updates(); n != 1 {
+		t.Errorf("run.UpdateService sent %d times, want once", n)
+	}
+}
+
+// Switching IAP off follows its rollout the same way: one that takes a while (3 s here) is
+// RollingOut, then the object is Ready with IAP off.
+func TestRollout_SwitchingIAPOffSlowlyIsRollingOutThenReady(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, withService(func(s *gcpfake.Service) { s.IAPEnabled = true }))
+	if err := fake.SlowNextRollout(w.fullName, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ps := w.object("off", group("devs", "user:alice@acme.com"))
+	ps.Spec.IAP.Enabled = ptr(false)
+	w.create(ps)
+	w.waitFor("off", iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse, iapv1alpha1.ReasonRollingOut)
+	got := w.waitReady("off")
+	if r := reasonOf(got, iapv1alpha1.ConditionIAPEnabled); r != "False/Disabled" {
+		t.Errorf("IAPEnabled = %s, want False/Disabled", r)
+	}
+	if n := w.updates(); n != 1 {
+		t.Errorf("run.UpdateService sent %d times, want once", n)
+	}
+}
+
+// updates counts the run.UpdateService calls on this world's service.
+func (w *world) updates() int {
+	n := 0
+	for _, m := range w.writes() {
+		if m == "run.UpdateService" {
+			n++
+		}
+	}
+	return n
+}
 
 // The rollout runguard started to switch IAP on fails (the new revision cannot serve). As Google
 // reports it, reconciling is false and observed_generation stays behind: the wait must end with
@@ -27,17 +171,8 @@ func TestRollout_AFailedIAPRolloutEndsTheWaitWithoutSendingTheUpdateAgain(t *tes
 	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionIAPEnabled); c == nil || c.Status != metav1.ConditionFalse || c.Reason != iapv1alpha1.ReasonRolloutFailed {
 		t.Errorf("IAPEnabled = %v, want False/RolloutFailed", c)
 	}
-	updates := func() int {
-		n := 0
-		for _, m := range w.writes() {
-			if m == "run.UpdateService" {
-				n++
-			}
-		}
-		return n
-	}
 	time.Sleep(3 * 2 * time.Second) // three stalled rechecks of this suite
-	if n := updates(); n != 1 {
+	if n := w.updates(); n != 1 {
 		t.Errorf("run.UpdateService sent %d times, want once: a failed rollout must not be retried in a loop", n)
 	}
 	w.expectStalled("failing", iapv1alpha1.ReasonRolloutFailed)

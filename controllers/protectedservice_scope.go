@@ -80,7 +80,7 @@ type facts struct {
 	// unverified are the step conditions whose phase ran and failed before deciding them: their
 	// last word cannot stand, even for this generation.
 	unverified []string
-	// writes are the Google writes this pass made, in order; each becomes an Event.
+	// writes are the Google writes this pass made, in order; the pass's one Event lists them.
 	writes []googleWrite
 	// deletion is set on a pass that cleans up a deleted object.
 	deletion *deletionFact
@@ -113,6 +113,9 @@ type iapFact struct {
 	reason string
 	// on: the rollout switches IAP on (RollingOut, RolloutFailed).
 	on bool
+	// started: this pass sent the switch; followRollout reads the service once more to see
+	// whether its rollout has finished.
+	started bool
 	// remaining is how long IAP stays on for the revocation to propagate.
 	remaining time.Duration
 	// failedRollout is the message of a failed rollout of the service.
@@ -136,8 +139,8 @@ type googleWrite struct {
 
 type writeKind string
 
-// Each kind of write has its own Event action, because the events API folds events with the
-// same reason and action into one series. field names it in drift metrics.
+// The kinds of a pass's writes make its Event's action (writesAction); field names a kind in
+// drift metrics and FightingWriter warnings.
 const (
 	writeGrantInvoker       writeKind = "GrantInvoker"
 	writeBindAccess         writeKind = "BindAccess"

@@ -17,7 +17,7 @@ func (r *ProtectedServiceReconciler) applySettings(ctx context.Context, s *scope
 	}
 	// Settings need their own permissions; asked here, not in the converge stage's preflight, so
 	// a role without them never holds up access bindings (or their removal).
-	if err := r.preflight(ctx, s, s.facts.iapResource, permissionKey(s.facts.identity, s.facts.iapResource)+withSettings, gcp.SettingsPermissions); err != nil {
+	if err := r.preflight(ctx, s, s.facts.iapResource, preflightSettings, gcp.SettingsPermissions); err != nil {
 		return googleFailure(err)
 	}
 	if len(s.facts.missingPermissions) > 0 {

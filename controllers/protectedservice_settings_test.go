@@ -252,10 +252,11 @@ func TestSettings_RemovedFromTheSpecIsLeftAsItIsAndClearResets(t *testing.T) {
 }
 
 // Declaring settings needs the settings permissions: the preflight asks for them, names the
-// missing one, and the object is Stalled while the lockdown still holds.
+// missing one, and the object is Stalled while the lockdown still holds. (The project is this
+// test's own: a project whose settings permissions passed is not asked again.)
 func TestSettings_MissingSettingsPermissionIsNamed(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newWorld(t, inProject(newProject(t)))
 	w.create(w.object("plain", group("devs", "user:alice@acme.com")))
 	w.waitReady("plain")
 	fake.DenyPermission(w.iapTarget, "iap.webServices.updateSettings")

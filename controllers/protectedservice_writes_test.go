@@ -326,9 +326,10 @@ func TestTransient_LeavesObservedGenerationAlone(t *testing.T) {
 	}
 }
 
-// A pass reads the service once: after switching IAP on, the invoker check is known from the
-// first read (the update touched only iap_enabled), so it is not read again.
-func TestColdProtect_ReadsTheServiceOncePerPass(t *testing.T) {
+// A pass reads the service once, and once more at its end when it switched IAP on, to follow the
+// rollout: after switching IAP on, the invoker check is known from the first read (the update
+// touched only iap_enabled), so it is not read again in between.
+func TestColdProtect_ReadsTheServiceOncePerPassAndOnceToFollowItsRollout(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.create(w.object("once", group("devs", "user:alice@acme.com")))
@@ -338,8 +339,9 @@ func TestColdProtect_ReadsTheServiceOncePerPass(t *testing.T) {
 		count[c.Method]++
 	}
 	// Every pass reads the IAP policy exactly once (the claim check), so it counts passes.
-	if count["run.GetService"] != count["iap.GetIamPolicy"] {
-		t.Errorf("%d service reads in %d passes, want one per pass: %v", count["run.GetService"], count["iap.GetIamPolicy"], count)
+	if count["run.GetService"] != count["iap.GetIamPolicy"]+count["run.UpdateService"] {
+		t.Errorf("%d service reads in %d passes with %d updates, want one per pass and one per update: %v",
+			count["run.GetService"], count["iap.GetIamPolicy"], count["run.UpdateService"], count)
 	}
 	if count["run.UpdateService"] != 1 {
 		t.Errorf("%d service updates, want 1 (IAP on): %v", count["run.UpdateService"], count)

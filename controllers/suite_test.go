@@ -140,6 +140,7 @@ type world struct {
 	t         testing.TB
 	ns        string
 	service   string // short name
+	project   string
 	fullName  string
 	iapTarget string
 }
@@ -168,7 +169,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}
-	w.service = svc.Name
+	w.service, w.project = svc.Name, svc.Project
 	if svc.Name != "" {
 		if err := fake.AddService(svc); err != nil {
 			t.Fatal(err)
@@ -180,22 +181,37 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 }
 
 func numberOf(p string) int64 {
-	switch p {
-	case "iap-off-project":
-		return 222222222222
-	case "no-agent-project":
-		return 333333333333
-	case "late-agent-project":
-		return 444444444444
+	n, _ := fake.ProjectNumber(p)
+	return n
+}
+
+// inProject puts the world's Cloud Run service in another project, which its namespace may
+// target; objects made with w.object target it there.
+func inProject(p string) worldOption {
+	return func(ns *corev1.Namespace, s *gcpfake.Service) {
+		s.Project = p
+		ns.Annotations[controllers.AnnotationAllowedProjects] += "," + p
 	}
-	return projectNumber
+}
+
+// newProject adds a project of the test's own to the fake. The permission preflight is
+// remembered per project, so a test about what it asks needs a project where no other object
+// (of another test, or of an earlier run with -count) passed it first.
+func newProject(t testing.TB) string {
+	t.Helper()
+	n := names.Add(1)
+	id := fmt.Sprintf("own-project-%d", n)
+	if err := fake.AddProject(gcpfake.Project{ID: id, Number: 500000000000 + n, Principals: knownPrincipals}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func (w *world) object(name string, groups ...iapv1alpha1.AccessGroup) *iapv1alpha1.ProtectedService {
 	return &iapv1alpha1.ProtectedService{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: name},
 		Spec: iapv1alpha1.ProtectedServiceSpec{
-			Service:      iapv1alpha1.ServiceRef{Project: project, Location: location, Name: w.service},
+			Service:      iapv1alpha1.ServiceRef{Project: w.project, Location: location, Name: w.service},
 			AccessGroups: groups,
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -203,45 +204,100 @@ func (f *firstSeen) forget(key types.NamespacedName) {
 
 // permissionTTL is how long a passed permission preflight is trusted (at least two resync
 // periods): the preflight is for reporting what is missing before the first write; a role
-// revoked later is found by the call it denies, which clears the entry.
+// revoked later is found by the call it denies, which clears the project's entries.
 const permissionTTL = 24 * time.Hour
 
-// permissionCache remembers when each resource last passed the permission preflight. An entry is
-// trusted for a time longer than a (jittered) resync, so a quiet resync never pays for it; a
-// revoked role is otherwise found by the call it denies, which also clears the entry.
+// permissionCache remembers when each project passed the permission preflight, per identity and
+// kind of resource. An entry is trusted for a time longer than a (jittered) resync, so a quiet
+// resync never pays for it; a revoked role is otherwise found by the call it denies, which also
+// clears the project's entries.
+//
+// Keyed by project, not by resource: roles are granted on projects (docs/install.md), so the
+// answer for one service is the answer for the next one adopted there, and an adoption of N
+// services asks once per project and kind instead of 2 N times. The price: a permission granted
+// or denied on one service only is found by the call it affects, not by the preflight; that
+// denial clears the entries, so the object's next pass asks about its own resources and names
+// every missing permission.
 type permissionCache struct {
 	mu     sync.Mutex
 	passes map[string]time.Time
+	// denied are the objects a pass of which was denied a permission: they ask about their own
+	// resources on every pass until one ends clean, whatever the project's entries say, so their
+	// condition keeps naming every missing permission instead of alternating with the call's
+	// denial as other objects refill the project's entries.
+	denied map[types.NamespacedName]bool
+	// asking coalesces the preflights of one key made at the same time.
+	asking singleflight.Group
 }
 
-// permissionKey keys the preflight by who asked and where: another identity has other rights.
-func permissionKey(identity, resource string) string { return identity + " on " + resource }
+// preflightKind is what a preflight asked for: the permissions on a Cloud Run service, on an IAP
+// resource, or, for objects that declare settings, the settings permissions on it.
+type preflightKind string
 
-// withSettings keys the preflight of an IAP resource for an object that declares settings.
-const withSettings = " with settings"
+const (
+	preflightService  preflightKind = "Cloud Run services"
+	preflightAccess   preflightKind = "IAP web services"
+	preflightSettings preflightKind = "IAP web service settings"
+)
 
-func (c *permissionCache) fresh(resource string, now time.Time, ttl time.Duration) bool {
+var preflightKinds = []preflightKind{preflightService, preflightAccess, preflightSettings}
+
+// permissionKey keys the preflight by who asked, where, and for what: another identity has other
+// rights, and settings need permissions the others do not.
+func permissionKey(identity, project string, kind preflightKind) string {
+	return identity + " in " + project + " on " + string(kind)
+}
+
+// fresh reports whether object may skip the preflight of key: key passed within ttl, and the
+// object's last pass was not denied.
+func (c *permissionCache) fresh(object types.NamespacedName, key string, now time.Time, ttl time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, ok := c.passes[resource]
-	return ok && now.Sub(at) < ttl
+	at, ok := c.passes[key]
+	return ok && now.Sub(at) < ttl && !c.denied[object]
 }
 
-func (c *permissionCache) passed(resource string, now time.Time) {
+func (c *permissionCache) passed(key string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.passes == nil {
 		c.passes = map[string]time.Time{}
 	}
-	c.passes[resource] = now
+	c.passes[key] = now
 }
 
-func (c *permissionCache) forget(resources ...string) {
+// passEnded records how object's pass, acting as identity in project, ended. A denial drops the
+// project's entries of every kind (the answer was wrong, has changed, or does not hold for this
+// object's resources) and makes the object ask for itself until a pass of it ends clean: one cut
+// short before the preflight (a transient failure) proves nothing.
+func (c *permissionCache) passEnded(object types.NamespacedName, identity, project string, denied, clean bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, r := range resources {
-		delete(c.passes, r)
+	if clean {
+		delete(c.denied, object)
 	}
+	if !denied {
+		return
+	}
+	if c.denied == nil {
+		c.denied = map[types.NamespacedName]bool{}
+	}
+	c.denied[object] = true
+	for _, k := range preflightKinds {
+		delete(c.passes, permissionKey(identity, project, k))
+	}
+}
+
+func (c *permissionCache) wasDenied(object types.NamespacedName) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.denied[object]
+}
+
+func (c *permissionCache) forget(object types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.denied, object)
 }
 
 // rolloutTracker remembers the service generation each object's own IAP switch produced, so a

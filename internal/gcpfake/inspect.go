@@ -124,6 +124,33 @@ func (s *Server) FailNextRollout(name, message string) error {
 	return s.run.FailNextRollout(c, message)
 }
 
+// AddProject adds a project to the running fake, as if it had been seeded.
+// Tests that need a project no other test touched make one each. Its Grants
+// are refused (access control is decided when the fake starts): grant with
+// Grant after adding it.
+func (s *Server) AddProject(p Project) error {
+	if len(p.Grants) > 0 {
+		return fmt.Errorf("project %q: grant with Server.Grant after adding it", p.ID)
+	}
+	dp, err := directoryProject(p)
+	if err != nil {
+		return err
+	}
+	return s.dir.Add(dp)
+}
+
+// SlowNextRollout makes the service's next rollout (the one the next change
+// of its desired state starts) take d instead of Options.ReconcileDelay, so
+// one test can see a rollout in progress on a fake whose other services roll
+// out at once.
+func (s *Server) SlowNextRollout(name string, d time.Duration) error {
+	c, err := s.canonicalService(name)
+	if err != nil {
+		return err
+	}
+	return s.run.SlowNextRollout(c, d)
+}
+
 // ServicePolicy returns a service's stored policy in version-3 form (an
 // empty policy with etag "ACAB" if none was ever set).
 func (s *Server) ServicePolicy(name string) (*iampb.Policy, bool) {

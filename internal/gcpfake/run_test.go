@@ -553,3 +553,46 @@ func TestFailNextRollout_TheNextChangeFailsAtOnceAsGoogleReportsIt(t *testing.T)
 		t.Errorf("the rollout after the failed one did not start: %v", svc.TerminalCondition)
 	}
 }
+
+func TestSlowNextRollout_OnlyTheNextRolloutTakesThatLong(t *testing.T) {
+	f := startFake(t, gcpfake.Options{})
+	ctx := ctxT(t)
+	if err := f.SlowNextRollout(helloName, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: helloName, Template: template("slow")}}); err != nil {
+		t.Fatal(err)
+	}
+	if svc, _ := f.GetService(helloName); !svc.Reconciling || svc.ObservedGeneration >= svc.Generation {
+		t.Errorf("the slow rollout is done at once: reconciling %v, observed %d of %d", svc.Reconciling, svc.ObservedGeneration, svc.Generation)
+	}
+	if err := f.FailRollout(helloName, "stop"); err != nil { // end it, so the next change starts one
+		t.Fatal(err)
+	}
+	if _, err := f.run.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: &runpb.Service{Name: helloName, Template: template("fast")}}); err != nil {
+		t.Fatal(err)
+	}
+	if svc, _ := f.GetService(helloName); svc.Reconciling || svc.ObservedGeneration != svc.Generation {
+		t.Errorf("the rollout after the slow one was not done at once (ReconcileDelay 0): reconciling %v, observed %d of %d", svc.Reconciling, svc.ObservedGeneration, svc.Generation)
+	}
+}
+
+func TestAddProject_ItsServicesCanBeAddedAndRead(t *testing.T) {
+	f := startFake(t, gcpfake.Options{})
+	if err := f.AddProject(gcpfake.Project{ID: "added-later", Number: 424242424242}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AddProject(gcpfake.Project{ID: "added-later", Number: 434343434343}); err == nil {
+		t.Error("the same project was added twice")
+	}
+	if err := f.AddService(gcpfake.Service{Project: "added-later", Location: "us-central1", Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := f.run.GetService(ctxT(t), &runpb.GetServiceRequest{Name: "projects/added-later/locations/us-central1/services/web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := f.ProjectNumber("added-later"); !ok || n != 424242424242 || svc.GetName() == "" {
+		t.Errorf("project number %d %v, service %q", n, ok, svc.GetName())
+	}
+}

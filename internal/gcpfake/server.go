@@ -100,16 +100,24 @@ type Server struct {
 	stopped sync.Once
 }
 
+func directoryProject(p Project) (projects.Project, error) {
+	agentDelay, err := parseAgentDelay(p)
+	if err != nil {
+		return projects.Project{}, err
+	}
+	return projects.Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent,
+		IAPServiceAgentReadyAt: time.Now().Add(agentDelay), Principals: p.Principals}, nil
+}
+
 // Start builds the seeded world and serves it.
 func Start(opts Options) (*Server, error) {
 	var ps []projects.Project
 	for _, p := range opts.Seed.Projects {
-		agentDelay, err := parseAgentDelay(p)
+		dp, err := directoryProject(p)
 		if err != nil {
 			return nil, err
 		}
-		ps = append(ps, projects.Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent,
-			IAPServiceAgentReadyAt: time.Now().Add(agentDelay), Principals: p.Principals})
+		ps = append(ps, dp)
 	}
 	dir, err := projects.NewDirectory(ps)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/genproto/googleapis/api"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -115,6 +116,11 @@ func (b *Backend) startReconcile(tx *store.Tx, svc *runpb.Service) {
 		failReconcile(svc, m.(*wrapperspb.StringValue).GetValue(), now)
 		return
 	}
+	delay := b.ReconcileDelay
+	if m, ok := tx.Get(store.KindSlowNextRollout, svc.Name); ok {
+		tx.Delete(store.KindSlowNextRollout, svc.Name)
+		delay = m.(*durationpb.Duration).AsDuration()
+	}
 	svc.Reconciling = true
 	svc.TerminalCondition = &runpb.Condition{
 		Type:               "Ready",
@@ -123,7 +129,7 @@ func (b *Backend) startReconcile(tx *store.Tx, svc *runpb.Service) {
 		LastTransitionTime: timestamppb.New(now),
 		Severity:           runpb.Condition_INFO,
 	}
-	tx.Put(store.KindReconcileAt, svc.Name, timestamppb.New(now.Add(b.ReconcileDelay)))
+	tx.Put(store.KindReconcileAt, svc.Name, timestamppb.New(now.Add(delay)))
 }
 
 func finishReconcile(svc *runpb.Service, now time.Time) {
@@ -461,6 +467,18 @@ func (b *Backend) FailNextRollout(name, message string) error {
 			return fmt.Errorf("service %s does not exist", name)
 		}
 		tx.Put(store.KindFailNextRollout, name, wrapperspb.String(message))
+		return nil
+	})
+}
+
+// SlowNextRollout makes the next rollout of the service take d instead of
+// ReconcileDelay, as a revision that is slow to start does.
+func (b *Backend) SlowNextRollout(name string, d time.Duration) error {
+	return b.Store.Txn(func(tx *store.Tx) error {
+		if _, ok := tx.Get(store.KindService, name); !ok {
+			return fmt.Errorf("service %s does not exist", name)
+		}
+		tx.Put(store.KindSlowNextRollout, name, durationpb.New(d))
 		return nil
 	})
 }

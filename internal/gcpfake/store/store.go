@@ -20,6 +20,9 @@ const (
 	KindReconcileAt = "run.googleapis.com/ReconcileAt"
 	// KindFailNextRollout holds the message the service's next rollout fails with.
 	KindFailNextRollout = "run.googleapis.com/FailNextRollout"
+	// KindSlowNextRollout holds how long the service's next rollout takes, instead of the
+	// server's ReconcileDelay.
+	KindSlowNextRollout = "run.googleapis.com/SlowNextRollout"
 	KindOperation       = "longrunning/Operation"
 	KindOperationDone   = "longrunning/OperationDoneAt"
 	KindPolicy          = "iam/Policy"
