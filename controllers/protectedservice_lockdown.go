@@ -41,7 +41,8 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 		return nil
 	}
 	// Once IAP was seen on, a later deploy by the team's pipeline is not ours to wait for.
-	ours := !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
+	// An observer starts no rollout, so none is its own to wait for.
+	ours := !s.observing() && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
 	return s.awaitRollout(svc, r.rollouts.failed(key, svc), ours && rollingOut(svc), true)
 }
 
@@ -127,7 +128,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, started: true}
 		return r.followRollout(ctx, s)
 	}
-	ours := !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled)
+	ours := !s.observing() && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled)
 	return s.awaitRollout(svc, r.rollouts.failed(s.key(), svc), ours && rollingOut(svc), false)
 }
 

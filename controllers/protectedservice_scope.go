@@ -53,6 +53,8 @@ type facts struct {
 
 	// identity is the service account the pass acts as; "" is runguard's own identity.
 	identity string
+	// caller names who runguard plan's calls are made as, in messages; "" in the cluster.
+	caller string
 	// claimedBy is the object that manages the service instead of this one.
 	claimedBy string
 	// otherOwner is another runguard owner whose markers are on the IAP policy.

@@ -315,8 +315,11 @@ func googleMessage(o *outcome, f *facts) string {
 
 // identityName says who made the calls: the namespace's service account, or runguard itself.
 func identityName(f *facts) string {
-	if f.identity != "" {
+	switch {
+	case f.identity != "":
 		return fmt.Sprintf("Google service account %s (namespace %s's %s)", f.identity, f.namespace, AnnotationGoogleServiceAccount)
+	case f.caller != "":
+		return f.caller
 	}
 	return "runguard's Google identity"
 }

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/manifest"
@@ -80,12 +81,25 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitError, err
 	}
 	defer done()
-	return printPlans(ctx, google, docs, annotations, opts, stdout), nil
+	return printPlans(ctx, google, f.google.caller(), docs, annotations, opts, stdout), nil
+}
+
+// blockedMessage is the status message, except where it would speak of runguard's identity and
+// role: plan runs as its caller and needs only read permissions.
+func blockedMessage(plan controllers.Plan, caller string) string {
+	switch {
+	case plan.Blocked.Reason == iapv1alpha1.ReasonPermissionDenied && len(plan.MissingPermissions) > 0:
+		return fmt.Sprintf("%s lacks %s. runguard plan needs only read permissions: resourcemanager.projects.get, %s (docs/adoption.md).",
+			caller, strings.Join(plan.MissingPermissions, ", "), strings.Join(controllers.PlanPermissions(), ", "))
+	case plan.Blocked.Reason == iapv1alpha1.ReasonServiceClaimed:
+		return plan.Blocked.Message + " If that owner is the cluster this manifest is for, pass its --cluster-name."
+	}
+	return plan.Blocked.Message
 }
 
 // printPlans plans every object and says the exit code: 1 when any could not be planned, 2 when
 // any would change Google, else 0.
-func printPlans(ctx context.Context, google *gcp.Clients, docs []manifest.Document, annotations map[string]string, opts controllers.Options, stdout io.Writer) int {
+func printPlans(ctx context.Context, google *gcp.Clients, caller string, docs []manifest.Document, annotations map[string]string, opts controllers.Options, stdout io.Writer) int {
 	changes, objects, blocked := 0, 0, 0
 	for _, d := range docs {
 		if d.Object == nil {
@@ -93,12 +107,12 @@ func printPlans(ctx context.Context, google *gcp.Clients, docs []manifest.Docume
 		}
 		ps := d.Object
 		ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ps.Namespace, Annotations: annotations}}
-		plan := controllers.PlanWithoutCluster(ctx, google, ps, ns, opts)
+		plan := controllers.PlanWithoutCluster(ctx, google, caller, ps, ns, opts)
 		what := fmt.Sprintf("ProtectedService %s/%s (Cloud Run service %s)", ns.Name, ps.Name, ps.Spec.Service)
 		switch {
 		case plan.Blocked != nil:
 			blocked++
-			fmt.Fprintf(stdout, "%s: cannot be planned: %s: %s\n", what, plan.Blocked.Reason, plan.Blocked.Message)
+			fmt.Fprintf(stdout, "%s: cannot be planned: %s: %s\n", what, plan.Blocked.Reason, blockedMessage(plan, caller))
 			for _, c := range plan.Changes {
 				fmt.Fprintf(stdout, "  (before that) %s\n", c)
 			}

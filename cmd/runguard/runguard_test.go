@@ -208,3 +208,55 @@ func TestPlan_InputWithoutProtectedServiceIsAnError(t *testing.T) {
 		t.Errorf("plan of a ConfigMap exited %d with %q, want %d, the skipped object named and no ProtectedService", r.code, r.stderr, exitError)
 	}
 }
+
+// A manifest in Enforce mode is planned as it would be applied: what Enforce would write,
+// including switching IAP on, with no wait for a rollout that plan never starts.
+func TestPlan_EnforceManifestListsTheIAPSwitch(t *testing.T) {
+	fake := startFake(t)
+	manifest := `apiVersion: iap.runguard.dev/v1alpha1
+kind: ProtectedService
+metadata:
+  name: billing
+  namespace: finance
+spec:
+  service: {project: acme-prod, location: us-central1, name: billing-dashboard}
+  accessGroups:
+  - name: analysts
+    members: [group:finance-analysts@acme.com]
+`
+	r := runguard(t, fake, manifest, "plan", "-f", "-", "--impersonate-service-account", adoption)
+	if r.code != exitChanges {
+		t.Fatalf("plan exited %d, want %d:\n%s%s", r.code, exitChanges, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"grant roles/run.invoker on projects/acme-prod/locations/us-central1/services/billing-dashboard to IAP's service agent",
+		"grant roles/iap.httpsResourceAccessor to group:finance-analysts@acme.com (runguard:analysts)",
+		"switch IAP on for projects/acme-prod/locations/us-central1/services/billing-dashboard",
+		"finance/billing (Cloud Run service acme-prod/us-central1/billing-dashboard): 3 changes",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := writes(fake); n != 0 {
+		t.Errorf("plan made %d Google writes, want 0", n)
+	}
+}
+
+// plan runs as its caller: a denial names the caller and the read permissions plan needs, not
+// runguard's identity and its role.
+func TestPlan_DenialNamesTheCallerAndItsReadPermissions(t *testing.T) {
+	fake := startFake(t)
+	manifest := `apiVersion: iap.runguard.dev/v1alpha1
+kind: ProtectedService
+metadata:
+  name: payroll
+spec:
+  service: {project: acme-payroll, location: us-central1, name: payroll-api}
+`
+	r := runguard(t, fake, manifest, "plan", "-f", "-", "--impersonate-service-account", adoption)
+	if r.code != exitError || !strings.Contains(r.stdout, "cannot be planned: PermissionDenied") ||
+		!strings.Contains(r.stdout, adoption+" lacks resourcemanager.projects.get") || strings.Contains(r.stdout, "runguard's Google identity") {
+		t.Errorf("plan in a project the caller cannot read exited %d, want %d and the caller named:\n%s", r.code, exitError, r.stdout)
+	}
+}
