@@ -14,6 +14,7 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	run "cloud.google.com/go/run/apiv2"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -45,6 +46,7 @@ type Clients struct {
 
 	numbersMu sync.RWMutex
 	numbers   map[string]int64
+	lookups   singleflight.Group
 
 	cfg Config
 	// pacer keeps calls within Rates; clients acting as namespaces' identities share it, since

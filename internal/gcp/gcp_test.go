@@ -3,6 +3,7 @@ package gcp_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,24 @@ func TestProjectNumber_ResolvesAndCaches(t *testing.T) {
 	}
 	if got := fake.CallCounts()["resourcemanager.GetProject"]; got != 1 {
 		t.Errorf("GetProject called %d times, want 1 (cached)", got)
+	}
+}
+
+func TestProjectNumber_LookedUpOnceForConcurrentCallers(t *testing.T) {
+	c, fake := start(t)
+	// Slow enough that every caller asks before the first answer is back.
+	fake.AddFault(gcpfake.FaultRule{Method: "resourcemanager.GetProject", Latency: 200 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if n, err := c.ProjectNumber(context.Background(), "acme-prod"); err != nil || n != 123456789012 {
+				t.Errorf("ProjectNumber = %d, %v", n, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := fake.CallCounts()["resourcemanager.GetProject"]; got != 1 {
+		t.Errorf("GetProject called %d times for 8 concurrent callers, want 1", got)
 	}
 }
 
