@@ -14,15 +14,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
@@ -128,7 +131,8 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status writes do not change the generation, so our own status patches never wake us.
-		For(&iapv1alpha1.ProtectedService{}, builder.WithPredicates(predicate.Or(
+		// A user's edit goes ahead of everything else queued (editsFirst).
+		Watches(&iapv1alpha1.ProtectedService{}, editsFirst(), builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, deletionStarted{}))).
 		// A changed tenant annotation re-checks every object in the namespace.
 		// Only annotations matter: namespaces are cached as metadata, never whole.
@@ -266,6 +270,39 @@ func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string)
 		return nil, fmt.Errorf("read namespace %s: %w", name, err)
 	}
 	return ns, nil
+}
+
+// editPriority is a user's edit's place in the work queue: ahead of new objects (an adoption
+// of thousands), of passes that still have work (priority 0) and of resyncs (low priority).
+const editPriority = 10
+
+// editsFirst enqueues each ProtectedService event for its object, as For's handler does, with
+// edits (a new generation, or deletion starting) at editPriority: a user who changes who may
+// pass IAP should not wait behind an adoption. Creates keep controller-runtime's priorities
+// (normal; low for the initial listing).
+func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	enqueue := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], priority *int) {
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}
+		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: priority}, req)
+			return
+		}
+		q.Add(req)
+	}
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q, nil)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.ObjectNew, q, ptr(editPriority))
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q, nil)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q, nil)
+		},
+	}
 }
 
 // requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of

@@ -170,6 +170,11 @@ func (r *ProtectedServiceReconciler) report(ctx context.Context, s *scope, shown
 	case shown.kind == stalled:
 		reconcileOutcomes.WithLabelValues(shown.reason).Inc()
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, shown.reason, "Reconcile", "%s", outcomeMessage(shown, f))
+	case shown.reason == iapv1alpha1.ReasonThrottled:
+		// runguard's own pacing is no failure: an Event for every object held back by it would be
+		// the error storm pacing exists to avoid. The metric and the pacer's waits say it.
+		reconcileOutcomes.WithLabelValues(shown.reason).Inc()
+		log.FromContext(ctx).V(1).Info("paced", "reason", shown.err.Error())
 	case shown.kind == retrying:
 		reconcileOutcomes.WithLabelValues(shown.reason).Inc()
 		log.FromContext(ctx).Info("transient failure; retrying", "error", shown.err.Error())

@@ -276,8 +276,9 @@ func outcomeMessage(o *outcome, f *facts) string {
 	case iapv1alpha1.ReasonRetrying:
 		return fmt.Sprintf("Retrying after a transient error: %v", o.err)
 	case iapv1alpha1.ReasonThrottled:
-		d, _ := gcp.Throttled(o.err)
-		return fmt.Sprintf("Pacing Google calls to stay within the quota of this project and region (runguard's --run-writes-per-minute and related flags): the next call is due in %s. Nothing is wrong; a large adoption or resync wave is being spread out.", d.Round(time.Second))
+		// No countdown: the message stays the same from one paced pass to the next, so they write
+		// no status.
+		return "Pacing Google calls to stay within the quota of this project and region (runguard's --run-writes-per-minute and related flags): the pass resumes when its call is due. Nothing is wrong; a large adoption or resync wave is being spread out."
 	}
 	return googleMessage(o, f)
 }

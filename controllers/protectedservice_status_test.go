@@ -185,7 +185,7 @@ func statusRows() []statusRow {
 		{name: "throttled by runguard's own pace", iapOn: true, shown: googleFailure(&gcp.CallError{Op: "write", Resource: "r",
 			Err: &gcp.ThrottledError{Limit: "run write acme-prod/us-central1", After: 3 * time.Second}}),
 			want:     map[string]string{"Reconciling": "True/Throttled", "Stalled": "False/Retrying", "Ready": "False/Throttled"},
-			mentions: []string{"due in 3s", "Nothing is wrong"}},
+			mentions: []string{"resumes when its call is due", "Nothing is wrong"}},
 		{name: "transient", iapOn: true, shown: googleFailure(googleErr(codes.Unavailable, "try again", "")),
 			want:     map[string]string{"Reconciling": "True/Retrying", "Stalled": "False/Retrying", "Ready": "False/Retrying", "AccessBound": "Unknown/Retrying"},
 			mentions: []string{"try again"}},

@@ -1,0 +1,39 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+)
+
+// On controller-runtime's own priority queue: an edit is handed to a worker before objects an
+// adoption created earlier, and the initial listing comes last.
+func TestEditsFirst_AnEditGoesAheadOfCreatesAndTheInitialListing(t *testing.T) {
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	h := editsFirst()
+	obj := func(name string, generation int64, rv string) *iapv1alpha1.ProtectedService {
+		return &iapv1alpha1.ProtectedService{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, Generation: generation, ResourceVersion: rv}}
+	}
+	ctx := context.Background()
+	h.Create(ctx, event.CreateEvent{Object: obj("listed", 1, "1"), IsInInitialList: true}, q)
+	for _, name := range []string{"new-1", "new-2", "new-3"} {
+		h.Create(ctx, event.CreateEvent{Object: obj(name, 1, "2")}, q)
+	}
+	h.Update(ctx, event.UpdateEvent{ObjectOld: obj("edited", 1, "3"), ObjectNew: obj("edited", 2, "4")}, q)
+
+	want := []string{"edited", "new-1", "new-2", "new-3", "listed"}
+	for i, name := range want {
+		item, priority, _ := q.GetWithPriority()
+		if item.Name != name {
+			t.Fatalf("item %d handed out is %s (priority %d), want %s: order %v", i, item.Name, priority, name, want)
+		}
+		q.Done(item)
+	}
+}
