@@ -74,9 +74,9 @@ type pacer struct {
 	rates    Rates
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
-	// held are the turns of calls handed back as *ThrottledError, by bucket and resource: the
-	// call made when its object comes back takes its own turn instead of queueing anew behind
-	// everyone who asked since, so a busy bucket serves calls in order instead of handing every
+	// held are the turns of writes handed back as *ThrottledError, by bucket and resource: the
+	// write made when its object comes back takes its own turn instead of queueing anew behind
+	// everyone who asked since, so a busy bucket serves writes in order instead of handing every
 	// object back again and again.
 	held  map[string]*rate.Reservation
 	swept time.Time
@@ -199,8 +199,14 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, resource strin
 	if !held {
 		throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
 	}
+	if d > maxPaceWait && !write {
+		// Reads are not held: a pass reads one resource more than once (the service, then its
+		// policy), and a read holding a turn would be taken by the wrong one.
+		r.Cancel()
+		return &ThrottledError{Limit: key, After: d}
+	}
 	if d > maxPaceWait {
-		// The turn is kept for this call: the object comes back when it is due.
+		// The write's turn is kept for it: the object comes back when it is due.
 		p.hold(key, resource, r)
 		return &ThrottledError{Limit: key, After: d}
 	}
