@@ -74,51 +74,9 @@ type pacer struct {
 	rates    Rates
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
-	// held are the turns of writes handed back as *ThrottledError, by bucket and resource: the
-	// write made when its object comes back takes its own turn instead of queueing anew behind
-	// everyone who asked since, so a busy bucket serves writes in order instead of handing every
-	// object back again and again.
-	held  map[string]*rate.Reservation
-	swept time.Time
 }
 
-func newPacer(r Rates) *pacer {
-	return &pacer{rates: r, limiters: map[string]*rate.Limiter{}, held: map[string]*rate.Reservation{}}
-}
-
-// heldTurnGrace is how long past its time a held turn waits for its call; then it is dropped (the
-// object no longer needed the call, or was deleted) and a later call queues anew.
-const heldTurnGrace = time.Minute
-
-// reserve is the call's turn in l: the one it held, or a new one.
-func (p *pacer) reserve(l *rate.Limiter, key, resource string, now time.Time) (r *rate.Reservation, held bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if now.Sub(p.swept) > time.Second {
-		p.swept = now
-		for k, r := range p.held {
-			if r.DelayFrom(now) < -heldTurnGrace {
-				delete(p.held, k)
-			}
-		}
-	}
-	if r, ok := p.held[key+" "+resource]; ok {
-		return r, true
-	}
-	return l.ReserveN(now, 1), false
-}
-
-func (p *pacer) hold(key, resource string, r *rate.Reservation) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.held[key+" "+resource] = r
-}
-
-func (p *pacer) release(key, resource string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.held, key+" "+resource)
-}
+func newPacer(r Rates) *pacer { return &pacer{rates: r, limiters: map[string]*rate.Limiter{}} }
 
 // scope is the project and region a resource name belongs to: Google's quota unit.
 func scope(resource string) string {
@@ -193,24 +151,13 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, resource strin
 	if l == nil {
 		return nil
 	}
-	now := time.Now()
-	r, held := p.reserve(l, key, resource, now)
-	d := max(r.DelayFrom(now), 0)
-	if !held {
-		throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
-	}
-	if d > maxPaceWait && !write {
-		// Reads are not held: a pass reads one resource more than once (the service, then its
-		// policy), and a read holding a turn would be taken by the wrong one.
+	r := l.Reserve()
+	d := r.Delay()
+	throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
+	if d > maxPaceWait {
 		r.Cancel()
 		return &ThrottledError{Limit: key, After: d}
 	}
-	if d > maxPaceWait {
-		// The write's turn is kept for it: the object comes back when it is due.
-		p.hold(key, resource, r)
-		return &ThrottledError{Limit: key, After: d}
-	}
-	p.release(key, resource)
 	if d == 0 {
 		return nil
 	}

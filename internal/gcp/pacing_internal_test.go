@@ -94,22 +94,3 @@ func TestPacer_FarTurnIsHandedBack(t *testing.T) {
 		t.Errorf("another region waits for this one: %v", err)
 	}
 }
-
-// A call handed back keeps its turn: asking again for the same resource gets that turn, not one
-// behind every call made since; other resources queue behind it.
-func TestPacer_HandedBackCallKeepsItsTurn(t *testing.T) {
-	p := newPacer(Rates{RunWritesPerMinute: 6}) // a turn every 10 s; burst 1
-	const first, second = "projects/a/locations/r1/services/first", "projects/a/locations/r1/services/second"
-	if err := p.wait(context.Background(), "run", true, "projects/a/locations/r1/services/burst"); err != nil {
-		t.Fatal(err)
-	}
-	d1, ok1 := Throttled(p.wait(context.Background(), "run", true, first))
-	d2, ok2 := Throttled(p.wait(context.Background(), "run", true, second))
-	if !ok1 || !ok2 || d2 <= d1 {
-		t.Fatalf("turns %s and %s, want the second after the first", d1, d2)
-	}
-	again, ok := Throttled(p.wait(context.Background(), "run", true, first))
-	if !ok || again > d1 {
-		t.Errorf("asking again got a turn in %s, want its own (in %s), not one behind %s", again, d1, second)
-	}
-}
