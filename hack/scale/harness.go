@@ -17,10 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcpfake/adminapi"
 	"github.com/runguard/runguard/internal/scheme"
 )
@@ -444,27 +442,7 @@ feed:
 
 // editOne adds a member to an object's first group and times until Google holds it.
 func (h *harness) editOne(ctx context.Context, c client.Client, d declared) (time.Duration, error) {
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var o iapv1alpha1.ProtectedService
-		if err := c.Get(ctx, client.ObjectKey{Namespace: d.namespace, Name: d.name}, &o); err != nil {
-			return err
-		}
-		o.Spec.AccessGroups[0].Members = append(o.Spec.AccessGroups[0].Members, editedMember)
-		return c.Update(ctx, &o)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("edit %s/%s: %w", d.namespace, d.name, err)
-	}
-	start := time.Now()
-	path := adminapi.ServicesPath + "/" + d.project + "/" + d.location + "/" + d.service
-	for time.Since(start) < h.cfg.timeout && ctx.Err() == nil {
-		var ss adminapi.ServiceState
-		if err := h.fake.do("GET", path, nil, &ss); err == nil && holds(ss.IAPPolicy, "runguard:"+d.groups[0].Name, editedMember) {
-			return time.Since(start), nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("%s not in the IAP policy of %s after %s", editedMember, d.fullName(), time.Since(start).Round(time.Second))
+	return h.addMember(ctx, c, d, editedMember)
 }
 
 func holds(p adminapi.Policy, title, member string) bool {
