@@ -10,17 +10,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/auditlog"
 )
-
-// auditIndex finds the objects an audit entry's resource designates, under every spelling of
-// the resource Google logs (see auditlog.IndexKeys).
-const auditIndex = "runguard.audit"
 
 var (
 	auditEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,13 +35,6 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(auditEvents, auditCorrectionDelay, auditSubscriptionUp)
-}
-
-func auditIndexKeys(o client.Object) []string {
-	ps := o.(*iapv1alpha1.ProtectedService)
-	number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
-	t := ps.Spec.Service
-	return auditlog.IndexKeys(t.Project, t.Location, t.Name, number)
 }
 
 // receiveAuditEvents runs while this replica leads: an entry acked by a standby would be lost to
@@ -101,14 +89,17 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		outcome = "irrelevant"
 	}
 	if err == nil {
-		var list iapv1alpha1.ProtectedServiceList
-		if err := r.Client.List(ctx, &list, client.MatchingFields{auditIndex: e.Target.LookupKey()}); err != nil {
+		designated, err := r.objectsTargeting(ctx, e.Target.Service, func(ps *iapv1alpha1.ProtectedService) bool {
+			number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
+			return e.Target.Designates(ps.Spec.Service.Project, ps.Spec.Service.Location, ps.Spec.Service.Name, number)
+		})
+		if err != nil {
 			log.FromContext(ctx).Error(err, "list ProtectedServices for an audit entry", "resource", e.ResourceName)
 		}
-		if len(list.Items) == 0 {
+		if len(designated) == 0 {
 			outcome = "unmatched"
 		}
-		for _, ps := range list.Items {
+		for _, ps := range designated {
 			key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
 			r.corrections.reported(key, e.Timestamp)
 			r.health.send(key)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -14,26 +15,36 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
 
-// serviceIndex indexes ProtectedServices by target, so a claim check reads only the objects that
-// target the same Cloud Run service.
-const serviceIndex = "spec.service"
+// serviceNameIndex indexes ProtectedServices by the name of the Cloud Run service they target.
+// The claim check and audit log entries look objects up by service, and filter the few that
+// share a name: one key per object, where an index per spelling of the service (claims by
+// project ID, audit entries by project ID or number, with or without a region) kept ten sets
+// per object in the cache — 35 MB at 10,000 objects, more than the objects themselves.
+const serviceNameIndex = "spec.service.name"
 
 // RegisterIndexes adds the cache indexes the reconciler's queries need.
 func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, serviceIndex, func(o client.Object) []string {
-		return []string{o.(*iapv1alpha1.ProtectedService).Spec.Service.String()}
+	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, serviceNameIndex, func(o client.Object) []string {
+		return []string{o.(*iapv1alpha1.ProtectedService).Spec.Service.Name}
 	}); err != nil {
-		return fmt.Errorf("index ProtectedServices by service: %w", err)
-	}
-	if err := indexer.IndexField(ctx, &iapv1alpha1.ProtectedService{}, auditIndex, auditIndexKeys); err != nil {
-		return fmt.Errorf("index ProtectedServices by audit log resource: %w", err)
+		return fmt.Errorf("index ProtectedServices by service name: %w", err)
 	}
 	return nil
 }
 
+// objectsTargeting lists the objects whose target is the Cloud Run service named service and
+// matches. The items are the cache's own (no copy): read them, never change them.
+func (r *ProtectedServiceReconciler) objectsTargeting(ctx context.Context, service string, matches func(*iapv1alpha1.ProtectedService) bool) ([]iapv1alpha1.ProtectedService, error) {
+	var list iapv1alpha1.ProtectedServiceList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceNameIndex: service}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(list.Items, func(ps iapv1alpha1.ProtectedService) bool { return !matches(&ps) }), nil
+}
+
 func (r *ProtectedServiceReconciler) objectsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	var list iapv1alpha1.ProtectedServiceList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "list ProtectedServices of namespace", "namespace", o.GetName())
 		return nil
 	}
@@ -42,12 +53,12 @@ func (r *ProtectedServiceReconciler) objectsInNamespace(ctx context.Context, o c
 
 func (r *ProtectedServiceReconciler) objectsTargetingSameService(ctx context.Context, o client.Object) []reconcile.Request {
 	ps := o.(*iapv1alpha1.ProtectedService)
-	var list iapv1alpha1.ProtectedServiceList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: ps.Spec.Service.String()}); err != nil {
+	same, err := r.objectsTargeting(ctx, ps.Spec.Service.Name, func(other *iapv1alpha1.ProtectedService) bool { return other.Spec.Service == ps.Spec.Service })
+	if err != nil {
 		log.FromContext(ctx).Error(err, "list ProtectedServices of service", "service", ps.Spec.Service.String())
 		return nil
 	}
-	return requestsFor(list.Items, string(ps.UID))
+	return requestsFor(same, string(ps.UID))
 }
 
 func requestsFor(items []iapv1alpha1.ProtectedService, skipUID string) []reconcile.Request {

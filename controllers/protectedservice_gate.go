@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
@@ -48,12 +46,12 @@ func (r *ProtectedServiceReconciler) resolveIdentity(ctx context.Context, s *sco
 // checkClaim lets only one object manage a Cloud Run service. Objects whose namespace may not
 // target the service do not count, so a tenant cannot squat on another team's service.
 func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) *outcome {
-	var list iapv1alpha1.ProtectedServiceList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{serviceIndex: s.ps.Spec.Service.String()}); err != nil {
+	same, err := r.objectsTargeting(ctx, s.ps.Spec.Service.Name, func(other *iapv1alpha1.ProtectedService) bool { return other.Spec.Service == s.ps.Spec.Service })
+	if err != nil {
 		return transient(fmt.Errorf("list ProtectedServices targeting %s: %w", s.ps.Spec.Service, err))
 	}
-	candidates := list.Items[:0]
-	for _, item := range list.Items {
+	candidates := same[:0]
+	for _, item := range same {
 		if item.UID == s.ps.UID || r.AllowAnyProject {
 			candidates = append(candidates, item)
 			continue

@@ -110,8 +110,7 @@ func main() {
 		RetryPeriod:             &retryPeriod,
 		// The process exits right after losing the lease, so it can stop at once.
 		LeaderElectionReleaseOnCancel: true,
-		// managedFields are nearly half of each cached object, and runguard never reads them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cache.Options{DefaultTransform: controllers.CacheTransform()},
 	})
 	if err != nil {
 		setupLog.Error(err, "create manager")

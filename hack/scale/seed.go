@@ -56,7 +56,9 @@ func namespaceOf(project string) string { return project }
 // a fifth public (allUsers may invoke), a fifth with IAP already on and an accessor binding
 // granted by hand, the rest private with IAP off. Every object grants a readers group and a
 // user; every fourth also an admins group limited to /admin/. Every member is a principal of
-// the service's project, so IAM accepts it.
+// the service's project, so IAM accepts it. The kinds are dealt per round of project-regions,
+// so every project-region gets the same mix: with the kind taken from i alone, a fifth of the
+// regions got every public service and their quota floor was 1.5 × the others'.
 func generate(n, projects, nRegions int) world {
 	var w world
 	for k := range projects {
@@ -69,13 +71,14 @@ func generate(n, projects, nRegions int) world {
 	}
 	for i := range n {
 		k := i % projects
+		round := i / (projects * nRegions) // the kinds cycle per round, not per service
 		d := declared{
 			namespace: namespaceOf(projectID(k)), name: serviceName(i),
 			project: projectID(k), location: regions[(i/projects)%nRegions], service: serviceName(i),
-			public: i%5 == 0, handGranted: i%5 == 1,
+			public: round%5 == 0, handGranted: round%5 == 1,
 			groups: []iapv1alpha1.AccessGroup{{Name: "readers", Members: []iapv1alpha1.Member{iapv1alpha1.Member(readersGroup(k)), iapv1alpha1.Member(user(i))}}},
 		}
-		if i%4 == 3 {
+		if round%4 == 3 {
 			d.groups = append(d.groups, iapv1alpha1.AccessGroup{Name: "admins", Members: []iapv1alpha1.Member{"user:admin@example.com"},
 				Context: &iapv1alpha1.AccessContext{PathPrefixes: []iapv1alpha1.PathPrefix{"/admin/"}}})
 		}

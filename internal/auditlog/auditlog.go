@@ -137,23 +137,17 @@ func target(project, location, service string) (Target, bool) {
 	return Target{Project: project, Number: err == nil, Location: location, Service: service}, true
 }
 
-// IndexKeys are the keys under which an object managing project/location/service, whose project
-// number is number (0 when not known yet), is found; LookupKey is the one key a Target is looked
-// up by. Both sides use the same spelling, so the mapping is one index lookup.
-func IndexKeys(project, location, service string, number int64) []string {
-	keys := []string{"id/" + project + "/" + location + "/" + service, "id/" + project + "//" + service}
-	if number > 0 {
-		keys = append(keys, fmt.Sprintf("number/%d/%s/%s", number, location, service), fmt.Sprintf("number/%d//%s", number, service))
+// Designates reports whether t is the Cloud Run service project/location/service, whose
+// project number is number (0 when not known yet): Google logs the project by ID or by number,
+// and the v1 form carries no location.
+func (t Target) Designates(project, location, service string, number int64) bool {
+	if t.Service != service || (t.Location != "" && t.Location != location) {
+		return false
 	}
-	return keys
-}
-
-// LookupKey is the index key of the objects a Target designates.
-func (t Target) LookupKey() string {
 	if t.Number {
-		return "number/" + t.Project + "/" + t.Location + "/" + t.Service
+		return number > 0 && t.Project == strconv.FormatInt(number, 10)
 	}
-	return "id/" + t.Project + "/" + t.Location + "/" + t.Service
+	return t.Project == project
 }
 
 // Relevant reports whether runguard reacts to method.

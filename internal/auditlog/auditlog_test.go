@@ -2,7 +2,6 @@ package auditlog
 
 import (
 	"errors"
-	"slices"
 	"testing"
 )
 
@@ -14,8 +13,25 @@ func entryJSON(logName, method, resource string) []byte {
 
 const activity = "projects/acme-prod/logs/cloudaudit.googleapis.com%2Factivity"
 
-func TestParse_MapsEveryResourceFormGoogleLogsToOneIndexKey(t *testing.T) {
-	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
+func designatesWeb(t Target) bool {
+	return t.Designates("acme-prod", "us-central1", "web", 123456789012)
+}
+
+// Before the project number is known, only the forms that name the project by ID designate it.
+func TestDesignates_ByNumberOnlyOnceTheNumberIsKnown(t *testing.T) {
+	byNumber := Target{Project: "123456789012", Number: true, Location: "us-central1", Service: "web"}
+	if byNumber.Designates("acme-prod", "us-central1", "web", 0) {
+		t.Error("a target named by project number designates an object whose number is not known yet")
+	}
+	if !byNumber.Designates("acme-prod", "us-central1", "web", 123456789012) {
+		t.Error("a target named by project number does not designate the object with that number")
+	}
+	if !(Target{Project: "acme-prod", Service: "web"}).Designates("acme-prod", "europe-west1", "web", 0) {
+		t.Error("the v1 form, which has no location, does not designate the service in its region")
+	}
+}
+
+func TestParse_MapsEveryResourceFormGoogleLogsToTheService(t *testing.T) {
 	for _, tc := range []struct{ method, resource string }{
 		{"google.cloud.run.v2.Services.UpdateService", "projects/acme-prod/locations/us-central1/services/web"},
 		{"google.cloud.run.v2.Services.SetIamPolicy", "projects/123456789012/locations/us-central1/services/web"},
@@ -30,8 +46,8 @@ func TestParse_MapsEveryResourceFormGoogleLogsToOneIndexKey(t *testing.T) {
 			t.Errorf("Parse(%s %s) = %v", tc.method, tc.resource, err)
 			continue
 		}
-		if !slices.Contains(keys, e.Target.LookupKey()) {
-			t.Errorf("%s: lookup key %q is not among the object's index keys %v", tc.resource, e.Target.LookupKey(), keys)
+		if !designatesWeb(e.Target) {
+			t.Errorf("%s: %+v does not designate acme-prod (123456789012)/us-central1/web", tc.resource, e.Target)
 		}
 		if e.Principal != "alice@acme.com" || e.Timestamp.IsZero() {
 			t.Errorf("%s: principal %q timestamp %v", tc.resource, e.Principal, e.Timestamp)
@@ -42,19 +58,17 @@ func TestParse_MapsEveryResourceFormGoogleLogsToOneIndexKey(t *testing.T) {
 // IAP settings writes are Data Access entries: a sink carries them once the project turns those
 // logs on, and they lead to the object like any other change.
 func TestParse_IAPSettingsWriteFromTheDataAccessLog(t *testing.T) {
-	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
 	e, err := Parse(entryJSON("projects/acme-prod/logs/cloudaudit.googleapis.com%2Fdata_access",
 		"google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings", "projects/123456789012/iap_web/cloud_run-us-central1/services/web"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(keys, e.Target.LookupKey()) {
-		t.Errorf("lookup key %q is not among the object's index keys %v", e.Target.LookupKey(), keys)
+	if !designatesWeb(e.Target) {
+		t.Errorf("%+v does not designate acme-prod (123456789012)/us-central1/web", e.Target)
 	}
 }
 
 func TestParse_OtherServicesAndProjectsDoNotMatch(t *testing.T) {
-	keys := IndexKeys("acme-prod", "us-central1", "web", 123456789012)
 	for _, resource := range []string{
 		"projects/acme-prod/locations/europe-west1/services/web",
 		"projects/acme-prod/locations/us-central1/services/web2",
@@ -62,7 +76,7 @@ func TestParse_OtherServicesAndProjectsDoNotMatch(t *testing.T) {
 		"projects/999/iap_web/cloud_run-us-central1/services/web",
 	} {
 		e, err := Parse(entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", resource))
-		if err == nil && slices.Contains(keys, e.Target.LookupKey()) {
+		if err == nil && designatesWeb(e.Target) {
 			t.Errorf("%s maps to the object of acme-prod/us-central1/web", resource)
 		}
 	}
