@@ -185,9 +185,6 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if ps.Spec.Observing() {
 		ctx = gcp.ObserveOnly(ctx) // no Google write of any kind, whatever a phase asks
 	}
-	if userChange(ps) {
-		ctx = gcp.Urgent(ctx) // paced calls come back ahead of an adoption's
-	}
 	var outcomes []*outcome
 	if deleting {
 		outcomes = r.cleanupPass(ctx, s)
@@ -306,16 +303,6 @@ func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
 			enqueue(e.Object, q, nil)
 		},
 	}
-}
-
-// userChange reports whether the pass serves a user's change — an edit of an object runguard
-// had applied, or a deletion — as editsFirst does in the work queue; the pacer then gives its
-// handed-back calls the next free turn rather than a place at the end of an adoption's line
-// (gcp.Urgent). A new object is not one: thousands arrive together in an adoption. An edit
-// stays one until a pass completes for it: paced passes leave observedGeneration behind.
-func userChange(ps *iapv1alpha1.ProtectedService) bool {
-	return !ps.DeletionTimestamp.IsZero() ||
-		(ps.Status.ObservedGeneration > 0 && ps.Status.ObservedGeneration != ps.Generation)
 }
 
 // requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of

@@ -17,17 +17,3 @@ func observeOnly(ctx context.Context) bool {
 	v, _ := ctx.Value(observeOnlyKey{}).(bool)
 	return v
 }
-
-type urgentKey struct{}
-
-// Urgent marks a context whose calls serve a user's change (an edit, a deletion): when the rate
-// limit hands such a call back, it comes back at the bucket's next free turn instead of at the
-// end of the line of calls handed back before it, so an edit does not wait behind an adoption.
-func Urgent(ctx context.Context) context.Context {
-	return context.WithValue(ctx, urgentKey{}, true)
-}
-
-func urgent(ctx context.Context) bool {
-	v, _ := ctx.Value(urgentKey{}).(bool)
-	return v
-}

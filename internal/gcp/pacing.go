@@ -69,22 +69,14 @@ var (
 	}, []string{"api", "kind", "scope"})
 )
 
-// pacer holds one token bucket per API, kind and project/region, shared by every identity, and
-// for each bucket the line of calls it handed back.
+// pacer holds one token bucket per API, kind and project/region, shared by every identity.
 type pacer struct {
 	rates    Rates
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
-	// lines holds, per bucket, the latest turn given to a handed-back call. Each call handed back
-	// is told to come back one interval after the previous one: told the bucket's next free turn,
-	// as they were before, all of them came back together, one got the turn and the rest were
-	// handed back again — 130 passes and 33 reads per object at 60 writes a minute in one region.
-	lines map[string]time.Time
 }
 
-func newPacer(r Rates) *pacer {
-	return &pacer{rates: r, limiters: map[string]*rate.Limiter{}, lines: map[string]time.Time{}}
-}
+func newPacer(r Rates) *pacer { return &pacer{rates: r, limiters: map[string]*rate.Limiter{}} }
 
 // scope is the project and region a resource name belongs to: Google's quota unit.
 func scope(resource string) string {
@@ -164,10 +156,7 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, resource strin
 	throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
 	if d > maxPaceWait {
 		r.Cancel()
-		if urgent(ctx) {
-			return &ThrottledError{Limit: key, After: d}
-		}
-		return &ThrottledError{Limit: key, After: p.turnInLine(key, l.Limit(), d)}
+		return &ThrottledError{Limit: key, After: d}
 	}
 	if d == 0 {
 		return nil
@@ -181,24 +170,6 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, resource strin
 		r.Cancel()
 		return ctx.Err()
 	}
-}
-
-// turnInLine gives a handed-back call its place in its bucket's line: the bucket's next free
-// turn, or one interval after the last call handed back, whichever is later. Nothing is
-// reserved: a call that comes back late finds no turn kept for it, so late calls cannot burst
-// past the rate (keeping reservations was tried, and Google's quota then answered
-// RESOURCE_EXHAUSTED). A place given to a call that never comes back is one interval lost.
-func (p *pacer) turnInLine(key string, limit rate.Limit, free time.Duration) time.Duration {
-	now := time.Now()
-	interval := time.Duration(float64(time.Second) / float64(limit))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	turn := now.Add(free)
-	if next := p.lines[key].Add(interval); next.After(turn) {
-		turn = next
-	}
-	p.lines[key] = turn
-	return turn.Sub(now)
 }
 
 // answered lowers the rate for the call's project and region by half when Google says the quota
