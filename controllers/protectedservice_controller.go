@@ -67,7 +67,7 @@ func DefaultOptions() Options {
 		ClusterName:             "default",
 		ResyncPeriod:            10 * time.Minute,
 		StalledRecheck:          5 * time.Minute,
-		MaxConcurrentReconciles: 32,
+		MaxConcurrentReconciles: 64,
 		IAMPropagationDelay:     7 * time.Minute,
 		IAPAgentPropagation:     3 * time.Minute,
 	}

@@ -203,7 +203,7 @@ func TestHelmValues_ReachTheManagerFlags(t *testing.T) {
 		}
 	}
 	defaults := deploymentOf(t, renderHelm(t)).Spec.Template.Spec.Containers[0].Args
-	for _, want := range []string{"--cluster-name=default", "--allow-any-project=false", "--require-namespace-identity=false", "--resync-period=10m", "--max-concurrent-reconciles=32"} {
+	for _, want := range []string{"--cluster-name=default", "--allow-any-project=false", "--require-namespace-identity=false", "--resync-period=10m", "--max-concurrent-reconciles=64"} {
 		if !slices.Contains(defaults, want) {
 			t.Errorf("default args %v lack %s", defaults, want)
 		}
