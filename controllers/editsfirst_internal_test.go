@@ -37,3 +37,29 @@ func TestEditsFirst_AnEditGoesAheadOfCreatesAndTheInitialListing(t *testing.T) {
 		q.Done(item)
 	}
 }
+
+// An edit or a deletion handed back stays ahead in the work queue; an adoption's new objects and
+// resyncs do not.
+func TestUserChange_EditsAndDeletionsNotNewObjectsOrResyncs(t *testing.T) {
+	now := metav1.Now()
+	for name, tc := range map[string]struct {
+		generation, observed int64
+		deleting             bool
+		want                 bool
+	}{
+		"new object, never reconciled":          {generation: 1, observed: 0, want: false},
+		"resync of an applied object":           {generation: 3, observed: 3, want: false},
+		"edit not yet applied":                  {generation: 4, observed: 3, want: true},
+		"deletion":                              {generation: 3, observed: 3, deleting: true, want: true},
+		"deletion of a never-reconciled object": {generation: 1, observed: 0, deleting: true, want: true},
+	} {
+		ps := &iapv1alpha1.ProtectedService{ObjectMeta: metav1.ObjectMeta{Generation: tc.generation}}
+		ps.Status.ObservedGeneration = tc.observed
+		if tc.deleting {
+			ps.DeletionTimestamp = &now
+		}
+		if got := userChange(ps); got != tc.want {
+			t.Errorf("%s: userChange = %v, want %v", name, got, tc.want)
+		}
+	}
+}

@@ -259,7 +259,20 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 	for _, woken := range r.health.observe(key, s.facts.target.Project, s.service != nil, outcomes, s.facts.now) {
 		r.health.send(woken)
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes), Priority: requeuePriority(outcomes)}
+	priority := requeuePriority(outcomes)
+	if userChange(s.ps) {
+		priority = ptr(editPriority) // an edit handed back (by the pacer, a failure) stays ahead
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes), Priority: priority}
+}
+
+// userChange reports whether the pass serves a user's change not yet applied: an edit of an
+// object runguard had applied (observedGeneration stays behind until a pass completes for the
+// new generation; paced and failed passes leave it), or a deletion. A new object is not one:
+// thousands arrive together in an adoption.
+func userChange(ps *iapv1alpha1.ProtectedService) bool {
+	return !ps.DeletionTimestamp.IsZero() ||
+		(ps.Status.ObservedGeneration > 0 && ps.Status.ObservedGeneration != ps.Generation)
 }
 
 // namespace reads a Namespace's metadata from the metadata-only cache the watch fills.
