@@ -110,7 +110,7 @@ func main() {
 		RetryPeriod:             &retryPeriod,
 		// The process exits right after losing the lease, so it can stop at once.
 		LeaderElectionReleaseOnCancel: true,
-		Cache: cache.Options{DefaultTransform: controllers.CacheTransform()},
+		Cache:                         cache.Options{DefaultTransform: controllers.CacheTransform()},
 	})
 	if err != nil {
 		setupLog.Error(err, "create manager")
