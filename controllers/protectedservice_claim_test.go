@@ -130,3 +130,18 @@ func TestServiceClaimed_ADisallowedNamespaceCannotSquatAService(t *testing.T) {
 		t.Errorf("IAP policy = %v, want only the legitimate object's binding", b)
 	}
 }
+
+// The claim index is by service name: services of one name in other projects are other
+// services, and each object manages its own.
+func TestServiceClaimed_AServiceOfTheSameNameInAnotherProjectIsAnotherService(t *testing.T) {
+	t.Parallel()
+	here := newWorld(t)
+	there := newWorld(t, inProject(newProject(t)), withService(func(s *gcpfake.Service) { s.Name = here.service }))
+	here.create(here.object("web", group("devs", "user:alice@acme.com")))
+	there.create(there.object("web", group("devs", "user:alice@acme.com")))
+	here.waitReady("web")
+	there.waitReady("web")
+	if !here.ownsBinding(here.ns, "web") || !there.ownsBinding(there.ns, "web") {
+		t.Errorf("each object's binding in its own project: here %v, there %v", here.ownsBinding(here.ns, "web"), there.ownsBinding(there.ns, "web"))
+	}
+}

@@ -260,8 +260,10 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		r.health.send(woken)
 	}
 	priority := requeuePriority(outcomes)
-	if userChange(s.ps) {
-		priority = ptr(editPriority) // an edit handed back (by the pacer, a failure) stays ahead
+	if userChange(s.ps) && *priority != handler.LowPriority {
+		// An edit or deletion handed back (by the pacer, a failure) stays ahead; one stalled on a
+		// human is rechecked with the other Stalled objects.
+		priority = ptr(editPriority)
 	}
 	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes), Priority: priority}
 }

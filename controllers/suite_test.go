@@ -96,7 +96,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// As the manager binary caches (cmd/manager).
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cache.Options{DefaultTransform: controllers.CacheTransform()},
 	})
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ func (r ServiceRef) FullName() string {
 	return fmt.Sprintf("projects/%s/locations/%s/services/%s", r.Project, r.Location, r.Name)
 }
 
-// String is project/location/name, the form users see in messages and the claim index.
+// String is project/location/name, the form users see in messages.
 func (r ServiceRef) String() string {
 	return r.Project + "/" + r.Location + "/" + r.Name
 }

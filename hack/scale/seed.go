@@ -71,7 +71,9 @@ func generate(n, projects, nRegions int) world {
 	}
 	for i := range n {
 		k := i % projects
-		round := i / (projects * nRegions) // the kinds cycle per round, not per service
+		// The kinds cycle per round and along the project-regions of a round, so each gets the
+		// same mix over five rounds and even a single round is mixed.
+		round := i/(projects*nRegions) + i%(projects*nRegions)
 		d := declared{
 			namespace: namespaceOf(projectID(k)), name: serviceName(i),
 			project: projectID(k), location: regions[(i/projects)%nRegions], service: serviceName(i),

@@ -74,9 +74,14 @@ func TestParse_OtherServicesAndProjectsDoNotMatch(t *testing.T) {
 		"projects/acme-prod/locations/us-central1/services/web2",
 		"projects/other/locations/us-central1/services/web",
 		"projects/999/iap_web/cloud_run-us-central1/services/web",
+		"namespaces/other/services/web",
 	} {
 		e, err := Parse(entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", resource))
-		if err == nil && designatesWeb(e.Target) {
+		if err != nil {
+			t.Errorf("Parse(%s) = %v", resource, err)
+			continue
+		}
+		if designatesWeb(e.Target) {
 			t.Errorf("%s maps to the object of acme-prod/us-central1/web", resource)
 		}
 	}
