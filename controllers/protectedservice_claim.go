@@ -49,6 +49,12 @@ func (r *ProtectedServiceReconciler) objectsTargeting(ctx context.Context, servi
 	return kept, nil
 }
 
+// objectsTargetingService lists the objects whose target is service (any namespace), from the
+// cache without copies: read them, never change them.
+func (r *ProtectedServiceReconciler) objectsTargetingService(ctx context.Context, service iapv1alpha1.ServiceRef) ([]iapv1alpha1.ProtectedService, error) {
+	return r.objectsTargeting(ctx, service.Name, func(other *iapv1alpha1.ProtectedService) bool { return other.Spec.Service == service })
+}
+
 func (r *ProtectedServiceReconciler) objectsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	var list iapv1alpha1.ProtectedServiceList
 	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
@@ -60,7 +66,7 @@ func (r *ProtectedServiceReconciler) objectsInNamespace(ctx context.Context, o c
 
 func (r *ProtectedServiceReconciler) objectsTargetingSameService(ctx context.Context, o client.Object) []reconcile.Request {
 	ps := o.(*iapv1alpha1.ProtectedService)
-	same, err := r.objectsTargeting(ctx, ps.Spec.Service.Name, func(other *iapv1alpha1.ProtectedService) bool { return other.Spec.Service == ps.Spec.Service })
+	same, err := r.objectsTargetingService(ctx, ps.Spec.Service)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "list ProtectedServices of service", "service", ps.Spec.Service.String())
 		return nil

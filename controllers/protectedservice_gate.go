@@ -46,7 +46,7 @@ func (r *ProtectedServiceReconciler) resolveIdentity(ctx context.Context, s *sco
 // checkClaim lets only one object manage a Cloud Run service. Objects whose namespace may not
 // target the service do not count, so a tenant cannot squat on another team's service.
 func (r *ProtectedServiceReconciler) checkClaim(ctx context.Context, s *scope) *outcome {
-	same, err := r.objectsTargeting(ctx, s.ps.Spec.Service.Name, func(other *iapv1alpha1.ProtectedService) bool { return other.Spec.Service == s.ps.Spec.Service })
+	same, err := r.objectsTargetingService(ctx, s.ps.Spec.Service)
 	if err != nil {
 		return transient(fmt.Errorf("list ProtectedServices targeting %s: %w", s.ps.Spec.Service, err))
 	}
