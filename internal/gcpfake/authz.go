@@ -48,22 +48,22 @@ func (s *Server) authenticate(ctx context.Context) (string, error) {
 	return principal, nil
 }
 
-// requirement is the permission a call needs, on which project, and how Google words the denial.
+// requirement is the permission a call needs, on which resource of which project, and how
+// Google words the denial.
 type requirement struct {
 	permission string
+	resource   string // as the caller wrote it
 	project    projects.Project
 	deny       func() error
 }
 
-// authorize checks the caller holds the permission the method needs on the project its
-// resource belongs to. Calls whose project is not seeded pass: the handler answers them as it
-// always has (PERMISSION_DENIED "…or it may not exist").
+// authorize checks the caller may use the permission the method needs on its resource: no
+// deny rule takes it away there, and the caller holds it on the project the resource belongs
+// to. Calls whose project is not seeded pass: the handler answers them as it always has
+// (PERMISSION_DENIED "…or it may not exist").
 func (s *Server) authorize(method string, req any, caller string) error {
-	if !s.access.Enforced() {
-		return nil
-	}
 	r, ok := s.requirementOf(method, req)
-	if !ok || s.access.Allowed(caller, r.project.ID, r.permission) {
+	if !ok || s.access.Permitted(caller, r.project.ID, s.resourceKey(r.resource), r.permission) {
 		return nil
 	}
 	return r.deny()
@@ -133,7 +133,7 @@ func (s *Server) requirementOf(method string, req any) (requirement, bool) {
 		// A disabled API is refused before IAM is asked.
 		return requirement{}, false
 	}
-	r := requirement{permission: permission, project: p}
+	r := requirement{permission: permission, resource: resource, project: p}
 	switch {
 	case strings.HasPrefix(method, "iap."):
 		r.deny = func() error { return apierr.IAMPermissionDenied(permission, resource, resource) }
@@ -145,11 +145,11 @@ func (s *Server) requirementOf(method string, req any) (requirement, bool) {
 	return r, true
 }
 
-// filterTested leaves out of a TestIamPermissions answer what the caller does not hold on the
-// resource's project.
+// filterTested leaves out of a TestIamPermissions answer what the caller may not use on the
+// resource, by the same rules as authorize.
 func (s *Server) filterTested(method string, req, resp any, caller string) any {
 	out, ok := resp.(*iampb.TestIamPermissionsResponse)
-	if !ok || !s.access.Enforced() {
+	if !ok {
 		return resp
 	}
 	resource := req.(*iampb.TestIamPermissionsRequest).GetResource()
@@ -162,9 +162,10 @@ func (s *Server) filterTested(method string, req, resp any, caller string) any {
 		project = sv.Project
 	}
 	p, _ := s.dir.Lookup(project)
+	key := s.resourceKey(resource)
 	filtered := &iampb.TestIamPermissionsResponse{}
 	for _, perm := range out.GetPermissions() {
-		if s.access.Allowed(caller, p.ID, perm) {
+		if s.access.Permitted(caller, p.ID, key, perm) {
 			filtered.Permissions = append(filtered.Permissions, perm)
 		}
 	}

@@ -60,7 +60,7 @@ func (s *Server) MintAccessToken(serviceAccount string, lifetime time.Duration) 
 // Access is who may do what now.
 func (s *Server) Access() adminapi.Access {
 	snap := s.access.Snapshot()
-	out := adminapi.Access{Enforced: snap.Enforced, DefaultCaller: snap.DefaultCaller, ServiceAccounts: []adminapi.ServiceAccount{}, Grants: snap.Grants}
+	out := adminapi.Access{Enforced: snap.Enforced, DefaultCaller: snap.DefaultCaller, ServiceAccounts: []adminapi.ServiceAccount{}, Grants: snap.Grants, Denials: snap.Denials}
 	for _, sa := range snap.ServiceAccounts {
 		out.ServiceAccounts = append(out.ServiceAccounts, adminapi.ServiceAccount{Email: sa.Email, TokenCreators: sa.TokenCreators})
 	}

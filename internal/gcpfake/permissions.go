@@ -1,57 +1,38 @@
 package gcpfake
 
-import (
-	"strings"
-	"sync"
+import "github.com/runguard/runguard/internal/gcpfake/names"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
-)
-
-// denials are permissions the caller is said to lack on a resource: TestIamPermissions leaves
-// them out of its answer. The fake has no identities yet, so the calls themselves still
-// succeed; pair a denial with a PERMISSION_DENIED FaultRule to deny the call too.
-type denials struct {
-	mu sync.Mutex
-	m  map[string]map[string]bool // resource → permission
-}
-
-// filter removes denied permissions from a TestIamPermissions answer.
-func (d *denials) filter(method, resource string, resp any) any {
-	r, ok := resp.(*iampb.TestIamPermissionsResponse)
-	if !ok || !strings.HasSuffix(method, ".TestIamPermissions") {
-		return resp
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.m[resource]) == 0 {
-		return resp
-	}
-	out := &iampb.TestIamPermissionsResponse{}
-	for _, p := range r.GetPermissions() {
-		if !d.m[resource][p] {
-			out.Permissions = append(out.Permissions, p)
-		}
-	}
-	return out
-}
-
-// DenyPermission makes TestIamPermissions on resource (a service's full name or an IAP
-// resource, as the caller writes it) answer without permission.
+// DenyPermission adds a deny rule: no caller may use permission on resource (a service's full
+// name or an IAP resource, as the caller writes it, with the project's ID or number), whatever
+// it is granted, with access control on or off. The calls needing it are denied with IAM's
+// PERMISSION_DENIED and TestIamPermissions leaves it out, as for a permission not granted.
 func (s *Server) DenyPermission(resource, permission string) {
-	s.denials.mu.Lock()
-	defer s.denials.mu.Unlock()
-	if s.denials.m == nil {
-		s.denials.m = map[string]map[string]bool{}
-	}
-	if s.denials.m[resource] == nil {
-		s.denials.m[resource] = map[string]bool{}
-	}
-	s.denials.m[resource][permission] = true
+	s.access.Deny(s.resourceKey(resource), permission)
 }
 
-// AllowPermission undoes DenyPermission.
+// AllowPermission removes the deny rule DenyPermission added.
 func (s *Server) AllowPermission(resource, permission string) {
-	s.denials.mu.Lock()
-	defer s.denials.mu.Unlock()
-	delete(s.denials.m[resource], permission)
+	s.access.Undeny(s.resourceKey(resource), permission)
+}
+
+// resourceKey is the one name deny rules know a resource by, whichever form of its project the
+// caller wrote: a service with the project ID (as the store keys it), an IAP resource with the
+// number (as IAP names it). Other names, and names in a project that is not seeded, are kept as
+// written.
+func (s *Server) resourceKey(resource string) string {
+	if c, err := s.canonicalService(resource); err == nil {
+		return c
+	}
+	r, ok := names.ParseIAP(resource)
+	if !ok {
+		return resource
+	}
+	p, ok := s.dir.Lookup(r.Project)
+	switch {
+	case !ok:
+		return resource
+	case r.Service == "":
+		return names.IAPRegion(p.Number, r.Location)
+	}
+	return names.IAPService(p.Number, r.Location, r.Service)
 }

@@ -3,7 +3,9 @@
 // the IAM and settings surface of the IAP Admin API, Resource Manager v3
 // GetProject, and IAM Credentials GenerateAccessToken. It knows who is
 // calling (the bearer token of each request) and, when the seed grants
-// roles, checks the caller's permissions on the project. It serves the official generated gRPC interfaces on one real
+// roles, checks the caller's permissions on the project; deny rules
+// (Server.DenyPermission) take a permission on a resource away from every
+// caller. It serves the official generated gRPC interfaces on one real
 // gRPC server on loopback, so tests use Google's own Go clients against it,
 // and it offers inspection, out-of-band changes, fault injection, rate quotas
 // and a call log to tests and to the standalone binary's admin endpoint.
@@ -94,7 +96,6 @@ type Server struct {
 	calls   *callLog
 	logger  *slog.Logger
 	audit   *auditEmitter // nil: audit entries are off
-	denials denials       // permissions TestIamPermissions leaves out
 	access  *access.Authority
 	tokens  *access.Tokens
 	stopped sync.Once
@@ -318,7 +319,6 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 			resp, err = handler(ctx, req)
 			if err == nil {
 				resp = s.filterTested(method, req, resp, caller)
-				resp = s.denials.filter(method, resource, resp)
 				applied = resp
 			}
 			if d.fail != nil {

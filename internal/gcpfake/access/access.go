@@ -1,10 +1,11 @@
 // Package access is who may do what in the fake: the seeded service accounts and who may
-// impersonate them, the roles and permissions granted on each project, the identity a request
-// without a token stands for, and the access tokens the IAM Credentials API issues.
+// impersonate them, the roles and permissions granted on each project, the deny rules that take
+// a permission on a resource away from everyone, the identity a request without a token stands
+// for, and the access tokens the IAM Credentials API issues.
 //
-// Access control is on when the seed grants anything or names a default caller. Off, every
-// caller may do everything and a request without a token has no identity, as before the fake
-// modelled identities.
+// Access control (grants) is on when the seed grants anything or names a default caller. Off,
+// every caller holds every permission and a request without a token has no identity, as before
+// the fake modelled identities. Deny rules apply either way.
 package access
 
 import (
@@ -51,6 +52,7 @@ type Authority struct {
 	mu       sync.RWMutex
 	accounts map[string]map[string]bool            // email → token creators
 	grants   map[string]map[string]map[string]bool // project ID → member → role or permission
+	denials  map[string]map[string]bool            // resource → permissions denied to every principal
 }
 
 var (
@@ -61,7 +63,8 @@ var (
 
 // New validates cfg. projectExists says which project IDs are seeded.
 func New(cfg Config, projectExists func(id string) bool) (*Authority, error) {
-	a := &Authority{customRoles: map[string][]string{}, accounts: map[string]map[string]bool{}, grants: map[string]map[string]map[string]bool{}}
+	a := &Authority{customRoles: map[string][]string{}, accounts: map[string]map[string]bool{}, grants: map[string]map[string]map[string]bool{},
+		denials: map[string]map[string]bool{}}
 	for name, perms := range cfg.CustomRoles {
 		if !customRoleRE.MatchString(name) {
 			return nil, fmt.Errorf("custom role %q: want projects/{project}/roles/{id} or organizations/{org}/roles/{id}", name)
@@ -118,8 +121,36 @@ func (a *Authority) Enforced() bool { return a.enforced }
 // default caller was seeded.
 func (a *Authority) DefaultCaller() string { return a.defaultCaller }
 
-// Allowed reports whether member holds permission on the project (by ID). With access control
-// off everyone holds everything.
+// Permitted reports whether member may use permission on resource, which belongs to the project
+// (by ID). As IAM does, it asks the deny rules first — a denied permission cannot be used
+// whatever is granted, and with access control off too — then the grants.
+func (a *Authority) Permitted(member, project, resource, permission string) bool {
+	a.mu.RLock()
+	denied := a.denials[resource][permission]
+	a.mu.RUnlock()
+	return !denied && a.Allowed(member, project, permission)
+}
+
+// Deny adds a deny rule: no principal may use permission on resource. The resource is named as
+// Permitted is asked about it; a rule on a project does not reach the resources in it.
+func (a *Authority) Deny(resource, permission string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.denials[resource] == nil {
+		a.denials[resource] = map[string]bool{}
+	}
+	a.denials[resource][permission] = true
+}
+
+// Undeny removes the deny rule Deny added, if any.
+func (a *Authority) Undeny(resource, permission string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.denials[resource], permission)
+}
+
+// Allowed reports whether member holds permission on the project (by ID), deny rules aside. With
+// access control off everyone holds everything.
 func (a *Authority) Allowed(member, project, permission string) bool {
 	if !a.enforced {
 		return true
@@ -242,13 +273,15 @@ type Snapshot struct {
 	DefaultCaller   string
 	ServiceAccounts []ServiceAccount
 	Grants          map[string]map[string][]string
+	// Denials is resource → the permissions its deny rules take away.
+	Denials map[string][]string
 }
 
 // Snapshot returns the current state.
 func (a *Authority) Snapshot() Snapshot {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	s := Snapshot{Enforced: a.enforced, DefaultCaller: a.defaultCaller, Grants: map[string]map[string][]string{}}
+	s := Snapshot{Enforced: a.enforced, DefaultCaller: a.defaultCaller, Grants: map[string]map[string][]string{}, Denials: map[string][]string{}}
 	for email, creators := range a.accounts {
 		s.ServiceAccounts = append(s.ServiceAccounts, ServiceAccount{Email: email, TokenCreators: sortedKeys(creators)})
 	}
@@ -262,6 +295,11 @@ func (a *Authority) Snapshot() Snapshot {
 				s.Grants[project] = map[string][]string{}
 			}
 			s.Grants[project][member] = sortedKeys(entries)
+		}
+	}
+	for resource, permissions := range a.denials {
+		if len(permissions) > 0 {
+			s.Denials[resource] = sortedKeys(permissions)
 		}
 	}
 	return s

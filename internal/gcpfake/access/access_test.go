@@ -62,3 +62,37 @@ func TestNew_OffWithoutGrantsOrDefaultCaller(t *testing.T) {
 		t.Error("access control must be off and allow everything")
 	}
 }
+
+func TestPermitted_ADenyRuleWinsOverGrantsWithAccessControlOnOrOff(t *testing.T) {
+	const (
+		member    = "user:alice@example.com"
+		service   = "projects/proj-a/locations/us-central1/services/hello"
+		other     = "projects/proj-a/locations/us-central1/services/other"
+		denied    = "run.services.setIamPolicy"
+		untouched = "run.services.get"
+	)
+	on, err := New(Config{Grants: map[string]map[string][]string{"proj-a": {member: {"roles/run.admin", denied}}}}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := New(Config{}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, a := range map[string]*Authority{"on": on, "off": off} {
+		a.Deny(service, denied)
+		if a.Permitted(member, "proj-a", service, denied) {
+			t.Errorf("access control %s: a denied permission is permitted", name)
+		}
+		if !a.Allowed(member, "proj-a", denied) || !a.Permitted(member, "proj-a", service, untouched) || !a.Permitted(member, "proj-a", other, denied) {
+			t.Errorf("access control %s: the deny rule reached beyond its permission and resource", name)
+		}
+		if got := a.Snapshot().Denials; len(got) != 1 || len(got[service]) != 1 || got[service][0] != denied {
+			t.Errorf("access control %s: Snapshot().Denials = %v", name, got)
+		}
+		a.Undeny(service, denied)
+		if !a.Permitted(member, "proj-a", service, denied) || len(a.Snapshot().Denials) != 0 {
+			t.Errorf("access control %s: Undeny left the rule in place", name)
+		}
+	}
+}

@@ -73,6 +73,10 @@ type Access struct {
 	ServiceAccounts []ServiceAccount `json:"serviceAccounts"`
 	// Grants is project ID → member → roles and permissions.
 	Grants map[string]map[string][]string `json:"grants"`
+	// Denials are the deny rules: resource → the permissions no principal may use on it, whatever
+	// it is granted, with access control on or off. A service is named with its project ID, an
+	// IAP resource with the project number.
+	Denials map[string][]string `json:"denials,omitempty"`
 }
 
 // Health is the answer to GET HealthPath.
