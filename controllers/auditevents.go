@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,8 +100,8 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		}
 		for _, ps := range designated {
 			key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
-			r.corrections.reported(key, e.Timestamp)
-			r.health.send(key)
+			r.memory.auditReported(key, e.Timestamp)
+			r.wakeUp(key)
 		}
 	}
 	auditEvents.WithLabelValues(metricMethod(e.MethodName), outcome).Inc()
@@ -114,42 +113,4 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "other"
-}
-
-// correctionClock remembers, per object, when the earliest change an audit entry reported
-// happened, so the pass that corrects it can measure the reaction time.
-type correctionClock struct {
-	mu      sync.Mutex
-	pending map[types.NamespacedName]time.Time
-}
-
-func (c *correctionClock) reported(key types.NamespacedName, at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pending == nil {
-		c.pending = map[types.NamespacedName]time.Time{}
-	}
-	if prev, ok := c.pending[key]; !ok || at.Before(prev) {
-		c.pending[key] = at
-	}
-}
-
-// passed ends the wait of a pass that began after the report: a pass that wrote corrected it.
-func (c *correctionClock) passed(key types.NamespacedName, started time.Time, wrote bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	at, ok := c.pending[key]
-	if !ok || at.After(started) {
-		return
-	}
-	delete(c.pending, key)
-	if wrote && !at.IsZero() {
-		auditCorrectionDelay.Observe(time.Since(at).Seconds())
-	}
-}
-
-func (c *correctionClock) forget(key types.NamespacedName) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.pending, key)
 }

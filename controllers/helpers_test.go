@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
-	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
@@ -63,7 +62,7 @@ func (discardRecorder) Eventf(runtime.Object, runtime.Object, string, string, st
 func newTenant(t *testing.T, name string, opts ...worldOption) *world {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{
-		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project",
+		iapv1alpha1.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project",
 	}}}
 	for _, o := range opts {
 		o(ns, &gcpfake.Service{})

@@ -11,6 +11,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/tenancy"
 )
 
 // maxRejectedMembers bounds how many rejected members are left out one by one before falling
@@ -24,7 +25,7 @@ func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *sc
 	if err := iampolicy.ValidateOwner(s.owner); err != nil {
 		return stall(iapv1alpha1.ReasonInvalidCondition, err)
 	}
-	if bad := disallowedMembers(s.namespace.Annotations[AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
+	if bad := tenancy.DisallowedMembers(s.namespace.Annotations[iapv1alpha1.AnnotationAllowedMembers], s.ps.Spec.AccessGroups); len(bad) > 0 {
 		s.facts.disallowed = bad
 		return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonMemberNotAllowed, nil))
 	}
@@ -46,7 +47,7 @@ func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *sco
 		return googleFailure(err)
 	}
 	if plan.Changed {
-		s.facts.writes = append(s.facts.writes, googleWrite{kind: writeRevokeAccess, resource: s.facts.iapResource, detail: plan.Diff(), reason: problem.reason})
+		s.wrote(googleWrite{kind: writeRevokeAccess, resource: s.facts.iapResource, added: plan.Added, removed: plan.Removed, because: problem.reason})
 	}
 	recordBindings(s, plan.Policy)
 	s.facts.access.reason = problem.reason
@@ -73,10 +74,10 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 		}
 		return googleFailure(err)
 	}
-	r.agents.forget(key)
+	r.memory.agentAccepted(key)
 	s.servicePolicy = plan.Policy
 	if plan.Changed {
-		s.wrote(writeGrantInvoker, s.facts.serviceName, agent)
+		s.wrotePolicy(writeGrantInvoker, s.facts.serviceName, plan)
 	}
 	s.facts.invoker.reason = iapv1alpha1.ReasonGranted
 	return nil
@@ -90,7 +91,7 @@ const agentRetry = 15 * time.Second
 // IAPAgentPropagation of rejections are waited out before the object stalls.
 func (r *ProtectedServiceReconciler) agentRejected(s *scope, key types.NamespacedName, err error) *outcome {
 	s.facts.agentWindow = r.IAPAgentPropagation
-	if waited := s.facts.now.Sub(r.agents.since(key, s.facts.now)); waited < r.IAPAgentPropagation {
+	if waited := s.facts.now.Sub(r.memory.agentRejected(key, s.facts.now)); waited < r.IAPAgentPropagation {
 		s.facts.invoker.reason = iapv1alpha1.ReasonIAPServiceAgentPropagating
 		return wait(iapv1alpha1.ReasonIAPServiceAgentPropagating, min(agentRetry, r.IAPAgentPropagation-waited))
 	}
@@ -126,7 +127,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *
 			return googleFailure(err)
 		}
 		if plan.Changed {
-			s.wrote(writeBindAccess, s.facts.iapResource, plan.Diff())
+			s.wrotePolicy(writeBindAccess, s.facts.iapResource, plan)
 		}
 		recordBindings(s, plan.Policy)
 		s.facts.access.unrestricted = tupleMembers(plan.Unrestricted)

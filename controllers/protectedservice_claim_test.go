@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
-	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
@@ -118,7 +117,7 @@ func TestServiceClaimed_TheObjectAlreadyManagingTheServiceKeepsItWhenBothShareAC
 func TestServiceClaimed_ADisallowedNamespaceCannotSquatAService(t *testing.T) {
 	t.Parallel()
 	owner := newWorld(t)
-	squatter := newTenant(t, owner.ns+"-squat", withAnnotation(controllers.AnnotationAllowedProjects, "some-other-project"))
+	squatter := newTenant(t, owner.ns+"-squat", withAnnotation(iapv1alpha1.AnnotationAllowedProjects, "some-other-project"))
 	squat := owner.object("squat", group("devs", "user:mallory@acme.com"))
 	squat.Namespace = squatter.ns
 	squatter.create(squat)

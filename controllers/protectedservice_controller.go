@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -100,16 +99,11 @@ type ProtectedServiceReconciler struct {
 	AuditEventsAbout client.Object
 	Options
 
-	backoff backoffTracker // transient failures
-	polls   backoffTracker // rollouts and services not deployed yet
-	drift   driftTracker
-	health  projectHealth
-	agents  firstSeen // since when IAM rejects the object's IAP service agent
-	// permissions remembers which projects passed the permission preflight.
-	permissions permissionCache
-	rollouts    rolloutTracker // the generation each object's own IAP switch produced
-	// corrections times the correction of changes audit entries reported.
-	corrections correctionClock
+	// memory is what is remembered of objects and projects between passes.
+	memory memory
+	// wake enqueues objects at once: those backing off from a project that answers again, and
+	// those an audit entry names.
+	wake chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService]
 	// planOnly: the pass is runguard plan's, outside any cluster (PlanWithoutCluster).
 	planOnly bool
 }
@@ -122,7 +116,8 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 	if err := RegisterIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	r.health.wake = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
+	r.wake = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
+	registerVerificationAge(&r.memory)
 	if r.AuditSubscription != nil {
 		// A RunnableFunc runs only on the leader.
 		if err := mgr.Add(manager.RunnableFunc(r.receiveAuditEvents)); err != nil {
@@ -148,7 +143,7 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 			})).
 		// Objects backing off from a project that answers again, and objects an audit entry
 		// names, are reconciled at once.
-		WatchesRawSource(source.Channel(r.health.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
+		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
 		// The priority queue (controller-runtime's default, set here to say it is relied on)
 		// puts edits ahead of resyncs and of the initial listing: see requeuePriority.
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, UsePriorityQueue: ptr(true)}).
@@ -162,7 +157,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	ps := &iapv1alpha1.ProtectedService{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ps); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
+			r.memory.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -250,14 +245,14 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		shown = worst(shown, o)
 	}
 	r.recordWrites(s)
-	denied := slices.ContainsFunc(outcomes, func(o *outcome) bool { return o.reason == iapv1alpha1.ReasonPermissionDenied })
-	r.permissions.passEnded(key, s.facts.identity, s.facts.target.Project, denied, shown == nil)
-	r.corrections.passed(key, s.facts.now, len(s.facts.writes) > 0)
-	verifications.passed(key, s.facts.now, shown == nil && s.facts.deletion == nil)
+	woken, correctedAfter := r.memory.passEnded(passEndOf(s, outcomes, shown))
+	if correctedAfter > 0 {
+		auditCorrectionDelay.Observe(correctedAfter.Seconds())
+	}
 	applyStatus(s.ps, &s.facts, shown)
 	r.report(ctx, s, shown)
-	for _, woken := range r.health.observe(key, s.facts.target.Project, s.service != nil, outcomes, s.facts.now) {
-		r.health.send(woken)
+	for _, k := range woken {
+		r.wakeUp(k)
 	}
 	priority := requeuePriority(outcomes)
 	if userChange(s.ps) && *priority != handler.LowPriority {
@@ -266,6 +261,34 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		priority = ptr(editPriority)
 	}
 	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes), Priority: priority}
+}
+
+// passEndOf is how a pass ended, as the memory records it.
+func passEndOf(s *scope, outcomes []*outcome, shown *outcome) passEnd {
+	e := passEnd{key: s.key(), identity: s.facts.identity, project: s.facts.target.Project, started: s.facts.now,
+		clean: shown == nil, wrote: len(s.facts.writes) > 0, verified: shown == nil && s.facts.deletion == nil,
+		answered: s.service != nil}
+	for _, o := range outcomes {
+		e.denied = e.denied || o.reason == iapv1alpha1.ReasonPermissionDenied
+		if o.kind == retrying && !e.backingOff {
+			e.backingOff, e.notBefore = true, s.facts.now.Add(o.after)
+		}
+	}
+	return e
+}
+
+// wakeBuffer bounds the wake-ups waiting to be enqueued; past it a wake-up is dropped and the
+// object keeps its own backoff.
+const wakeBuffer = 4096
+
+// wakeUp enqueues an object now, without blocking a worker.
+func (r *ProtectedServiceReconciler) wakeUp(key types.NamespacedName) {
+	ps := &iapv1alpha1.ProtectedService{}
+	ps.Namespace, ps.Name = key.Namespace, key.Name
+	select {
+	case r.wake <- event.TypedGenericEvent[*iapv1alpha1.ProtectedService]{Object: ps}:
+	default:
+	}
 }
 
 // userChange reports whether the pass serves a user's change not yet applied: an edit of an
@@ -348,33 +371,21 @@ func (r *ProtectedServiceReconciler) requeueAfter(key types.NamespacedName, outc
 		case o.kind == waiting && o.after > 0:
 			d = o.after
 		case o.kind == waiting:
-			d, polled = r.polls.next(key), true
+			d, polled = r.memory.nextBackoff(key, true), true
 		case o.reason == iapv1alpha1.ReasonThrottled:
 			d = o.after
 		case o.kind == retrying:
-			d, failed = max(r.backoff.next(key), min(o.after, maxBackoff)), true
+			d, failed = max(r.memory.nextBackoff(key, false), min(o.after, maxBackoff)), true
 		}
 		soonest = min(soonest, d)
 	}
 	if !failed {
-		r.backoff.reset(key)
+		r.memory.resetBackoff(key, false)
 	}
 	if !polled {
-		r.polls.reset(key)
+		r.memory.resetBackoff(key, true)
 	}
 	return soonest
-}
-
-func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
-	r.backoff.reset(key)
-	r.polls.reset(key)
-	r.drift.forget(key)
-	r.health.forget(key)
-	r.corrections.forget(key)
-	verifications.forget(key)
-	r.agents.forget(key)
-	r.rollouts.forget(key)
-	r.permissions.forget(key)
 }
 
 func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {
@@ -383,7 +394,7 @@ func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *i
 	if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("remove finalizer: %w", err)
 	}
-	r.forget(types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
+	r.memory.forget(types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/tenancy"
 )
 
 // cleanupPass runs for a deleted object, through the same scope and outcomes as every pass:
@@ -40,7 +41,7 @@ func (r *ProtectedServiceReconciler) cleanupPass(ctx context.Context, s *scope) 
 func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s *scope) *outcome {
 	target := s.ps.Spec.Service
 	number, _ := strconv.ParseInt(s.ps.Status.ProjectNumber, 10, 64)
-	allowed := r.AllowAnyProject || projectAllowed(s.namespace.Annotations[AnnotationAllowedProjects], target)
+	allowed := r.AllowAnyProject || tenancy.ProjectAllowed(s.namespace.Annotations[iapv1alpha1.AnnotationAllowedProjects], target)
 	// An object never allowed to reach its project never learned its number and wrote nothing
 	// there: no Google call for it. One that lost the permission later still cleans up.
 	if number == 0 && !allowed {
@@ -86,7 +87,7 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s 
 		return googleFailure(err)
 	}
 	if plan.Changed {
-		s.wrote(writeRemoveAccess, s.facts.iapResource, plan.Diff())
+		s.wrotePolicy(writeRemoveAccess, s.facts.iapResource, plan)
 	}
 	s.facts.deletion.done = true
 	return nil

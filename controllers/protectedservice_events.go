@@ -12,6 +12,7 @@ import (
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/iapsettings"
 )
 
 // recordWrites records the pass's Google writes as one Event: DriftCorrected when the object was
@@ -39,7 +40,7 @@ func (r *ProtectedServiceReconciler) recordWrites(s *scope) {
 			fields = append(fields, field)
 		}
 		driftCorrections.WithLabelValues(field).Inc()
-		if n, fighting := r.drift.corrected(s.ps, field); fighting {
+		if n, fighting := r.memory.corrected(s.key(), field, s.facts.now); fighting {
 			r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "FightingWriter", string(w.kind),
 				"%s was corrected %d times within %s: another tool keeps writing it. Find that writer (Terraform, gcloud scripts, Config Connector) and stop it managing %s.",
 				field, n, fightWindow, field)
@@ -108,25 +109,26 @@ func cutNote(s string, n int) string {
 }
 
 func writeNote(w googleWrite) string {
+	diff := iampolicy.Plan{Changed: true, Added: w.added, Removed: w.removed}.Diff()
 	switch w.kind {
 	case writeGrantInvoker:
-		return fmt.Sprintf("Granted roles/run.invoker on %s to IAP's service agent %s.", w.resource, w.detail)
+		return fmt.Sprintf("Granted roles/run.invoker on %s to IAP's service agent %s.", w.resource, strings.Join(tupleMembers(w.added), ", "))
 	case writeBindAccess:
-		return fmt.Sprintf("Updated IAP access on %s: %s", w.resource, w.detail)
+		return fmt.Sprintf("Updated IAP access on %s: %s", w.resource, diff)
 	case writeRevokeAccess:
-		return fmt.Sprintf("Applied only the removals on %s (%s): %s", w.resource, w.reason, w.detail)
+		return fmt.Sprintf("Applied only the removals on %s (%s): %s", w.resource, w.because, diff)
 	case writeEnableIAP:
 		return fmt.Sprintf("Switching IAP on for Cloud Run service %s.", w.resource)
 	case writeDisableIAP:
 		return fmt.Sprintf("Switching IAP off for Cloud Run service %s, as declared.", w.resource)
 	case writeRevokePublicAccess:
-		return fmt.Sprintf("Revoked public access to %s: removed %s from roles/run.invoker.", w.resource, w.detail)
+		return fmt.Sprintf("Revoked public access to %s: removed %s from roles/run.invoker.", w.resource, strings.Join(tupleMembers(w.removed), ", "))
 	case writeEnableInvokerCheck:
 		return fmt.Sprintf("Turned the invoker IAM check back on for %s (invoker_iam_disabled was true).", w.resource)
 	case writeApplySettings:
-		return fmt.Sprintf("Updated IAP settings on %s: %s.", w.resource, w.detail)
+		return fmt.Sprintf("Updated IAP settings on %s: %s.", w.resource, iapsettings.Plan{Changes: w.settings}.Diff())
 	case writeRemoveAccess:
-		return fmt.Sprintf("Removed this object's IAP access bindings from %s: %s. IAP stays on, so the service fails closed.", w.resource, w.detail)
+		return fmt.Sprintf("Removed this object's IAP access bindings from %s: %s. IAP stays on, so the service fails closed.", w.resource, diff)
 	}
 	return string(w.kind) + " " + w.resource
 }

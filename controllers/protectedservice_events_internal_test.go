@@ -1,8 +1,11 @@
 package controllers
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/runguard/runguard/internal/iampolicy"
 )
 
 var everyWriteKind = []writeKind{writeGrantInvoker, writeBindAccess, writeRevokeAccess, writeEnableIAP, writeDisableIAP,
@@ -29,8 +32,8 @@ func TestWritesAction_EveryKindTogetherFitsTheEventsAPI(t *testing.T) {
 
 func TestWritesNote_ListsEveryWriteInOrder(t *testing.T) {
 	writes := []googleWrite{
-		{kind: writeGrantInvoker, resource: "projects/p/locations/l/services/s", detail: "serviceAccount:agent"},
-		{kind: writeBindAccess, resource: "projects/1/iap_web/cloud_run-l/services/s", detail: "+user:alice@acme.com"},
+		{kind: writeGrantInvoker, resource: "projects/p/locations/l/services/s", added: []iampolicy.Tuple{{Role: iampolicy.InvokerRole, Member: "serviceAccount:agent"}}},
+		{kind: writeBindAccess, resource: "projects/1/iap_web/cloud_run-l/services/s", added: []iampolicy.Tuple{{Role: iampolicy.AccessorRole, Member: "user:alice@acme.com"}}},
 		{kind: writeEnableIAP, resource: "projects/p/locations/l/services/s"},
 	}
 	note := writesNote("Updated Google Cloud for p/l/s", writes)
@@ -50,10 +53,16 @@ func TestWritesNote_ListsEveryWriteInOrder(t *testing.T) {
 // A note never exceeds what the events API accepts (1,024 bytes): the writes that do not fit are
 // counted, and a single write too long for it is cut.
 func TestWritesNote_StaysWithinTheEventsAPILimit(t *testing.T) {
-	long := strings.Repeat("+user:someone-with-a-long-name@acme.com, ", 40)
+	long := func(n int, title string) []iampolicy.Tuple {
+		var out []iampolicy.Tuple
+		for i := range n {
+			out = append(out, iampolicy.Tuple{Role: iampolicy.AccessorRole, Member: fmt.Sprintf("user:someone-with-a-long-name-%d@acme.com", i), ConditionTitle: title})
+		}
+		return out
+	}
 	var writes []googleWrite
 	for range 5 {
-		writes = append(writes, googleWrite{kind: writeBindAccess, resource: "projects/1/iap_web/cloud_run-l/services/s", detail: long[:300]})
+		writes = append(writes, googleWrite{kind: writeBindAccess, resource: "projects/1/iap_web/cloud_run-l/services/s", added: long(6, "runguard:devs")})
 	}
 	note := writesNote("Updated Google Cloud for p/l/s", writes)
 	if len(note) > maxNote {
@@ -66,11 +75,11 @@ func TestWritesNote_StaysWithinTheEventsAPILimit(t *testing.T) {
 		t.Errorf("note %q: the count of writes left out is missing or wrong", note)
 	}
 
-	one := writesNote("Updated Google Cloud for p/l/s", []googleWrite{{kind: writeBindAccess, resource: "r", detail: long + "ü" + long}})
+	one := writesNote("Updated Google Cloud for p/l/s", []googleWrite{{kind: writeBindAccess, resource: "r", added: long(40, "runguard:dévs")}})
 	if len(one) > maxNote || !strings.HasSuffix(one, "…") {
 		t.Errorf("a single write too long: %d bytes, ends %q", len(one), one[len(one)-10:])
 	}
-	two := writesNote("h", []googleWrite{{kind: writeBindAccess, resource: "r", detail: long + long}, {kind: writeEnableIAP, resource: "s"}})
+	two := writesNote("h", []googleWrite{{kind: writeBindAccess, resource: "r", added: long(40, "runguard:devs")}, {kind: writeEnableIAP, resource: "s"}})
 	if len(two) > maxNote || !strings.HasSuffix(two, "… and 1 more write.") {
 		t.Errorf("a first write too long, then another: %d bytes, ends %q", len(two), two[max(0, len(two)-30):])
 	}

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
-	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
@@ -59,7 +58,7 @@ func TestLockdown_RunsOnEveryPassWhateverElseStalls(t *testing.T) {
 				ps.Spec.AccessGroups[0].Context = &iapv1alpha1.AccessContext{Expression: "request.time <"}
 			}},
 		{name: "member not allowed", reason: iapv1alpha1.ReasonMemberNotAllowed,
-			opts: []worldOption{withService(public), withAnnotation(controllers.AnnotationAllowedMembers, "*@acme.com")},
+			opts: []worldOption{withService(public), withAnnotation(iapv1alpha1.AnnotationAllowedMembers, "*@acme.com")},
 			change: func(ps *iapv1alpha1.ProtectedService) {
 				ps.Spec.AccessGroups[0].Members = append(ps.Spec.AccessGroups[0].Members, "user:eve@evil.example")
 			}},

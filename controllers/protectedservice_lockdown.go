@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -29,21 +28,21 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 		return googleFailure(err)
 	}
 	if wrote && s.observing() {
-		s.wrote(writeEnableIAP, svc.GetName(), "") // would switch it on; there is no rollout to follow
+		s.wrote(googleWrite{kind: writeEnableIAP, resource: svc.GetName()}) // would switch it on; there is no rollout to follow
 		return nil
 	}
 	key := s.key()
 	if wrote {
 		s.serviceStale = true
-		s.wrote(writeEnableIAP, svc.GetName(), "")
-		r.rollouts.started(key, svc.GetGeneration()+1)
+		s.wrote(googleWrite{kind: writeEnableIAP, resource: svc.GetName()})
+		r.memory.rolloutStarted(key, svc.GetGeneration()+1)
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, on: true, started: true}
 		return nil
 	}
 	// Once IAP was seen on, a later deploy by the team's pipeline is not ours to wait for.
 	// An observer starts no rollout, so none is its own to wait for.
 	ours := !s.observing() && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonEnabled)
-	return s.awaitRollout(svc, r.rollouts.failed(key, svc), ours && rollingOut(svc), true)
+	return s.awaitRollout(svc, r.memory.ownRolloutFailed(key, svc), ours && rollingOut(svc), true)
 }
 
 // followRollout ends a pass that switched IAP on or off with one read of the service: Cloud Run
@@ -61,7 +60,7 @@ func (r *ProtectedServiceReconciler) followRollout(ctx context.Context, s *scope
 	on := s.facts.iap.on
 	// A switch read back the other way was changed again since: the next pass sets it again.
 	waiting := rollingOut(svc) || svc.GetIapEnabled() != on
-	return s.awaitRollout(svc, r.rollouts.failed(s.key(), svc), waiting, on)
+	return s.awaitRollout(svc, r.memory.ownRolloutFailed(s.key(), svc), waiting, on)
 }
 
 // awaitRollout records how a rollout of the IAP switch stands. A rollout runguard started that
@@ -95,7 +94,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		if o := r.checkExposure(ctx, s, svc); o != nil {
 			return o
 		}
-		s.wrote(writeDisableIAP, svc.GetName(), "")
+		s.wrote(googleWrite{kind: writeDisableIAP, resource: svc.GetName()})
 		return nil
 	}
 	if svc.GetIapEnabled() {
@@ -121,25 +120,25 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		}
 		if wrote {
 			s.serviceStale = true
-			s.wrote(writeDisableIAP, svc.GetName(), "")
-			r.rollouts.started(s.key(), svc.GetGeneration()+1)
+			s.wrote(googleWrite{kind: writeDisableIAP, resource: svc.GetName()})
+			r.memory.rolloutStarted(s.key(), svc.GetGeneration()+1)
 		}
 		// Switching IAP off is the pass's last step: its rollout is looked at right away.
 		s.facts.iap = iapFact{reason: iapv1alpha1.ReasonRollingOut, started: true}
 		return r.followRollout(ctx, s)
 	}
 	ours := !s.observing() && !hadReason(s.original, iapv1alpha1.ConditionIAPEnabled, iapv1alpha1.ReasonDisabled)
-	return s.awaitRollout(svc, r.rollouts.failed(s.key(), svc), ours && rollingOut(svc), false)
+	return s.awaitRollout(svc, r.memory.ownRolloutFailed(s.key(), svc), ours && rollingOut(svc), false)
 }
 
 // checkExposure stalls when switching IAP off would leave the service publicly invocable and
 // the namespace has not allowed that.
 func (r *ProtectedServiceReconciler) checkExposure(ctx context.Context, s *scope, svc *runpb.Service) *outcome {
-	if s.namespace.Annotations[AnnotationAllowPublic] == "true" {
+	if s.namespace.Annotations[iapv1alpha1.AnnotationAllowPublic] == "true" {
 		return nil
 	}
 	if svc.GetInvokerIamDisabled() {
-		s.facts.exposedBy = "invoker_iam_disabled is true"
+		s.facts.exposure = &exposure{invokerIAMDisabled: true}
 		return stall(iapv1alpha1.ReasonWouldExposeService, nil)
 	}
 	p := s.servicePolicy
@@ -151,7 +150,7 @@ func (r *ProtectedServiceReconciler) checkExposure(ctx context.Context, s *scope
 	}
 	for _, m := range publicMembers {
 		if iampolicy.HasMember(p, iampolicy.InvokerRole, m) {
-			s.facts.exposedBy = m + " has roles/run.invoker"
+			s.facts.exposure = &exposure{member: m}
 			return stall(iapv1alpha1.ReasonWouldExposeService, nil)
 		}
 	}
@@ -178,7 +177,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	s.servicePolicy = plan.Policy
 	if plan.Changed {
 		s.publicAccessRevoked()
-		s.wrote(writeRevokePublicAccess, name, strings.Join(tupleMembers(plan.Removed), ", "))
+		s.wrotePolicy(writeRevokePublicAccess, name, plan)
 	}
 	// This pass's own update, if any, touched only iap_enabled: the service as read at the start
 	// still says whether the invoker check is off. Re-read only to write (for the etag).
@@ -197,7 +196,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	if wrote {
 		s.serviceStale = true
 		s.publicAccessRevoked()
-		s.wrote(writeEnableInvokerCheck, name, "")
+		s.wrote(googleWrite{kind: writeEnableInvokerCheck, resource: name})
 	}
 	s.facts.public.reason = iapv1alpha1.ReasonRevoked
 	return nil

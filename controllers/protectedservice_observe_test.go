@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/controllers"
+	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/gcpfake"
 )
 
@@ -107,5 +111,72 @@ func TestObserve_TakesPartInClaims(t *testing.T) {
 	w.expectStalled("takeover", iapv1alpha1.ReasonServiceClaimed, w.ns+"/observer")
 	if got := w.writes(); len(got) != 0 {
 		t.Errorf("writes while an observer holds the claim: %v", got)
+	}
+}
+
+// manyMembers are n users that exist in a project of the test's own.
+func manyMembers(t *testing.T, n int) (string, []string) {
+	t.Helper()
+	members := make([]string, n)
+	for i := range members {
+		members[i] = fmt.Sprintf("user:member-%02d@acme.com", i)
+	}
+	id := fmt.Sprintf("many-members-%d", names.Add(1))
+	if err := fake.AddProject(gcpfake.Project{ID: id, Number: 600000000000 + names.Load(), Principals: members}); err != nil {
+		t.Fatal(err)
+	}
+	return id, members
+}
+
+// A plan larger than the list status shows is counted exactly: 60 grants, the IAP agent's invoker
+// grant and IAP switched on are 62 changes, the list holds the first 20 and says nothing of its
+// own, and every listed change is a change (never a "… and N more" line).
+func TestObserve_CountsEveryPendingChangeOfALargePlan(t *testing.T) {
+	t.Parallel()
+	p, members := manyMembers(t, 60)
+	w := newWorld(t, inProject(p))
+	w.create(observed(w.object("large", group("devs", members...))))
+	ps := w.waitFor("large", iapv1alpha1.ConditionInSync, metav1.ConditionFalse, iapv1alpha1.ReasonChangesPending)
+	if ps.Status.PendingChangeCount != 62 {
+		t.Errorf("pendingChangeCount = %d, want 62 (60 grants, the invoker grant, IAP on)", ps.Status.PendingChangeCount)
+	}
+	if len(ps.Status.PendingChanges) != 20 {
+		t.Errorf("status lists %d changes, want the first 20", len(ps.Status.PendingChanges))
+	}
+	for _, c := range ps.Status.PendingChanges {
+		if writeOf(c) == "unknown: "+c {
+			t.Errorf("listed change %q is not a change", c)
+		}
+	}
+	insync := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionInSync)
+	if !strings.Contains(insync.Message, "62 changes") {
+		t.Errorf("InSync message %q does not count 62 changes", insync.Message)
+	}
+}
+
+// runguard plan counts every change of a large plan too.
+func TestPlan_CountsEveryChangeOfALargePlan(t *testing.T) {
+	t.Parallel()
+	p, members := manyMembers(t, 33)
+	w := newWorld(t, inProject(p))
+	ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Annotations: map[string]string{}}}
+	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(), ResourceManagerEndpoint: fake.Endpoint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer google.Close()
+	opts := testOptions()
+	opts.AllowAnyProject = true
+	plan := controllers.PlanWithoutCluster(context.Background(), google, "ci", w.object("large", group("devs", members...)), ns, opts)
+	if plan.Blocked != nil {
+		t.Fatalf("plan blocked: %v", plan.Blocked)
+	}
+	if len(plan.Changes) != 35 {
+		t.Errorf("plan has %d changes, want 35 (33 grants, the invoker grant, IAP on): %q", len(plan.Changes), plan.Changes)
+	}
+	for _, c := range plan.Changes {
+		if writeOf(c) == "unknown: "+c {
+			t.Errorf("planned change %q is not a change", c)
+		}
 	}
 }

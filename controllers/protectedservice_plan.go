@@ -43,7 +43,7 @@ func PlanWithoutCluster(ctx context.Context, google *gcp.Clients, caller string,
 	for _, o := range r.pass(gcp.ObserveOnly(ctx), s) {
 		shown = worst(shown, o)
 	}
-	plan := Plan{Changes: pendingChanges(s.facts.writes), MissingPermissions: s.facts.missingPermissions}
+	plan := Plan{Changes: pendingChanges(s.facts.writes), MissingPermissions: permissionsOn(s.facts.missingPermissions)}
 	if shown != nil {
 		plan.Blocked = &metav1.Condition{Type: iapv1alpha1.ConditionInSync, Status: metav1.ConditionUnknown,
 			Reason: shown.reason, Message: outcomeMessage(shown, &s.facts)}

@@ -13,6 +13,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/iapsettings"
 )
 
 // scope is one reconcile pass: the object, what the phases read from Kubernetes and Google, and
@@ -61,10 +62,10 @@ type facts struct {
 	otherOwner *iampolicy.Marker
 	// disallowed are declared members the namespace's allowed-members annotation refuses.
 	disallowed []string
-	// exposedBy says why switching IAP off would leave the service public.
-	exposedBy string
-	// missingPermissions are "permission on resource" the preflight found missing.
-	missingPermissions []string
+	// exposure says why switching IAP off would leave the service public.
+	exposure *exposure
+	// missingPermissions are the permissions the preflight found missing, with their resources.
+	missingPermissions []missingPermission
 	// agentWindow is how long a rejected IAP service agent is retried as propagating.
 	agentWindow time.Duration
 
@@ -86,6 +87,13 @@ type facts struct {
 	writes []googleWrite
 	// deletion is set on a pass that cleans up a deleted object.
 	deletion *deletionFact
+}
+
+// exposure is what makes a service publicly invocable: the invoker IAM check switched off, or a
+// public member holding roles/run.invoker.
+type exposure struct {
+	invokerIAMDisabled bool
+	member             string
 }
 
 // settingsFact is what became of spec.iap.settings.
@@ -130,13 +138,17 @@ type deletionFact struct {
 	done bool
 }
 
-// googleWrite is one Google write; kind selects the Event's action and words.
+// googleWrite is one Google write the pass made (or, observing, would make), as typed values:
+// kind selects the Event's action; status, Events and the Observe rendering turn it into words.
 type googleWrite struct {
 	kind     writeKind
 	resource string
-	// detail is the plan's diff, or the stall reason a removal-only write was made for.
-	detail string
-	reason string
+	// added and removed are the (role, member, condition) tuples of a policy write.
+	added, removed []iampolicy.Tuple
+	// settings are the IAP settings a settings write changes.
+	settings []iapsettings.Change
+	// because is the stall reason a removal-only write was made for.
+	because string
 }
 
 type writeKind string
@@ -198,8 +210,12 @@ func (s *scope) key() types.NamespacedName {
 	return types.NamespacedName{Namespace: s.ps.Namespace, Name: s.ps.Name}
 }
 
-func (s *scope) wrote(kind writeKind, resource, detail string) {
-	s.facts.writes = append(s.facts.writes, googleWrite{kind: kind, resource: resource, detail: detail})
+// wrote records a Google write of the pass.
+func (s *scope) wrote(w googleWrite) { s.facts.writes = append(s.facts.writes, w) }
+
+// wrotePolicy records a policy write: the tuples its plan added and removed.
+func (s *scope) wrotePolicy(kind writeKind, resource string, plan iampolicy.Plan) {
+	s.wrote(googleWrite{kind: kind, resource: resource, added: plan.Added, removed: plan.Removed})
 }
 
 // phase is one step of a pass: it records facts and returns nil, or ends its stage with an outcome.

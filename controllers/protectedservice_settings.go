@@ -29,7 +29,7 @@ func (r *ProtectedServiceReconciler) applySettings(ctx context.Context, s *scope
 		return googleFailure(err)
 	}
 	if plan.Changed() {
-		s.wrote(writeApplySettings, s.facts.iapResource, plan.Diff())
+		s.wrote(googleWrite{kind: writeApplySettings, resource: s.facts.iapResource, settings: plan.Changes})
 	}
 	s.facts.settings = settingsFact{reason: iapv1alpha1.ReasonApplied, managed: declared.Names()}
 	return nil

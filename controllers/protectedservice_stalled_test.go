@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
-	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/iampolicy"
 )
@@ -106,7 +105,7 @@ func TestStalled_ProjectNotAllowed_MakesNoGoogleCalls(t *testing.T) {
 	w.create(ps)
 
 	target := forbidden + "/" + location + "/" + w.service
-	w.expectStalled("elsewhere", iapv1alpha1.ReasonProjectNotAllowed, w.ns, target, controllers.AnnotationAllowedProjects)
+	w.expectStalled("elsewhere", iapv1alpha1.ReasonProjectNotAllowed, w.ns, target, iapv1alpha1.AnnotationAllowedProjects)
 	w.editStaysStalled("elsewhere", iapv1alpha1.ReasonProjectNotAllowed, w.ns, target)
 	// Deleting it may not call Google either: it never wrote anything there.
 	if err := k8s.Delete(context.Background(), w.get("elsewhere")); err != nil {
@@ -121,7 +120,7 @@ func TestStalled_ProjectNotAllowed_MakesNoGoogleCalls(t *testing.T) {
 func TestStalled_ProjectNotAllowed_OutsideTheAllowedLocationOrServiceGlob(t *testing.T) {
 	t.Parallel()
 	for _, allowed := range []string{project + "/europe-west1", project + "/" + location + "/api-*"} {
-		w := newWorld(t, withAnnotation(controllers.AnnotationAllowedProjects, allowed))
+		w := newWorld(t, withAnnotation(iapv1alpha1.AnnotationAllowedProjects, allowed))
 		w.create(w.object("narrow", group("devs", "user:alice@acme.com")))
 		w.expectStalled("narrow", iapv1alpha1.ReasonProjectNotAllowed, allowed)
 		if calls := w.serviceCalls(); len(calls) > 0 {
@@ -132,7 +131,7 @@ func TestStalled_ProjectNotAllowed_OutsideTheAllowedLocationOrServiceGlob(t *tes
 
 func TestStalled_MemberNotAllowed_OutsideTheNamespacePattern(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, withAnnotation(controllers.AnnotationAllowedMembers, "*@acme.com"))
+	w := newWorld(t, withAnnotation(iapv1alpha1.AnnotationAllowedMembers, "*@acme.com"))
 	w.create(w.object("outsider",
 		group("devs", "user:alice@acme.com", "group:eng@acme.com", "user:eve@evil.example")))
 	ps := w.expectStalled("outsider", iapv1alpha1.ReasonMemberNotAllowed, "user:eve@evil.example", "*@acme.com", w.ns)
@@ -151,14 +150,14 @@ func TestStalled_MemberNotAllowed_OutsideTheNamespacePattern(t *testing.T) {
 // (a Namespace change) re-checks the object without a spec edit.
 func TestStalled_MemberNotAllowed_KindPatternAdmitsOnlyThatKind(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, withAnnotation(controllers.AnnotationAllowedMembers, "group:*@acme.com"))
+	w := newWorld(t, withAnnotation(iapv1alpha1.AnnotationAllowedMembers, "group:*@acme.com"))
 	w.create(w.object("kinds", group("devs", "group:eng@acme.com", "user:alice@acme.com")))
 	ps := w.expectStalled("kinds", iapv1alpha1.ReasonMemberNotAllowed, "user:alice@acme.com", "group:*@acme.com")
 	if strings.Contains(stalledMessage(ps), "group:eng@acme.com") {
 		t.Errorf("message names the allowed group: %q", stalledMessage(ps))
 	}
 
-	w.annotate(controllers.AnnotationAllowedMembers, "group:*@acme.com, user:alice@acme.com")
+	w.annotate(iapv1alpha1.AnnotationAllowedMembers, "group:*@acme.com, user:alice@acme.com")
 	w.waitReady("kinds")
 	b := bindingsOf(w.iapPolicy())
 	if got := b[accessor+"|runguard:devs"]; len(got) != 2 {
@@ -241,7 +240,7 @@ func TestStalled_WouldExposeService_UntilTheNamespaceAllowsPublic(t *testing.T) 
 	ps.Spec.PublicAccess = iapv1alpha1.PublicAccessAllow
 	w.create(ps)
 
-	w.expectStalled("expose", iapv1alpha1.ReasonWouldExposeService, w.fullName, "allUsers", controllers.AnnotationAllowPublic, w.ns)
+	w.expectStalled("expose", iapv1alpha1.ReasonWouldExposeService, w.fullName, "allUsers", iapv1alpha1.AnnotationAllowPublic, w.ns)
 	w.editStaysStalled("expose", iapv1alpha1.ReasonWouldExposeService, w.fullName)
 	if !w.cloudRun().GetIapEnabled() {
 		t.Fatal("IAP was switched off without the namespace's consent")
@@ -252,7 +251,7 @@ func TestStalled_WouldExposeService_UntilTheNamespaceAllowsPublic(t *testing.T) 
 		}
 	}
 
-	w.annotate(controllers.AnnotationAllowPublic, "true")
+	w.annotate(iapv1alpha1.AnnotationAllowPublic, "true")
 	got := w.waitReady("expose")
 	if c := meta.FindStatusCondition(got.Status.Conditions, iapv1alpha1.ConditionReady); c.Reason != iapv1alpha1.ReasonReconciled {
 		t.Errorf("Ready reason %s, want %s", c.Reason, iapv1alpha1.ReasonReconciled)
@@ -342,7 +341,7 @@ func TestStalled_PermissionDenied_OnAReadNamesTheReadPermissionAndTheResource(t 
 func TestStalled_PermissionDenied_UnknownProject(t *testing.T) {
 	t.Parallel()
 	unknown := fmt.Sprintf("unknown-%d-prj", names.Add(1))
-	w := newWorld(t, withAnnotation(controllers.AnnotationAllowedProjects, unknown))
+	w := newWorld(t, withAnnotation(iapv1alpha1.AnnotationAllowedProjects, unknown))
 	ps := w.object("nowhere", group("devs", "user:alice@acme.com"))
 	ps.Spec.Service.Project = unknown
 	w.create(ps)

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/tenancy"
 )
 
 // stepConditions are the conditions that report one step each.
@@ -229,9 +231,9 @@ func outcomeMessage(o *outcome, f *facts) string {
 	t := f.target
 	switch o.reason {
 	case iapv1alpha1.ReasonProjectNotAllowed:
-		allowed := f.annotations[AnnotationAllowedProjects]
+		allowed := f.annotations[iapv1alpha1.AnnotationAllowedProjects]
 		return fmt.Sprintf("Namespace %s may not target Cloud Run service %s: %s. Ask a cluster admin to add %q (or %q) to the %s annotation of namespace %s.",
-			f.namespace, t, describeAllowed(allowed), t.Project+"/"+t.Location+"/"+t.Name, t.Project, AnnotationAllowedProjects, f.namespace)
+			f.namespace, t, describeAllowed(allowed), t.Project+"/"+t.Location+"/"+t.Name, t.Project, iapv1alpha1.AnnotationAllowedProjects, f.namespace)
 	case iapv1alpha1.ReasonServiceClaimed:
 		if m := f.otherOwner; m != nil {
 			return fmt.Sprintf("The IAP access policy of %s holds bindings marked by another runguard owner (cluster %s, ProtectedService %s/%s, group %s); only one ProtectedService may manage a service, so nothing was written. If that owner no longer exists, remove its bindings (condition titles starting with %q) from the policy.",
@@ -241,7 +243,7 @@ func outcomeMessage(o *outcome, f *facts) string {
 			t, f.claimedBy)
 	case iapv1alpha1.ReasonMemberNotAllowed:
 		return fmt.Sprintf("Namespace %s may grant only members matching %q (annotation %s); not allowed: %s. Remove them from the access groups or ask a cluster admin to widen the annotation. Only removals were applied.",
-			f.namespace, f.annotations[AnnotationAllowedMembers], AnnotationAllowedMembers, listSome(f.disallowed))
+			f.namespace, f.annotations[iapv1alpha1.AnnotationAllowedMembers], iapv1alpha1.AnnotationAllowedMembers, listSome(f.disallowed))
 	case iapv1alpha1.ReasonInvalidCondition:
 		if iampolicy.IsInvalidCondition(o.err) {
 			return fmt.Sprintf("%v. Fix the access group's context; only removals were applied.", o.err)
@@ -255,13 +257,17 @@ func outcomeMessage(o *outcome, f *facts) string {
 		return agentMissingMessage(f)
 	case iapv1alpha1.ReasonWouldExposeService:
 		return fmt.Sprintf("Switching IAP off would leave Cloud Run service %s publicly invocable (%s). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",
-			f.serviceName, f.exposedBy, f.namespace, AnnotationAllowPublic)
+			f.serviceName, exposedBy(f.exposure), f.namespace, iapv1alpha1.AnnotationAllowPublic)
 	case iapv1alpha1.ReasonNamespaceIdentityRequired:
 		return fmt.Sprintf("The manager runs with --require-namespace-identity and namespace %s names no Google service account to act as; nothing was called in Google. Ask a cluster admin to annotate namespace %s with %s: NAME@PROJECT.iam.gserviceaccount.com (docs/tenancy.md).",
-			f.namespace, f.namespace, AnnotationGoogleServiceAccount)
+			f.namespace, f.namespace, iapv1alpha1.AnnotationGoogleServiceAccount)
 	case iapv1alpha1.ReasonNamespaceIdentityUnusable:
+		if errors.Is(o.err, tenancy.ErrIdentityBlank) || errors.Is(o.err, tenancy.ErrIdentityMalformed) {
+			return fmt.Sprintf("Namespace %s's annotation %s cannot be used (%q): %v. Nothing was sent to Google for this object: runguard never falls back to its own identity when the annotation is present (docs/tenancy.md).",
+				f.namespace, iapv1alpha1.AnnotationGoogleServiceAccount, f.annotations[iapv1alpha1.AnnotationGoogleServiceAccount], o.err)
+		}
 		return fmt.Sprintf("runguard cannot act as %q, the Google service account namespace %s names (annotation %s): %s. Nothing but that token request was sent to Google for this object. Fix the annotation, or grant runguard's own Google identity roles/iam.serviceAccountTokenCreator on that account (docs/tenancy.md).",
-			f.identity, f.namespace, AnnotationGoogleServiceAccount, strings.TrimSuffix(gcp.Message(o.err), "."))
+			f.identity, f.namespace, iapv1alpha1.AnnotationGoogleServiceAccount, strings.TrimSuffix(gcp.Message(o.err), "."))
 	case iapv1alpha1.ReasonServiceNotFound:
 		return fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", t.FullName())
 	case iapv1alpha1.ReasonRollingOut:
@@ -296,7 +302,7 @@ func googleMessage(o *outcome, f *facts) string {
 	case iapv1alpha1.ReasonPermissionDenied:
 		if len(f.missingPermissions) > 0 {
 			return fmt.Sprintf("%s lacks %s. Grant the runguard role described in docs/install.md; nothing was written.",
-				identityName(f), strings.Join(f.missingPermissions, ", "))
+				identityName(f), strings.Join(permissionsOn(f.missingPermissions), ", "))
 		}
 		if gcp.Permission(o.err) == "resourcemanager.projects.get" {
 			return fmt.Sprintf("Project %s does not exist, or %s lacks resourcemanager.projects.get on it: check spec.service.project and grant the role in docs/install.md.", f.target.Project, identityName(f))
@@ -318,7 +324,7 @@ func googleMessage(o *outcome, f *facts) string {
 func identityName(f *facts) string {
 	switch {
 	case f.identity != "":
-		return fmt.Sprintf("Google service account %s (namespace %s's %s)", f.identity, f.namespace, AnnotationGoogleServiceAccount)
+		return fmt.Sprintf("Google service account %s (namespace %s's %s)", f.identity, f.namespace, iapv1alpha1.AnnotationGoogleServiceAccount)
 	case f.caller != "":
 		return f.caller
 	}
@@ -371,6 +377,30 @@ func applyDeletionStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outc
 	if shown.kind != retrying {
 		ps.Status.ObservedGeneration = ps.Generation
 	}
+}
+
+// exposedBy says what would leave the service public.
+func exposedBy(e *exposure) string {
+	if e.invokerIAMDisabled {
+		return "invoker_iam_disabled is true"
+	}
+	return e.member + " has " + iampolicy.InvokerRole
+}
+
+// permissionsOn names each missing permission with its resource.
+func permissionsOn(missing []missingPermission) []string {
+	out := make([]string, len(missing))
+	for i, m := range missing {
+		out[i] = m.permission + " on " + m.resource
+	}
+	return out
+}
+
+func describeAllowed(annotation string) string {
+	if strings.TrimSpace(annotation) == "" {
+		return fmt.Sprintf("the namespace has no %s annotation", iapv1alpha1.AnnotationAllowedProjects)
+	}
+	return fmt.Sprintf("the namespace allows only %q", annotation)
 }
 
 func ensurePeriod(s string) string {

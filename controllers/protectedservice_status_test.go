@@ -77,7 +77,7 @@ func statusRows() []statusRow {
 			want:     map[string]string{"Ready": "True/Observing", "InSync": "True/Matches", "Stalled": "False/Observing", "Reconciling": "False/Observing"},
 			mentions: []string{"nothing is written", "0 changes pending"}},
 		{name: "observing, changes pending", iapOn: true, observe: true, facts: func(f *facts) {
-			f.writes = []googleWrite{{kind: writeBindAccess, resource: "projects/123/iap_web/cloud_run-us-central1/services/web", detail: "+user:alice@acme.com (runguard:devs); -user:old@acme.com (unconditional)"},
+			f.writes = []googleWrite{{kind: writeBindAccess, resource: "projects/123/iap_web/cloud_run-us-central1/services/web", added: []iampolicy.Tuple{{Role: iampolicy.AccessorRole, Member: "user:alice@acme.com", ConditionTitle: "runguard:devs"}}, removed: []iampolicy.Tuple{{Role: iampolicy.AccessorRole, Member: "user:old@acme.com"}}},
 				{kind: writeEnableIAP, resource: "projects/acme-prod/locations/us-central1/services/web"}}
 		}, want: map[string]string{"Ready": "True/Observing", "InSync": "False/ChangesPending", "AccessBound": ""},
 			mentions: []string{"3 changes pending"}},
@@ -100,7 +100,7 @@ func statusRows() []statusRow {
 			mentions: []string{"IAP is off"}},
 		{name: "project not allowed: nothing evaluated", iapOn: true, shown: stall(iapv1alpha1.ReasonProjectNotAllowed, nil),
 			want:     with(stalledAs("ProjectNotAllowed"), "AccessBound", "Unknown/ProjectNotAllowed", "IAPEnabled", "Unknown/ProjectNotAllowed"),
-			mentions: []string{"tenant-a", AnnotationAllowedProjects, "acme-prod/us-central1/web"}},
+			mentions: []string{"tenant-a", iapv1alpha1.AnnotationAllowedProjects, "acme-prod/us-central1/web"}},
 		{name: "claimed by another object", iapOn: true, facts: func(f *facts) { f.claimedBy = "team-b/web" },
 			shown: stall(iapv1alpha1.ReasonServiceClaimed, nil), want: stalledAs("ServiceClaimed"), mentions: []string{"team-b/web", "nothing was written"}},
 		{name: "claimed by another owner's markers", iapOn: true, facts: func(f *facts) {
@@ -131,16 +131,16 @@ func statusRows() []statusRow {
 				rejection: googleErr(codes.InvalidArgument, "User user:ghost@acme.com does not exist.", "")}
 		}, shown: stall(iapv1alpha1.ReasonMemberRejected, nil),
 			want: with(stalledAs("MemberRejected"), "AccessBound", "False/MemberRejected"), mentions: []string{"user:ghost@acme.com", "Everyone else is bound"}},
-		{name: "would expose the service", facts: func(f *facts) { f.exposedBy = "allUsers has roles/run.invoker" },
-			shown: stall(iapv1alpha1.ReasonWouldExposeService, nil), want: stalledAs("WouldExposeService"), mentions: []string{AnnotationAllowPublic, "allUsers"}},
+		{name: "would expose the service", facts: func(f *facts) { f.exposure = &exposure{member: "allUsers"} },
+			shown: stall(iapv1alpha1.ReasonWouldExposeService, nil), want: stalledAs("WouldExposeService"), mentions: []string{iapv1alpha1.AnnotationAllowPublic, "allUsers"}},
 		{name: "permission denied", iapOn: true, shown: googleFailure(googleErr(codes.PermissionDenied, "The caller does not have permission", "iap.webServices.setIamPolicy")),
 			want: stalledAs("PermissionDenied"), mentions: []string{"iap.webServices.setIamPolicy", "docs/install.md"}},
 		{name: "permissions missing in the preflight", iapOn: true, facts: func(f *facts) {
-			f.missingPermissions = []string{"run.services.setIamPolicy on projects/acme-prod/locations/us-central1/services/web", "iap.webServices.setIamPolicy on projects/123/iap_web/cloud_run-us-central1/services/web"}
+			f.missingPermissions = []missingPermission{{"run.services.setIamPolicy", "projects/acme-prod/locations/us-central1/services/web"}, {"iap.webServices.setIamPolicy", "projects/123/iap_web/cloud_run-us-central1/services/web"}}
 		}, shown: stall(iapv1alpha1.ReasonPermissionDenied, nil),
 			want: stalledAs("PermissionDenied"), mentions: []string{"run.services.setIamPolicy on projects/acme-prod", "iap.webServices.setIamPolicy on projects/123", "nothing was written"}},
 		{name: "namespace identity required", iapOn: true, shown: stall(iapv1alpha1.ReasonNamespaceIdentityRequired, nil),
-			want: stalledAs("NamespaceIdentityRequired"), mentions: []string{AnnotationGoogleServiceAccount, "tenant-a", "nothing was called"}},
+			want: stalledAs("NamespaceIdentityRequired"), mentions: []string{iapv1alpha1.AnnotationGoogleServiceAccount, "tenant-a", "nothing was called"}},
 		{name: "namespace identity unusable", iapOn: true, facts: func(f *facts) { f.identity = "tenant-a@ops.iam.gserviceaccount.com" },
 			shown: stall(iapv1alpha1.ReasonNamespaceIdentityUnusable, &gcp.ImpersonationError{ServiceAccount: "tenant-a@ops.iam.gserviceaccount.com",
 				Err: status.Error(codes.PermissionDenied, "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).")}),
@@ -336,7 +336,7 @@ func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
 	}
 	f := &facts{
 		now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), target: ps.Spec.Service, namespace: "tenant-a",
-		annotations:   map[string]string{AnnotationAllowedProjects: "other-project"},
+		annotations:   map[string]string{iapv1alpha1.AnnotationAllowedProjects: "other-project"},
 		projectNumber: 123, iapResource: "projects/123/iap_web/cloud_run-us-central1/services/web",
 		serviceName: ps.Spec.Service.FullName(),
 	}
@@ -404,10 +404,10 @@ func TestApplyStatus_ObserveListsThePlanAndNoStepConditions(t *testing.T) {
 	ps, f := statusFixture(statusRow{iapOn: true, observe: true})
 	ps.Status.Conditions = []metav1.Condition{{Type: iapv1alpha1.ConditionIAPEnabled, Status: metav1.ConditionTrue, Reason: iapv1alpha1.ReasonEnabled}}
 	f.writes = []googleWrite{
-		{kind: writeGrantInvoker, resource: "projects/acme-prod/locations/us-central1/services/web", detail: "serviceAccount:service-123@gcp-sa-iap.iam.gserviceaccount.com"},
-		{kind: writeBindAccess, resource: "projects/123/iap_web/cloud_run-us-central1/services/web", detail: "+group:sre@acme.com (runguard:sre); -user:old@acme.com (unconditional)"},
+		{kind: writeGrantInvoker, resource: "projects/acme-prod/locations/us-central1/services/web", added: []iampolicy.Tuple{{Role: iampolicy.InvokerRole, Member: "serviceAccount:service-123@gcp-sa-iap.iam.gserviceaccount.com"}}},
+		{kind: writeBindAccess, resource: "projects/123/iap_web/cloud_run-us-central1/services/web", added: []iampolicy.Tuple{{Role: iampolicy.AccessorRole, Member: "group:sre@acme.com", ConditionTitle: "runguard:sre"}}, removed: []iampolicy.Tuple{{Role: iampolicy.AccessorRole, Member: "user:old@acme.com"}}},
 		{kind: writeEnableIAP, resource: "projects/acme-prod/locations/us-central1/services/web"},
-		{kind: writeRevokePublicAccess, resource: "projects/acme-prod/locations/us-central1/services/web", detail: "allUsers"},
+		{kind: writeRevokePublicAccess, resource: "projects/acme-prod/locations/us-central1/services/web", removed: []iampolicy.Tuple{{Role: iampolicy.InvokerRole, Member: "allUsers"}}},
 	}
 	applyStatus(ps, f, nil)
 	want := []string{

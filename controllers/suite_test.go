@@ -160,7 +160,7 @@ func newWorld(t testing.TB, opts ...worldOption) *world {
 	n := names.Add(1)
 	w := &world{t: t, ns: fmt.Sprintf("tenant-%d", n), service: fmt.Sprintf("svc-%d", n)}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Annotations: map[string]string{
-		controllers.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project",
+		iapv1alpha1.AnnotationAllowedProjects: project + ",no-agent-project,iap-off-project,late-agent-project",
 	}}}
 	svc := gcpfake.Service{Project: project, Location: location, Name: w.service}
 	for _, o := range opts {
@@ -190,7 +190,7 @@ func numberOf(p string) int64 {
 func inProject(p string) worldOption {
 	return func(ns *corev1.Namespace, s *gcpfake.Service) {
 		s.Project = p
-		ns.Annotations[controllers.AnnotationAllowedProjects] += "," + p
+		ns.Annotations[iapv1alpha1.AnnotationAllowedProjects] += "," + p
 	}
 }
 

@@ -81,3 +81,19 @@ const (
 
 // Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).
 const Finalizer = "iap.runguard.dev/finalizer"
+
+// Namespace annotations: set by cluster admins, read by runguard. Tenants cannot change them
+// (docs/tenancy.md); they are part of the user contract, like the finalizer.
+const (
+	// AnnotationAllowedProjects lists the Cloud Run services the namespace's objects may target:
+	// "project", "project/location" or "project/location/service-glob", comma-separated.
+	AnnotationAllowedProjects = "iap.runguard.dev/allowed-projects"
+	// AnnotationAllowedMembers lists the member patterns the namespace's objects may grant.
+	AnnotationAllowedMembers = "iap.runguard.dev/allowed-members"
+	// AnnotationAllowPublic: "true" lets an object switch IAP off on a publicly invocable service.
+	AnnotationAllowPublic = "iap.runguard.dev/allow-public"
+	// AnnotationGoogleServiceAccount names the Google service account every Google call for the
+	// namespace's objects is made as. Absent means runguard's own identity; present, it must
+	// name a service account.
+	AnnotationGoogleServiceAccount = "iap.runguard.dev/google-service-account"
+)

@@ -20,7 +20,6 @@ var regions = []string{
 }
 
 const (
-	allowedProjectsAnnotation = "iap.runguard.dev/allowed-projects"
 	// handGranted holds an unconditional accessor binding someone granted by hand on a fifth of
 	// the services; runguard (bindingPolicy Merge, the default) must leave it.
 	handGranted = "user:handgranted@example.com"
@@ -110,7 +109,7 @@ func (w world) writeSeed(path string) error {
 func (w world) namespaceObjects() []*corev1.Namespace {
 	var out []*corev1.Namespace
 	for _, ns := range w.namespaces {
-		out = append(out, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: map[string]string{allowedProjectsAnnotation: ns}}})
+		out = append(out, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: map[string]string{iapv1alpha1.AnnotationAllowedProjects: ns}}})
 	}
 	return out
 }

@@ -49,7 +49,7 @@ func TestPolicy_JudgesTheLargestObjectWithinTheCostLimits(t *testing.T) {
 		"domain:acme.com", "principalSet://iam.googleapis.com/locations/global/workforcePools/acme-pool/*",
 		"principal://iam.googleapis.com/locations/global/workforcePools/*/subject/root@acme.com", "*:break-glass@acme.com"}
 	ns := "cost-largest"
-	ensureNamespace(t, ns, map[string]string{tenancycases.AllowedProjects: "acme-prod", tenancycases.AllowedMembers: strings.Join(patterns, ", ")})
+	ensureNamespace(t, ns, map[string]string{iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowedMembers: strings.Join(patterns, ", ")})
 	spec := iapv1alpha1.ProtectedServiceSpec{Service: tenancycases.Billing}
 	for g := range 20 {
 		group := iapv1alpha1.AccessGroup{Name: fmt.Sprintf("group-%02d", g)}
@@ -64,14 +64,14 @@ func TestPolicy_JudgesTheLargestObjectWithinTheCostLimits(t *testing.T) {
 		"user:someone-with-a-long-name-00-00@engineering.outsider.example, user:someone-with-a-long-name-00-01@engineering.outsider.example, "+
 		"user:someone-with-a-long-name-00-02@engineering.outsider.example, user:someone-with-a-long-name-00-03@engineering.outsider.example, "+
 		"user:someone-with-a-long-name-00-04@engineering.outsider.example and 1495 more. Remove them from the access groups or ask a cluster admin to widen the annotation.",
-		ns, strings.Join(patterns, ", "), tenancycases.AllowedMembers)
+		ns, strings.Join(patterns, ", "), iapv1alpha1.AnnotationAllowedMembers)
 	if !refusedWith(err, want) {
 		t.Errorf("%s\nwant: %s", describe(err), want)
 	}
 
 	// The same members, all admitted by the last pattern tried.
-	ensureNamespace(t, "cost-largest-admitted", map[string]string{tenancycases.AllowedProjects: "acme-prod",
-		tenancycases.AllowedMembers: strings.Join(append(patterns, "*@engineering.outsider.example"), ", ")})
+	ensureNamespace(t, "cost-largest-admitted", map[string]string{iapv1alpha1.AnnotationAllowedProjects: "acme-prod",
+		iapv1alpha1.AnnotationAllowedMembers: strings.Join(append(patterns, "*@engineering.outsider.example"), ", ")})
 	if err := dryRunCreate("cost-largest-admitted", spec); err != nil {
 		t.Errorf("%s, want admitted", describe(err))
 	}
@@ -84,7 +84,7 @@ func TestPolicy_JudgesSpecUpdates(t *testing.T) {
 	installPolicy(t)
 	ctx := context.Background()
 	ns := "updates"
-	ensureNamespace(t, ns, map[string]string{tenancycases.AllowedProjects: "acme-prod", tenancycases.AllowedMembers: "*@acme.com"})
+	ensureNamespace(t, ns, map[string]string{iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowedMembers: "*@acme.com"})
 	ps := object(ns, "app", iapv1alpha1.ProtectedServiceSpec{Service: tenancycases.Billing,
 		AccessGroups: []iapv1alpha1.AccessGroup{{Name: "devs", Members: []iapv1alpha1.Member{"user:alice@acme.com"}}}})
 	if err := env.Client.Create(ctx, ps); err != nil {
@@ -96,7 +96,7 @@ func TestPolicy_JudgesSpecUpdates(t *testing.T) {
 		edited.Spec.AccessGroups[0].Members = append(edited.Spec.AccessGroups[0].Members, "user:eve@evil.example")
 		err := env.Client.Update(ctx, edited, client.DryRunAll)
 		want := fmt.Sprintf("Namespace %s may grant only members matching \"*@acme.com\" (annotation %s); not allowed: user:eve@evil.example. "+
-			"Remove them from the access groups or ask a cluster admin to widen the annotation.", ns, tenancycases.AllowedMembers)
+			"Remove them from the access groups or ask a cluster admin to widen the annotation.", ns, iapv1alpha1.AnnotationAllowedMembers)
 		if !refusedWith(err, want) {
 			t.Errorf("%s\nwant: %s", describe(err), want)
 		}
@@ -114,10 +114,10 @@ func TestPolicy_JudgesSpecUpdates(t *testing.T) {
 	})
 
 	t.Run("after the namespace was narrowed", func(t *testing.T) {
-		setAnnotation(t, ns, tenancycases.AllowedProjects, "other-proj")
+		setAnnotation(t, ns, iapv1alpha1.AnnotationAllowedProjects, "other-proj")
 		want := fmt.Sprintf("Namespace %s may not target Cloud Run service acme-prod/us-central1/svc-billing: the namespace allows only \"other-proj\". "+
 			"Ask a cluster admin to add \"acme-prod/us-central1/svc-billing\" (or \"acme-prod\") to the %s annotation of namespace %s.",
-			ns, tenancycases.AllowedProjects, ns)
+			ns, iapv1alpha1.AnnotationAllowedProjects, ns)
 		var edited *iapv1alpha1.ProtectedService
 		// The policy reads namespaces from the API server's cache, which follows the change shortly.
 		testenv.Eventually(t, 30*time.Second, "a spec edit refused for the narrowed namespace", func() error {

@@ -146,9 +146,9 @@ func callers(s string) (all, wrote map[string]int) {
 }
 
 func annotations(projects, account string) map[string]string {
-	a := map[string]string{controllers.AnnotationAllowedProjects: projects}
+	a := map[string]string{iapv1alpha1.AnnotationAllowedProjects: projects}
 	if account != "" {
-		a[controllers.AnnotationGoogleServiceAccount] = account
+		a[iapv1alpha1.AnnotationGoogleServiceAccount] = account
 	}
 	return a
 }
@@ -231,7 +231,7 @@ func TestIdentity_RevokedTokenCreatorGrantIsReported(t *testing.T) {
 func TestIdentity_RequiredAndMissingStallsWithoutCallingGoogle(t *testing.T) {
 	ns := apply(t, annotations("shared-prod", ""), "shared-prod", "web", "user:carol@acme.com")
 	ps := waitFor(t, ns, "web", iapv1alpha1.ConditionStalled, metav1.ConditionTrue, iapv1alpha1.ReasonNamespaceIdentityRequired)
-	if msg := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionStalled).Message; !strings.Contains(msg, controllers.AnnotationGoogleServiceAccount) {
+	if msg := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionStalled).Message; !strings.Contains(msg, iapv1alpha1.AnnotationGoogleServiceAccount) {
 		t.Errorf("Stalled message %q does not say which annotation to add", msg)
 	}
 	if all, _ := callers("shared-prod"); len(all) != 0 {
@@ -245,6 +245,24 @@ func TestIdentity_MalformedAnnotationIsReported(t *testing.T) {
 	ps := waitFor(t, ns, "web2", iapv1alpha1.ConditionStalled, metav1.ConditionTrue, iapv1alpha1.ReasonNamespaceIdentityUnusable)
 	if msg := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionStalled).Message; !strings.Contains(msg, "not a service account email") {
 		t.Errorf("Stalled message %q does not say what is wrong", msg)
+	}
+}
+
+// An annotation that is present but blank is unusable, never "runguard's own identity": only an
+// absent annotation means that. Nothing is called in Google for the object.
+func TestIdentity_BlankAnnotationIsUnusableNotRunguardsOwnIdentity(t *testing.T) {
+	for i, blank := range []string{" ", "\t \n", ""} {
+		a := annotations("team-a-prod", "")
+		a[iapv1alpha1.AnnotationGoogleServiceAccount] = blank
+		service := fmt.Sprintf("blank-%d", i)
+		ns := apply(t, a, "team-a-prod", service, "user:alice@acme.com")
+		ps := waitFor(t, ns, service, iapv1alpha1.ConditionStalled, metav1.ConditionTrue, iapv1alpha1.ReasonNamespaceIdentityUnusable)
+		if msg := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionStalled).Message; !strings.Contains(msg, "blank") {
+			t.Errorf("annotation %q: Stalled message %q does not say the annotation is blank", blank, msg)
+		}
+		if all, _ := callers("/services/" + service); len(all) != 0 {
+			t.Errorf("annotation %q: calls on the service although its namespace's identity is unusable: %v", blank, all)
+		}
 	}
 }
 

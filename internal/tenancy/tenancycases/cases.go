@@ -1,7 +1,7 @@
 // Package tenancycases is the one table of namespace tenancy decisions: given a namespace's
 // iap.runguard.dev/* annotations and a ProtectedService spec, is the object admitted, and if not,
 // which rule refuses it and with what message. The admission policy (config/admission, tested
-// against a real API server in test/admission) and the controller's rules (controllers/tenancy.go)
+// against a real API server in test/admission) and the controller's rules (internal/tenancy)
 // are both held to it, so the two cannot drift apart.
 //
 // It imports nothing from controllers/, whose own tests import it.
@@ -12,13 +12,6 @@ import (
 	"strings"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
-)
-
-// The namespace annotations the rules read (controllers.Annotation*).
-const (
-	AllowedProjects = "iap.runguard.dev/allowed-projects"
-	AllowedMembers  = "iap.runguard.dev/allowed-members"
-	AllowPublic     = "iap.runguard.dev/allow-public"
 )
 
 // Rule names the namespace rule that refuses an object. When several would, the first in the
@@ -196,7 +189,7 @@ var Cases = []Case{
 		WantRule: RuleMembers, WantMessage: membersNotAllowed("members-many", "*@acme.com",
 			"user:a@evil.example, user:b@evil.example, user:c@evil.example, user:d@evil.example, user:e@evil.example and 2 more")},
 	{Name: "members are judged only once the project is allowed", Namespace: "members-after-project",
-		Annotations: map[string]string{AllowedProjects: "other-proj", AllowedMembers: "*@acme.com"},
+		Annotations: map[string]string{iapv1alpha1.AnnotationAllowedProjects: "other-proj", iapv1alpha1.AnnotationAllowedMembers: "*@acme.com"},
 		Spec:        devs("user:eve@evil.example"),
 		WantRule:    RuleProject, WantMessage: projectNotAllowed("members-after-project", "other-proj", Billing)},
 
@@ -204,10 +197,10 @@ var Cases = []Case{
 	{Name: "IAP off with publicAccess Allow needs allow-public", Namespace: "public-refused", Annotations: projects("acme-prod"),
 		Spec: iapOff(iapv1alpha1.PublicAccessAllow), WantRule: RulePublic, WantMessage: wouldExposeService("public-refused", Billing)},
 	{Name: "allow-public true lets IAP go off on a public service", Namespace: "public-allowed",
-		Annotations: map[string]string{AllowedProjects: "acme-prod", AllowPublic: "true"},
+		Annotations: map[string]string{iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowPublic: "true"},
 		Spec:        iapOff(iapv1alpha1.PublicAccessAllow)},
 	{Name: "allow-public must be exactly true", Namespace: "public-capitalized",
-		Annotations: map[string]string{AllowedProjects: "acme-prod", AllowPublic: "True"},
+		Annotations: map[string]string{iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowPublic: "True"},
 		Spec:        iapOff(iapv1alpha1.PublicAccessAllow), WantRule: RulePublic, WantMessage: wouldExposeService("public-capitalized", Billing)},
 	{Name: "IAP off with publicAccess Deny is locked down first", Namespace: "public-deny", Annotations: projects("acme-prod"),
 		Spec: iapOff(iapv1alpha1.PublicAccessDeny)},
@@ -248,18 +241,18 @@ func iapOff(access iapv1alpha1.PublicAccess) iapv1alpha1.ProtectedServiceSpec {
 }
 
 func projects(allowed string) map[string]string {
-	return map[string]string{AllowedProjects: allowed}
+	return map[string]string{iapv1alpha1.AnnotationAllowedProjects: allowed}
 }
 
 // members allows Billing's project, so the members rule is the one that decides.
 func members(allowed string) map[string]string {
-	return map[string]string{AllowedProjects: Billing.Project, AllowedMembers: allowed}
+	return map[string]string{iapv1alpha1.AnnotationAllowedProjects: Billing.Project, iapv1alpha1.AnnotationAllowedMembers: allowed}
 }
 
 // The messages below follow the controller's (controllers/protectedservice_status.go).
 
 func noProjectAllowed(namespace string, t iapv1alpha1.ServiceRef) string {
-	return projectRefusal(namespace, "the namespace has no "+AllowedProjects+" annotation", t)
+	return projectRefusal(namespace, "the namespace has no "+iapv1alpha1.AnnotationAllowedProjects+" annotation", t)
 }
 
 func projectNotAllowed(namespace, annotation string, t iapv1alpha1.ServiceRef) string {
@@ -268,16 +261,16 @@ func projectNotAllowed(namespace, annotation string, t iapv1alpha1.ServiceRef) s
 
 func projectRefusal(namespace, allowed string, t iapv1alpha1.ServiceRef) string {
 	return fmt.Sprintf("Namespace %s may not target Cloud Run service %s: %s. Ask a cluster admin to add %q (or %q) to the %s annotation of namespace %s.",
-		namespace, t, allowed, t.String(), t.Project, AllowedProjects, namespace)
+		namespace, t, allowed, t.String(), t.Project, iapv1alpha1.AnnotationAllowedProjects, namespace)
 }
 
 // membersNotAllowed: disallowed is the list as the message shows it (at most five, then "and N more").
 func membersNotAllowed(namespace, annotation, disallowed string) string {
 	return fmt.Sprintf("Namespace %s may grant only members matching %q (annotation %s); not allowed: %s. Remove them from the access groups or ask a cluster admin to widen the annotation.",
-		namespace, annotation, AllowedMembers, disallowed)
+		namespace, annotation, iapv1alpha1.AnnotationAllowedMembers, disallowed)
 }
 
 func wouldExposeService(namespace string, t iapv1alpha1.ServiceRef) string {
 	return fmt.Sprintf("Switching IAP off would leave Cloud Run service %s publicly invocable (publicAccess: Allow keeps any allUsers or allAuthenticatedUsers grant on roles/run.invoker). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",
-		t.FullName(), namespace, AllowPublic)
+		t.FullName(), namespace, iapv1alpha1.AnnotationAllowPublic)
 }

@@ -1,13 +1,9 @@
-package controllers
+package tenancy
 
 import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
@@ -39,8 +35,8 @@ func TestProjectAllowed(t *testing.T) {
 		{"other-proj/us-central1/svc-billing", false},
 		{",,", false},
 	} {
-		if got := projectAllowed(tc.annotation, target); got != tc.want {
-			t.Errorf("projectAllowed(%q, %s) = %v, want %v", tc.annotation, target, got, tc.want)
+		if got := ProjectAllowed(tc.annotation, target); got != tc.want {
+			t.Errorf("ProjectAllowed(%q, %s) = %v, want %v", tc.annotation, target, got, tc.want)
 		}
 	}
 }
@@ -115,9 +111,9 @@ func TestDisallowedMembers(t *testing.T) {
 			[]string{"principal://iam.googleapis.com/locations/global/workforcePools/other/subject/alice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := disallowedMembers(tc.annotation, groups(tc.members...))
+			got := DisallowedMembers(tc.annotation, groups(tc.members...))
 			if !slices.Equal(got, tc.want) {
-				t.Errorf("disallowedMembers(%q, %v) = %v, want %v", tc.annotation, tc.members, got, tc.want)
+				t.Errorf("DisallowedMembers(%q, %v) = %v, want %v", tc.annotation, tc.members, got, tc.want)
 			}
 		})
 	}
@@ -129,7 +125,7 @@ func TestDisallowedMembers_ListsAcrossGroupsInOrder(t *testing.T) {
 		{Name: "b", Members: []iapv1alpha1.Member{"user:bob@acme.com", "group:y@evil.example"}},
 	}
 	want := []string{"user:x@evil.example", "group:y@evil.example"}
-	if got := disallowedMembers("*@acme.com", gs); !slices.Equal(got, want) {
+	if got := DisallowedMembers("*@acme.com", gs); !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
@@ -143,7 +139,7 @@ func TestDisallowedMembers_KindlessEmailPatternDoesNotAdmitWorkforceSubjectsOfAn
 		"principal://iam.googleapis.com/locations/global/workforcePools/attacker-pool/subject/ceo@acme.com",
 		"principalSet://iam.googleapis.com/locations/global/workforcePools/attacker-pool/group/admins@acme.com",
 	}
-	if got := disallowedMembers("*@acme.com", groups(foreign...)); !slices.Equal(got, foreign) {
+	if got := DisallowedMembers("*@acme.com", groups(foreign...)); !slices.Equal(got, foreign) {
 		t.Errorf("allowed-members \"*@acme.com\" admits workforce identities of an arbitrary pool: disallowed = %v, want %v", got, foreign)
 	}
 }
@@ -162,68 +158,8 @@ func TestDisallowedMembers_PrincipalIdentifiersCompareExactly(t *testing.T) {
 		{strings.ToUpper(pool) + "admins", []string{pool + "admins"}, []string{pool + "admins"}},
 		{"group:*@ACME.com", []string{"Group:Eng@acme.COM"}, nil},
 	} {
-		if got := disallowedMembers(tc.annotation, groups(tc.members...)); !slices.Equal(got, tc.want) {
-			t.Errorf("disallowedMembers(%q, %v) = %v, want %v", tc.annotation, tc.members, got, tc.want)
+		if got := DisallowedMembers(tc.annotation, groups(tc.members...)); !slices.Equal(got, tc.want) {
+			t.Errorf("DisallowedMembers(%q, %v) = %v, want %v", tc.annotation, tc.members, got, tc.want)
 		}
-	}
-}
-
-func TestClaimHolder(t *testing.T) {
-	at := func(sec int) metav1.Time { return metav1.NewTime(time.Date(2026, 1, 1, 0, 0, sec, 0, time.UTC)) }
-	obj := func(ns, name string, created metav1.Time) iapv1alpha1.ProtectedService {
-		return iapv1alpha1.ProtectedService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: created}}
-	}
-	bound := func(ps iapv1alpha1.ProtectedService) iapv1alpha1.ProtectedService {
-		ps.Status.ManagedBindings = []iapv1alpha1.ManagedBinding{{Group: "devs", Role: "roles/iap.httpsResourceAccessor", ConditionTitle: "runguard:devs"}}
-		return ps
-	}
-	if claimHolder(nil) != nil {
-		t.Error("claimHolder(nil) != nil")
-	}
-	for _, tc := range []struct {
-		name  string
-		items []iapv1alpha1.ProtectedService
-		want  string
-	}{
-		{"single", []iapv1alpha1.ProtectedService{obj("a", "x", at(5))}, "a/x"},
-		{"oldest wins whatever the order", []iapv1alpha1.ProtectedService{obj("a", "x", at(9)), obj("z", "z", at(1)), obj("m", "m", at(5))}, "z/z"},
-		{"same second: namespace first", []iapv1alpha1.ProtectedService{obj("team-b", "a", at(3)), obj("team-a", "z", at(3))}, "team-a/z"},
-		{"same second and namespace: name", []iapv1alpha1.ProtectedService{obj("team", "b", at(3)), obj("team", "a", at(3))}, "team/a"},
-		{"older beats a smaller namespace", []iapv1alpha1.ProtectedService{obj("a", "a", at(4)), obj("b", "b", at(3))}, "b/b"},
-		{"same second: the one that bound access keeps it", []iapv1alpha1.ProtectedService{obj("team-a", "x", at(3)), bound(obj("team-b", "x", at(3)))}, "team-b/x"},
-		{"bound beats older (sticky)", []iapv1alpha1.ProtectedService{obj("a", "x", at(1)), bound(obj("b", "x", at(7)))}, "b/x"},
-	} {
-		h := claimHolder(slices.Clone(tc.items))
-		if h == nil || h.Namespace+"/"+h.Name != tc.want {
-			t.Errorf("%s: holder %v, want %s", tc.name, h, tc.want)
-		}
-		// Every replica, whatever order its cache lists them in, agrees.
-		rev := slices.Clone(tc.items)
-		slices.Reverse(rev)
-		if h2 := claimHolder(rev); h2 == nil || h2.Namespace+"/"+h2.Name != tc.want {
-			t.Errorf("%s reversed: holder %v, want %s", tc.name, h2, tc.want)
-		}
-	}
-}
-
-func TestVerificationClock_OldestCleanPass(t *testing.T) {
-	v := &verificationClock{at: map[types.NamespacedName]time.Time{}}
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	a, b := types.NamespacedName{Namespace: "n", Name: "a"}, types.NamespacedName{Namespace: "n", Name: "b"}
-	if got := v.oldest(now); got != 0 {
-		t.Errorf("oldest of none = %s", got)
-	}
-	v.passed(a, now.Add(-10*time.Minute), true)
-	v.passed(b, now.Add(-time.Minute), true)
-	if got := v.oldest(now); got != 10*time.Minute {
-		t.Errorf("oldest = %s, want 10m", got)
-	}
-	v.passed(a, now, false) // a's last pass needs a human: not overdue
-	if got := v.oldest(now); got != time.Minute {
-		t.Errorf("oldest after a's failed pass = %s, want 1m", got)
-	}
-	v.forget(b)
-	if got := v.oldest(now); got != 0 {
-		t.Errorf("oldest after forgetting = %s, want 0", got)
 	}
 }

@@ -1,53 +1,41 @@
-package controllers
+// Package tenancy holds the namespace rules of runguard: which Cloud Run services a namespace's
+// objects may target, which members they may grant, and which Google identity they act as. The
+// rules read the namespace annotations declared in api/v1alpha1; the table they are held to,
+// together with the admission policy, is tenancycases.
+package tenancy
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
 
-// Namespace annotations set by cluster admins; tenants cannot change them.
-const (
-	AnnotationAllowedProjects = "iap.runguard.dev/allowed-projects"
-	AnnotationAllowedMembers  = "iap.runguard.dev/allowed-members"
-	AnnotationAllowPublic     = "iap.runguard.dev/allow-public"
-	// AnnotationGoogleServiceAccount names the Google service account every Google call for
-	// the namespace's objects is made as (docs/tenancy.md).
-	AnnotationGoogleServiceAccount = "iap.runguard.dev/google-service-account"
-)
-
-// projectAllowed decides whether a namespace's allowed-projects annotation admits the target.
+// ProjectAllowed decides whether a namespace's allowed-projects annotation admits the target.
 // Entries are comma-separated: "project", "project/location" or "project/location/service-glob".
-func projectAllowed(annotation string, target iapv1alpha1.ServiceRef) bool {
+func ProjectAllowed(annotation string, target iapv1alpha1.ServiceRef) bool {
 	for _, entry := range splitList(annotation) {
-		parts := strings.Split(entry, "/")
-		switch len(parts) {
-		case 1:
-			if parts[0] == target.Project {
-				return true
-			}
-		case 2:
-			if parts[0] == target.Project && parts[1] == target.Location {
-				return true
-			}
-		case 3:
-			if parts[0] == target.Project && parts[1] == target.Location && globMatch(parts[2], target.Name) {
-				return true
-			}
+		project, rest, hasLocation := strings.Cut(entry, "/")
+		location, glob, hasService := strings.Cut(rest, "/")
+		switch {
+		case project != target.Project, strings.Contains(glob, "/"):
+		case !hasLocation:
+			return true
+		case location != target.Location:
+		case !hasService, globMatch(glob, target.Name):
+			return true
 		}
 	}
 	return false
 }
 
-// disallowedMembers lists the declared members no pattern of the allowed-members annotation
+// DisallowedMembers lists the declared members no pattern of the allowed-members annotation
 // admits. A pattern with a kind prefix ("group:*@acme.com", "principalSet://…/acme-pool/*") is
 // matched against the whole member; one without ("*@acme.com") only against the email or domain
 // of user:, group:, serviceAccount: and domain: members — never against principal:// identifiers,
 // whose pool, not their subject's spelling, says who vouches for them. An empty annotation
 // admits everyone.
-func disallowedMembers(annotation string, groups []iapv1alpha1.AccessGroup) []string {
+func DisallowedMembers(annotation string, groups []iapv1alpha1.AccessGroup) []string {
 	patterns := splitList(annotation)
 	if len(patterns) == 0 {
 		return nil
@@ -98,9 +86,10 @@ func emailKind(kind string) bool {
 	return false
 }
 
+// splitList is the entries of a comma-separated annotation, trimmed, without empty ones.
 func splitList(s string) []string {
 	var out []string
-	for _, part := range strings.Split(s, ",") {
+	for part := range strings.SplitSeq(s, ",") {
 		if part = strings.TrimSpace(part); part != "" {
 			out = append(out, part)
 		}
@@ -117,11 +106,4 @@ func globMatch(pattern, s string) bool {
 		return false
 	}
 	return re.MatchString(s)
-}
-
-func describeAllowed(annotation string) string {
-	if strings.TrimSpace(annotation) == "" {
-		return fmt.Sprintf("the namespace has no %s annotation", AnnotationAllowedProjects)
-	}
-	return fmt.Sprintf("the namespace allows only %q", annotation)
 }

@@ -1,0 +1,79 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// A project that passed the preflight is trusted for every object in it, until one object's
+// pass is denied: then the project is asked again, and that object asks on every pass until one
+// ends clean.
+func TestPermissionCache_RemembersProjectsUntilADenial(t *testing.T) {
+	var c memory
+	now := time.Now()
+	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	run, iap := preflightAsk{kind: preflightService}, preflightAsk{kind: preflightAccess}
+	c.preflightPassed("acme", run, now)
+	c.preflightPassed("acme", iap, now)
+	for _, k := range []preflightAsk{run, iap} {
+		if !c.preflightFresh(b, "acme", k, now, time.Hour) {
+			t.Errorf("%v: another object of the passed project must not ask again", k)
+		}
+	}
+	for _, other := range []struct {
+		project string
+		ask     preflightAsk
+	}{{"acme", preflightAsk{identity: "sa@x.iam.gserviceaccount.com", kind: preflightService}},
+		{"other", run}, {"acme", preflightAsk{kind: preflightSettings}}} {
+		if c.preflightFresh(b, other.project, other.ask, now, time.Hour) {
+			t.Errorf("%v: another identity, project or kind must ask for itself", other)
+		}
+	}
+	if c.preflightFresh(b, "acme", run, now.Add(2*time.Hour), time.Hour) {
+		t.Error("an answer older than the TTL was trusted")
+	}
+
+	c.passEnded(passEnd{key: a, project: "acme", denied: true})
+	if c.preflightFresh(b, "acme", run, now, time.Hour) || c.preflightFresh(b, "acme", iap, now, time.Hour) {
+		t.Error("a denial in the project must drop its remembered answers")
+	}
+	c.preflightPassed("acme", run, now) // another object refills the project's entry
+	if c.preflightFresh(a, "acme", run, now, time.Hour) {
+		t.Error("the denied object must ask about its own resources until a pass ends clean")
+	}
+	if !c.preflightFresh(b, "acme", run, now, time.Hour) {
+		t.Error("the refilled entry must hold for the others")
+	}
+	c.passEnded(passEnd{key: a, project: "acme"})
+	if c.preflightFresh(a, "acme", run, now, time.Hour) {
+		t.Error("a pass cut short (not clean) proved nothing, yet the object trusts the project again")
+	}
+	c.passEnded(passEnd{key: a, project: "acme", clean: true})
+	if !c.preflightFresh(a, "acme", run, now, time.Hour) {
+		t.Error("after a clean pass, the object trusts the project again")
+	}
+}
+
+func TestVerificationClock_OldestCleanPass(t *testing.T) {
+	var v memory
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	a, b := types.NamespacedName{Namespace: "n", Name: "a"}, types.NamespacedName{Namespace: "n", Name: "b"}
+	if got := v.oldestVerification(now); got != 0 {
+		t.Errorf("oldest of none = %s", got)
+	}
+	v.passEnded(passEnd{key: a, started: now.Add(-10 * time.Minute), verified: true})
+	v.passEnded(passEnd{key: b, started: now.Add(-time.Minute), verified: true})
+	if got := v.oldestVerification(now); got != 10*time.Minute {
+		t.Errorf("oldest = %s, want 10m", got)
+	}
+	v.passEnded(passEnd{key: a, started: now}) // a's last pass needs a human: not overdue
+	if got := v.oldestVerification(now); got != time.Minute {
+		t.Errorf("oldest after a's failed pass = %s, want 1m", got)
+	}
+	v.forget(b)
+	if got := v.oldestVerification(now); got != 0 {
+		t.Errorf("oldest after forgetting = %s, want 0", got)
+	}
+}
