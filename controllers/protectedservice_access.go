@@ -38,7 +38,7 @@ func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *sc
 // revokeThenStall applies the removal-only plan, then ends the stage with problem.
 func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *scope, problem *outcome) *outcome {
 	desired := desiredAccess(s)
-	plan, err := s.google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
+	plan, err := s.google.AccessPolicies().Update(ctx, s.facts.resolved, s.takeAccessPolicy(),
 		ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) }))
 	if o := s.lostClaim(err); o != nil {
 		return o
@@ -47,7 +47,7 @@ func (r *ProtectedServiceReconciler) revokeThenStall(ctx context.Context, s *sco
 		return googleFailure(err)
 	}
 	if plan.Changed {
-		s.wrote(googleWrite{kind: writeRevokeAccess, resource: s.facts.iapResource, added: plan.Added, removed: plan.Removed, because: problem.reason})
+		s.wrote(googleWrite{kind: writeRevokeAccess, resource: s.facts.resolved.IAPResource(), added: plan.Added, removed: plan.Removed, because: problem.reason})
 	}
 	recordBindings(s, plan.Policy)
 	s.facts.access.reason = problem.reason
@@ -62,8 +62,8 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 		s.facts.invoker.reason = iapv1alpha1.ReasonNotNeeded
 		return nil
 	}
-	agent := gcp.IAPServiceAgent(s.facts.projectNumber)
-	plan, err := s.google.ServicePolicies().Update(ctx, s.facts.serviceName, s.servicePolicy,
+	agent := s.facts.resolved.IAPServiceAgent()
+	plan, err := s.google.ServicePolicies().Update(ctx, s.facts.resolved, s.servicePolicy,
 		func(p *iampb.Policy) (iampolicy.Plan, error) {
 			return iampolicy.PlanGrant(p, iampolicy.InvokerRole, agent), nil
 		})
@@ -77,7 +77,7 @@ func (r *ProtectedServiceReconciler) ensureInvokerGrant(ctx context.Context, s *
 	r.memory.agentAccepted(key)
 	s.servicePolicy = plan.Policy
 	if plan.Changed {
-		s.wrotePolicy(writeGrantInvoker, s.facts.serviceName, plan)
+		s.wrotePolicy(writeGrantInvoker, s.facts.resolved.Path(), plan)
 	}
 	s.facts.invoker.reason = iapv1alpha1.ReasonGranted
 	return nil
@@ -105,7 +105,7 @@ func (r *ProtectedServiceReconciler) agentRejected(s *scope, key types.Namespace
 func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *outcome {
 	desired := desiredAccess(s)
 	for {
-		plan, err := s.google.AccessPolicies().Update(ctx, s.facts.iapResource, s.takeAccessPolicy(),
+		plan, err := s.google.AccessPolicies().Update(ctx, s.facts.resolved, s.takeAccessPolicy(),
 			ownAccessOnly(func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccess(p, desired) }))
 		if o := s.lostClaim(err); o != nil {
 			return o
@@ -127,7 +127,7 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *
 			return googleFailure(err)
 		}
 		if plan.Changed {
-			s.wrotePolicy(writeBindAccess, s.facts.iapResource, plan)
+			s.wrotePolicy(writeBindAccess, s.facts.resolved.IAPResource(), plan)
 		}
 		recordBindings(s, plan.Policy)
 		s.facts.access.unrestricted = tupleMembers(plan.Unrestricted)

@@ -63,10 +63,8 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 		}
 		number = n
 	}
-	s.facts.projectNumber = number
-	s.facts.iapResource = gcp.IAPResource(number, target.Location, target.Name)
-	s.facts.serviceName = target.FullName()
-	if _, err := s.google.Services().Get(ctx, target.FullName()); isNotFound(err) {
+	s.facts.resolved = gcp.Service{Project: target.Project, Number: number, Location: target.Location, Name: target.Name}
+	if _, err := s.google.Services().Get(ctx, s.facts.resolved); isNotFound(err) {
 		return s.nothingToClean() // the Cloud Run service no longer exists, and its IAP resource went with it
 	} else if err != nil {
 		return googleFailure(err)
@@ -78,7 +76,7 @@ func (r *ProtectedServiceReconciler) resolveCleanupTarget(ctx context.Context, s
 // Exclusive governs what the object keeps while it exists, not what its deletion may remove.
 func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s *scope) *outcome {
 	desired := iampolicy.Desired{Owner: s.owner, Role: iampolicy.AccessorRole, Mode: iampolicy.Merge}
-	plan, err := s.google.AccessPolicies().Update(ctx, s.facts.iapResource, nil,
+	plan, err := s.google.AccessPolicies().Update(ctx, s.facts.resolved, nil,
 		func(p *iampb.Policy) (iampolicy.Plan, error) { return iampolicy.PlanAccessRemovalOnly(p, desired) })
 	if isNotFound(err) {
 		return s.nothingToClean() // the IAP resource no longer exists
@@ -87,7 +85,7 @@ func (r *ProtectedServiceReconciler) removeOwnedBindings(ctx context.Context, s 
 		return googleFailure(err)
 	}
 	if plan.Changed {
-		s.wrotePolicy(writeRemoveAccess, s.facts.iapResource, plan)
+		s.wrotePolicy(writeRemoveAccess, s.facts.resolved.IAPResource(), plan)
 	}
 	s.facts.deletion.done = true
 	return nil

@@ -153,7 +153,7 @@ func (r *ProtectedServiceReconciler) report(ctx context.Context, s *scope, shown
 	if len(f.access.unrestricted) > 0 && f.access.reason == iapv1alpha1.ReasonBound {
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "UnconditionalGrant", string(writeBindAccess),
 			"%s also hold %s without a condition on %s (granted outside runguard), so their group's context does not restrict them.",
-			strings.Join(f.access.unrestricted, ", "), iampolicy.AccessorRole, f.iapResource)
+			strings.Join(f.access.unrestricted, ", "), iampolicy.AccessorRole, f.resolved.IAPResource())
 	}
 	switch {
 	case f.deletion != nil && f.deletion.done && s.ps.Spec.DeletionPolicy == iapv1alpha1.DeletionPolicyAbandon:

@@ -80,13 +80,11 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 	if err != nil {
 		return googleFailure(err)
 	}
-	s.facts.projectNumber = number
-	s.facts.iapResource = gcp.IAPResource(number, target.Location, target.Name)
-	s.facts.serviceName = target.FullName()
+	s.facts.resolved = gcp.Service{Project: target.Project, Number: number, Location: target.Location, Name: target.Name}
 	s.ps.Status.ProjectNumber = strconv.FormatInt(number, 10)
-	s.ps.Status.IAPResource = s.facts.iapResource
+	s.ps.Status.IAPResource = s.facts.resolved.IAPResource()
 
-	svc, err := s.google.Services().Get(ctx, target.FullName())
+	svc, err := s.google.Services().Get(ctx, s.facts.resolved)
 	if isNotFound(err) {
 		return wait(iapv1alpha1.ReasonServiceNotFound, 0)
 	}
@@ -102,7 +100,7 @@ func (r *ProtectedServiceReconciler) resolveService(ctx context.Context, s *scop
 // markers are on it (another cluster, or an object deleted with Abandon). This read is also
 // bindAccess's first read, so it costs nothing extra.
 func (r *ProtectedServiceReconciler) checkOwnerMarkers(ctx context.Context, s *scope) *outcome {
-	p, err := s.google.AccessPolicies().Get(ctx, s.facts.iapResource)
+	p, err := s.google.AccessPolicies().Get(ctx, s.facts.resolved)
 	if err != nil {
 		return googleFailure(err)
 	}

@@ -23,7 +23,7 @@ func (r *ProtectedServiceReconciler) enableIAP(ctx context.Context, s *scope) *o
 	if o != nil {
 		return o
 	}
-	wrote, err := s.google.Services().Ensure(ctx, svc, gcp.IAPEnabled, true)
+	wrote, err := s.google.Services().Ensure(ctx, s.facts.resolved, svc, gcp.IAPEnabled, true)
 	if err != nil {
 		return googleFailure(err)
 	}
@@ -114,7 +114,7 @@ func (r *ProtectedServiceReconciler) disableIAP(ctx context.Context, s *scope) *
 		if o := r.checkExposure(ctx, s, svc); o != nil {
 			return o
 		}
-		wrote, err := s.google.Services().Ensure(ctx, svc, gcp.IAPEnabled, false)
+		wrote, err := s.google.Services().Ensure(ctx, s.facts.resolved, svc, gcp.IAPEnabled, false)
 		if err != nil {
 			return googleFailure(err)
 		}
@@ -144,7 +144,7 @@ func (r *ProtectedServiceReconciler) checkExposure(ctx context.Context, s *scope
 	p := s.servicePolicy
 	if p == nil {
 		var err error
-		if p, err = s.google.ServicePolicies().Get(ctx, svc.GetName()); err != nil {
+		if p, err = s.google.ServicePolicies().Get(ctx, s.facts.resolved); err != nil {
 			return googleFailure(err)
 		}
 	}
@@ -164,10 +164,10 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 		s.facts.public.reason = iapv1alpha1.ReasonPublicAccessAllowed
 		return nil
 	}
-	name := s.facts.serviceName
+	name := s.facts.resolved.Path()
 	// The invoker phase's policy saves a read on the first attempt; a conflict re-reads.
 	read := s.servicePolicy
-	plan, err := s.google.ServicePolicies().Update(ctx, name, read,
+	plan, err := s.google.ServicePolicies().Update(ctx, s.facts.resolved, read,
 		func(p *iampb.Policy) (iampolicy.Plan, error) {
 			return iampolicy.PlanRevoke(p, iampolicy.InvokerRole, publicMembers...), nil
 		})
@@ -189,7 +189,7 @@ func (r *ProtectedServiceReconciler) revokePublicAccess(ctx context.Context, s *
 	if o != nil {
 		return o
 	}
-	wrote, err := s.google.Services().Ensure(ctx, svc, gcp.InvokerIAMDisabled, false)
+	wrote, err := s.google.Services().Ensure(ctx, s.facts.resolved, svc, gcp.InvokerIAMDisabled, false)
 	if err != nil {
 		return googleFailure(err)
 	}
@@ -218,7 +218,7 @@ func (r *ProtectedServiceReconciler) freshService(ctx context.Context, s *scope)
 	if !s.serviceStale {
 		return s.service, nil
 	}
-	svc, err := s.google.Services().Get(ctx, s.facts.serviceName)
+	svc, err := s.google.Services().Get(ctx, s.facts.resolved)
 	if err != nil {
 		return nil, googleFailure(err)
 	}

@@ -32,11 +32,10 @@ type missingPermission struct{ permission, resource string }
 // object adopted in the project pays for it.
 func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *scope) *outcome {
 	for _, check := range []struct {
-		resource string
-		kind     preflightKind
-		want     []string
-	}{{s.facts.serviceName, preflightService, gcp.ServicePermissions}, {s.facts.iapResource, preflightAccess, gcp.AccessPermissions}} {
-		if err := r.preflight(ctx, s, check.resource, check.kind, check.want); err != nil {
+		kind preflightKind
+		want []string
+	}{{preflightService, gcp.ServicePermissions}, {preflightAccess, gcp.AccessPermissions}} {
+		if err := r.preflight(ctx, s, check.kind, check.want); err != nil {
 			return googleFailure(err)
 		}
 	}
@@ -49,7 +48,11 @@ func (r *ProtectedServiceReconciler) checkPermissions(ctx context.Context, s *sc
 // preflight records which of want the pass's identity lacks on resource, unless resources of
 // that kind in the object's project passed within the cache's trust period. It asks about the
 // object's own resource, so a denial names it; a pass is remembered for the whole project.
-func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, resource string, kind preflightKind, want []string) error {
+func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, kind preflightKind, want []string) error {
+	policies, resource := s.google.AccessPolicies(), s.facts.resolved.IAPResource()
+	if kind == preflightService {
+		policies, resource = s.google.ServicePolicies(), s.facts.resolved.Path()
+	}
 	project, ask := s.facts.target.Project, preflightAsk{identity: s.facts.identity, kind: kind}
 	if r.memory.preflightFresh(s.key(), project, ask, s.facts.now, max(permissionTTL, 2*r.ResyncPeriod)) {
 		return nil
@@ -58,7 +61,7 @@ func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, re
 		want = readPermissions(want)
 	}
 	askGoogle := func() (bool, error) {
-		missing, err := s.google.MissingPermissions(ctx, resource, want)
+		missing, err := policies.MissingPermissions(ctx, s.facts.resolved, want)
 		if err != nil {
 			return false, err
 		}

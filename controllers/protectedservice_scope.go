@@ -69,9 +69,8 @@ type facts struct {
 	// agentWindow is how long a rejected IAP service agent is retried as propagating.
 	agentWindow time.Duration
 
-	projectNumber int64
-	iapResource   string
-	serviceName   string
+	// resolved is the target once its project number is known: the service and its IAP resource.
+	resolved gcp.Service
 
 	invoker stepFact
 	access  accessFact

@@ -17,19 +17,19 @@ func (r *ProtectedServiceReconciler) applySettings(ctx context.Context, s *scope
 	}
 	// Settings need their own permissions; asked here, not in the converge stage's preflight, so
 	// a role without them never holds up access bindings (or their removal).
-	if err := r.preflight(ctx, s, s.facts.iapResource, preflightSettings, gcp.SettingsPermissions); err != nil {
+	if err := r.preflight(ctx, s, preflightSettings, gcp.SettingsPermissions); err != nil {
 		return googleFailure(err)
 	}
 	if len(s.facts.missingPermissions) > 0 {
 		return stall(iapv1alpha1.ReasonPermissionDenied, nil)
 	}
 	declared := iapsettings.Declare(s.ps.Spec.IAP.Settings)
-	plan, err := s.google.Settings().Apply(ctx, s.facts.iapResource, declared)
+	plan, err := s.google.Settings().Apply(ctx, s.facts.resolved, declared)
 	if err != nil {
 		return googleFailure(err)
 	}
 	if plan.Changed() {
-		s.wrote(googleWrite{kind: writeApplySettings, resource: s.facts.iapResource, settings: plan.Changes})
+		s.wrote(googleWrite{kind: writeApplySettings, resource: s.facts.resolved.IAPResource(), settings: plan.Changes})
 	}
 	s.facts.settings = settingsFact{reason: iapv1alpha1.ReasonApplied, managed: declared.Names()}
 	return nil

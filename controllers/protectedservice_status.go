@@ -150,7 +150,7 @@ func stepCondition(conditionType string, f *facts, ps *iapv1alpha1.ProtectedServ
 	case iapv1alpha1.ConditionSettingsApplied:
 		if f.settings.reason == iapv1alpha1.ReasonApplied {
 			return metav1.ConditionTrue, f.settings.reason, fmt.Sprintf("The declared IAP settings hold on %s: %s. Other settings are left as they are.",
-				f.iapResource, strings.Join(f.settings.managed, ", "))
+				f.resolved.IAPResource(), strings.Join(f.settings.managed, ", "))
 		}
 	case iapv1alpha1.ConditionIAPEnabled:
 		return iapCondition(f)
@@ -170,7 +170,7 @@ func accessCondition(f *facts, ps *iapv1alpha1.ProtectedService) (metav1.Conditi
 	case "":
 		return "", "", ""
 	case iapv1alpha1.ReasonBound:
-		msg := fmt.Sprintf("%d access groups are bound on %s with role %s.", len(ps.Spec.AccessGroups), f.iapResource, iampolicy.AccessorRole)
+		msg := fmt.Sprintf("%d access groups are bound on %s with role %s.", len(ps.Spec.AccessGroups), f.resolved.IAPResource(), iampolicy.AccessorRole)
 		if len(a.unrestricted) > 0 {
 			msg += fmt.Sprintf(" Note: %s also hold the role unconditionally (granted outside runguard); their context does not restrict them.", strings.Join(a.unrestricted, ", "))
 		}
@@ -208,14 +208,14 @@ func rolloutFailedMessage(f *facts) string {
 		verb = "off"
 	}
 	return fmt.Sprintf("The rollout runguard started to switch IAP %s for %s failed: %s. iap_enabled is set on the service, but the new revision does not serve, so the switch has not taken effect. Fix the revision (see the service's terminal condition in Cloud Run) and deploy again; runguard follows without sending the update again.",
-		verb, f.serviceName, strings.TrimSuffix(f.iap.failedRollout, "."))
+		verb, f.resolved.Path(), strings.TrimSuffix(f.iap.failedRollout, "."))
 }
 
 func rolloutMessage(f *facts) string {
 	if f.iap.on {
-		return fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", f.serviceName)
+		return fmt.Sprintf("Switching IAP on for %s; waiting for the rollout.", f.resolved.Path())
 	}
-	return fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", f.serviceName)
+	return fmt.Sprintf("Switching IAP off for %s; waiting for the rollout.", f.resolved.Path())
 }
 
 func readyMessage(ps *iapv1alpha1.ProtectedService) string {
@@ -237,7 +237,7 @@ func outcomeMessage(o *outcome, f *facts) string {
 	case iapv1alpha1.ReasonServiceClaimed:
 		if m := f.otherOwner; m != nil {
 			return fmt.Sprintf("The IAP access policy of %s holds bindings marked by another runguard owner (cluster %s, ProtectedService %s/%s, group %s); only one ProtectedService may manage a service, so nothing was written. If that owner no longer exists, remove its bindings (condition titles starting with %q) from the policy.",
-				f.iapResource, m.Owner.Cluster, m.Owner.Namespace, m.Owner.Name, m.Group, iampolicy.TitlePrefix)
+				f.resolved.IAPResource(), m.Owner.Cluster, m.Owner.Namespace, m.Owner.Name, m.Group, iampolicy.TitlePrefix)
 		}
 		return fmt.Sprintf("Cloud Run service %s is already managed by ProtectedService %s; only one ProtectedService may manage a service, so nothing was written. Merge the access groups into that object, or delete it first.",
 			t, f.claimedBy)
@@ -250,14 +250,14 @@ func outcomeMessage(o *outcome, f *facts) string {
 		}
 		return fmt.Sprintf("Cannot mark bindings for this object: %v.", o.err)
 	case iapv1alpha1.ReasonPolicyTooLarge:
-		return fmt.Sprintf("%v on %s. Reduce the members declared (or those other tools grant on this resource); use group: members instead of many user: members. Only removals were applied.", o.err, f.iapResource)
+		return fmt.Sprintf("%v on %s. Reduce the members declared (or those other tools grant on this resource); use group: members instead of many user: members. Only removals were applied.", o.err, f.resolved.IAPResource())
 	case iapv1alpha1.ReasonMemberRejected:
 		return memberRejectedMessage(f)
 	case iapv1alpha1.ReasonIAPServiceAgentMissing:
 		return agentMissingMessage(f)
 	case iapv1alpha1.ReasonWouldExposeService:
 		return fmt.Sprintf("Switching IAP off would leave Cloud Run service %s publicly invocable (%s). Set publicAccess: Deny, or ask a cluster admin to annotate namespace %s with %s: \"true\".",
-			f.serviceName, exposedBy(f.exposure), f.namespace, iapv1alpha1.AnnotationAllowPublic)
+			f.resolved.Path(), exposedBy(f.exposure), f.namespace, iapv1alpha1.AnnotationAllowPublic)
 	case iapv1alpha1.ReasonNamespaceIdentityRequired:
 		return fmt.Sprintf("The manager runs with --require-namespace-identity and namespace %s names no Google service account to act as; nothing was called in Google. Ask a cluster admin to annotate namespace %s with %s: NAME@PROJECT.iam.gserviceaccount.com (docs/tenancy.md).",
 			f.namespace, f.namespace, iapv1alpha1.AnnotationGoogleServiceAccount)
@@ -276,9 +276,9 @@ func outcomeMessage(o *outcome, f *facts) string {
 		return rolloutFailedMessage(f)
 	case iapv1alpha1.ReasonIAPServiceAgentPropagating:
 		return fmt.Sprintf("IAP's service agent %s was created recently and IAM does not accept it yet; runguard retries the invoker grant on %s for up to %s before reporting IAPServiceAgentMissing.",
-			agentEmail(f), f.serviceName, f.agentWindow.Round(time.Second))
+			agentEmail(f), f.resolved.Path(), f.agentWindow.Round(time.Second))
 	case iapv1alpha1.ReasonRevocationPropagating:
-		return fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", f.iap.remaining.Round(time.Second), f.serviceName)
+		return fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", f.iap.remaining.Round(time.Second), f.resolved.Path())
 	case iapv1alpha1.ReasonRetrying:
 		return fmt.Sprintf("Retrying after a transient error: %v", o.err)
 	case iapv1alpha1.ReasonThrottled:
@@ -332,12 +332,12 @@ func identityName(f *facts) string {
 }
 
 func agentEmail(f *facts) string {
-	return strings.TrimPrefix(gcp.IAPServiceAgent(f.projectNumber), "serviceAccount:")
+	return f.resolved.IAPServiceAgentEmail()
 }
 
 func agentMissingMessage(f *facts) string {
 	return fmt.Sprintf("IAP's service agent %s does not exist yet, so it cannot be allowed to invoke %s. Create it: gcloud beta services identity create --service=iap.googleapis.com --project=%s",
-		agentEmail(f), f.serviceName, f.target.Project)
+		agentEmail(f), f.resolved.Path(), f.target.Project)
 }
 
 func memberRejectedMessage(f *facts) string {
@@ -345,10 +345,10 @@ func memberRejectedMessage(f *facts) string {
 	google := strings.TrimSuffix(gcp.Message(a.rejection), ".")
 	if len(a.rejected) > 0 {
 		return fmt.Sprintf("Google rejected %s on %s: %s. Everyone else is bound and removals were applied; fix or remove the rejected member.",
-			strings.Join(a.rejected, ", "), f.iapResource, google)
+			strings.Join(a.rejected, ", "), f.resolved.IAPResource(), google)
 	}
 	return fmt.Sprintf("Google rejected the access policy for %s: %s. Removals were applied; additions wait until the member is fixed (a deleted or misspelled principal, or an organization policy restricting domains).",
-		f.iapResource, google)
+		f.resolved.IAPResource(), google)
 }
 
 // applyDeletionStatus reports a cleanup that could not finish: the finalizer stays, and the

@@ -336,9 +336,8 @@ func statusFixture(row statusRow) (*iapv1alpha1.ProtectedService, *facts) {
 	}
 	f := &facts{
 		now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), target: ps.Spec.Service, namespace: "tenant-a",
-		annotations:   map[string]string{iapv1alpha1.AnnotationAllowedProjects: "other-project"},
-		projectNumber: 123, iapResource: "projects/123/iap_web/cloud_run-us-central1/services/web",
-		serviceName: ps.Spec.Service.FullName(),
+		annotations: map[string]string{iapv1alpha1.AnnotationAllowedProjects: "other-project"},
+		resolved:    gcp.Service{Project: ps.Spec.Service.Project, Number: 123, Location: "us-central1", Name: ps.Spec.Service.Name},
 	}
 	if row.facts != nil {
 		row.facts(f)
@@ -353,7 +352,7 @@ func TestApplyStatus_AFailedLockdownCheckIsNotReportedAsHolding(t *testing.T) {
 	fullFacts(f)
 	applyStatus(ps, f, nil)
 	ps, f = ps.DeepCopy(), &facts{now: f.now, target: f.target, namespace: f.namespace, wasReady: true,
-		projectNumber: f.projectNumber, iapResource: f.iapResource, serviceName: f.serviceName}
+		resolved: f.resolved}
 	f.invoker.reason, f.access.reason, f.iap.reason = iapv1alpha1.ReasonGranted, iapv1alpha1.ReasonBound, iapv1alpha1.ReasonEnabled
 	f.unverified = []string{iapv1alpha1.ConditionPublicAccessRevoked}
 	applyStatus(ps, f, googleFailure(googleErr(codes.Unavailable, "try again", "")))

@@ -159,11 +159,12 @@ func (f *exportFlags) read(ctx context.Context, google *gcp.Clients, stderr io.W
 			if f.service != "" && name != f.service {
 				continue
 			}
+			target := gcp.Service{Project: f.project, Number: number, Location: location, Name: name}
 			observed := export.Observed{Target: iapv1alpha1.ServiceRef{Project: f.project, Location: location, Name: name},
-				Service: svc, IAPAgent: gcp.IAPServiceAgent(number)}
-			observed.InvokerPolicy, err = google.ServicePolicies().Get(ctx, svc.GetName())
+				Service: svc, IAPAgent: target.IAPServiceAgent()}
+			observed.InvokerPolicy, err = google.ServicePolicies().Get(ctx, target)
 			if err == nil {
-				observed.AccessPolicy, err = google.AccessPolicies().Get(ctx, gcp.IAPResource(number, location, name))
+				observed.AccessPolicy, err = google.AccessPolicies().Get(ctx, target)
 			}
 			switch {
 			case err == nil:

@@ -46,7 +46,7 @@ func (a *AuditSubscription) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	_, err := a.client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: a.name})
-	observe("pubsub.GetSubscription", err)
+	countCall("pubsub.GetSubscription", err)
 	// roles/pubsub.subscriber may consume without reading the configuration: a denied read says
 	// nothing about receiving, so it is not an error here (Receive reports a denied consume).
 	if err != nil && Classify(err) != PermissionDenied {
@@ -66,7 +66,7 @@ func (a *AuditSubscription) Receive(ctx context.Context, handle func([]byte)) er
 		handle(m.Data)
 		m.Ack()
 	})
-	observe("pubsub.StreamingPull", err)
+	countCall("pubsub.StreamingPull", err)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("receive from %s: %w", a.name, err)
 	}

@@ -1,5 +1,10 @@
-// Package gcp is runguard's one edge to Google Cloud: Cloud Run Admin v2, IAP Admin v1 and
-// Resource Manager v3, each touched in exactly one file through the official Go clients.
+// Package gcp is runguard's one edge to Google Cloud, through the official Go clients: Cloud Run
+// Admin v2 (run.go), IAP Admin v1 (iap.go), Resource Manager v3 (projects.go), IAM Credentials
+// for impersonating a namespace's service account (identity.go) and Pub/Sub for the audit-log
+// subscription (auditsub.go), each touched in one file. Around the calls it owns IAM's
+// read-modify-write (policy.go), client-side pacing per project and region (pacing.go), the
+// refusal of writes in Observe mode (observeonly.go), error classification (errors.go) and call
+// counting (metrics.go). It depends on no CRD type: callers name resources with Service.
 package gcp
 
 import (

@@ -85,7 +85,7 @@ func TestClassify_UnknownProjectIsPermissionDeniedNamingThePermission(t *testing
 
 func TestClassify_DisabledAPIIsAPIDisabledNotPermissionDenied(t *testing.T) {
 	c, _ := start(t)
-	_, err := c.AccessPolicies().Get(context.Background(), gcp.IAPResource(222222222222, "us-central1", "web"))
+	_, err := c.AccessPolicies().Get(context.Background(), gcp.Service{Project: "acme-prod", Number: 222222222222, Location: "us-central1", Name: "web"})
 	if gcp.Classify(err) != gcp.APIDisabled || gcp.Reason(err) != "SERVICE_DISABLED" {
 		t.Fatalf("Classify(%v) = %v reason %q, want APIDisabled/SERVICE_DISABLED", err, gcp.Classify(err), gcp.Reason(err))
 	}
@@ -93,7 +93,7 @@ func TestClassify_DisabledAPIIsAPIDisabledNotPermissionDenied(t *testing.T) {
 
 func TestClassify_MissingServiceIsNotFound(t *testing.T) {
 	c, _ := start(t)
-	_, err := c.Services().Get(context.Background(), "projects/acme-prod/locations/us-central1/services/nope")
+	_, err := c.Services().Get(context.Background(), gcp.Service{Project: "acme-prod", Location: "us-central1", Name: "nope"})
 	if gcp.Classify(err) != gcp.NotFound {
 		t.Fatalf("Classify(%v) = %v, want NotFound", err, gcp.Classify(err))
 	}
@@ -111,7 +111,7 @@ func grant(member string) gcp.Decision {
 
 func TestClassify_UnknownMemberIsRejectedAndNamed(t *testing.T) {
 	c, _ := start(t)
-	resource := gcp.IAPResource(123456789012, "us-central1", "web")
+	resource := gcp.Service{Project: "acme-prod", Number: 123456789012, Location: "us-central1", Name: "web"}
 	_, err := c.AccessPolicies().Update(context.Background(), resource, nil, grant("user:Ghost@acme.com"))
 	if gcp.Classify(err) != gcp.Rejected {
 		t.Fatalf("Classify(%v) = %v, want Rejected", err, gcp.Classify(err))
@@ -128,13 +128,13 @@ func TestClassify_UnknownMemberIsRejectedAndNamed(t *testing.T) {
 // on the fresh policy, so both the other writer's change and ours survive.
 func TestPolicies_Update_RedoesTheReadModifyWriteAfterAConflict(t *testing.T) {
 	c, fake := start(t)
-	resource := gcp.IAPResource(123456789012, "us-central1", "web")
+	resource := gcp.Service{Project: "acme-prod", Number: 123456789012, Location: "us-central1", Name: "web"}
 	stale, err := c.AccessPolicies().Get(context.Background(), resource)
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/viewer", Members: []string{"user:alice@acme.com"}}}}
-	if err := fake.SetIAPPolicy(resource, other); err != nil {
+	if err := fake.SetIAPPolicy(resource.IAPResource(), other); err != nil {
 		t.Fatal(err)
 	}
 	decisions := 0
@@ -148,7 +148,7 @@ func TestPolicies_Update_RedoesTheReadModifyWriteAfterAConflict(t *testing.T) {
 	if decisions != 2 {
 		t.Errorf("decided %d times, want 2 (the stale read, then the fresh one)", decisions)
 	}
-	got, _ := fake.IAPPolicy(resource)
+	got, _ := fake.IAPPolicy(resource.IAPResource())
 	if !iampolicy.HasMember(got, "roles/viewer", "user:alice@acme.com") || !iampolicy.HasMember(got, iampolicy.AccessorRole, "user:alice@acme.com") {
 		t.Errorf("policy after the conflict = %v, want both writers' changes", got.GetBindings())
 	}
@@ -160,7 +160,7 @@ func TestPolicies_Update_RedoesTheReadModifyWriteAfterAConflict(t *testing.T) {
 // A plan that changes nothing writes nothing.
 func TestPolicies_Update_WritesNothingWhenThePlanIsUnchanged(t *testing.T) {
 	c, fake := start(t)
-	resource := gcp.IAPResource(123456789012, "us-central1", "web")
+	resource := gcp.Service{Project: "acme-prod", Number: 123456789012, Location: "us-central1", Name: "web"}
 	if _, err := c.AccessPolicies().Update(context.Background(), resource, nil, grant("user:alice@acme.com")); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestPolicies_Update_WritesNothingWhenThePlanIsUnchanged(t *testing.T) {
 func TestRetryDelay_ComesFromRetryInfo(t *testing.T) {
 	c, fake := start(t)
 	fake.AddFault(gcpfake.FaultRule{Method: "run.GetIamPolicy", Code: codes.ResourceExhausted, Times: 1, RetryDelay: 7 * time.Second})
-	_, err := c.ServicePolicies().Get(context.Background(), "projects/acme-prod/locations/us-central1/services/web")
+	_, err := c.ServicePolicies().Get(context.Background(), gcp.Service{Project: "acme-prod", Location: "us-central1", Name: "web"})
 	if gcp.Classify(err) != gcp.Transient {
 		t.Fatalf("Classify(%v) = %v, want Transient", err, gcp.Classify(err))
 	}

@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"context"
-	"fmt"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/iap/apiv1/iappb"
@@ -12,26 +11,17 @@ import (
 	"github.com/runguard/runguard/internal/iapsettings"
 )
 
-// IAPResource is the IAP resource of a Cloud Run service. IAP addresses it by project number.
-func IAPResource(projectNumber int64, location, service string) string {
-	return fmt.Sprintf("projects/%d/iap_web/cloud_run-%s/services/%s", projectNumber, location, service)
-}
-
-// IAPServiceAgent is the identity IAP uses to call the service.
-func IAPServiceAgent(projectNumber int64) string {
-	return fmt.Sprintf("serviceAccount:service-%d@gcp-sa-iap.iam.gserviceaccount.com", projectNumber)
-}
-
 // getIAPPolicy reads who may pass IAP, always as version 3 (see getServicePolicy).
-func (c *Clients) getIAPPolicy(ctx context.Context, resource string) (*iampb.Policy, error) {
+func (c *Clients) getIAPPolicy(ctx context.Context, svc Service) (*iampb.Policy, error) {
+	resource := svc.IAPResource()
 	var p *iampb.Policy
-	err := c.paced(ctx, "iap", false, resource, func() (err error) {
+	err := c.paced(ctx, "iap", false, svc.quota(), func() (err error) {
 		p, err = c.iap.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
 			Resource: resource, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
 		})
 		return err
 	})
-	observe("iap.GetIamPolicy", err)
+	countCall("iap.GetIamPolicy", err)
 	if err != nil {
 		return nil, callError("read the IAP access policy of", resource, "iap.webServices.getIamPolicy", err)
 	}
@@ -39,13 +29,14 @@ func (c *Clients) getIAPPolicy(ctx context.Context, resource string) (*iampb.Pol
 }
 
 // setIAPPolicy writes the IAP access policy; p carries the etag it was read with.
-func (c *Clients) setIAPPolicy(ctx context.Context, resource string, p *iampb.Policy) (*iampb.Policy, error) {
+func (c *Clients) setIAPPolicy(ctx context.Context, svc Service, p *iampb.Policy) (*iampb.Policy, error) {
+	resource := svc.IAPResource()
 	var out *iampb.Policy
-	err := c.paced(ctx, "iap", true, resource, func() (err error) {
+	err := c.paced(ctx, "iap", true, svc.quota(), func() (err error) {
 		out, err = c.iap.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: resource, Policy: p})
 		return err
 	})
-	observe("iap.SetIamPolicy", err)
+	countCall("iap.SetIamPolicy", err)
 	if err != nil {
 		return nil, callError("write the IAP access policy of", resource, "iap.webServices.setIamPolicy", err)
 	}
@@ -53,13 +44,14 @@ func (c *Clients) setIAPPolicy(ctx context.Context, resource string, p *iampb.Po
 }
 
 // getIAPSettings reads the IAP settings of resource.
-func (c *Clients) getIAPSettings(ctx context.Context, resource string) (*iappb.IapSettings, error) {
+func (c *Clients) getIAPSettings(ctx context.Context, svc Service) (*iappb.IapSettings, error) {
+	resource := svc.IAPResource()
 	var s *iappb.IapSettings
-	err := c.paced(ctx, "iap", false, resource, func() (err error) {
+	err := c.paced(ctx, "iap", false, svc.quota(), func() (err error) {
 		s, err = c.iap.GetIapSettings(ctx, &iappb.GetIapSettingsRequest{Name: resource})
 		return err
 	})
-	observe("iap.GetIapSettings", err)
+	countCall("iap.GetIapSettings", err)
 	if err != nil {
 		return nil, callError("read the IAP settings of", resource, "iap.webServices.getSettings", err)
 	}
@@ -67,15 +59,16 @@ func (c *Clients) getIAPSettings(ctx context.Context, resource string) (*iappb.I
 }
 
 // updateIAPSettings writes only the settings mask names.
-func (c *Clients) updateIAPSettings(ctx context.Context, resource string, s *iappb.IapSettings, mask []string) (*iappb.IapSettings, error) {
+func (c *Clients) updateIAPSettings(ctx context.Context, svc Service, s *iappb.IapSettings, mask []string) (*iappb.IapSettings, error) {
+	resource := svc.IAPResource()
 	s = proto.Clone(s).(*iappb.IapSettings)
 	s.Name = resource
 	var out *iappb.IapSettings
-	err := c.paced(ctx, "iap", true, resource, func() (err error) {
+	err := c.paced(ctx, "iap", true, svc.quota(), func() (err error) {
 		out, err = c.iap.UpdateIapSettings(ctx, &iappb.UpdateIapSettingsRequest{IapSettings: s, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}})
 		return err
 	})
-	observe("iap.UpdateIapSettings", err)
+	countCall("iap.UpdateIapSettings", err)
 	if err != nil {
 		return nil, callError("write the IAP settings of", resource, "iap.webServices.updateSettings", err)
 	}
@@ -88,11 +81,11 @@ type Settings struct{ c *Clients }
 // Settings reads and writes IAP resources' settings.
 func (c *Clients) Settings() Settings { return Settings{c} }
 
-// Apply makes the declared settings of resource hold: one read, and one masked write of the
+// Apply makes the declared settings of the service's IAP resource hold: one read, and one masked write of the
 // declared settings that differ. IapSettings has no etag, so a concurrent writer of the same
 // setting is not detected here; the next pass sees its change as drift.
-func (s Settings) Apply(ctx context.Context, resource string, declared iapsettings.Declaration) (iapsettings.Plan, error) {
-	current, err := s.c.getIAPSettings(ctx, resource)
+func (s Settings) Apply(ctx context.Context, svc Service, declared iapsettings.Declaration) (iapsettings.Plan, error) {
+	current, err := s.c.getIAPSettings(ctx, svc)
 	if err != nil {
 		return iapsettings.Plan{}, err
 	}
@@ -100,8 +93,22 @@ func (s Settings) Apply(ctx context.Context, resource string, declared iapsettin
 	if !plan.Changed() || observeOnly(ctx) {
 		return plan, nil
 	}
-	if _, err := s.c.updateIAPSettings(ctx, resource, plan.Update, plan.Mask); err != nil {
+	if _, err := s.c.updateIAPSettings(ctx, svc, plan.Update, plan.Mask); err != nil {
 		return iapsettings.Plan{}, err
 	}
 	return plan, nil
+}
+
+// testIAPPermissions asks which of want the identity holds on the service's IAP resource.
+func (c *Clients) testIAPPermissions(ctx context.Context, svc Service, want []string) (*iampb.TestIamPermissionsResponse, error) {
+	var resp *iampb.TestIamPermissionsResponse
+	err := c.paced(ctx, "iap", false, svc.quota(), func() (err error) {
+		resp, err = c.iap.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: svc.IAPResource(), Permissions: want})
+		return err
+	})
+	countCall("iap.TestIamPermissions", err)
+	if err != nil {
+		return nil, callError("test runguard's permissions on IAP resource", svc.IAPResource(), "", err)
+	}
+	return resp, nil
 }

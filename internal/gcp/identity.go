@@ -3,7 +3,6 @@ package gcp
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -25,6 +24,10 @@ const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 // serviceAccountEmail is the form of a Google service account's email; anything else cannot be
 // impersonated.
 var serviceAccountEmail = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}@[a-z0-9][a-z0-9.-]{0,99}\.gserviceaccount\.com$`)
+
+// IsServiceAccountEmail reports whether s has the form of a Google service account's email (in
+// lower case, as Google writes them).
+func IsServiceAccountEmail(s string) bool { return serviceAccountEmail.MatchString(s) }
 
 // ImpersonationError says runguard could not get a token for a service account: the grant that
 // lets runguard's own identity mint tokens for it is missing or was revoked, the account does
@@ -194,10 +197,4 @@ func codeOfHTTP(c int) codes.Code {
 		return codes.ResourceExhausted
 	}
 	return codes.Unavailable
-}
-
-// IsImpersonation reports whether err is a failure to act as a namespace's service account.
-func IsImpersonation(err error) bool {
-	var ie *ImpersonationError
-	return errors.As(err, &ie)
 }

@@ -2,6 +2,7 @@ package gcp_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -87,7 +88,8 @@ func TestActingAs_UnknownAndMalformedAccountsAreRefusals(t *testing.T) {
 		"not-an-email": gcp.Rejected,
 	} {
 		_, err := c.ActingAs(context.Background(), account)
-		if !gcp.IsImpersonation(err) || gcp.Classify(err) != want {
+		var impersonation *gcp.ImpersonationError
+		if !errors.As(err, &impersonation) || gcp.Classify(err) != want {
 			t.Errorf("ActingAs(%s) = %v (class %v), want an impersonation error of class %v", account, err, gcp.Classify(err), want)
 		}
 	}

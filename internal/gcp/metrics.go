@@ -13,6 +13,7 @@ func Metrics() []prometheus.Collector {
 	return []prometheus.Collector{googleCalls, throttleWait, rateLimit}
 }
 
-func observe(method string, err error) {
+// countCall counts one call to Google by method and the gRPC code it ended with.
+func countCall(method string, err error) {
 	googleCalls.WithLabelValues(method, Code(err).String()).Inc()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,18 +77,6 @@ type pacer struct {
 
 func newPacer(r Rates) *pacer { return &pacer{rates: r, limiters: map[string]*rate.Limiter{}} }
 
-// scope is the project and region a resource name belongs to: Google's quota unit.
-func scope(resource string) string {
-	parts := strings.Split(resource, "/")
-	switch {
-	case len(parts) >= 4 && parts[0] == "projects" && parts[2] == "locations":
-		return parts[1] + "/" + parts[3]
-	case len(parts) >= 4 && parts[0] == "projects" && parts[2] == "iap_web":
-		return parts[1] + "/" + strings.TrimPrefix(parts[3], "cloud_run-")
-	}
-	return resource
-}
-
 func kind(write bool) string {
 	if write {
 		return "write"
@@ -98,7 +85,7 @@ func kind(write bool) string {
 }
 
 // limiter is the bucket for a call, nil when the call is not limited.
-func (p *pacer) limiter(api string, write bool, resource string) (*rate.Limiter, string) {
+func (p *pacer) limiter(api string, write bool, quota string) (*rate.Limiter, string) {
 	if p == nil {
 		return nil, ""
 	}
@@ -106,7 +93,7 @@ func (p *pacer) limiter(api string, write bool, resource string) (*rate.Limiter,
 	if perMinute == 0 {
 		return nil, ""
 	}
-	key := api + " " + kind(write) + " " + scope(resource)
+	key := api + " " + kind(write) + " " + quota
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l, ok := p.limiters[key]
@@ -146,8 +133,8 @@ func Throttled(err error) (time.Duration, bool) {
 
 // wait blocks until the call may be made, or returns a *ThrottledError when that is further
 // away than maxPaceWait.
-func (p *pacer) wait(ctx context.Context, api string, write bool, resource string) error {
-	l, key := p.limiter(api, write, resource)
+func (p *pacer) wait(ctx context.Context, api string, write bool, quota string) error {
+	l, key := p.limiter(api, write, quota)
 	if l == nil {
 		return nil
 	}
@@ -176,11 +163,11 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, resource strin
 // is exhausted: Google's quota is lower than runguard's limit there. It is logged once per
 // lowering and shown in runguard_google_rate_limit_per_minute; the failed call itself is retried
 // after its RetryInfo by the caller's backoff.
-func (p *pacer) answered(ctx context.Context, api string, write bool, resource string, err error) {
+func (p *pacer) answered(ctx context.Context, api string, write bool, quota string, err error) {
 	if Code(err) != codes.ResourceExhausted {
 		return
 	}
-	l, key := p.limiter(api, write, resource)
+	l, key := p.limiter(api, write, quota)
 	if l == nil {
 		return
 	}
@@ -189,16 +176,16 @@ func (p *pacer) answered(ctx context.Context, api string, write bool, resource s
 		return
 	}
 	l.SetLimit(rate.Limit(lowered / 60))
-	rateLimit.WithLabelValues(api, kind(write), scope(resource)).Set(lowered)
+	rateLimit.WithLabelValues(api, kind(write), quota).Set(lowered)
 	logr.FromContextOrDiscard(ctx).Info("Google's quota is lower than runguard's rate limit; lowered it", "limit", key, "perMinute", lowered)
 }
 
-// paced runs one Google call under the pacer.
-func (c *Clients) paced(ctx context.Context, api string, write bool, resource string, call func() error) error {
-	if err := c.pacer.wait(ctx, api, write, resource); err != nil {
+// paced runs one Google call under the pacer of its project and region (quota).
+func (c *Clients) paced(ctx context.Context, api string, write bool, quota string, call func() error) error {
+	if err := c.pacer.wait(ctx, api, write, quota); err != nil {
 		return err
 	}
 	err := call()
-	c.pacer.answered(ctx, api, write, resource, err)
+	c.pacer.answered(ctx, api, write, quota, err)
 	return err
 }

@@ -10,32 +10,27 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestScope_IsGoogleQuotaUnit(t *testing.T) {
-	for resource, want := range map[string]string{
-		"projects/acme-prod/locations/us-central1/services/web":            "acme-prod/us-central1",
-		"projects/512345678901/iap_web/cloud_run-us-central1/services/web": "512345678901/us-central1",
-		"projects/acme-prod": "projects/acme-prod",
-	} {
-		if got := scope(resource); got != want {
-			t.Errorf("scope(%s) = %q, want %q", resource, got, want)
-		}
+func TestService_QuotaIsProjectAndRegion(t *testing.T) {
+	svc := Service{Project: "acme-prod", Number: 512345678901, Location: "us-central1", Name: "web"}
+	if got := svc.quota(); got != "acme-prod/us-central1" {
+		t.Errorf("quota = %q, want acme-prod/us-central1 (Google's quota unit)", got)
 	}
 }
 
 // One bucket per API, kind and project/region; none where the rate is 0.
 func TestPacer_BucketsPerAPIKindAndScope(t *testing.T) {
 	p := newPacer(Rates{RunWritesPerMinute: 60, RunReadsPerMinute: 600})
-	a, _ := p.limiter("run", true, "projects/a/locations/r1/services/x")
-	same, _ := p.limiter("run", true, "projects/a/locations/r1/services/y")
-	otherRegion, _ := p.limiter("run", true, "projects/a/locations/r2/services/x")
-	reads, _ := p.limiter("run", false, "projects/a/locations/r1/services/x")
+	a, _ := p.limiter("run", true, "a/r1")
+	same, _ := p.limiter("run", true, "a/r1")
+	otherRegion, _ := p.limiter("run", true, "a/r2")
+	reads, _ := p.limiter("run", false, "a/r1")
 	if a == nil || a != same || a == otherRegion || a == reads {
 		t.Fatalf("buckets: same service region %v/%v, other region %v, reads %v", a, same, otherRegion, reads)
 	}
 	if a.Limit() != rate.Limit(1) || reads.Limit() != rate.Limit(10) {
 		t.Errorf("limits %v and %v per second, want 1 and 10", a.Limit(), reads.Limit())
 	}
-	if l, _ := p.limiter("iap", true, "projects/1/iap_web/cloud_run-r1/services/x"); l != nil {
+	if l, _ := p.limiter("iap", true, "1/r1"); l != nil {
 		t.Errorf("IAP writes are limited at rate 0: %v", l.Limit())
 	}
 	var none *pacer
@@ -47,7 +42,7 @@ func TestPacer_BucketsPerAPIKindAndScope(t *testing.T) {
 // RESOURCE_EXHAUSTED halves the rate of that project and region only, down to a floor.
 func TestPacer_ExhaustedQuotaLowersTheRateThere(t *testing.T) {
 	p := newPacer(Rates{RunWritesPerMinute: 60})
-	const here, there = "projects/a/locations/r1/services/x", "projects/a/locations/r2/services/x"
+	const here, there = "a/r1", "a/r2"
 	exhausted := status.Error(codes.ResourceExhausted, "Quota exceeded")
 	p.answered(context.Background(), "run", true, here, exhausted)
 	p.answered(context.Background(), "run", true, here, status.Error(codes.Unavailable, "later"))
@@ -79,7 +74,7 @@ func TestRates_Validate(t *testing.T) {
 // does not push later calls further out.
 func TestPacer_FarTurnIsHandedBack(t *testing.T) {
 	p := newPacer(Rates{RunWritesPerMinute: 1})
-	const svc = "projects/a/locations/r1/services/x"
+	const svc = "a/r1"
 	if err := p.wait(context.Background(), "run", true, svc); err != nil {
 		t.Fatalf("first call of the minute: %v", err)
 	}
@@ -90,7 +85,7 @@ func TestPacer_FarTurnIsHandedBack(t *testing.T) {
 			t.Fatalf("second call: %v (after %s), want a ThrottledError due within the minute", err, d)
 		}
 	}
-	if err := p.wait(context.Background(), "run", true, "projects/a/locations/r2/services/x"); err != nil {
+	if err := p.wait(context.Background(), "run", true, "a/r2"); err != nil {
 		t.Errorf("another region waits for this one: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -12,23 +13,40 @@ import (
 // Policies is the adapter for one IAM policy surface: a Cloud Run service's own policy (who may
 // invoke it) or an IAP resource's (who may pass IAP). It owns IAM's read-modify-write cycle.
 type Policies struct {
-	get func(context.Context, string) (*iampb.Policy, error)
-	set func(context.Context, string, *iampb.Policy) (*iampb.Policy, error)
+	get  func(context.Context, Service) (*iampb.Policy, error)
+	set  func(context.Context, Service, *iampb.Policy) (*iampb.Policy, error)
+	test func(context.Context, Service, []string) (*iampb.TestIamPermissionsResponse, error)
 }
 
 // ServicePolicies reads and writes Cloud Run services' IAM policies.
 func (c *Clients) ServicePolicies() Policies {
-	return Policies{get: c.getServicePolicy, set: c.setServicePolicy}
+	return Policies{get: c.getServicePolicy, set: c.setServicePolicy, test: c.testServicePermissions}
 }
 
 // AccessPolicies reads and writes IAP resources' IAM policies.
 func (c *Clients) AccessPolicies() Policies {
-	return Policies{get: c.getIAPPolicy, set: c.setIAPPolicy}
+	return Policies{get: c.getIAPPolicy, set: c.setIAPPolicy, test: c.testIAPPermissions}
 }
 
-// Get reads the policy of resource as version 3.
-func (p Policies) Get(ctx context.Context, resource string) (*iampb.Policy, error) {
-	return p.get(ctx, resource)
+// Get reads the policy of the service's resource as version 3.
+func (p Policies) Get(ctx context.Context, svc Service) (*iampb.Policy, error) {
+	return p.get(ctx, svc)
+}
+
+// MissingPermissions asks Google which of want the identity lacks on the service's resource, in
+// the order they are listed.
+func (p Policies) MissingPermissions(ctx context.Context, svc Service, want []string) ([]string, error) {
+	resp, err := p.test(ctx, svc, want)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, perm := range want {
+		if !slices.Contains(resp.GetPermissions(), perm) {
+			missing = append(missing, perm)
+		}
+	}
+	return missing, nil
 }
 
 // Decision is a pure function that plans a change of a policy as read.
@@ -45,14 +63,14 @@ const (
 // between), a few times with doubling delays. read, when not nil, is a policy this pass already
 // read, used for the first attempt to save a call. The returned plan's Policy is the policy as
 // it now stands in Google: the one written, or the one read when nothing changed.
-func (p Policies) Update(ctx context.Context, resource string, read *iampb.Policy, decide Decision) (iampolicy.Plan, error) {
+func (p Policies) Update(ctx context.Context, svc Service, read *iampb.Policy, decide Decision) (iampolicy.Plan, error) {
 	delay := conflictDelay
 	for attempt := 1; ; attempt++ {
 		current := read
 		read = nil
 		if current == nil {
 			var err error
-			if current, err = p.get(ctx, resource); err != nil {
+			if current, err = p.get(ctx, svc); err != nil {
 				return iampolicy.Plan{}, err
 			}
 		}
@@ -65,7 +83,7 @@ func (p Policies) Update(ctx context.Context, resource string, read *iampb.Polic
 			}
 			return plan, err
 		}
-		written, err := p.set(ctx, resource, plan.Policy)
+		written, err := p.set(ctx, svc, plan.Policy)
 		if err == nil {
 			plan.Policy = written
 			return plan, nil

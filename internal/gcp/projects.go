@@ -28,7 +28,7 @@ func (c *Clients) ProjectNumber(ctx context.Context, projectID string) (int64, e
 
 func (c *Clients) lookUpProjectNumber(ctx context.Context, projectID string) (int64, error) {
 	p, err := c.projects.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + projectID})
-	observe("resourcemanager.GetProject", err)
+	countCall("resourcemanager.GetProject", err)
 	if err != nil {
 		return 0, callError("look up the number of project", projectID, "resourcemanager.projects.get", err)
 	}

@@ -35,14 +35,15 @@ func (f ServiceFlag) Value(svc *runpb.Service) bool {
 	return svc.GetInvokerIamDisabled()
 }
 
-// Get reads a Cloud Run service by its full name.
-func (s Services) Get(ctx context.Context, name string) (*runpb.Service, error) {
+// Get reads a Cloud Run service.
+func (s Services) Get(ctx context.Context, target Service) (*runpb.Service, error) {
+	name := target.Path()
 	var svc *runpb.Service
-	err := s.c.paced(ctx, "run", false, name, func() (err error) {
+	err := s.c.paced(ctx, "run", false, target.quota(), func() (err error) {
 		svc, err = s.c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 		return err
 	})
-	observe("run.GetService", err)
+	countCall("run.GetService", err)
 	if err != nil {
 		return nil, callError("read Cloud Run service", name, "run.services.get", err)
 	}
@@ -54,7 +55,7 @@ func (s Services) Get(ctx context.Context, name string) (*runpb.Service, error) 
 func (s Services) List(ctx context.Context, project, location string) ([]*runpb.Service, error) {
 	parent := "projects/" + project + "/locations/" + location
 	var out []*runpb.Service
-	err := s.c.paced(ctx, "run", false, parent, func() error {
+	err := s.c.paced(ctx, "run", false, project+"/"+location, func() error {
 		it := s.c.run.ListServices(ctx, &runpb.ListServicesRequest{Parent: parent, PageSize: 500})
 		for {
 			svc, err := it.Next()
@@ -67,7 +68,7 @@ func (s Services) List(ctx context.Context, project, location string) ([]*runpb.
 			out = append(out, svc)
 		}
 	})
-	observe("run.ListServices", err)
+	countCall("run.ListServices", err)
 	if err != nil {
 		return nil, callError("list Cloud Run services of", parent, "run.services.list", err)
 	}
@@ -79,7 +80,7 @@ func (s Services) List(ctx context.Context, project, location string) ([]*runpb.
 // deploy makes it fail with ABORTED instead of being overwritten; then the service is read again
 // and the update retried while the field still differs. It does not wait for the rollout the
 // update starts. It reports whether it wrote.
-func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag ServiceFlag, want bool) (bool, error) {
+func (s Services) Ensure(ctx context.Context, target Service, current *runpb.Service, flag ServiceFlag, want bool) (bool, error) {
 	if observeOnly(ctx) {
 		return flag.Value(current) != want, nil
 	}
@@ -94,13 +95,13 @@ func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag Servi
 		} else {
 			update.InvokerIamDisabled = want
 		}
-		err := s.c.paced(ctx, "run", true, current.GetName(), func() error {
+		err := s.c.paced(ctx, "run", true, target.quota(), func() error {
 			_, err := s.c.run.UpdateService(ctx, &runpb.UpdateServiceRequest{
 				Service: update, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{string(flag)}},
 			})
 			return err
 		})
-		observe("run.UpdateService", err)
+		countCall("run.UpdateService", err)
 		if err == nil {
 			return true, nil
 		}
@@ -112,7 +113,7 @@ func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag Servi
 			return false, err
 		}
 		delay *= 2
-		if current, err = s.Get(ctx, current.GetName()); err != nil {
+		if current, err = s.Get(ctx, target); err != nil {
 			return false, err
 		}
 	}
@@ -120,15 +121,16 @@ func (s Services) Ensure(ctx context.Context, current *runpb.Service, flag Servi
 
 // getServicePolicy reads the service's own IAM policy (who may invoke it), always as version 3:
 // a version-1 read of a policy with conditions returns rewritten roles that must never be written back.
-func (c *Clients) getServicePolicy(ctx context.Context, name string) (*iampb.Policy, error) {
+func (c *Clients) getServicePolicy(ctx context.Context, svc Service) (*iampb.Policy, error) {
+	name := svc.Path()
 	var p *iampb.Policy
-	err := c.paced(ctx, "run", false, name, func() (err error) {
+	err := c.paced(ctx, "run", false, svc.quota(), func() (err error) {
 		p, err = c.run.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
 			Resource: name, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
 		})
 		return err
 	})
-	observe("run.GetIamPolicy", err)
+	countCall("run.GetIamPolicy", err)
 	if err != nil {
 		return nil, callError("read the IAM policy of Cloud Run service", name, "run.services.getIamPolicy", err)
 	}
@@ -136,15 +138,30 @@ func (c *Clients) getServicePolicy(ctx context.Context, name string) (*iampb.Pol
 }
 
 // setServicePolicy writes the service's IAM policy; p carries the etag it was read with.
-func (c *Clients) setServicePolicy(ctx context.Context, name string, p *iampb.Policy) (*iampb.Policy, error) {
+func (c *Clients) setServicePolicy(ctx context.Context, svc Service, p *iampb.Policy) (*iampb.Policy, error) {
+	name := svc.Path()
 	var out *iampb.Policy
-	err := c.paced(ctx, "run", true, name, func() (err error) {
+	err := c.paced(ctx, "run", true, svc.quota(), func() (err error) {
 		out, err = c.run.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
 		return err
 	})
-	observe("run.SetIamPolicy", err)
+	countCall("run.SetIamPolicy", err)
 	if err != nil {
 		return nil, callError("write the IAM policy of Cloud Run service", name, "run.services.setIamPolicy", err)
 	}
 	return out, nil
+}
+
+// testServicePermissions asks which of want the identity holds on the service.
+func (c *Clients) testServicePermissions(ctx context.Context, svc Service, want []string) (*iampb.TestIamPermissionsResponse, error) {
+	var resp *iampb.TestIamPermissionsResponse
+	err := c.paced(ctx, "run", false, svc.quota(), func() (err error) {
+		resp, err = c.run.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: svc.Path(), Permissions: want})
+		return err
+	})
+	countCall("run.TestIamPermissions", err)
+	if err != nil {
+		return nil, callError("test runguard's permissions on Cloud Run service", svc.Path(), "", err)
+	}
+	return resp, nil
 }

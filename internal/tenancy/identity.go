@@ -2,15 +2,11 @@ package tenancy
 
 import (
 	"errors"
-	"regexp"
 	"strings"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 )
-
-// serviceAccountEmail is the form of a Google service account's email; anything else cannot be
-// impersonated.
-var serviceAccountEmail = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}@[a-z0-9][a-z0-9.-]{0,99}\.gserviceaccount\.com$`)
 
 // Errors of a present annotation that names no service account: the namespace's objects act as
 // nobody (NamespaceIdentityUnusable), never as runguard itself.
@@ -32,7 +28,7 @@ func NamespaceIdentity(annotations map[string]string) (string, error) {
 	switch {
 	case account == "":
 		return "", ErrIdentityBlank
-	case !serviceAccountEmail.MatchString(account):
+	case !gcp.IsServiceAccountEmail(account):
 		return account, ErrIdentityMalformed
 	}
 	return account, nil

@@ -18,25 +18,24 @@ import (
 func TestObserveOnly_DecidesButNeverWrites(t *testing.T) {
 	c, fake := start(t)
 	ctx := gcp.ObserveOnly(context.Background())
-	const name = "projects/acme-prod/locations/us-central1/services/web"
-	iapResource := gcp.IAPResource(123456789012, "us-central1", "web")
+	target := gcp.Service{Project: "acme-prod", Number: 123456789012, Location: "us-central1", Name: "web"}
 
-	plan, err := c.ServicePolicies().Update(ctx, name, nil, func(p *iampb.Policy) (iampolicy.Plan, error) {
+	plan, err := c.ServicePolicies().Update(ctx, target, nil, func(p *iampb.Policy) (iampolicy.Plan, error) {
 		return iampolicy.PlanGrant(p, iampolicy.InvokerRole, "user:alice@acme.com"), nil
 	})
 	if err != nil || !plan.Changed || iampolicy.HasMember(plan.Policy, iampolicy.InvokerRole, "user:alice@acme.com") {
 		t.Errorf("observed grant: changed %v, err %v, policy %v (want the plan, and the policy as it stands)", plan.Changed, err, plan.Policy)
 	}
-	svc, err := c.Services().Get(ctx, name)
+	svc, err := c.Services().Get(ctx, target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if would, err := c.Services().Ensure(ctx, svc, gcp.IAPEnabled, true); err != nil || !would {
+	if would, err := c.Services().Ensure(ctx, target, svc, gcp.IAPEnabled, true); err != nil || !would {
 		t.Errorf("observed IAP switch: would=%v err=%v, want true", would, err)
 	}
 	declared := iapsettings.Declare(&iapv1alpha1.IAPSettings{Reauthentication: &iapv1alpha1.Reauthentication{
 		Method: iapv1alpha1.ReauthLogin, MaxAge: metav1.Duration{Duration: time.Hour}}})
-	if s, err := c.Settings().Apply(ctx, iapResource, declared); err != nil || !s.Changed() {
+	if s, err := c.Settings().Apply(ctx, target, declared); err != nil || !s.Changed() {
 		t.Errorf("observed settings: changed %v err %v", s.Changed(), err)
 	}
 	for _, call := range fake.Calls() {
@@ -44,7 +43,7 @@ func TestObserveOnly_DecidesButNeverWrites(t *testing.T) {
 			t.Errorf("an observing adapter wrote: %s %s", call.Method, call.Resource)
 		}
 	}
-	if svc, _ := c.Services().Get(context.Background(), name); svc.GetIapEnabled() {
+	if svc, _ := c.Services().Get(context.Background(), target); svc.GetIapEnabled() {
 		t.Error("IAP is on after an observed switch")
 	}
 }

@@ -1,0 +1,35 @@
+package gcp
+
+import "fmt"
+
+// Service names one Cloud Run service, and, once its project number is known, its IAP resource:
+// the typed value every adapter takes, so no name is built and parsed back.
+type Service struct {
+	// Project is the project ID, Number its number (0 until looked up).
+	Project string
+	Number  int64
+	// Location is the Cloud Run region; Name the service's short name.
+	Location, Name string
+}
+
+// Path is the service's full name: projects/PROJECT/locations/LOCATION/services/NAME.
+func (s Service) Path() string {
+	return "projects/" + s.Project + "/locations/" + s.Location + "/services/" + s.Name
+}
+
+// IAPResource is the service's IAP resource. IAP addresses it by project number.
+func (s Service) IAPResource() string {
+	return fmt.Sprintf("projects/%d/iap_web/cloud_run-%s/services/%s", s.Number, s.Location, s.Name)
+}
+
+// IAPServiceAgentEmail is the identity IAP calls the service as.
+func (s Service) IAPServiceAgentEmail() string {
+	return fmt.Sprintf("service-%d@gcp-sa-iap.iam.gserviceaccount.com", s.Number)
+}
+
+// IAPServiceAgent is that identity as an IAM member.
+func (s Service) IAPServiceAgent() string { return "serviceAccount:" + s.IAPServiceAgentEmail() }
+
+// quota is the service's project and region: the unit of Google's Cloud Run quotas, and of
+// runguard's pacing.
+func (s Service) quota() string { return s.Project + "/" + s.Location }
