@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"cloud.google.com/go/iap/apiv1/iappb"
+	"google.golang.org/protobuf/types/known/durationpb"
 
-	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
 	"github.com/runguard/runguard/internal/iapsettings"
@@ -33,8 +33,8 @@ func TestObserveOnly_DecidesButNeverWrites(t *testing.T) {
 	if would, err := c.Services().Ensure(ctx, target, svc, gcp.IAPEnabled, true); err != nil || !would {
 		t.Errorf("observed IAP switch: would=%v err=%v, want true", would, err)
 	}
-	declared := iapsettings.Declare(&iapv1alpha1.IAPSettings{Reauthentication: &iapv1alpha1.Reauthentication{
-		Method: iapv1alpha1.ReauthLogin, MaxAge: metav1.Duration{Duration: time.Hour}}})
+	declared := iapsettings.Declare(&iapsettings.Spec{Reauthentication: &iappb.ReauthSettings{
+		Method: iappb.ReauthSettings_LOGIN, MaxAge: durationpb.New(time.Hour), PolicyType: iappb.ReauthSettings_MINIMUM}})
 	if s, err := c.Settings().Apply(ctx, target, declared); err != nil || !s.Changed() {
 		t.Errorf("observed settings: changed %v err %v", s.Changed(), err)
 	}

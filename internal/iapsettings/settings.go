@@ -12,10 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-
-	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
 
 // MaskPrefix roots update_mask paths at the request, as UpdateIapSettings documents
@@ -43,12 +40,28 @@ var (
 // clearable is what each name under spec.iap.settings.clear resets: exactly the settings its
 // spec field can declare, never a neighbour the spec does not model (the access-denied page's
 // remediation token flag, say).
-var clearable = map[iapv1alpha1.SettingName][]Setting{
-	iapv1alpha1.SettingAccessDeniedPage:    {accessDeniedURI, troubleshootingLink},
-	iapv1alpha1.SettingReauthentication:    {reauthentication},
-	iapv1alpha1.SettingAllowedDomains:      {allowedDomains},
-	iapv1alpha1.SettingCORS:                {corsHTTPOptions},
-	iapv1alpha1.SettingProgrammaticClients: {programmaticClients},
+var clearable = map[string][]Setting{
+	"AccessDeniedPage":    {accessDeniedURI, troubleshootingLink},
+	"Reauthentication":    {reauthentication},
+	"AllowedDomains":      {allowedDomains},
+	"CORS":                {corsHTTPOptions},
+	"ProgrammaticClients": {programmaticClients},
+}
+
+// Clearable reports whether name is a setting spec.iap.settings.clear can reset.
+func Clearable(name string) bool { return len(clearable[name]) > 0 }
+
+// Spec is what spec.iap.settings declares, as plain values (controllers converts the API type,
+// as it does for the IAM-policy core). A nil field declares nothing.
+type Spec struct {
+	AccessDeniedPageURI *string
+	TroubleshootingLink *bool
+	Reauthentication    *iappb.ReauthSettings
+	AllowedDomains      []string
+	AllowHTTPOptions    *bool
+	ProgrammaticClients []string
+	// Clear names the settings to reset, by their spec.iap.settings.clear names.
+	Clear []string
 }
 
 // Declaration is what a spec declares: the values (cleared settings are absent from Desired)
@@ -67,20 +80,8 @@ func (d Declaration) Names() []string {
 	return out
 }
 
-var reauthMethods = map[iapv1alpha1.ReauthMethod]iappb.ReauthSettings_Method{
-	iapv1alpha1.ReauthLogin:                 iappb.ReauthSettings_LOGIN,
-	iapv1alpha1.ReauthSecureKey:             iappb.ReauthSettings_SECURE_KEY,
-	iapv1alpha1.ReauthEnrolledSecondFactors: iappb.ReauthSettings_ENROLLED_SECOND_FACTORS,
-}
-
-var reauthPolicies = map[iapv1alpha1.ReauthPolicy]iappb.ReauthSettings_PolicyType{
-	"":                              iappb.ReauthSettings_MINIMUM, // the CRD's default
-	iapv1alpha1.ReauthPolicyMinimum: iappb.ReauthSettings_MINIMUM,
-	iapv1alpha1.ReauthPolicyDefault: iappb.ReauthSettings_DEFAULT,
-}
-
 // Declare turns spec.iap.settings into the settings runguard manages; nil declares none.
-func Declare(spec *iapv1alpha1.IAPSettings) Declaration {
+func Declare(spec *Spec) Declaration {
 	if spec == nil {
 		return Declaration{}
 	}
@@ -89,41 +90,31 @@ func Declare(spec *iapv1alpha1.IAPSettings) Declaration {
 		ApplicationSettings: &iappb.ApplicationSettings{},
 	}}
 	access, app := d.Desired.AccessSettings, d.Desired.ApplicationSettings
-	if p := spec.AccessDeniedPage; p != nil {
+	if spec.AccessDeniedPageURI != nil || spec.TroubleshootingLink != nil {
 		app.AccessDeniedPageSettings = &iappb.AccessDeniedPageSettings{}
-		if p.URI != nil {
-			app.AccessDeniedPageSettings.AccessDeniedPageUri = wrapperspb.String(*p.URI)
+		if spec.AccessDeniedPageURI != nil {
+			app.AccessDeniedPageSettings.AccessDeniedPageUri = wrapperspb.String(*spec.AccessDeniedPageURI)
 			d.Settings = append(d.Settings, accessDeniedURI)
 		}
-		if p.TroubleshootingLink != nil {
-			app.AccessDeniedPageSettings.GenerateTroubleshootingUri = wrapperspb.Bool(*p.TroubleshootingLink)
+		if spec.TroubleshootingLink != nil {
+			app.AccessDeniedPageSettings.GenerateTroubleshootingUri = wrapperspb.Bool(*spec.TroubleshootingLink)
 			d.Settings = append(d.Settings, troubleshootingLink)
 		}
 	}
-	if r := spec.Reauthentication; r != nil {
-		access.ReauthSettings = &iappb.ReauthSettings{
-			Method: reauthMethods[r.Method], MaxAge: durationpb.New(r.MaxAge.Duration), PolicyType: reauthPolicies[r.Policy],
-		}
+	if spec.Reauthentication != nil {
+		access.ReauthSettings = proto.Clone(spec.Reauthentication).(*iappb.ReauthSettings)
 		d.Settings = append(d.Settings, reauthentication)
 	}
 	if len(spec.AllowedDomains) > 0 {
-		domains := make([]string, len(spec.AllowedDomains))
-		for i, domain := range spec.AllowedDomains {
-			domains[i] = string(domain)
-		}
-		access.AllowedDomainsSettings = &iappb.AllowedDomainsSettings{Enable: proto.Bool(true), Domains: domains}
+		access.AllowedDomainsSettings = &iappb.AllowedDomainsSettings{Enable: proto.Bool(true), Domains: slices.Clone(spec.AllowedDomains)}
 		d.Settings = append(d.Settings, allowedDomains)
 	}
-	if c := spec.CORS; c != nil {
-		access.CorsSettings = &iappb.CorsSettings{AllowHttpOptions: wrapperspb.Bool(c.AllowHTTPOptions)}
+	if spec.AllowHTTPOptions != nil {
+		access.CorsSettings = &iappb.CorsSettings{AllowHttpOptions: wrapperspb.Bool(*spec.AllowHTTPOptions)}
 		d.Settings = append(d.Settings, corsHTTPOptions)
 	}
 	if len(spec.ProgrammaticClients) > 0 {
-		clients := make([]string, len(spec.ProgrammaticClients))
-		for i, c := range spec.ProgrammaticClients {
-			clients[i] = string(c)
-		}
-		access.OauthSettings = &iappb.OAuthSettings{ProgrammaticClients: clients}
+		access.OauthSettings = &iappb.OAuthSettings{ProgrammaticClients: slices.Clone(spec.ProgrammaticClients)}
 		d.Settings = append(d.Settings, programmaticClients)
 	}
 	for _, name := range spec.Clear {

@@ -11,21 +11,19 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
 
 func ptr[T any](v T) *T { return &v }
 
 // everything declares every setting the spec has.
-func everything() *iapv1alpha1.IAPSettings {
-	return &iapv1alpha1.IAPSettings{
-		AccessDeniedPage:    &iapv1alpha1.AccessDeniedPage{URI: ptr("https://help.acme.com/denied"), TroubleshootingLink: ptr(true)},
-		Reauthentication:    &iapv1alpha1.Reauthentication{Method: iapv1alpha1.ReauthSecureKey, MaxAge: metav1.Duration{Duration: time.Hour}},
-		AllowedDomains:      []iapv1alpha1.AllowedDomain{"billing.acme.com", "*.acme.com"},
-		CORS:                &iapv1alpha1.CORSSettings{AllowHTTPOptions: false},
-		ProgrammaticClients: []iapv1alpha1.OAuthClientID{"b.apps.googleusercontent.com", "a.apps.googleusercontent.com"},
+func everything() *Spec {
+	return &Spec{
+		AccessDeniedPageURI: ptr("https://help.acme.com/denied"), TroubleshootingLink: ptr(true),
+		Reauthentication: &iappb.ReauthSettings{Method: iappb.ReauthSettings_SECURE_KEY, MaxAge: durationpb.New(time.Hour),
+			PolicyType: iappb.ReauthSettings_MINIMUM},
+		AllowedDomains:      []string{"billing.acme.com", "*.acme.com"},
+		AllowHTTPOptions:    ptr(false),
+		ProgrammaticClients: []string{"b.apps.googleusercontent.com", "a.apps.googleusercontent.com"},
 	}
 }
 
@@ -84,7 +82,7 @@ func TestPlanUpdate_SettingsNobodyDeclaredAreLeftAlone(t *testing.T) {
 	held.ApplicationSettings.CookieDomain = wrapperspb.String("acme.com")
 	held.AccessSettings.OauthSettings.LoginHint = wrapperspb.String("acme.com")
 	held.AccessSettings.ReauthSettings.MaxAge = durationpb.New(2 * time.Hour) // drift on a declared setting
-	declared := &iapv1alpha1.IAPSettings{Reauthentication: everything().Reauthentication}
+	declared := &Spec{Reauthentication: everything().Reauthentication}
 	p := PlanUpdate(held, Declare(declared))
 	if !slices.Equal(p.Mask, []string{"iap_settings.access_settings.reauth_settings"}) {
 		t.Fatalf("mask = %q, want only the reauth settings", p.Mask)
@@ -98,7 +96,7 @@ func TestPlanUpdate_OneFieldOfTheAccessDeniedPageIsManagedAlone(t *testing.T) {
 	held := asGoogleHolds()
 	held.ApplicationSettings.AccessDeniedPageSettings.GenerateTroubleshootingUri = wrapperspb.Bool(false)
 	held.ApplicationSettings.AccessDeniedPageSettings.AccessDeniedPageUri = wrapperspb.String("https://old.acme.com")
-	declared := &iapv1alpha1.IAPSettings{AccessDeniedPage: &iapv1alpha1.AccessDeniedPage{URI: ptr("https://help.acme.com/denied")}}
+	declared := &Spec{AccessDeniedPageURI: ptr("https://help.acme.com/denied")}
 	p := PlanUpdate(held, Declare(declared))
 	if !slices.Equal(p.Mask, []string{"iap_settings.application_settings.access_denied_page_settings.access_denied_page_uri"}) {
 		t.Fatalf("mask = %q: the troubleshooting link is not declared and must not be written", p.Mask)
@@ -109,14 +107,14 @@ func TestPlanUpdate_OneFieldOfTheAccessDeniedPageIsManagedAlone(t *testing.T) {
 func TestPlanUpdate_DeclaredFalseReplacesTrue(t *testing.T) {
 	held := asGoogleHolds()
 	held.AccessSettings.CorsSettings.AllowHttpOptions = wrapperspb.Bool(true)
-	p := PlanUpdate(held, Declare(&iapv1alpha1.IAPSettings{CORS: &iapv1alpha1.CORSSettings{AllowHTTPOptions: false}}))
+	p := PlanUpdate(held, Declare(&Spec{AllowHTTPOptions: ptr(false)}))
 	if !slices.Equal(p.Mask, []string{"iap_settings.access_settings.cors_settings.allow_http_options"}) || !strings.Contains(p.Diff(), "cors.allowHTTPOptions false (was true)") {
 		t.Fatalf("mask %q, diff %q", p.Mask, p.Diff())
 	}
 }
 
 func TestPlanUpdate_ClearResetsOnlyWhatIsSet(t *testing.T) {
-	declared := &iapv1alpha1.IAPSettings{Clear: []iapv1alpha1.SettingName{iapv1alpha1.SettingAccessDeniedPage, iapv1alpha1.SettingCORS}}
+	declared := &Spec{Clear: []string{"AccessDeniedPage", "CORS"}}
 	held := asGoogleHolds()
 	held.AccessSettings.CorsSettings.AllowHttpOptions = wrapperspb.Bool(true)
 	// Another tool's setting beside the page's, which the spec does not model: never cleared.
@@ -149,7 +147,7 @@ func TestPlanUpdate_ClearResetsOnlyWhatIsSet(t *testing.T) {
 func TestPlanUpdate_AllowedDomainsSwitchedOffIsDrift(t *testing.T) {
 	held := asGoogleHolds()
 	held.AccessSettings.AllowedDomainsSettings.Enable = proto.Bool(false)
-	p := PlanUpdate(held, Declare(&iapv1alpha1.IAPSettings{AllowedDomains: everything().AllowedDomains}))
+	p := PlanUpdate(held, Declare(&Spec{AllowedDomains: everything().AllowedDomains}))
 	if !slices.Equal(p.Mask, []string{"iap_settings.access_settings.allowed_domains_settings"}) {
 		t.Fatalf("mask = %q", p.Mask)
 	}
@@ -157,7 +155,7 @@ func TestPlanUpdate_AllowedDomainsSwitchedOffIsDrift(t *testing.T) {
 
 func TestDeclare_NamesEveryDeclaredSetting(t *testing.T) {
 	s := everything()
-	s.AccessDeniedPage.TroubleshootingLink = nil
+	s.TroubleshootingLink = nil
 	got := Declare(s).Names()
 	want := []string{"accessDeniedPage.uri", "reauthentication", "allowedDomains", "cors.allowHTTPOptions", "programmaticClients"}
 	if !slices.Equal(got, want) {
