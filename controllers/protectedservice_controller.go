@@ -3,7 +3,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -29,6 +28,7 @@ import (
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/invalid"
 )
 
 // +kubebuilder:rbac:groups=iap.runguard.dev,resources=protectedservices,verbs=get;list;watch;update;patch
@@ -72,17 +72,25 @@ func DefaultOptions() Options {
 	}
 }
 
-// Validate rejects options the controller cannot run with.
+// maxWorkers bounds MaxConcurrentReconciles: more would only queue on Google's quotas.
+const maxWorkers = 1000
+
+// Validate rejects options the controller cannot run with: the one place their bounds live (the
+// manager names the flag from the *invalid.Option).
 func (o Options) Validate() error {
 	switch {
 	case o.ClusterName == "":
-		return errors.New("the cluster name is empty")
-	case o.ResyncPeriod <= 0, o.StalledRecheck <= 0:
-		return errors.New("the resync and stalled-recheck periods must be positive")
-	case o.IAMPropagationDelay < 0, o.IAPAgentPropagation < 0:
-		return errors.New("the IAM and IAP agent propagation delays may not be negative")
-	case o.MaxConcurrentReconciles <= 0:
-		return errors.New("max concurrent reconciles must be positive")
+		return &invalid.Option{Field: "ClusterName", Value: `""`, Want: "name the cluster; it is written into every binding runguard marks"}
+	case o.ResyncPeriod <= 0:
+		return &invalid.Option{Field: "ResyncPeriod", Value: o.ResyncPeriod, Want: "a positive period"}
+	case o.StalledRecheck <= 0:
+		return &invalid.Option{Field: "StalledRecheck", Value: o.StalledRecheck, Want: "a positive period"}
+	case o.IAMPropagationDelay < 0:
+		return &invalid.Option{Field: "IAMPropagationDelay", Value: o.IAMPropagationDelay, Want: "0 or a positive delay"}
+	case o.IAPAgentPropagation < 0:
+		return &invalid.Option{Field: "IAPAgentPropagation", Value: o.IAPAgentPropagation, Want: "0 or a positive timeout"}
+	case o.MaxConcurrentReconciles <= 0 || o.MaxConcurrentReconciles > maxWorkers:
+		return &invalid.Option{Field: "MaxConcurrentReconciles", Value: o.MaxConcurrentReconciles, Want: fmt.Sprintf("use 1 to %d workers", maxWorkers)}
 	}
 	return nil
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/invalid"
 	"github.com/runguard/runguard/internal/scheme"
 )
 
@@ -169,19 +170,26 @@ func inCluster() bool {
 	return err == nil
 }
 
-// validateFlags names the flag whose value makes no sense, before anything starts.
+// flagOf is the flag each validated setting comes from.
+var flagOf = map[string]string{
+	"ClusterName": "--cluster-name", "ResyncPeriod": "--resync-period", "StalledRecheck": "--stalled-recheck-period",
+	"IAMPropagationDelay": "--iam-propagation-delay", "IAPAgentPropagation": "--iap-agent-propagation-timeout",
+	"MaxConcurrentReconciles": "--max-concurrent-reconciles",
+	"RunReadsPerMinute":       "--run-reads-per-minute", "RunWritesPerMinute": "--run-writes-per-minute",
+	"IAPReadsPerMinute": "--iap-reads-per-minute", "IAPWritesPerMinute": "--iap-writes-per-minute",
+}
+
+// validateFlags names the flag whose value makes no sense, before anything starts. The bounds
+// are those of Options.Validate and Rates.Validate, never restated here.
 func validateFlags(o controllers.Options, r gcp.Rates) error {
-	for name, v := range map[string]float64{"--run-reads-per-minute": r.RunReadsPerMinute, "--run-writes-per-minute": r.RunWritesPerMinute,
-		"--iap-reads-per-minute": r.IAPReadsPerMinute, "--iap-writes-per-minute": r.IAPWritesPerMinute} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s=%g: a rate is 0 (no limit) or a positive number of calls per minute", name, v)
+	for _, err := range []error{r.Validate(), o.Validate()} {
+		var bad *invalid.Option
+		if errors.As(err, &bad) {
+			return fmt.Errorf("%s=%v: %s", flagOf[bad.Field], bad.Value, bad.Want)
 		}
-	}
-	if o.MaxConcurrentReconciles <= 0 || o.MaxConcurrentReconciles > 1000 {
-		return fmt.Errorf("--max-concurrent-reconciles=%d: use 1 to 1000 workers", o.MaxConcurrentReconciles)
-	}
-	if o.ResyncPeriod <= 0 || o.StalledRecheck <= 0 {
-		return fmt.Errorf("--resync-period=%s, --stalled-recheck-period=%s: both must be positive", o.ResyncPeriod, o.StalledRecheck)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

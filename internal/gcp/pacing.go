@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
+
+	"github.com/runguard/runguard/internal/invalid"
 )
 
 // Rates are client-side limits on Google calls, per API and kind, in calls per minute for each
@@ -30,12 +32,15 @@ func DefaultRates() Rates {
 	return Rates{RunReadsPerMinute: 550, RunWritesPerMinute: 55}
 }
 
-// Validate names the first nonsensical rate.
+// Validate names the first nonsensical rate: the one place the rates' bounds live.
 func (r Rates) Validate() error {
-	for name, v := range map[string]float64{"run reads": r.RunReadsPerMinute, "run writes": r.RunWritesPerMinute,
-		"iap reads": r.IAPReadsPerMinute, "iap writes": r.IAPWritesPerMinute} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("the %s rate is %g per minute: use 0 (no limit) or a positive number", name, v)
+	for _, rate := range []struct {
+		field string
+		value float64
+	}{{"RunReadsPerMinute", r.RunReadsPerMinute}, {"RunWritesPerMinute", r.RunWritesPerMinute},
+		{"IAPReadsPerMinute", r.IAPReadsPerMinute}, {"IAPWritesPerMinute", r.IAPWritesPerMinute}} {
+		if rate.value < 0 || math.IsNaN(rate.value) || math.IsInf(rate.value, 0) {
+			return &invalid.Option{Field: rate.field, Value: rate.value, Want: "0 (no limit) or a positive number of calls per minute"}
 		}
 	}
 	return nil
