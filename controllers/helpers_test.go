@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"cloud.google.com/go/iam/apiv1/iampb"
 	"context"
 	"errors"
 	"fmt"
@@ -9,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
+
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,10 +26,6 @@ import (
 type gcpfakeService = gcpfake.Service
 
 var errNotYet = errors.New("not yet")
-
-func equalStatus(a, b *iapv1alpha1.ProtectedServiceStatus) bool {
-	return equality.Semantic.DeepEqual(a, b)
-}
 
 func existsErr(ns, name string) error {
 	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &iapv1alpha1.ProtectedService{})

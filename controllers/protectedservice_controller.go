@@ -4,7 +4,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,23 +11,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
-	"github.com/runguard/runguard/internal/invalid"
 )
 
 // +kubebuilder:rbac:groups=iap.runguard.dev,resources=protectedservices,verbs=get;list;watch;update;patch
@@ -36,64 +31,6 @@ import (
 // +kubebuilder:rbac:groups=iap.runguard.dev,resources=protectedservices/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-
-// Options are the manager flags the controller honours.
-type Options struct {
-	// ClusterName is written into every binding's marker, so two clusters never remove each other's bindings.
-	ClusterName string
-	// AllowAnyProject turns the namespace allowed-projects check off (single-tenant clusters).
-	AllowAnyProject bool
-	// ResyncPeriod is how often each object is re-checked against Google Cloud to correct drift.
-	ResyncPeriod time.Duration
-	// StalledRecheck is how often a Stalled object is re-checked.
-	StalledRecheck time.Duration
-	// MaxConcurrentReconciles bounds parallel reconciles.
-	MaxConcurrentReconciles int
-	// IAMPropagationDelay is how long IAP stays on after public access was revoked, when IAP is
-	// being switched off: Google documents that IAM changes take about 2 minutes, sometimes 7 or more.
-	IAMPropagationDelay time.Duration
-	// RequireNamespaceIdentity stalls objects in namespaces without the
-	// iap.runguard.dev/google-service-account annotation instead of using runguard's identity.
-	RequireNamespaceIdentity bool
-	// IAPAgentPropagation is how long IAM's rejection of the IAP service agent is taken for a
-	// just-created agent (gcloud itself retries 10 × 15 s) before IAPServiceAgentMissing.
-	IAPAgentPropagation time.Duration
-}
-
-// DefaultOptions is the one place the defaults live; the manager's flags start from it.
-func DefaultOptions() Options {
-	return Options{
-		ClusterName:             "default",
-		ResyncPeriod:            10 * time.Minute,
-		StalledRecheck:          5 * time.Minute,
-		MaxConcurrentReconciles: 64,
-		IAMPropagationDelay:     7 * time.Minute,
-		IAPAgentPropagation:     3 * time.Minute,
-	}
-}
-
-// maxWorkers bounds MaxConcurrentReconciles: more would only queue on Google's quotas.
-const maxWorkers = 1000
-
-// Validate rejects options the controller cannot run with: the one place their bounds live (the
-// manager names the flag from the *invalid.Option).
-func (o Options) Validate() error {
-	switch {
-	case o.ClusterName == "":
-		return &invalid.Option{Field: "ClusterName", Value: `""`, Want: "name the cluster; it is written into every binding runguard marks"}
-	case o.ResyncPeriod <= 0:
-		return &invalid.Option{Field: "ResyncPeriod", Value: o.ResyncPeriod, Want: "a positive period"}
-	case o.StalledRecheck <= 0:
-		return &invalid.Option{Field: "StalledRecheck", Value: o.StalledRecheck, Want: "a positive period"}
-	case o.IAMPropagationDelay < 0:
-		return &invalid.Option{Field: "IAMPropagationDelay", Value: o.IAMPropagationDelay, Want: "0 or a positive delay"}
-	case o.IAPAgentPropagation < 0:
-		return &invalid.Option{Field: "IAPAgentPropagation", Value: o.IAPAgentPropagation, Want: "0 or a positive timeout"}
-	case o.MaxConcurrentReconciles <= 0 || o.MaxConcurrentReconciles > maxWorkers:
-		return &invalid.Option{Field: "MaxConcurrentReconciles", Value: o.MaxConcurrentReconciles, Want: fmt.Sprintf("use 1 to %d workers", maxWorkers)}
-	}
-	return nil
-}
 
 // ProtectedServiceReconciler converges Google Cloud to each ProtectedService.
 type ProtectedServiceReconciler struct {
@@ -285,29 +222,6 @@ func passEndOf(s *scope, outcomes []*outcome, shown *outcome) passEnd {
 	return e
 }
 
-// wakeBuffer bounds the wake-ups waiting to be enqueued; past it a wake-up is dropped and the
-// object keeps its own backoff.
-const wakeBuffer = 4096
-
-// wakeUp enqueues an object now, without blocking a worker.
-func (r *ProtectedServiceReconciler) wakeUp(key types.NamespacedName) {
-	ps := &iapv1alpha1.ProtectedService{}
-	ps.Namespace, ps.Name = key.Namespace, key.Name
-	select {
-	case r.wake <- event.TypedGenericEvent[*iapv1alpha1.ProtectedService]{Object: ps}:
-	default:
-	}
-}
-
-// userChange reports whether the pass serves a user's change not yet applied: an edit of an
-// object runguard had applied (observedGeneration stays behind until a pass completes for the
-// new generation; paced and failed passes leave it), or a deletion. A new object is not one:
-// thousands arrive together in an adoption.
-func userChange(ps *iapv1alpha1.ProtectedService) bool {
-	return !ps.DeletionTimestamp.IsZero() ||
-		(ps.Status.ObservedGeneration > 0 && ps.Status.ObservedGeneration != ps.Generation)
-}
-
 // namespace reads a Namespace's metadata from the metadata-only cache the watch fills.
 func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
 	ns := &metav1.PartialObjectMetadata{}
@@ -316,84 +230,6 @@ func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string)
 		return nil, fmt.Errorf("read namespace %s: %w", name, err)
 	}
 	return ns, nil
-}
-
-// editPriority is a user's edit's place in the work queue: ahead of new objects (an adoption
-// of thousands), of passes that still have work (priority 0) and of resyncs (low priority).
-const editPriority = 10
-
-// editsFirst enqueues each ProtectedService event for its object, as For's handler does, with
-// edits (a new generation, or deletion starting) at editPriority: a user who changes who may
-// pass IAP should not wait behind an adoption. Creates keep controller-runtime's priorities
-// (normal; low for the initial listing).
-func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
-	enqueue := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], priority *int) {
-		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}
-		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-			pq.AddWithOpts(priorityqueue.AddOpts{Priority: priority}, req)
-			return
-		}
-		q.Add(req)
-	}
-	return handler.TypedFuncs[client.Object, reconcile.Request]{
-		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.Object, q, nil)
-		},
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.ObjectNew, q, ptr(editPriority))
-		},
-		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.Object, q, nil)
-		},
-		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.Object, q, nil)
-		},
-	}
-}
-
-// requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of
-// a converged object, and the recheck of a Stalled one, wait behind everything else, like the
-// initial listing at start; a pass that still has work — a rollout to follow, a failure to
-// retry — comes back at normal priority, with users' edits, so an adoption finishes objects
-// instead of starting ever more of them.
-func requeuePriority(outcomes []*outcome) *int {
-	for _, o := range outcomes {
-		if o.kind != stalled {
-			return ptr(0)
-		}
-	}
-	return ptr(handler.LowPriority)
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// requeueAfter is the soonest any outcome of the pass asks to be looked at again. Transient
-// failures and progress polls back off separately: a rollout started right after an outage is
-// polled from 1 s again, not at the backoff the outage left behind.
-func (r *ProtectedServiceReconciler) requeueAfter(key types.NamespacedName, outcomes []*outcome) time.Duration {
-	soonest := jitter(r.ResyncPeriod)
-	failed, polled := false, false
-	for _, o := range outcomes {
-		d := jitter(r.StalledRecheck)
-		switch {
-		case o.kind == waiting && o.after > 0:
-			d = o.after
-		case o.kind == waiting:
-			d, polled = r.memory.nextBackoff(key, true), true
-		case o.reason == iapv1alpha1.ReasonThrottled:
-			d = o.after
-		case o.kind == retrying:
-			d, failed = max(r.memory.nextBackoff(key, false), min(o.after, maxBackoff)), true
-		}
-		soonest = min(soonest, d)
-	}
-	if !failed {
-		r.memory.resetBackoff(key, false)
-	}
-	if !polled {
-		r.memory.resetBackoff(key, true)
-	}
-	return soonest
 }
 
 func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *iapv1alpha1.ProtectedService) error {
@@ -416,13 +252,3 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 func (deletionStarted) Create(event.CreateEvent) bool   { return true }
 func (deletionStarted) Delete(event.DeleteEvent) bool   { return true }
 func (deletionStarted) Generic(event.GenericEvent) bool { return true }
-
-const (
-	minBackoff = time.Second
-	maxBackoff = 2 * time.Minute
-)
-
-// jitter spreads resyncs of objects created together over ±10% of the period.
-func jitter(d time.Duration) time.Duration {
-	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
-}

@@ -84,13 +84,6 @@ func googleFailure(err error) *outcome {
 // isNotFound reports whether a Google call failed because the resource does not exist.
 func isNotFound(err error) bool { return err != nil && gcp.Classify(err) == gcp.NotFound }
 
-func (o *outcome) Error() string {
-	if o.err != nil {
-		return o.reason + ": " + o.err.Error()
-	}
-	return o.reason
-}
-
 // transient is a failure outside Google (a Kubernetes read), retried with backoff.
 func transient(err error) *outcome {
 	return &outcome{kind: retrying, reason: iapv1alpha1.ReasonRetrying, err: err}

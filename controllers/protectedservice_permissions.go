@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
@@ -92,8 +91,7 @@ func (r *ProtectedServiceReconciler) preflight(ctx context.Context, s *scope, ki
 func readPermissions(perms []string) []string {
 	var out []string
 	for _, p := range perms {
-		verb := p[strings.LastIndex(p, ".")+1:]
-		if strings.HasPrefix(verb, "get") || verb == "list" {
+		if gcp.ReadPermissions[p] {
 			out = append(out, p)
 		}
 	}

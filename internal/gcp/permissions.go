@@ -9,3 +9,10 @@ var (
 	// SettingsPermissions are needed on the IAP resource only by objects that declare settings.
 	SettingsPermissions = []string{"iap.webServices.getSettings", "iap.webServices.updateSettings"}
 )
+
+// ReadPermissions are those of the permissions above that only read: all a caller of runguard
+// plan needs.
+var ReadPermissions = map[string]bool{
+	"run.services.get": true, "run.services.getIamPolicy": true,
+	"iap.webServices.getIamPolicy": true, "iap.webServices.getSettings": true,
+}

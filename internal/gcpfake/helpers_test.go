@@ -255,8 +255,6 @@ func retryInfo(st *status.Status) *errdetails.RetryInfo {
 	return nil
 }
 
-func gcpfakeOptions() gcpfake.Options { return gcpfake.Options{} }
-
 // codeOf is status.Code that also sees through the clients' wrapping and
 // reads REST envelopes.
 func codeOf(err error) codes.Code {

@@ -48,9 +48,6 @@ var clearable = map[string][]Setting{
 	"ProgrammaticClients": {programmaticClients},
 }
 
-// Clearable reports whether name is a setting spec.iap.settings.clear can reset.
-func Clearable(name string) bool { return len(clearable[name]) > 0 }
-
 // Spec is what spec.iap.settings declares, as plain values (controllers converts the API type,
 // as it does for the IAM-policy core). A nil field declares nothing.
 type Spec struct {

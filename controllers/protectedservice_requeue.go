@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+)
+
+// wakeBuffer bounds the wake-ups waiting to be enqueued; past it a wake-up is dropped and the
+// object keeps its own backoff.
+const wakeBuffer = 4096
+
+// wakeUp enqueues an object now, without blocking a worker.
+func (r *ProtectedServiceReconciler) wakeUp(key types.NamespacedName) {
+	ps := &iapv1alpha1.ProtectedService{}
+	ps.Namespace, ps.Name = key.Namespace, key.Name
+	select {
+	case r.wake <- event.TypedGenericEvent[*iapv1alpha1.ProtectedService]{Object: ps}:
+	default:
+	}
+}
+
+// userChange reports whether the pass serves a user's change not yet applied: an edit of an
+// object runguard had applied (observedGeneration stays behind until a pass completes for the
+// new generation; paced and failed passes leave it), or a deletion. A new object is not one:
+// thousands arrive together in an adoption.
+func userChange(ps *iapv1alpha1.ProtectedService) bool {
+	return !ps.DeletionTimestamp.IsZero() ||
+		(ps.Status.ObservedGeneration > 0 && ps.Status.ObservedGeneration != ps.Generation)
+}
+
+// editPriority is a user's edit's place in the work queue: ahead of new objects (an adoption
+// of thousands), of passes that still have work (priority 0) and of resyncs (low priority).
+const editPriority = 10
+
+// editsFirst enqueues each ProtectedService event for its object, as For's handler does, with
+// edits (a new generation, or deletion starting) at editPriority: a user who changes who may
+// pass IAP should not wait behind an adoption. Creates keep controller-runtime's priorities
+// (normal; low for the initial listing).
+func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	enqueue := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], priority *int) {
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}
+		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: priority}, req)
+			return
+		}
+		q.Add(req)
+	}
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q, nil)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.ObjectNew, q, ptr(editPriority))
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q, nil)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q, nil)
+		},
+	}
+}
+
+// requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of
+// a converged object, and the recheck of a Stalled one, wait behind everything else, like the
+// initial listing at start; a pass that still has work — a rollout to follow, a failure to
+// retry — comes back at normal priority, with users' edits, so an adoption finishes objects
+// instead of starting ever more of them.
+func requeuePriority(outcomes []*outcome) *int {
+	for _, o := range outcomes {
+		if o.kind != stalled {
+			return ptr(0)
+		}
+	}
+	return ptr(handler.LowPriority)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// requeueAfter is the soonest any outcome of the pass asks to be looked at again. Transient
+// failures and progress polls back off separately: a rollout started right after an outage is
+// polled from 1 s again, not at the backoff the outage left behind.
+func (r *ProtectedServiceReconciler) requeueAfter(key types.NamespacedName, outcomes []*outcome) time.Duration {
+	soonest := jitter(r.ResyncPeriod)
+	failed, polled := false, false
+	for _, o := range outcomes {
+		d := jitter(r.StalledRecheck)
+		switch {
+		case o.kind == waiting && o.after > 0:
+			d = o.after
+		case o.kind == waiting:
+			d, polled = r.memory.nextBackoff(key, true), true
+		case o.reason == iapv1alpha1.ReasonThrottled:
+			d = o.after
+		case o.kind == retrying:
+			d, failed = max(r.memory.nextBackoff(key, false), min(o.after, maxBackoff)), true
+		}
+		soonest = min(soonest, d)
+	}
+	if !failed {
+		r.memory.resetBackoff(key, false)
+	}
+	if !polled {
+		r.memory.resetBackoff(key, true)
+	}
+	return soonest
+}
+
+// jitter spreads resyncs of objects created together over ±10% of the period.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+}
+
+// minBackoff and maxBackoff bound the backoff of transient failures and progress polls.
+const (
+	minBackoff = time.Second
+	maxBackoff = 2 * time.Minute
+)
