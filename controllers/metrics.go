@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,11 @@ func registerVerificationAge(m *memory) {
 		Name: "runguard_verification_age_max_seconds",
 		Help: "Age of the oldest verification among objects whose last pass found Google matching their spec; above twice the resync period, resyncs are not happening.",
 	}, func() float64 { return m.oldestVerification(time.Now()).Seconds() })
+	registering.Lock()
+	defer registering.Unlock()
 	ctrlmetrics.Registry.Unregister(g)
 	ctrlmetrics.Registry.MustRegister(g)
 }
+
+// registering makes the replacement of the gauge one step for reconcilers set up at once.
+var registering sync.Mutex

@@ -15,7 +15,7 @@ import (
 func (c *Clients) getIAPPolicy(ctx context.Context, svc Service) (*iampb.Policy, error) {
 	resource := svc.IAPResource()
 	var p *iampb.Policy
-	err := c.paced(ctx, "iap", false, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "iap", false, svc.quota("iap"), func() (err error) {
 		p, err = c.iap.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
 			Resource: resource, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
 		})
@@ -32,7 +32,7 @@ func (c *Clients) getIAPPolicy(ctx context.Context, svc Service) (*iampb.Policy,
 func (c *Clients) setIAPPolicy(ctx context.Context, svc Service, p *iampb.Policy) (*iampb.Policy, error) {
 	resource := svc.IAPResource()
 	var out *iampb.Policy
-	err := c.paced(ctx, "iap", true, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "iap", true, svc.quota("iap"), func() (err error) {
 		out, err = c.iap.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: resource, Policy: p})
 		return err
 	})
@@ -47,7 +47,7 @@ func (c *Clients) setIAPPolicy(ctx context.Context, svc Service, p *iampb.Policy
 func (c *Clients) getIAPSettings(ctx context.Context, svc Service) (*iappb.IapSettings, error) {
 	resource := svc.IAPResource()
 	var s *iappb.IapSettings
-	err := c.paced(ctx, "iap", false, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "iap", false, svc.quota("iap"), func() (err error) {
 		s, err = c.iap.GetIapSettings(ctx, &iappb.GetIapSettingsRequest{Name: resource})
 		return err
 	})
@@ -64,7 +64,7 @@ func (c *Clients) updateIAPSettings(ctx context.Context, svc Service, s *iappb.I
 	s = proto.Clone(s).(*iappb.IapSettings)
 	s.Name = resource
 	var out *iappb.IapSettings
-	err := c.paced(ctx, "iap", true, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "iap", true, svc.quota("iap"), func() (err error) {
 		out, err = c.iap.UpdateIapSettings(ctx, &iappb.UpdateIapSettingsRequest{IapSettings: s, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}})
 		return err
 	})
@@ -102,7 +102,7 @@ func (s Settings) Apply(ctx context.Context, svc Service, declared iapsettings.D
 // testIAPPermissions asks which of want the identity holds on the service's IAP resource.
 func (c *Clients) testIAPPermissions(ctx context.Context, svc Service, want []string) (*iampb.TestIamPermissionsResponse, error) {
 	var resp *iampb.TestIamPermissionsResponse
-	err := c.paced(ctx, "iap", false, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "iap", false, svc.quota("iap"), func() (err error) {
 		resp, err = c.iap.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: svc.IAPResource(), Permissions: want})
 		return err
 	})

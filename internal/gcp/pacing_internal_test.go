@@ -10,10 +10,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestService_QuotaIsProjectAndRegion(t *testing.T) {
+func TestScope_IsGoogleQuotaUnit(t *testing.T) {
 	svc := Service{Project: "acme-prod", Number: 512345678901, Location: "us-central1", Name: "web"}
-	if got := svc.quota(); got != "acme-prod/us-central1" {
-		t.Errorf("quota = %q, want acme-prod/us-central1 (Google's quota unit)", got)
+	for api, want := range map[string]string{
+		"run": "acme-prod/us-central1",
+		"iap": "512345678901/us-central1",
+	} {
+		if got := svc.quota(api); got != want {
+			t.Errorf("scope(%s) = %q, want %q", api, got, want)
+		}
 	}
 }
 

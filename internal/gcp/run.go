@@ -39,7 +39,7 @@ func (f ServiceFlag) Value(svc *runpb.Service) bool {
 func (s Services) Get(ctx context.Context, target Service) (*runpb.Service, error) {
 	name := target.Path()
 	var svc *runpb.Service
-	err := s.c.paced(ctx, "run", false, target.quota(), func() (err error) {
+	err := s.c.paced(ctx, "run", false, target.quota("run"), func() (err error) {
 		svc, err = s.c.run.GetService(ctx, &runpb.GetServiceRequest{Name: name})
 		return err
 	})
@@ -95,7 +95,7 @@ func (s Services) Ensure(ctx context.Context, target Service, current *runpb.Ser
 		} else {
 			update.InvokerIamDisabled = want
 		}
-		err := s.c.paced(ctx, "run", true, target.quota(), func() error {
+		err := s.c.paced(ctx, "run", true, target.quota("run"), func() error {
 			_, err := s.c.run.UpdateService(ctx, &runpb.UpdateServiceRequest{
 				Service: update, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{string(flag)}},
 			})
@@ -124,7 +124,7 @@ func (s Services) Ensure(ctx context.Context, target Service, current *runpb.Ser
 func (c *Clients) getServicePolicy(ctx context.Context, svc Service) (*iampb.Policy, error) {
 	name := svc.Path()
 	var p *iampb.Policy
-	err := c.paced(ctx, "run", false, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "run", false, svc.quota("run"), func() (err error) {
 		p, err = c.run.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{
 			Resource: name, Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3},
 		})
@@ -141,7 +141,7 @@ func (c *Clients) getServicePolicy(ctx context.Context, svc Service) (*iampb.Pol
 func (c *Clients) setServicePolicy(ctx context.Context, svc Service, p *iampb.Policy) (*iampb.Policy, error) {
 	name := svc.Path()
 	var out *iampb.Policy
-	err := c.paced(ctx, "run", true, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "run", true, svc.quota("run"), func() (err error) {
 		out, err = c.run.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: name, Policy: p})
 		return err
 	})
@@ -155,7 +155,7 @@ func (c *Clients) setServicePolicy(ctx context.Context, svc Service, p *iampb.Po
 // testServicePermissions asks which of want the identity holds on the service.
 func (c *Clients) testServicePermissions(ctx context.Context, svc Service, want []string) (*iampb.TestIamPermissionsResponse, error) {
 	var resp *iampb.TestIamPermissionsResponse
-	err := c.paced(ctx, "run", false, svc.quota(), func() (err error) {
+	err := c.paced(ctx, "run", false, svc.quota("run"), func() (err error) {
 		resp, err = c.run.TestIamPermissions(ctx, &iampb.TestIamPermissionsRequest{Resource: svc.Path(), Permissions: want})
 		return err
 	})

@@ -30,6 +30,11 @@ func (s Service) IAPServiceAgentEmail() string {
 // IAPServiceAgent is that identity as an IAM member.
 func (s Service) IAPServiceAgent() string { return "serviceAccount:" + s.IAPServiceAgentEmail() }
 
-// quota is the service's project and region: the unit of Google's Cloud Run quotas, and of
-// runguard's pacing.
-func (s Service) quota() string { return s.Project + "/" + s.Location }
+// quota is the service's project and region as api spells the project (Cloud Run by ID, IAP by
+// number): the unit of Google's quotas, and of runguard's pacing and its metrics' scope label.
+func (s Service) quota(api string) string {
+	if api == "iap" {
+		return fmt.Sprintf("%d/%s", s.Number, s.Location)
+	}
+	return s.Project + "/" + s.Location
+}
