@@ -23,18 +23,24 @@ const MaskPrefix = "iap_settings."
 type Setting struct {
 	Name string
 	Path string
+	// steps are Path's field names, declared as such so that nothing splits Path again.
+	steps []string
+}
+
+func setting(name string, steps ...string) Setting {
+	return Setting{Name: name, Path: strings.Join(steps, "."), steps: steps}
 }
 
 // The settings a spec can declare. Re-authentication and allowed domains are whole messages:
 // Google requires the reauth fields to be set together, and a domain list means nothing without
 // its enable switch. Each field of the access-denied page is managed on its own.
 var (
-	accessDeniedURI     = Setting{"accessDeniedPage.uri", "application_settings.access_denied_page_settings.access_denied_page_uri"}
-	troubleshootingLink = Setting{"accessDeniedPage.troubleshootingLink", "application_settings.access_denied_page_settings.generate_troubleshooting_uri"}
-	reauthentication    = Setting{"reauthentication", "access_settings.reauth_settings"}
-	allowedDomains      = Setting{"allowedDomains", "access_settings.allowed_domains_settings"}
-	corsHTTPOptions     = Setting{"cors.allowHTTPOptions", "access_settings.cors_settings.allow_http_options"}
-	programmaticClients = Setting{"programmaticClients", "access_settings.oauth_settings.programmatic_clients"}
+	accessDeniedURI     = setting("accessDeniedPage.uri", "application_settings", "access_denied_page_settings", "access_denied_page_uri")
+	troubleshootingLink = setting("accessDeniedPage.troubleshootingLink", "application_settings", "access_denied_page_settings", "generate_troubleshooting_uri")
+	reauthentication    = setting("reauthentication", "access_settings", "reauth_settings")
+	allowedDomains      = setting("allowedDomains", "access_settings", "allowed_domains_settings")
+	corsHTTPOptions     = setting("cors.allowHTTPOptions", "access_settings", "cors_settings", "allow_http_options")
+	programmaticClients = setting("programmaticClients", "access_settings", "oauth_settings", "programmatic_clients")
 )
 
 // clearable is what each name under spec.iap.settings.clear resets: exactly the settings its
@@ -152,8 +158,8 @@ func PlanUpdate(current *iappb.IapSettings, d Declaration) Plan {
 	plan := Plan{Update: d.Desired}
 	have, want := normalized(current), normalized(d.Desired)
 	for _, s := range d.Settings {
-		from, hasFrom := lookup(have, s.Path)
-		to, hasTo := lookup(want, s.Path)
+		from, hasFrom := lookup(have, s.steps)
+		to, hasTo := lookup(want, s.steps)
 		if hasFrom == hasTo && (!hasFrom || equal(from, to)) {
 			continue
 		}
@@ -179,12 +185,11 @@ func normalized(s *iappb.IapSettings) protoreflect.Message {
 	return s.ProtoReflect()
 }
 
-// lookup finds the value at a dotted path of field names; false when any step is unset. An
+// lookup finds the value at a path of field names; false when any step is unset. An
 // empty list, and a message with nothing set in it (an emptied container, a BoolValue holding
 // false), count as unset: they mean what unset means, and Google may answer either form, so
 // comparing them as different would rewrite the same setting on every pass.
-func lookup(m protoreflect.Message, path string) (protoreflect.Value, bool) {
-	steps := strings.Split(path, ".")
+func lookup(m protoreflect.Message, steps []string) (protoreflect.Value, bool) {
 	for i, name := range steps {
 		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
 		if fd == nil || !m.Has(fd) {
