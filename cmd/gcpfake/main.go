@@ -34,6 +34,7 @@ import (
 
 	"github.com/runguard/runguard/internal/gcpfake"
 	"github.com/runguard/runguard/internal/gcpfake/adminapi"
+	"github.com/runguard/runguard/internal/version"
 )
 
 func main() {
@@ -63,7 +64,12 @@ func run() error {
 	perMinuteFlag(flag.CommandLine, &quotas.IAPWritesPerMinute, "quota-iap-writes-per-minute", "the same for IAP Admin API writes (SetIamPolicy, UpdateIapSettings), per project and region")
 	perMinuteFlag(flag.CommandLine, &quotas.IAPReadsPerMinute, "quota-iap-reads-per-minute", "the same for IAP Admin API reads (GetIamPolicy, GetIapSettings, TestIamPermissions)")
 	auditOutOfBandCaller := flag.String("audit-out-of-band-caller", "", "principalEmail of audit entries for admin-endpoint changes (default "+gcpfake.DefaultOutOfBandCaller+")")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String())
+		return nil
+	}
 
 	if err := requireLoopback(*adminListen); err != nil {
 		return fmt.Errorf("--admin-listen: %w", err)

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/invalid"
 	"github.com/runguard/runguard/internal/scheme"
+	"github.com/runguard/runguard/internal/version"
 )
 
 func main() {
@@ -68,11 +70,19 @@ func main() {
 	flag.BoolVar(&opts.RequireNamespaceIdentity, "require-namespace-identity", opts.RequireNamespaceIdentity, "Stall objects in namespaces without the iap.runguard.dev/google-service-account annotation instead of calling Google as runguard's own identity (docs/tenancy.md).")
 	flag.StringVar(&auditSubscription, "audit-log-subscription", "", "Pub/Sub subscription (projects/P/subscriptions/S) receiving Admin Activity audit entries from a logging sink; changes they report are corrected at once (docs/drift-events.md). Off when empty.")
 	flag.StringVar(&pubsubEndpoint, "pubsub-endpoint", "", "Pub/Sub API endpoint (host:port); plaintext without credentials only on loopback.")
+	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	build := version.Get()
+	if *showVersion {
+		fmt.Println(build)
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	setupLog := ctrl.Log.WithName("setup")
+	setupLog.Info("runguard manager", "version", build.Version, "commit", build.Commit, "go", build.GoVersion)
+	metrics.Registry.MustRegister(build.NewCollector())
 
 	if err := validateFlags(opts, google.Rates); err != nil {
 		setupLog.Error(err, "invalid flag")
