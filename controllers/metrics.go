@@ -5,8 +5,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 )
 
@@ -19,10 +23,37 @@ var (
 		Name: "runguard_reconcile_outcomes_total",
 		Help: "Reconcile outcomes by condition reason.",
 	}, []string{"reason"})
+	readyStatus = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "runguard_protectedservice_ready_status",
+		Help: "The Ready condition of each ProtectedService: 1 on the series of its current status (True, False or Unknown), 0 on the others.",
+	}, []string{"namespace", "name", "condition"})
 )
 
+var conditionStatuses = []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown}
+
+// recordReadiness sets the object's readiness series from its Ready condition (Unknown while it
+// has none).
+func recordReadiness(ps *iapv1alpha1.ProtectedService) {
+	current := metav1.ConditionUnknown
+	if c := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionReady); c != nil {
+		current = c.Status
+	}
+	for _, status := range conditionStatuses {
+		v := 0.0
+		if status == current {
+			v = 1
+		}
+		readyStatus.WithLabelValues(ps.Namespace, ps.Name, string(status)).Set(v)
+	}
+}
+
+// forgetReadiness drops a deleted object's readiness series.
+func forgetReadiness(key types.NamespacedName) {
+	readyStatus.DeletePartialMatch(prometheus.Labels{"namespace": key.Namespace, "name": key.Name})
+}
+
 func init() {
-	ctrlmetrics.Registry.MustRegister(driftCorrections, reconcileOutcomes)
+	ctrlmetrics.Registry.MustRegister(driftCorrections, reconcileOutcomes, readyStatus)
 	ctrlmetrics.Registry.MustRegister(gcp.Metrics()...)
 }
 

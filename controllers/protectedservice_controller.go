@@ -73,7 +73,7 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		// Status writes do not change the generation, so our own status patches never wake us.
 		// A user's edit goes ahead of everything else queued (editsFirst).
 		Watches(&iapv1alpha1.ProtectedService{}, editsFirst(), builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, deletionStarted{}))).
+			predicate.GenerationChangedPredicate{}, deletionStarted{}, pauseChanged{}))).
 		// A changed tenant annotation re-checks every object in the namespace.
 		// Only annotations matter: namespaces are cached as metadata, never whole.
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.objectsInNamespace),
@@ -102,7 +102,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	ps := &iapv1alpha1.ProtectedService{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ps); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.memory.forget(req.NamespacedName)
+			r.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -122,6 +122,13 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	s := newScope(ps, r.ClusterName, ns, time.Now())
+	if paused(ps) {
+		release, err := r.holdPaused(ctx, s)
+		if release {
+			return ctrl.Result{}, r.releaseFinalizer(ctx, s.ps)
+		}
+		return ctrl.Result{}, err
+	}
 	if ps.Spec.Observing() {
 		ctx = gcp.ObserveOnly(ctx) // no Google write of any kind, whatever a phase asks
 	}
@@ -195,6 +202,7 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		auditCorrectionDelay.Observe(correctedAfter.Seconds())
 	}
 	applyStatus(s.ps, &s.facts, shown)
+	recordReadiness(s.ps)
 	r.report(ctx, s, shown)
 	for _, k := range woken {
 		r.wakeUp(k)
@@ -238,7 +246,7 @@ func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *i
 	if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("remove finalizer: %w", err)
 	}
-	r.memory.forget(types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
+	r.forget(types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
 	return nil
 }
 
@@ -252,3 +260,9 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 func (deletionStarted) Create(event.CreateEvent) bool   { return true }
 func (deletionStarted) Delete(event.DeleteEvent) bool   { return true }
 func (deletionStarted) Generic(event.GenericEvent) bool { return true }
+
+// forget drops what is remembered of a deleted object, and its metrics.
+func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
+	r.memory.forget(key)
+	forgetReadiness(key)
+}

@@ -86,6 +86,8 @@ type facts struct {
 	writes []googleWrite
 	// deletion is set on a pass that cleans up a deleted object.
 	deletion *deletionFact
+	// paused: the object carries iap.runguard.dev/paused and the pass made no Google call.
+	paused bool
 }
 
 // exposure is what makes a service publicly invocable: the invoker IAM check switched off, or a

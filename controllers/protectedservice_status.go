@@ -26,6 +26,11 @@ var stepConditions = []string{iapv1alpha1.ConditionInvokerGranted, iapv1alpha1.C
 // a transient failure stopped this one, or else marked Unknown with the reason the pass ended.
 func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
 	before := ps.Status.DeepCopy()
+	if f.paused {
+		applyPausedStatus(ps)
+		return
+	}
+	meta.RemoveStatusCondition(&ps.Status.Conditions, iapv1alpha1.ConditionPaused)
 	if f.deletion != nil {
 		applyDeletionStatus(ps, f, shown)
 		return

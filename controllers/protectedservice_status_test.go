@@ -69,6 +69,9 @@ func statusRows() []statusRow {
 		f.public.reason = iapv1alpha1.ReasonRevoked
 	}
 	return []statusRow{
+		{name: "paused", iapOn: true, facts: func(f *facts) { f.paused = true },
+			// Ready keeps the last pass's word (here none).
+			want: map[string]string{"Paused": "True/Paused", "Reconciling": "False/Paused", "Stalled": "False/Paused"}},
 		{name: "ready behind IAP", iapOn: true, facts: fullFacts,
 			want: map[string]string{"Ready": "True/Protected", "Stalled": "False/Protected", "Reconciling": "False/Protected",
 				"InvokerGranted": "True/Granted", "AccessBound": "True/Bound", "IAPEnabled": "True/Enabled", "PublicAccessRevoked": "True/Revoked"},

@@ -16,6 +16,9 @@ const (
 	ConditionInSync = "InSync"
 	// ConditionDeleting is True while a deleted object waits for its cleanup in Google Cloud.
 	ConditionDeleting = "Deleting"
+	// ConditionPaused is True while the object carries AnnotationPaused: runguard neither reads
+	// nor writes Google Cloud for it.
+	ConditionPaused = "Paused"
 )
 
 // Reasons that need a human: the object is Stalled until the cause is fixed. docs/controller.md
@@ -77,10 +80,18 @@ const (
 	ReasonChangesPending = "ChangesPending"
 	// ReasonMatches: in Observe mode, Google Cloud already matches the spec.
 	ReasonMatches = "Matches"
+	// ReasonPaused: the object carries AnnotationPaused.
+	ReasonPaused = "Paused"
 )
 
 // Finalizer keeps the object until its bindings are removed from Google Cloud (deletionPolicy Delete).
 const Finalizer = "iap.runguard.dev/finalizer"
+
+// AnnotationPaused: "true" on a ProtectedService pauses it (during an incident or a migration):
+// runguard makes no Google call for it, neither read nor write, until the annotation is removed
+// or set to anything else. Deleting a paused object with deletionPolicy Delete waits until it is
+// resumed; with Abandon the object goes at once.
+const AnnotationPaused = "iap.runguard.dev/paused"
 
 // Namespace annotations: set by cluster admins, read by runguard. Tenants cannot change them
 // (docs/tenancy.md); they are part of the user contract, like the finalizer.

@@ -4,6 +4,7 @@
 --   being deleted                          -> Progressing
 --   status not yet about the current spec  -> Progressing (metadata.generation > observedGeneration)
 --   Stalled=True (needs a human)           -> Degraded, with the reason and message
+--   Paused=True (iap.runguard.dev/paused)  -> Suspended
 --   Ready=True                             -> Healthy
 --   anything else (Reconciling, rollout, service not deployed yet, retrying) -> Progressing
 local hs = {}
@@ -68,6 +69,13 @@ end
 if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for runguard to reconcile generation " .. tostring(generation) .. "."
+  return hs
+end
+
+local paused = findCondition(conditions, "Paused")
+if isTrue(paused) and current(paused, generation) then
+  hs.status = "Suspended"
+  hs.message = describe(paused)
   return hs
 end
 

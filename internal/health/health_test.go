@@ -22,6 +22,7 @@ var fixtures = []struct {
 }{
 	{"ready.yaml", Healthy, "is behind IAP", status.CurrentStatus},
 	{"observing.yaml", Healthy, "nothing is written to Google Cloud", status.CurrentStatus},
+	{"paused.yaml", Suspended, "Paused: Paused by the annotation iap.runguard.dev/paused", status.CurrentStatus},
 	{"reconciling.yaml", Progressing, "RollingOut: Switching IAP on", status.InProgressStatus},
 	{"service-not-found.yaml", Progressing, "ServiceNotFound: Cloud Run service", status.InProgressStatus},
 	// Still protected for this generation; Argo CD keeps it Healthy while kstatus (Flux) waits.
