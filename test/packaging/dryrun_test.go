@@ -75,7 +75,7 @@ func TestServerSideDryRun_AcceptsEveryRenderedObject(t *testing.T) {
 			for _, w := range warnings.warnings {
 				t.Errorf("API server warning: %s", w)
 			}
-			for _, kind := range []string{"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service", "NetworkPolicy",
+			for _, kind := range []string{"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget", "Service", "NetworkPolicy",
 				"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 				if kinds[kind] == 0 {
 					t.Errorf("no %s rendered", kind)

@@ -36,7 +36,8 @@ func TestHelmLint_ChartPassesStrictLint(t *testing.T) {
 }
 
 func TestHelmValuesSchema_RejectsNonsense(t *testing.T) {
-	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com", "auditLogSubscription=runguard-audit", "admissionPolicy.enabled=maybe"} {
+	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com", "auditLogSubscription=runguard-audit", "admissionPolicy.enabled=maybe",
+		"leaderElection.leaseDuration=soon", "leaderElection.renewDeadline=10", "leaderElection.retryPeriod=2 seconds", "podDisruptionBudget.minAvailable=0"} {
 		t.Run(set, func(t *testing.T) {
 			if _, err := runTool(t, helmBin(t), "template", "runguard", repoPath("charts", "runguard"), "--set", set); err == nil {
 				t.Errorf("helm template accepted --set %s", set)
@@ -181,7 +182,8 @@ func TestRenderedArgs_AreFlagsTheManagerKnows(t *testing.T) {
 		t.Fatalf("manager -help printed no flags:\n%s", help)
 	}
 	renders := append(installs(t), rendering{"helm template with every value set", renderHelm(t,
-		"clusterName=prod-eu", "allowAnyProject=true", "resyncPeriod=5m", "maxConcurrentReconciles=8", "extraArgs={--zap-log-level=debug}")})
+		"clusterName=prod-eu", "allowAnyProject=true", "resyncPeriod=5m", "maxConcurrentReconciles=8", "extraArgs={--zap-log-level=debug}",
+		"leaderElection.leaseDuration=30s", "leaderElection.renewDeadline=20s", "leaderElection.retryPeriod=4s")})
 	for _, r := range renders {
 		for _, arg := range deploymentOf(t, r.objs).Spec.Template.Spec.Containers[0].Args {
 			name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
