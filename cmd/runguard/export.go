@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -29,20 +29,35 @@ type exportFlags struct {
 	mode      string
 }
 
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func newExportCommand() *cobra.Command {
 	var f exportFlags
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := &cobra.Command{
+		Use:   "export --project P",
+		Short: "Print ProtectedService manifests that reproduce today's IAP access to each Cloud Run service",
+		Long: `Print ProtectedService manifests that reproduce today's IAP access to each Cloud Run service of a
+project, in mode Observe: applied as they are, they change nothing in Google. Access granted by
+hand is shown as comments, with what bindingPolicy Exclusive would remove. Reads only.`,
+		Example: fmt.Sprintf(`  %[1]s export --project acme-prod > services.yaml
+  %[1]s export --project acme-prod --location europe-west1 --service legacy-wiki -n adoption`, command()),
+		Args: noArguments("every option is a flag"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return f.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
 	f.google.register(fs)
 	fs.StringVar(&f.project, "project", "", "Google Cloud project ID whose Cloud Run services are exported (required).")
 	fs.StringVar(&f.locations, "location", "", "Cloud Run regions to look in, comma-separated (default: every region Cloud Run runs in; Cloud Run lists one region at a time).")
 	fs.StringVar(&f.service, "service", "", "Export only this Cloud Run service.")
-	fs.StringVar(&f.namespace, "namespace", "", "metadata.namespace of the manifests (default: none, so kubectl apply -n decides; services runguard already manages keep their object's namespace).")
+	fs.StringVarP(&f.namespace, "namespace", "n", "", "metadata.namespace of the manifests (default: none, so kubectl apply -n decides; services runguard already manages keep their object's namespace).")
 	fs.StringVar(&f.mode, "mode", string(iapv1alpha1.ModeObserve), "spec.mode of the manifests: Observe (default: apply, read the plan in status, then switch to Enforce) or Enforce.")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := f.validate(fs); err != nil {
+	_ = cmd.RegisterFlagCompletionFunc("location", cobra.FixedCompletions(gcp.CloudRunRegions, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{string(iapv1alpha1.ModeObserve), string(iapv1alpha1.ModeEnforce)}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (f *exportFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if err := f.validate(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.google.timeout)
@@ -101,10 +116,8 @@ func checkTakeOver(m *export.Manifest) {
 	}
 }
 
-func (f *exportFlags) validate(fs *flag.FlagSet) error {
+func (f *exportFlags) validate() error {
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q: every option is a flag", fs.Args())
 	case f.project == "":
 		return errors.New("--project is required")
 	case f.mode != string(iapv1alpha1.ModeObserve) && f.mode != string(iapv1alpha1.ModeEnforce):

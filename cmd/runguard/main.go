@@ -1,13 +1,12 @@
 // Command runguard is the adoption tool: `runguard export` writes ProtectedService manifests
 // that reproduce what Google Cloud holds today, and `runguard plan` says what applying manifests
 // would change there, with no cluster. Installed as kubectl-runguard it is also a kubectl
-// plugin: `kubectl runguard export …`.
+// plugin: `kubectl runguard export …`. The commands and flags: docs/cli.md.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/version"
 )
 
 // Exit codes, as terraform plan -detailed-exitcode has them.
@@ -26,6 +29,12 @@ const (
 	exitError   = 1
 	exitChanges = 2
 )
+
+// exitCode ends a command with that exit code and nothing more to say on standard error: plan's
+// 2 (changes) and its 1 when an object could not be planned, both told on standard output.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit code %d", int(c)) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -42,48 +51,78 @@ func command() string {
 	return "runguard"
 }
 
+// run is the whole CLI over its arguments and streams; it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCommand()
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if len(args) == 0 {
-		usage(stderr)
+		// With no command the help goes to standard error and the exit code is 1: a script that lost
+		// its command fails.
+		root.SetOut(stderr)
+		root.SetArgs([]string{"--help"})
+		_ = root.Execute()
 		return exitError
 	}
-	var err error
-	code := exitOK
-	switch args[0] {
-	case "export":
-		err = runExport(ctx, args[1:], stdout, stderr)
-	case "plan":
-		code, err = runPlan(ctx, args[1:], stdin, stdout, stderr)
-	case "help", "-h", "--help":
-		usage(stdout)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	var code exitCode
+	switch {
+	case err == nil:
 		return exitOK
-	default:
-		fmt.Fprintf(stderr, "%s: unknown command %q\n", command(), args[0])
-		usage(stderr)
-		return exitError
+	case errors.As(err, &code):
+		return int(code)
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s %s: %v\n", command(), args[0], err)
-		return exitError
-	}
-	return code
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	return exitError
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintf(w, `Usage:
-  %[1]s export --project P [--location L[,L…]] [--service S] [--namespace NS] [--mode Observe|Enforce]
-      Print ProtectedService manifests that reproduce today's IAP access to each Cloud Run service.
-  %[1]s plan -f FILE [-f FILE…] [--annotation KEY=VALUE…]
-      Print what applying the manifests would change in Google Cloud. Exit code 0: no change,
-      2: changes, 1: error. "-f -" reads standard input.
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "runguard",
+		Short: "Adopt existing Cloud Run services into runguard",
+		Long: fmt.Sprintf(`Adopt existing Cloud Run services into runguard: "%[1]s export" prints the ProtectedService
+manifests that reproduce today's IAP access to each service of a project, and "%[1]s plan" says
+what applying manifests would change in Google Cloud.
 
 Both read Google Cloud as Application Default Credentials (or --impersonate-service-account)
-allow, and write nothing to it. "%[1]s COMMAND -h" lists a command's flags. The adoption path:
-docs/adoption.md.
-`, command())
+allow, and write nothing to it or to a cluster. The adoption path: docs/adoption.md; every
+command and flag: docs/cli.md.`, command()),
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: command()},
+		Version:       version.String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	// --version without cobra's -v: under kubectl, -v is the log level.
+	root.Flags().Bool("version", false, "Print the version, commit and Go version runguard was built from.")
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w (%s --help lists the flags)", err, cmd.CommandPath())
+	})
+	root.AddCommand(newExportCommand(), newPlanCommand(), newVersionCommand())
+	return root
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and Go version runguard was built from",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), version.String())
+		},
+	}
+}
+
+// noArguments refuses positional arguments, saying how the command takes its input instead.
+func noArguments(instead string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unexpected arguments %q: %s", args, instead)
+		}
+		return nil
+	}
 }
 
 // googleFlags are the flags of both commands that say how to reach Google: those of the manager,
@@ -95,7 +134,7 @@ type googleFlags struct {
 	timeout     time.Duration
 }
 
-func (g *googleFlags) register(fs *flag.FlagSet) {
+func (g *googleFlags) register(fs *pflag.FlagSet) {
 	g.config.Rates = gcp.DefaultRates()
 	fs.StringVar(&g.config.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")

@@ -3,14 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/controllers"
@@ -18,54 +20,72 @@ import (
 	"github.com/runguard/runguard/internal/manifest"
 )
 
-// listFlag is a flag that may be given many times.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 type planFlags struct {
 	google      googleFlags
-	files       listFlag
-	annotations listFlag
-	namespace   string
+	kube        *genericclioptions.ConfigFlags
+	files       []string
+	annotations []string
 }
 
-func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	var f planFlags
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newPlanCommand() *cobra.Command {
+	f := planFlags{
+		// Only the flags that pick a kubeconfig context and a namespace: plan reads the namespace
+		// from the kubeconfig file, and nothing from the cluster.
+		kube: &genericclioptions.ConfigFlags{KubeConfig: new(string), Context: new(string), Namespace: new(string)},
+	}
+	cmd := &cobra.Command{
+		Use:   "plan -f FILE",
+		Short: "Print what applying ProtectedService manifests would change in Google Cloud",
+		Long: `Print what applying ProtectedService manifests would change in Google Cloud, object by object,
+as Enforce would write it. Exit code 0: no change, 2: changes, 1: an object could not be planned
+or an error. Manifests are judged as the API server would (schema and validation rules) before
+anything is read from Google. Reads only; needs no cluster.`,
+		Example: fmt.Sprintf(`  %[1]s plan -f services.yaml
+  %[1]s export --project acme-prod | %[1]s plan -f - --annotation iap.runguard.dev/allowed-projects=acme-prod`, command()),
+		Args: noArguments("name files with -f"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return f.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
 	f.google.register(fs)
-	fs.Var(&f.files, "f", "Manifest file with one or more ProtectedServices (YAML or JSON); \"-\" is standard input. Repeatable.")
-	fs.Var(&f.annotations, "annotation", "KEY=VALUE: an annotation the objects' namespace is assumed to have, such as iap.runguard.dev/allowed-projects=acme-prod. Repeatable. Without any, the namespace checks (allowed projects and members) are skipped.")
-	fs.StringVar(&f.namespace, "namespace", metav1.NamespaceDefault, "Namespace of objects whose manifest names none (kubectl apply would use the context's).")
-	if err := fs.Parse(args); err != nil {
-		return exitError, err
-	}
-	if fs.NArg() > 0 {
-		return exitError, fmt.Errorf("unexpected arguments %q: name files with -f", fs.Args())
-	}
+	fs.StringArrayVarP(&f.files, "filename", "f", nil, "Manifest file with one or more ProtectedServices (YAML or JSON); \"-\" is standard input. Repeatable.")
+	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE: an annotation the objects' namespace is assumed to have, such as iap.runguard.dev/allowed-projects=acme-prod. Repeatable. Without any, the namespace checks (allowed projects and members) are skipped.")
+	f.kube.AddFlags(fs)
+	fs.Lookup("namespace").Usage = "Namespace of objects whose manifest names none; default: the kubeconfig context's, as kubectl apply has it, else \"default\"."
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
+	_ = cmd.RegisterFlagCompletionFunc("context", f.completeContexts)
+	return cmd
+}
+
+func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(f.files) == 0 {
-		return exitError, errors.New("no manifest: name one with -f FILE (or -f - for standard input)")
+		return errors.New("no manifest: name one with -f FILE (or -f - for standard input)")
 	}
 	annotations, err := parseAnnotations(f.annotations)
 	if err != nil {
-		return exitError, err
+		return err
 	}
 	docs, err := readManifests(f.files, stdin)
 	if err != nil {
-		return exitError, err
+		return err
 	}
+	namespace := "" // the default, read once and only if an object names none
 	for _, d := range docs {
 		switch {
 		case d.Object == nil:
 			fmt.Fprintf(stderr, "note: %s: skipped %s (not a ProtectedService)\n", d.Source, d.Skipped)
 		case d.Object.Namespace == "":
-			d.Object.Namespace = f.namespace
+			if namespace == "" {
+				if namespace, err = f.defaultNamespace(); err != nil {
+					return err
+				}
+			}
+			d.Object.Namespace = namespace
 		}
 	}
 	if !slices.ContainsFunc(docs, func(d manifest.Document) bool { return d.Object != nil }) {
-		return exitError, fmt.Errorf("no ProtectedService in %s", strings.Join(f.files, ", "))
+		return fmt.Errorf("no ProtectedService in %s", strings.Join(f.files, ", "))
 	}
 	opts := controllers.DefaultOptions()
 	opts.ClusterName = f.google.clusterName
@@ -78,10 +98,35 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer cancel()
 	google, done, err := f.google.connect(ctx)
 	if err != nil {
-		return exitError, err
+		return err
 	}
 	defer done()
-	return printPlans(ctx, google, f.google.caller(), docs, annotations, opts, stdout), nil
+	if code := printPlans(ctx, google, f.google.caller(), docs, annotations, opts, stdout); code != exitOK {
+		return exitCode(code)
+	}
+	return nil
+}
+
+// defaultNamespace is the namespace kubectl apply gives an object whose manifest names none: -n,
+// else the kubeconfig context's, else "default". An explicit -n needs no kubeconfig at all.
+func (f *planFlags) defaultNamespace() (string, error) {
+	if *f.kube.Namespace != "" {
+		return *f.kube.Namespace, nil
+	}
+	namespace, _, err := f.kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return "", fmt.Errorf("the namespace of objects whose manifest names none, from the kubeconfig (or name it with -n): %w", err)
+	}
+	return namespace, nil
+}
+
+// completeContexts offers the kubeconfig's contexts to --context.
+func (f *planFlags) completeContexts(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	config, err := f.kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return slices.Sorted(maps.Keys(config.Contexts)), cobra.ShellCompDirectiveNoFileComp
 }
 
 // blockedMessage is the status message, except where it would speak of runguard's identity and

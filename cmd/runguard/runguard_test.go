@@ -37,6 +37,12 @@ func runguard(t *testing.T, fake *gcpfake.Server, stdin string, args ...string) 
 	t.Helper()
 	args = append(args, "--run-endpoint", fake.Endpoint(), "--iap-endpoint", fake.Endpoint(),
 		"--resourcemanager-endpoint", fake.Endpoint(), "--iamcredentials-endpoint", fake.HTTPEndpoint(), "--cluster-name", "demo")
+	return runCLI(t, stdin, args...)
+}
+
+// runCLI runs the CLI as a user's shell would, with these arguments and standard input.
+func runCLI(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
