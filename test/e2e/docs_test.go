@@ -5,8 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestDocs_ShellSnippetsParse keeps every sh/bash block in README.md and docs/, and the demo
@@ -81,4 +85,223 @@ func shellSnippets(t *testing.T, path string) []snippet {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// The tests below hold statements of the docs to their source of truth in the code and the
+// manifests (issue 26: each was false once). They read files only: no binaries, no API server.
+
+// TestDocs_PinNoReleaseThatDoesNotExist: a remote kustomize base pinned with ?ref= must name a
+// tag of this repository. There is none yet (issue 26), so the docs pin nothing.
+func TestDocs_PinNoReleaseThatDoesNotExist(t *testing.T) {
+	refRe := regexp.MustCompile(`\?ref=([^\s)"'\x60]+)`)
+	for _, f := range docFiles(t) {
+		for _, m := range refRe.FindAllStringSubmatch(readRepoFile(t, f), -1) {
+			out, err := exec.Command("git", "-C", repoRoot(t), "tag", "--list", m[1]).Output()
+			if err != nil || strings.TrimSpace(string(out)) != m[1] {
+				t.Errorf("%s pins ?ref=%s, which is not a tag of this repository (git tag --list: %q, %v)", f, m[1], out, err)
+			}
+		}
+	}
+}
+
+// TestDocs_HelmInstallsGetTheirNamespaceFirst: the chart creates no Namespace, so every
+// `helm install --namespace NS` in the docs creates NS first or passes --create-namespace.
+func TestDocs_HelmInstallsGetTheirNamespaceFirst(t *testing.T) {
+	for name, src := range readRepoFiles(t, "charts/runguard/templates/*") {
+		if regexp.MustCompile(`(?m)^kind:\s*Namespace\s*$`).MatchString(src) {
+			t.Skipf("%s renders a Namespace: the chart creates its own", name)
+		}
+	}
+	nsRe := regexp.MustCompile(`(?:--namespace[ =]|-n )(\S+)`)
+	found := 0
+	for _, f := range docFiles(t) {
+		for _, snip := range shellSnippets(t, filepath.Join(repoRoot(t), f)) {
+			cmds := shellCommands(snip.text)
+			for i, cmd := range cmds {
+				if !strings.HasPrefix(cmd, "helm install ") {
+					continue
+				}
+				found++
+				m := nsRe.FindStringSubmatch(cmd)
+				if m == nil || strings.Contains(cmd, "--create-namespace") {
+					continue
+				}
+				created := slices.ContainsFunc(cmds[:i], func(c string) bool { return c == "kubectl create namespace "+m[1] })
+				if !created {
+					t.Errorf("%s:%d: `helm install` into namespace %s, which the chart does not create: create it first or pass --create-namespace", f, snip.line, m[1])
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("found no `helm install` in the docs; install.md should have one")
+	}
+}
+
+// TestDocs_CloudBuildBuildsWithBuildKit: the Dockerfile uses BuildKit-only syntax, which Cloud
+// Build's docker step refuses without DOCKER_BUILDKIT=1, so no doc runs `gcloud builds submit
+// --tag` on it, and a `gcloud builds submit` comes with a config that switches BuildKit on.
+func TestDocs_CloudBuildBuildsWithBuildKit(t *testing.T) {
+	dockerfile := readRepoFile(t, "Dockerfile")
+	if !strings.Contains(dockerfile, "RUN --mount") && !strings.HasPrefix(dockerfile, "# syntax=") {
+		t.Skip("the Dockerfile uses no BuildKit-only syntax")
+	}
+	for _, f := range docFiles(t) {
+		for _, snip := range shellSnippets(t, filepath.Join(repoRoot(t), f)) {
+			for _, cmd := range shellCommands(snip.text) {
+				if !strings.HasPrefix(cmd, "gcloud builds submit") {
+					continue
+				}
+				if strings.Contains(cmd, "--tag") || !strings.Contains(cmd, "--config") {
+					t.Errorf("%s:%d: %q builds the Dockerfile without BuildKit (its RUN --mount fails there); use a build config with DOCKER_BUILDKIT=1", f, snip.line, cmd)
+				}
+				if !strings.Contains(snip.text, "DOCKER_BUILDKIT=1") {
+					t.Errorf("%s:%d: the build config of %q does not set DOCKER_BUILDKIT=1", f, snip.line, cmd)
+				}
+			}
+		}
+	}
+}
+
+// TestDocs_RoleNamesAreTheInstalledOnes: the ClusterRoles install.md binds exist under those
+// names in both installs (kustomize's runguard- prefix, the chart with release runguard), and
+// every <fullname>-NAME in values.yaml's comments is a name the chart renders.
+func TestDocs_RoleNamesAreTheInstalledOnes(t *testing.T) {
+	chartNames := map[string]bool{}
+	chartRe := regexp.MustCompile(`(?:\$fullname|include "runguard\.fullname" \.) \}\}-([a-z0-9-]+)|printf "%s-([a-z0-9-]+)"`)
+	for _, src := range readRepoFiles(t, "charts/runguard/templates/*") {
+		for _, m := range chartRe.FindAllStringSubmatch(src, -1) {
+			chartNames[m[1]+m[2]] = true
+		}
+	}
+	for _, m := range regexp.MustCompile(`<fullname>-([a-z0-9-]+)`).FindAllStringSubmatch(readRepoFile(t, "charts/runguard/values.yaml"), -1) {
+		if !chartNames[m[1]] {
+			t.Errorf("values.yaml names <fullname>-%s, which the chart's templates do not create", m[1])
+		}
+	}
+
+	kustomizeRoles := map[string]bool{}
+	for f, src := range readRepoFiles(t, "config/rbac/*.yaml") {
+		for _, doc := range strings.Split(src, "\n---") {
+			var obj struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if obj.Kind == "ClusterRole" {
+				kustomizeRoles[obj.Metadata.Name] = true
+			}
+		}
+	}
+	bound := regexp.MustCompile(`--clusterrole=([a-z0-9-]+)`).FindAllStringSubmatch(readRepoFile(t, "docs/install.md"), -1)
+	if len(bound) == 0 {
+		t.Fatal("install.md binds no ClusterRole; expected the tenant editor role and the metrics reader")
+	}
+	for _, m := range bound {
+		name, ok := strings.CutPrefix(m[1], "runguard-")
+		if !ok || !kustomizeRoles[name] {
+			t.Errorf("install.md binds ClusterRole %s, which the kustomize install (namePrefix runguard-) does not create", m[1])
+		}
+		if !ok || !chartNames[name] {
+			t.Errorf("install.md binds ClusterRole %s, which the chart (release runguard) does not create", m[1])
+		}
+	}
+}
+
+// TestDocs_PubSubGrantGoesToAnIdentityTheDocsCreate: drift-events.md grants the subscription to
+// runguard's identity as install.md defines it, not to an account no step creates.
+func TestDocs_PubSubGrantGoesToAnIdentityTheDocsCreate(t *testing.T) {
+	assigned := map[string]bool{}
+	assignRe := regexp.MustCompile(`(?m)^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=`)
+	for _, f := range []string{"docs/install.md", "docs/drift-events.md"} {
+		for _, snip := range shellSnippets(t, filepath.Join(repoRoot(t), f)) {
+			for _, m := range assignRe.FindAllStringSubmatch(snip.text, -1) {
+				assigned[m[1]] = true
+			}
+		}
+	}
+	memberRe := regexp.MustCompile(`--member=("[^"]*"|\S+)`)
+	varRe := regexp.MustCompile(`^\$\{?([A-Z_][A-Z0-9_]*)\}?$`)
+	grants := 0
+	for _, snip := range shellSnippets(t, filepath.Join(repoRoot(t), "docs", "drift-events.md")) {
+		for _, m := range memberRe.FindAllStringSubmatch(snip.text, -1) {
+			grants++
+			member := strings.Trim(m[1], `"`)
+			v := varRe.FindStringSubmatch(member)
+			if v == nil {
+				t.Errorf("drift-events.md:%d grants %s, an account no doc creates; use the identity install.md defines (RUNGUARD_MEMBER)", snip.line, member)
+				continue
+			}
+			if !assigned[v[1]] {
+				t.Errorf("drift-events.md:%d grants $%s, which neither install.md nor drift-events.md sets", snip.line, v[1])
+			}
+		}
+	}
+	if grants == 0 {
+		t.Error("drift-events.md grants nothing; its setup should grant the publisher and the subscriber")
+	}
+}
+
+// shellCommands joins a snippet's continuation lines and drops comments and blank lines.
+func shellCommands(text string) []string {
+	var out []string
+	cur := ""
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if cur == "" && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
+			continue
+		}
+		if strings.HasSuffix(trimmed, "\\") {
+			cur += strings.TrimSuffix(trimmed, "\\") + " "
+			continue
+		}
+		out = append(out, strings.Join(strings.Fields(cur+trimmed), " "))
+		cur = ""
+	}
+	return out
+}
+
+// docFiles returns README.md and docs/*.md, relative to the repository root.
+func docFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{"README.md"}
+	for _, f := range files {
+		out = append(out, filepath.Join("docs", filepath.Base(f)))
+	}
+	return out
+}
+
+// readRepoFiles returns the files matching pattern (relative to the repository root), by name.
+func readRepoFiles(t *testing.T, pattern string) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(repoRoot(t), pattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(p)] = string(b)
+	}
+	return out
+}
+
+func readRepoFile(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
