@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -89,6 +90,124 @@ func shellSnippets(t *testing.T, path string) []snippet {
 
 // The tests below hold statements of the docs to their source of truth in the code and the
 // manifests (issue 26: each was false once). They read files only: no binaries, no API server.
+
+// crdPrinterColumns returns the columns `kubectl get protectedservices` prints, from the
+// generated CRD the API server serves.
+func crdPrinterColumns(t *testing.T) []apiextensionsv1.CustomResourceColumnDefinition {
+	t.Helper()
+	raw := readRepoFile(t, "config/crd/bases/iap.runguard.dev_protectedservices.yaml")
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal([]byte(raw), &crd); err != nil {
+		t.Fatalf("parse the CRD: %v", err)
+	}
+	if len(crd.Spec.Versions) != 1 || len(crd.Spec.Versions[0].AdditionalPrinterColumns) == 0 {
+		t.Fatalf("expected one version with printer columns in the CRD, got %d versions", len(crd.Spec.Versions))
+	}
+	return crd.Spec.Versions[0].AdditionalPrinterColumns
+}
+
+// TestDocs_PrinterColumnsAreTheCRDs: api.md's column table says which columns need `-o wide`
+// exactly as the CRD's priorities do; every "-o wide adds" names only priority-1 columns; every
+// `kubectl get` header shown in the docs is the default or the wide set of columns.
+func TestDocs_PrinterColumnsAreTheCRDs(t *testing.T) {
+	cols := crdPrinterColumns(t)
+	wideOnly := map[string]bool{}
+	var defaultHeader, wideHeader []string
+	for _, c := range cols {
+		wideOnly[c.Name] = c.Priority > 0
+		up := strings.ToUpper(c.Name)
+		wideHeader = append(wideHeader, up)
+		if c.Priority == 0 {
+			defaultHeader = append(defaultHeader, up)
+		}
+	}
+
+	rows := markdownTable(t, "docs/api.md", "| Column | From | Shown |")
+	documented := map[string]bool{}
+	for _, row := range rows {
+		name := strings.Trim(row[0], "`")
+		documented[name] = true
+		c := findColumn(cols, name)
+		if c == nil {
+			t.Errorf("api.md lists a printer column %q the CRD does not have", name)
+			continue
+		}
+		want := "always"
+		if c.Priority > 0 {
+			want = "`-o wide`"
+		}
+		if row[2] != want {
+			t.Errorf("api.md says column %s is shown %q; the CRD gives it priority %d, so %q", name, row[2], c.Priority, want)
+		}
+		if path := backticked(row[1]); len(path) > 0 && strings.HasPrefix(path[0], ".") && path[0] != c.JSONPath {
+			t.Errorf("api.md says column %s comes from %s; the CRD reads %s", name, path[0], c.JSONPath)
+		}
+	}
+	for _, c := range cols {
+		if !documented[c.Name] {
+			t.Errorf("api.md's column table misses the CRD's column %s", c.Name)
+		}
+	}
+
+	addsRe := regexp.MustCompile("-o wide`? adds ([^.;:\n]*)")
+	for _, f := range docFiles(t) {
+		text := readRepoFile(t, f)
+		for _, m := range addsRe.FindAllStringSubmatch(text, -1) {
+			for _, name := range backticked(m[1]) {
+				if !wideOnly[name] {
+					t.Errorf("%s says `-o wide` adds %q, but without -o wide kubectl already shows every column but %v", f, name, wideColumns(cols))
+				}
+			}
+		}
+		for _, header := range getHeaders(text) {
+			got := header
+			if len(got) > 0 && got[0] == "NAMESPACE" {
+				got = got[1:]
+			}
+			if len(got) == 0 || got[0] != "NAME" {
+				continue
+			}
+			got = got[1:]
+			if !slices.Equal(got, defaultHeader) && !slices.Equal(got, wideHeader) {
+				t.Errorf("%s shows a kubectl get header %v; the CRD prints %v (or with -o wide %v)", f, header, defaultHeader, wideHeader)
+			}
+		}
+	}
+}
+
+func findColumn(cols []apiextensionsv1.CustomResourceColumnDefinition, name string) *apiextensionsv1.CustomResourceColumnDefinition {
+	for i := range cols {
+		if cols[i].Name == name {
+			return &cols[i]
+		}
+	}
+	return nil
+}
+
+func wideColumns(cols []apiextensionsv1.CustomResourceColumnDefinition) []string {
+	var out []string
+	for _, c := range cols {
+		if c.Priority > 0 {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// getHeaders returns the lines that read as the header of `kubectl get protectedservices`
+// output, split into columns (kubectl separates them by at least two spaces).
+func getHeaders(text string) [][]string {
+	var out [][]string
+	split := regexp.MustCompile(`\s{2,}`)
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if (strings.HasPrefix(line, "NAME ") || strings.HasPrefix(line, "NAMESPACE ")) &&
+			strings.Contains(line, "PROJECT") && strings.Contains(line, "LOCATION") {
+			out = append(out, split.Split(line, -1))
+		}
+	}
+	return out
+}
 
 // TestDocs_PinNoReleaseThatDoesNotExist: a remote kustomize base pinned with ?ref= must name a
 // tag of this repository. There is none yet (issue 26), so the docs pin nothing.
@@ -304,4 +423,58 @@ func readRepoFile(t *testing.T, rel string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// markdownTable returns the body rows of the table whose header line starts with header.
+func markdownTable(t *testing.T, rel, header string) [][]string {
+	t.Helper()
+	text := readRepoFile(t, rel)
+	for _, block := range strings.Split(text, "\n\n") {
+		for i, line := range strings.Split(block, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), header) {
+				rows := tableRows(strings.Join(strings.Split(block, "\n")[i:], "\n"))
+				if len(rows) == 0 {
+					t.Fatalf("%s: the table %q has no rows", rel, header)
+				}
+				return rows
+			}
+		}
+	}
+	t.Fatalf("%s has no table %q", rel, header)
+	return nil
+}
+
+// tableRows returns the cells of every body row of the markdown tables in text (header and
+// separator rows left out).
+func tableRows(text string) [][]string {
+	separator := func(line string) bool {
+		line = strings.TrimSpace(line)
+		return strings.HasPrefix(line, "|-") || strings.HasPrefix(line, "| -")
+	}
+	var out [][]string
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") || separator(line) {
+			continue
+		}
+		if i+1 < len(lines) && separator(lines[i+1]) {
+			continue // a header row
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		for j := range cells {
+			cells[j] = strings.TrimSpace(cells[j])
+		}
+		out = append(out, cells)
+	}
+	return out
+}
+
+// backticked returns the `code` spans of s, in order.
+func backticked(s string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }
