@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"bufio"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -207,6 +212,156 @@ func getHeaders(text string) [][]string {
 		}
 	}
 	return out
+}
+
+// conditionConsts reads api/v1alpha1/conditions.go: every Condition* value, every Reason*
+// value, and the reasons of the block that needs a human (the Stalled ones).
+func conditionConsts(t *testing.T) (conditions, reasons, stalled []string) {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot(t), "api", "v1alpha1", "conditions.go"), nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range file.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		human := gd.Doc != nil && strings.Contains(gd.Doc.Text(), "need a human")
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if i >= len(vs.Values) {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					continue
+				}
+				value, _ := strconv.Unquote(lit.Value)
+				switch {
+				case strings.HasPrefix(name.Name, "Condition"):
+					conditions = append(conditions, value)
+				case strings.HasPrefix(name.Name, "Reason"):
+					reasons = append(reasons, value)
+					if human {
+						stalled = append(stalled, value)
+					}
+				}
+			}
+		}
+	}
+	if len(conditions) == 0 || len(reasons) == 0 || len(stalled) == 0 {
+		t.Fatalf("read no conditions, reasons or Stalled reasons from conditions.go (%d, %d, %d)", len(conditions), len(reasons), len(stalled))
+	}
+	return conditions, reasons, stalled
+}
+
+// TestDocs_EveryConditionAndReasonIsDocumented: controller.md's reason tables hold every reason
+// conditions.go declares, its Stalled table exactly the ones that need a human, and its
+// Conditions section every condition; README's Stalled table and condition list too.
+func TestDocs_EveryConditionAndReasonIsDocumented(t *testing.T) {
+	conditions, reasons, stalled := conditionConsts(t)
+	section := markdownSection(t, "docs/controller.md", "## Conditions")
+
+	inTables := map[string]bool{}
+	for _, row := range tableRows(section) {
+		for _, name := range backticked(row[0]) {
+			inTables[name] = true
+		}
+	}
+	for _, r := range reasons {
+		if !inTables[r] {
+			t.Errorf("controller.md's reason tables (## Conditions) miss the reason %s declared in conditions.go", r)
+		}
+	}
+	for _, c := range conditions {
+		if !strings.Contains(section, "`"+c+"`") && !strings.Contains(section, "`"+c+"=") {
+			t.Errorf("controller.md's ## Conditions section does not name the condition %s", c)
+		}
+	}
+
+	stalledSection := markdownSection(t, "docs/controller.md", "### Stalled reasons")
+	var stalledDocs []string
+	for _, row := range tableRows(stalledSection) {
+		stalledDocs = append(stalledDocs, backticked(row[0])...)
+	}
+	assertSameSet(t, "controller.md's Stalled reasons", stalledDocs, "conditions.go's reasons that need a human", stalled)
+
+	var readmeStalled []string
+	for _, row := range markdownTable(t, "README.md", "| Reason | What to do |") {
+		readmeStalled = append(readmeStalled, backticked(row[0])...)
+	}
+	assertSameSet(t, "README's Stalled table", readmeStalled, "conditions.go's reasons that need a human", stalled)
+
+	readme := readRepoFile(t, "README.md")
+	for _, c := range conditions {
+		if !strings.Contains(readme, "`"+c+"`") && !strings.Contains(readme, "`"+c+"=") {
+			t.Errorf("README.md does not name the condition %s", c)
+		}
+	}
+}
+
+// TestDocs_EveryMetricIsListed: controller.md's metrics table lists exactly the runguard_
+// metrics the manager's code declares.
+func TestDocs_EveryMetricIsListed(t *testing.T) {
+	root := repoRoot(t)
+	nameRe := regexp.MustCompile(`Name:\s*"(runguard_[a-z0-9_]+)"`)
+	var exported []string
+	for _, dir := range []string{"controllers", "internal", "cmd"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range nameRe.FindAllStringSubmatch(string(src), -1) {
+				exported = append(exported, m[1])
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(exported) == 0 {
+		t.Fatal("found no runguard_ metric in controllers/, internal/ or cmd/")
+	}
+	var listed []string
+	for _, row := range tableRows(markdownSection(t, "docs/controller.md", "## Metrics")) {
+		listed = append(listed, backticked(row[0])...)
+	}
+	assertSameSet(t, "controller.md's metrics table", listed, "the runguard_ metrics in the code", exported)
+}
+
+// TestDocs_EveryManagerFlagIsListed: controller.md's Manager flags section names every flag
+// cmd/manager defines, and no flag it does not.
+func TestDocs_EveryManagerFlagIsListed(t *testing.T) {
+	src := readRepoFile(t, "cmd/manager/main.go")
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile(`flag\.[A-Za-z0-9]+\((?:&[^,]+,\s*)?"([a-z0-9-]+)"`).FindAllStringSubmatch(src, -1) {
+		defined[m[1]] = true
+	}
+	if len(defined) == 0 {
+		t.Fatal("found no flag in cmd/manager/main.go")
+	}
+	section := markdownSection(t, "docs/controller.md", "## Manager flags")
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile("`--([a-z0-9-]+)`").FindAllStringSubmatch(section, -1) {
+		named[m[1]] = true
+	}
+	for f := range defined {
+		if !named[f] {
+			t.Errorf("controller.md's Manager flags does not name --%s", f)
+		}
+	}
+	for f := range named {
+		if !defined[f] {
+			t.Errorf("controller.md's Manager flags names --%s, which cmd/manager does not define", f)
+		}
+	}
 }
 
 // TestDocs_PinNoReleaseThatDoesNotExist: a remote kustomize base pinned with ?ref= must name a
@@ -425,6 +580,37 @@ func readRepoFile(t *testing.T, rel string) string {
 	return string(b)
 }
 
+// markdownSection returns the text from the heading that starts with heading to the next
+// heading of the same or a higher level (a "#" line inside a fenced block is no heading).
+func markdownSection(t *testing.T, rel, heading string) string {
+	t.Helper()
+	level := strings.Index(heading, " ")
+	lines := strings.Split(readRepoFile(t, rel), "\n")
+	start, fenced := -1, false
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced {
+			continue
+		}
+		if start < 0 {
+			if strings.HasPrefix(line, heading) {
+				start = i
+			}
+			continue
+		}
+		if n := strings.Index(line, " "); n > 0 && n <= level && strings.Trim(line[:n], "#") == "" {
+			return strings.Join(lines[start:i], "\n")
+		}
+	}
+	if start < 0 {
+		t.Fatalf("%s has no heading %q", rel, heading)
+	}
+	return strings.Join(lines[start:], "\n")
+}
+
 // markdownTable returns the body rows of the table whose header line starts with header.
 func markdownTable(t *testing.T, rel, header string) [][]string {
 	t.Helper()
@@ -477,4 +663,25 @@ func backticked(s string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+func assertSameSet(t *testing.T, gotName string, got []string, wantName string, want []string) {
+	t.Helper()
+	g, w := map[string]bool{}, map[string]bool{}
+	for _, s := range got {
+		g[s] = true
+	}
+	for _, s := range want {
+		w[s] = true
+	}
+	for s := range w {
+		if !g[s] {
+			t.Errorf("%s misses %s (in %s)", gotName, s, wantName)
+		}
+	}
+	for s := range g {
+		if !w[s] {
+			t.Errorf("%s lists %s, which is not in %s", gotName, s, wantName)
+		}
+	}
 }
