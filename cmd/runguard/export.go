@@ -60,9 +60,7 @@ func (f *exportFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.google.timeout)
-	defer cancel()
-	google, done, err := f.google.connect(ctx)
+	ctx, google, done, err := f.google.connect(ctx)
 	if err != nil {
 		return err
 	}

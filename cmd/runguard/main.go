@@ -100,7 +100,7 @@ command and flag: docs/cli.md.`, command()),
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (%s --help lists the flags)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newExportCommand(), newPlanCommand(), newVersionCommand())
+	root.AddCommand(newExportCommand(), newPlanCommand(), newDoctorCommand(), newVersionCommand())
 	return root
 }
 
@@ -145,24 +145,28 @@ func (g *googleFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Minute, "Give up after this long.")
 }
 
-// connect dials Google as the flags say.
-func (g *googleFlags) connect(ctx context.Context) (*gcp.Clients, func(), error) {
+// connect dials Google as the flags say, within --timeout: the returned context carries the
+// deadline, and done releases the clients and the context.
+func (g *googleFlags) connect(ctx context.Context) (context.Context, *gcp.Clients, func(), error) {
 	if g.clusterName == "" {
-		return nil, nil, errors.New("--cluster-name may not be empty")
+		return nil, nil, nil, errors.New("--cluster-name may not be empty")
 	}
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	clients, err := gcp.New(ctx, g.config)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to Google Cloud (credentials: Application Default Credentials, e.g. `gcloud auth application-default login`): %w", err)
+		cancel()
+		return nil, nil, nil, fmt.Errorf("connect to Google Cloud (credentials: Application Default Credentials, e.g. `gcloud auth application-default login`): %w", err)
 	}
 	if g.impersonate == "" {
-		return clients, clients.Close, nil
+		return ctx, clients, func() { clients.Close(); cancel() }, nil
 	}
 	acting, err := clients.ActingAs(ctx, g.impersonate)
 	if err != nil {
 		clients.Close()
-		return nil, nil, fmt.Errorf("act as %s: %w", g.impersonate, err)
+		cancel()
+		return nil, nil, nil, fmt.Errorf("act as %s: %w", g.impersonate, err)
 	}
-	return acting, clients.Close, nil
+	return ctx, acting, func() { clients.Close(); cancel() }, nil
 }
 
 // caller names whose permissions a denial is about.

@@ -94,9 +94,7 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 		opts.AllowAnyProject = true
 		fmt.Fprintln(stderr, "note: no --annotation given: the namespace's allowed-projects and allowed-members checks are skipped, and allow-public is not assumed; pass the namespace's annotations to include them.")
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.google.timeout)
-	defer cancel()
-	google, done, err := f.google.connect(ctx)
+	ctx, google, done, err := f.google.connect(ctx)
 	if err != nil {
 		return err
 	}

@@ -11,18 +11,38 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 )
 
-// ProjectAllowed decides whether a namespace's allowed-projects annotation admits the target.
-// Entries are comma-separated: "project", "project/location" or "project/location/service-glob".
-func ProjectAllowed(annotation string, target iapv1alpha1.ServiceRef) bool {
+// Entry is one entry of the allowed-projects annotation: a project, optionally narrowed to a
+// location (HasLocation), and to the services there a glob matches (HasGlob). An entry of more
+// than three parts is Malformed and admits nothing.
+type Entry struct {
+	Project, Location, ServiceGlob  string
+	HasLocation, HasGlob, Malformed bool
+}
+
+// AllowedEntries parses an allowed-projects annotation: comma-separated "project",
+// "project/location" or "project/location/service-glob".
+func AllowedEntries(annotation string) []Entry {
+	var out []Entry
 	for _, entry := range splitList(annotation) {
-		project, rest, hasLocation := strings.Cut(entry, "/")
-		location, glob, hasService := strings.Cut(rest, "/")
+		var e Entry
+		var rest string
+		e.Project, rest, e.HasLocation = strings.Cut(entry, "/")
+		e.Location, e.ServiceGlob, e.HasGlob = strings.Cut(rest, "/")
+		e.Malformed = strings.Contains(e.ServiceGlob, "/")
+		out = append(out, e)
+	}
+	return out
+}
+
+// ProjectAllowed decides whether a namespace's allowed-projects annotation admits the target.
+func ProjectAllowed(annotation string, target iapv1alpha1.ServiceRef) bool {
+	for _, e := range AllowedEntries(annotation) {
 		switch {
-		case project != target.Project, strings.Contains(glob, "/"):
-		case !hasLocation:
+		case e.Malformed, e.Project != target.Project:
+		case !e.HasLocation:
 			return true
-		case location != target.Location:
-		case !hasService, globMatch(glob, target.Name):
+		case e.Location != target.Location:
+		case !e.HasGlob, globMatch(e.ServiceGlob, target.Name):
 			return true
 		}
 	}
