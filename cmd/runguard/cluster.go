@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/tenancy"
 )
 
@@ -136,16 +140,85 @@ func (c *clusterFlags) checkManager(ctx context.Context, k8s kubernetes.Interfac
 		r.ok("manager %s/%s runs as %s/%s, bound by Workload Identity to %s (check as it: --impersonate-service-account %s)",
 			d.Namespace, d.Name, d.Namespace, ksa, sa.Annotations[workloadIdentityAnnotation], sa.Annotations[workloadIdentityAnnotation])
 	}
-	for _, container := range d.Spec.Template.Spec.Containers {
-		for i, arg := range container.Args {
-			if v, ok := strings.CutPrefix(arg, "--audit-log-subscription="); ok {
-				return v
-			}
-			if arg == "--audit-log-subscription" && i+1 < len(container.Args) {
-				return container.Args[i+1]
-			}
-		}
+	if sub, ok := managerFlag(d, "audit-log-subscription"); ok {
+		return sub
 	}
 	r.note("the manager has no --audit-log-subscription: drift is corrected by the resync only (docs/drift-events.md)")
 	return ""
+}
+
+// managerFlag is the value the manager's Deployment gives one of its flags: its settings are
+// published there, in the container's arguments (docs/cli.md).
+func managerFlag(d appsv1.Deployment, name string) (string, bool) {
+	for _, container := range d.Spec.Template.Spec.Containers {
+		for i, arg := range container.Args {
+			if v, ok := strings.CutPrefix(arg, "--"+name+"="); ok {
+				return v, true
+			}
+			if arg == "--"+name && i+1 < len(container.Args) {
+				return container.Args[i+1], true
+			}
+		}
+	}
+	return "", false
+}
+
+// clusterView is the cluster the kubeconfig names, when one answers: export and plan read the
+// manager's settings and the namespaces' annotations there instead of asking for flags.
+type clusterView struct {
+	k8s  kubernetes.Interface
+	host string
+}
+
+// clusterTimeout bounds each read of the cluster: a kubeconfig naming a cluster that is gone
+// must not hold the command.
+const clusterTimeout = 5 * time.Second
+
+// openCluster is the kubeconfig's cluster, or nil when the kubeconfig names none (no
+// kubeconfig, or no current context): then nothing is read from a cluster.
+func openCluster(kube *genericclioptions.ConfigFlags) (*clusterView, error) {
+	raw, err := kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil || (raw.CurrentContext == "" && *kube.Context == "") {
+		return nil, nil //nolint:nilerr // no usable kubeconfig: no cluster to read, which is not an error
+	}
+	cfg, err := kube.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = clusterTimeout
+	k8s, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &clusterView{k8s: k8s, host: cfg.Host}, nil
+}
+
+// managerClusterName is the --cluster-name the manager's Deployment runs with (the manager's
+// default when it names none), and which Deployment said so.
+func (v *clusterView) managerClusterName(ctx context.Context) (name, where string, err error) {
+	deployments, err := v.k8s.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: managerSelector})
+	if err != nil {
+		return "", "", err
+	}
+	if len(deployments.Items) == 0 {
+		return "", "", fmt.Errorf("no runguard manager Deployment (label %s) in the cluster at %s", managerSelector, v.host)
+	}
+	d := deployments.Items[0]
+	where = "Deployment " + d.Namespace + "/" + d.Name
+	if name, ok := managerFlag(d, "cluster-name"); ok {
+		return name, where, nil
+	}
+	return controllers.DefaultOptions().ClusterName, where, nil
+}
+
+// namespaceAnnotations are a namespace's annotations, nil when it does not exist.
+func (v *clusterView) namespaceAnnotations(ctx context.Context, name string) (map[string]string, error) {
+	ns, err := v.k8s.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ns.Annotations, nil
 }

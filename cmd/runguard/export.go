@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/export"
@@ -27,10 +28,12 @@ type exportFlags struct {
 	service   string
 	namespace string
 	mode      string
+	// kube names the cluster whose manager's --cluster-name is read (docs/cli.md).
+	kube *genericclioptions.ConfigFlags
 }
 
 func newExportCommand() *cobra.Command {
-	var f exportFlags
+	f := exportFlags{kube: &genericclioptions.ConfigFlags{KubeConfig: new(string), Context: new(string)}}
 	cmd := &cobra.Command{
 		Use:   "export --project P",
 		Short: "Print ProtectedService manifests that reproduce today's IAP access to each Cloud Run service",
@@ -51,6 +54,7 @@ hand is shown as comments, with what bindingPolicy Exclusive would remove. Reads
 	fs.StringVar(&f.service, "service", "", "Export only this Cloud Run service.")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "metadata.namespace of the manifests (default: none, so kubectl apply -n decides; services runguard already manages keep their object's namespace).")
 	fs.StringVar(&f.mode, "mode", string(iapv1alpha1.ModeObserve), "spec.mode of the manifests: Observe (default: apply, read the plan in status, then switch to Enforce) or Enforce.")
+	f.kube.AddFlags(fs)
 	_ = cmd.RegisterFlagCompletionFunc("location", cobra.FixedCompletions(gcp.CloudRunRegions, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{string(iapv1alpha1.ModeObserve), string(iapv1alpha1.ModeEnforce)}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -60,6 +64,7 @@ func (f *exportFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
+	f.google.fromCluster(ctx, f.kube, stderr)
 	ctx, google, done, err := f.google.connect(ctx)
 	if err != nil {
 		return err

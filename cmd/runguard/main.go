@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/runguard/runguard/controllers"
 	"github.com/runguard/runguard/internal/gcp"
@@ -128,6 +129,7 @@ func noArguments(instead string) cobra.PositionalArgs {
 // googleFlags are the flags of both commands that say how to reach Google: those of the manager,
 // so the tools work against the fake Google Cloud too.
 type googleFlags struct {
+	flags       *pflag.FlagSet
 	config      gcp.Config
 	impersonate string
 	clusterName string
@@ -135,13 +137,14 @@ type googleFlags struct {
 }
 
 func (g *googleFlags) register(fs *pflag.FlagSet) {
+	g.flags = fs
 	g.config.Rates = gcp.DefaultRates()
 	fs.StringVar(&g.config.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.IAMCredentialsEndpoint, "iamcredentials-endpoint", "", "IAM Credentials API endpoint (host:port, loopback only) where --impersonate-service-account's tokens are minted.")
 	fs.StringVar(&g.impersonate, "impersonate-service-account", "", "Read Google Cloud as this service account (short-lived tokens from IAM Credentials), as gcloud's flag of that name does.")
-	fs.StringVar(&g.clusterName, "cluster-name", controllers.DefaultOptions().ClusterName, "The runguard manager's --cluster-name: bindings it marked are recognised as its own.")
+	fs.StringVar(&g.clusterName, "cluster-name", controllers.DefaultOptions().ClusterName, "The runguard manager's --cluster-name: bindings it marked are recognised as its own. Default: read from the manager's Deployment in the kubeconfig's cluster when one answers, else \"default\".")
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Minute, "Give up after this long.")
 }
 
@@ -167,6 +170,29 @@ func (g *googleFlags) connect(ctx context.Context) (context.Context, *gcp.Client
 		return nil, nil, nil, fmt.Errorf("act as %s: %w", g.impersonate, err)
 	}
 	return ctx, acting, func() { clients.Close(); cancel() }, nil
+}
+
+// fromCluster opens the kubeconfig's cluster, when it names one, and takes the manager's
+// --cluster-name from its Deployment unless --cluster-name was given, so that out of the box
+// runguard's own bindings read as its own. It says on stderr what it took, or why it could not;
+// nil when no cluster is read.
+func (g *googleFlags) fromCluster(ctx context.Context, kube *genericclioptions.ConfigFlags, stderr io.Writer) *clusterView {
+	view, err := openCluster(kube)
+	if err != nil {
+		fmt.Fprintf(stderr, "note: the kubeconfig's cluster cannot be read (%v): nothing is read from a cluster\n", err)
+		return nil
+	}
+	if view == nil || g.flags.Changed("cluster-name") {
+		return view
+	}
+	name, where, err := view.managerClusterName(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "note: the manager's --cluster-name could not be read from the cluster (%v): using %q; pass --cluster-name\n", err, g.clusterName)
+		return nil
+	}
+	g.clusterName = name
+	fmt.Fprintf(stderr, "note: --cluster-name %s, as %s runs the manager\n", name, where)
+	return view
 }
 
 // caller names whose permissions a denial is about.

@@ -87,9 +87,16 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 	if !slices.ContainsFunc(docs, func(d manifest.Document) bool { return d.Object != nil }) {
 		return fmt.Errorf("no ProtectedService in %s", strings.Join(f.files, ", "))
 	}
+	view := f.google.fromCluster(ctx, f.kube, stderr)
 	opts := controllers.DefaultOptions()
 	opts.ClusterName = f.google.clusterName
-	if len(annotations) == 0 {
+	annotationsOf := func(string) (map[string]string, error) { return annotations, nil }
+	switch {
+	case len(annotations) == 0 && view != nil:
+		// The namespaces are in the cluster: their own annotations decide, as they will there.
+		annotationsOf = func(ns string) (map[string]string, error) { return view.namespaceAnnotations(ctx, ns) }
+		fmt.Fprintf(stderr, "note: each object's namespace annotations are read from the cluster at %s\n", view.host)
+	case len(annotations) == 0:
 		// No namespace is known: its tenancy checks cannot be judged, and are said to be skipped.
 		opts.AllowAnyProject = true
 		fmt.Fprintln(stderr, "note: no --annotation given: the namespace's allowed-projects and allowed-members checks are skipped, and allow-public is not assumed; pass the namespace's annotations to include them.")
@@ -99,7 +106,7 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer done()
-	if code := printPlans(ctx, google, f.google.caller(), docs, annotations, opts, stdout); code != exitOK {
+	if code := printPlans(ctx, google, f.google.caller(), docs, annotationsOf, opts, stdout); code != exitOK {
 		return exitCode(code)
 	}
 	return nil
@@ -142,16 +149,22 @@ func blockedMessage(plan controllers.Plan, caller string) string {
 
 // printPlans plans every object and says the exit code: 1 when any could not be planned, 2 when
 // any would change Google, else 0.
-func printPlans(ctx context.Context, google *gcp.Clients, caller string, docs []manifest.Document, annotations map[string]string, opts controllers.Options, stdout io.Writer) int {
+func printPlans(ctx context.Context, google *gcp.Clients, caller string, docs []manifest.Document, annotationsOf func(namespace string) (map[string]string, error), opts controllers.Options, stdout io.Writer) int {
 	changes, objects, blocked := 0, 0, 0
 	for _, d := range docs {
 		if d.Object == nil {
 			continue
 		}
 		ps := d.Object
+		what := fmt.Sprintf("ProtectedService %s/%s (Cloud Run service %s)", ps.Namespace, ps.Name, ps.Spec.Service)
+		annotations, err := annotationsOf(ps.Namespace)
+		if err != nil {
+			blocked++
+			fmt.Fprintf(stdout, "%s: cannot be planned: the namespace's annotations cannot be read from the cluster: %v\n", what, err)
+			continue
+		}
 		ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ps.Namespace, Annotations: annotations}}
 		plan := controllers.PlanWithoutCluster(ctx, google, caller, ps, ns, opts)
-		what := fmt.Sprintf("ProtectedService %s/%s (Cloud Run service %s)", ns.Name, ps.Name, ps.Spec.Service)
 		switch {
 		case plan.Blocked != nil:
 			blocked++

@@ -266,3 +266,16 @@ spec:
 		t.Errorf("plan in a project the caller cannot read exited %d, want %d and the caller named:\n%s", r.code, exitError, r.stdout)
 	}
 }
+
+// The tests read no cluster unless they name a kubeconfig: the machine's ~/.kube/config must not
+// decide what export and plan see.
+func TestMain(m *testing.M) {
+	if err := os.Setenv("KUBECONFIG", filepath.Join(os.TempDir(), "runguard-tests-no-kubeconfig")); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	if sharedEnv != nil {
+		_ = sharedEnv.Stop()
+	}
+	os.Exit(code)
+}

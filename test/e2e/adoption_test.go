@@ -22,6 +22,8 @@ func (s *system) runguardCLI(stdin string, args ...string) (string, string, int)
 		"--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity, "--cluster-name", "e2e")
 	cmd := exec.Command(filepath.Join(s.binDir, "runguard"), args...)
 	cmd.Dir = s.root
+	// No kubeconfig: these runs plan without a cluster, whatever the machine's ~/.kube/config says.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(s.logDir, "no-kubeconfig"))
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -128,7 +130,8 @@ func kubectlPlugin(s *system) {
 	cmd := exec.Command(s.kubectlBin, "runguard", "export", "--project", "acme-prod", "--location", "europe-west1", "--service", "legacy-wiki",
 		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
 		"--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity)
-	cmd.Env = append(os.Environ(), "PATH="+s.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "PATH="+s.binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"KUBECONFIG="+filepath.Join(s.logDir, "no-kubeconfig"))
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "name: legacy-wiki") || strings.Contains(string(out), "name: ops-console") {
 		s.t.Errorf("kubectl runguard export --service legacy-wiki: %v\n%s", err, out)
