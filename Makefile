@@ -47,7 +47,7 @@ verify-generated: manifests generate ## Fail when generated files differ from wh
 	if [[ -n "$$changed" ]]; then echo "generated files are stale; run 'make manifests generate' and commit:"; echo "$$changed"; git --no-pager diff --stat -- api config charts; exit 1; fi
 
 .PHONY: k8s-binaries
-k8s-binaries: ## Build kube-apiserver, etcd and kubectl into bin/k8s/ (about 8 minutes the first time).
+k8s-binaries: ## kube-apiserver, etcd and kubectl into bin/k8s/: setup-envtest where the internet is reachable, else built from source (about 25 minutes the first time on 2 cores).
 	./hack/build-k8s-binaries.sh
 
 .PHONY: test
