@@ -21,6 +21,19 @@ func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
 	w.warnings = append(w.warnings, text)
 }
 
+// newWarningClient is a client of the test's API server that keeps the warnings it answers with.
+func newWarningClient(t *testing.T) (client.Client, *warningCollector) {
+	t.Helper()
+	warnings := &warningCollector{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WarningHandler = warnings
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, warnings
+}
+
 // Both renders, applied server-side with dryRun=All: the API server validates every object
 // against its schema (the CRD's included) and admission, including Pod Security "restricted"
 // on the manager's namespace, whose violations arrive as warnings.
@@ -37,19 +50,9 @@ func TestServerSideDryRun_AcceptsEveryRenderedObject(t *testing.T) {
 		client.FieldOwner("runguard-packaging-test"), client.ForceOwnership); err != nil {
 		t.Fatal(err)
 	}
-	newClient := func(t *testing.T) (client.Client, *warningCollector) {
-		warnings := &warningCollector{}
-		cfg := rest.CopyConfig(env.Config)
-		cfg.WarningHandler = warnings
-		c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, warnings
-	}
 	// The warnings below would be empty for the wrong reason if Pod Security did not look.
 	t.Run("a privileged variant draws a warning", func(t *testing.T) {
-		c, warnings := newClient(t)
+		c, warnings := newWarningClient(t)
 		d := mustFind(t, kustomized, "Deployment", "runguard-controller-manager").DeepCopy()
 		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 		_ = unstructured.SetNestedField(containers[0].(map[string]any), true, "securityContext", "allowPrivilegeEscalation")
@@ -63,7 +66,7 @@ func TestServerSideDryRun_AcceptsEveryRenderedObject(t *testing.T) {
 	})
 	for _, r := range installs(t) {
 		t.Run(r.name, func(t *testing.T) {
-			c, warnings := newClient(t)
+			c, warnings := newWarningClient(t)
 			kinds := map[string]int{}
 			for _, o := range r.objs {
 				kinds[o.GetKind()]++

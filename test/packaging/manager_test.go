@@ -360,6 +360,10 @@ func TestManager_AsItsRenderedServiceAccount_ProtectsASample(t *testing.T) {
 		})
 	})
 
+	t.Run("it serves every metric the shipped alerts and dashboard query", func(t *testing.T) {
+		checkServed(t, metricFamilies(t, scrapeManager(t, m, serviceAccountToken(t, "monitoring", "prometheus"))))
+	})
+
 	t.Run("stalled and waiting objects read as Degraded/Failed and Progressing/InProgress", func(t *testing.T) {
 		// The admission policy refuses an object whose namespace may not target its project, so
 		// team-b may until the object is stored; then a cluster admin takes that back.

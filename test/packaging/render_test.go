@@ -21,7 +21,8 @@ func TestHelmLint_ChartPassesStrictLint(t *testing.T) {
 	for name, set := range map[string][]string{
 		"defaults": nil,
 		"everything on": {"metrics.serviceMonitor.enabled=true", "serviceAccount.gcpServiceAccount=runguard@acme-ops.iam.gserviceaccount.com",
-			"clusterName=prod-eu", "allowAnyProject=true", "extraArgs={--zap-log-level=debug}"},
+			"clusterName=prod-eu", "allowAnyProject=true", "extraArgs={--zap-log-level=debug}",
+			"metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true", "metrics.podMonitoring.enabled=true"},
 		"metrics and leader election off": {"metrics.enabled=false", "leaderElection.enabled=false", "replicaCount=1", "rbac.tenantRoles=false"},
 		"admission policy off":            {"admissionPolicy.enabled=false"},
 	} {
@@ -37,7 +38,8 @@ func TestHelmLint_ChartPassesStrictLint(t *testing.T) {
 
 func TestHelmValuesSchema_RejectsNonsense(t *testing.T) {
 	for _, set := range []string{"resyncPeriod=soon", "maxConcurrentReconciles=0", "clusterName=Prod_EU", "serviceAccount.gcpServiceAccount=runguard@gmail.com", "auditLogSubscription=runguard-audit", "admissionPolicy.enabled=maybe",
-		"leaderElection.leaseDuration=soon", "leaderElection.renewDeadline=10", "leaderElection.retryPeriod=2 seconds", "podDisruptionBudget.minAvailable=0"} {
+		"leaderElection.leaseDuration=soon", "leaderElection.renewDeadline=10", "leaderElection.retryPeriod=2 seconds", "podDisruptionBudget.minAvailable=0", "metrics.podMonitoring.interval=often",
+		"metrics.prometheusRule.enabled=yes"} {
 		t.Run(set, func(t *testing.T) {
 			if _, err := runTool(t, helmBin(t), "template", "runguard", repoPath("charts", "runguard"), "--set", set); err == nil {
 				t.Errorf("helm template accepted --set %s", set)
@@ -53,6 +55,8 @@ func TestChart_CopiesOfGeneratedFilesAreCurrent(t *testing.T) {
 		repoPath("config", "rbac", "role.yaml"):                                       repoPath("charts", "runguard", "files", "manager-role.yaml"),
 		repoPath("config", "admission", "policy.yaml"):                                repoPath("charts", "runguard", "files", "admission-policy.yaml"),
 		repoPath("config", "admission", "binding.yaml"):                               repoPath("charts", "runguard", "files", "admission-binding.yaml"),
+		repoPath("config", "monitoring", "prometheus-rule.yaml"):                      repoPath("charts", "runguard", "files", "prometheus-rule.yaml"),
+		repoPath("config", "monitoring", "runguard-dashboard.json"):                   repoPath("charts", "runguard", "files", "runguard-dashboard.json"),
 	} {
 		want, err := os.ReadFile(generated)
 		if err != nil {
