@@ -128,7 +128,14 @@ func shippedQueries(t *testing.T) []shippedQuery {
 		if v.Type != "query" {
 			continue
 		}
-		q, _ := v.Query.(map[string]any)["query"].(string)
+		q, ok := v.Query.(string) // older dashboards' form
+		if m, isMap := v.Query.(map[string]any); isMap {
+			q, ok = m["query"].(string)
+		}
+		if !ok {
+			t.Errorf("dashboard variable %s: no query in %v", v.Name, v.Query)
+			continue
+		}
 		m := labelValues.FindStringSubmatch(q)
 		if m == nil {
 			t.Errorf("dashboard variable %s: query %q is not label_values(selector, label)", v.Name, q)
@@ -187,7 +194,7 @@ func TestAlerts_LoadAsPrometheusLoadsThem(t *testing.T) {
 	}
 }
 
-func TestDashboard_EveryQueryParsesAndNamesItsMetrics(t *testing.T) {
+func TestAlertsAndDashboard_EveryQueryParsesAndNamesItsMetrics(t *testing.T) {
 	d := dashboard(t)
 	if d.UID == "" {
 		t.Error("dashboard has no uid: every import would create a new copy")

@@ -73,19 +73,19 @@ func metricFamilies(t *testing.T, exposition string) map[string]string {
 	return families
 }
 
-// servedAs names the family a series of that name belongs to: itself, or a histogram's or
-// summary's _bucket, _sum and _count.
-func servedAs(name string, families map[string]string) (string, bool) {
+// served tells whether series of that name are in the families: a family of its own, or a
+// histogram's or summary's _bucket, _sum and _count.
+func served(name string, families map[string]string) bool {
 	if _, ok := families[name]; ok {
-		return name, true
+		return true
 	}
 	for suffix, types := range map[string][]string{"_bucket": {"histogram"}, "_sum": {"histogram", "summary"}, "_count": {"histogram", "summary"}} {
 		base, found := strings.CutSuffix(name, suffix)
 		if found && slices.Contains(types, families[base]) {
-			return base, true
+			return true
 		}
 	}
-	return "", false
+	return false
 }
 
 // registeredByTheManager tells whether a collector the manager's packages register (controllers'
@@ -114,7 +114,7 @@ func checkServed(t *testing.T, families map[string]string) {
 		}
 		for _, name := range names {
 			checked++
-			if _, ok := servedAs(name, families); ok {
+			if served(name, families) {
 				continue
 			}
 			if registeredByTheManager(name) {
