@@ -13,11 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/cloud/audit"
 	"google.golang.org/genproto/googleapis/rpc/context/attribute_context"
@@ -27,7 +25,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 
-	"github.com/runguard/runguard/internal/gcpfake/names"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 )
 
@@ -383,111 +380,60 @@ func (e *auditEmitter) insertID() string {
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// auditCall describes a successful gRPC call as Google logs it; ok is false
-// for calls that change nothing (reads, validate_only).
+// auditCall describes a successful gRPC call as Google logs it, by the method's audit entry in
+// the registration table (methods.go); ok is false for calls that change nothing (reads,
+// validate_only) and for changes the fake does not log.
 func (s *Server) auditCall(method string, req, resp any, when time.Time) (auditChange, bool) {
 	if v, isValidateOnly := req.(interface{ GetValidateOnly() bool }); isValidateOnly && v.GetValidateOnly() {
 		return auditChange{}, false
 	}
-	c := auditChange{when: when, serviceName: runService}
-	switch method {
-	case "run.CreateService":
-		r := req.(*runpb.CreateServiceRequest)
-		c.methodName, c.permission = methodRunCreateV2, "run.services.create"
-		c.resourceName = r.GetParent() + "/services/" + r.GetServiceId()
-	case "run.UpdateService":
-		c.methodName, c.permission = methodRunUpdateV2, "run.services.update"
-		c.resourceName = req.(*runpb.UpdateServiceRequest).GetService().GetName()
-	case "run.DeleteService":
-		c.methodName, c.permission = methodRunDeleteV2, "run.services.delete"
-		c.resourceName = req.(*runpb.DeleteServiceRequest).GetName()
-	case "run.SetIamPolicy":
-		c.methodName, c.permission = methodRunSetIAMV2, "run.services.setIamPolicy"
-		c.resourceName = req.(*iampb.SetIamPolicyRequest).GetResource()
-	case "iap.SetIamPolicy":
-		c.serviceName, c.methodName = iapService, methodIAPSetIAM
-		c.resourceName = req.(*iampb.SetIamPolicyRequest).GetResource()
-		c.permission = "iap.webServices.setIamPolicy"
-		r, ok := names.ParseIAP(c.resourceName)
-		if !ok {
-			return auditChange{}, false
-		}
-		if r.Service == "" {
-			c.permission = "iap.webTypes.setIamPolicy"
-		}
-		return s.placeAudit(c, r.Project, r.Location, r.Service)
-	default:
+	reg, ok := lookupMethod(method)
+	if !ok || reg.method.audit == nil {
 		return auditChange{}, false
 	}
+	c := auditChange{when: when, serviceName: reg.api.endpoint, methodName: reg.method.audit.method, resourceName: resourceOf(req)}
 	if op, isOp := resp.(*longrunningpb.Operation); isOp {
 		c.operation = op.GetName()
 	}
-	sv, ok := names.ParseService(c.resourceName)
-	if !ok {
-		return auditChange{}, false
-	}
-	return s.placeAudit(c, sv.Project, sv.Location, sv.ID)
+	return s.placeAudit(c, reg, c.resourceName)
 }
 
-// placeAudit fills in where the change happened, resolving a project
+// placeAudit fills in the permission and where the change happened, resolving a project
 // number to its project ID as Logging does for logName and labels.
-func (s *Server) placeAudit(c auditChange, project, location, service string) (auditChange, bool) {
-	p, ok := s.dir.Lookup(project)
+func (s *Server) placeAudit(c auditChange, reg registered, resource string) (auditChange, bool) {
+	w, ok := reg.api.place(resource)
 	if !ok {
 		return auditChange{}, false
 	}
-	c.project, c.location, c.service = p, location, service
+	p, ok := s.dir.Lookup(w.project)
+	if !ok {
+		return auditChange{}, false
+	}
+	c.permission = reg.method.permissionOn(w.regionWide)
+	c.project, c.location, c.service = p, w.location, w.service
 	return c, true
 }
 
-// auditOutOfBand records a change a person made with gcloud or the console.
-// gcloud's Cloud Run commands call the v1 API, which logs
+// auditOutOfBand records a change a person made with gcloud or the console, as the method
+// (a short name, "run.SetIamPolicy") that makes the same change over the API, whose entry
+// says what gcloud's call logs. gcloud's Cloud Run commands call the v1 API, which logs
 // namespaces/{project}/services/{service} for service writes and
-// projects/{project}/locations/{l}/services/{service} for IAM writes.
-func (s *Server) auditOutOfBand(method, canonicalService string) {
+// projects/{project}/locations/{l}/services/{service} for IAM writes; resource is the
+// canonical name.
+func (s *Server) auditOutOfBand(method, resource string) {
 	if s.audit == nil {
 		return
 	}
-	sv, ok := names.ParseService(canonicalService)
-	if !ok {
+	reg, ok := lookupMethod(method)
+	if !ok || reg.method.audit == nil {
 		return
 	}
-	c := auditChange{when: time.Now(), serviceName: runService, methodName: method, outOfBand: true}
-	switch method {
-	case methodRunCreateV1:
-		c.permission = "run.services.create"
-	case methodRunReplaceV1:
-		c.permission = "run.services.update"
-	case methodRunDeleteV1:
-		c.permission = "run.services.delete"
-	case methodRunSetIAMV1:
-		c.permission = "run.services.setIamPolicy"
+	a := reg.method.audit
+	c := auditChange{when: time.Now(), serviceName: reg.api.endpoint, methodName: a.gcloud, resourceName: resource, outOfBand: true}
+	if a.gcloudResource != nil {
+		c.resourceName = a.gcloudResource(resource)
 	}
-	if method == methodRunSetIAMV1 {
-		c.resourceName = sv.String()
-	} else {
-		c.resourceName = "namespaces/" + sv.Project + "/services/" + sv.ID
-	}
-	if c, ok = s.placeAudit(c, sv.Project, sv.Location, sv.ID); ok {
-		s.audit.emit(c)
-	}
-}
-
-// auditOutOfBandIAP records an out-of-band IAP policy write.
-func (s *Server) auditOutOfBandIAP(resource string) {
-	if s.audit == nil {
-		return
-	}
-	r, ok := names.ParseIAP(resource)
-	if !ok {
-		return
-	}
-	c := auditChange{when: time.Now(), serviceName: iapService, methodName: methodIAPSetIAM, resourceName: resource,
-		permission: "iap.webServices.setIamPolicy", outOfBand: true}
-	if r.Service == "" {
-		c.permission = "iap.webTypes.setIamPolicy"
-	}
-	if c, ok = s.placeAudit(c, r.Project, r.Location, r.Service); ok {
+	if c, ok = s.placeAudit(c, reg, resource); ok {
 		s.audit.emit(c)
 	}
 }

@@ -5,15 +5,11 @@ import (
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
-	"github.com/runguard/runguard/internal/gcpfake/names"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
-	"github.com/runguard/runguard/internal/gcpfake/resourcemanager"
 )
 
 // The texts Google's front end answers 401 with: no credential at all
@@ -69,80 +65,26 @@ func (s *Server) authorize(method string, req any, caller string) error {
 	return r.deny()
 }
 
-// requirementOf maps a method to the permission Google documents for it (the "IAM Permissions"
-// section of each REST method's reference page; Cloud Run's IAM permissions page; IAP:
-// iap.webServices.* on a service's resource, iap.webTypes.* on the region-wide one).
-// TestIamPermissions needs none: anyone may ask what they hold.
+// requirementOf is the permission the method's entry in the registration table (methods.go)
+// names, on its target. No requirement: a method that needs none (TestIamPermissions) or is
+// not registered, a target the fake cannot name, a project that is not seeded, or an API
+// disabled in the project (it refuses the call before IAM is asked).
 func (s *Server) requirementOf(method string, req any) (requirement, bool) {
-	var permission, resource, project string
-	switch method {
-	case "run.GetService", "run.UpdateService", "run.DeleteService", "run.GetIamPolicy", "run.SetIamPolicy":
-		permission = map[string]string{
-			"run.GetService": "run.services.get", "run.UpdateService": "run.services.update", "run.DeleteService": "run.services.delete",
-			"run.GetIamPolicy": "run.services.getIamPolicy", "run.SetIamPolicy": "run.services.setIamPolicy",
-		}[method]
-		resource = resourceOf(req)
-		sv, ok := names.ParseService(resource)
-		if !ok {
-			return requirement{}, false
-		}
-		project = sv.Project
-	case "run.CreateService", "run.ListServices":
-		permission = "run.services.create"
-		if method == "run.ListServices" {
-			permission = "run.services.list"
-		}
-		resource = req.(interface{ GetParent() string }).GetParent()
-		project, _, _ = names.ParseLocation(resource)
-	case "operations.GetOperation", "operations.WaitOperation", "operations.DeleteOperation":
-		permission = "run.operations.get"
-		if method == "operations.DeleteOperation" {
-			permission = "run.operations.delete"
-		}
-		resource = resourceOf(req)
-		project, _, _, _ = names.ParseOperation(resource)
-	case "operations.ListOperations":
-		permission, resource = "run.operations.list", req.(*longrunningpb.ListOperationsRequest).GetName()
-		project, _, _ = names.ParseLocation(resource)
-	case "iap.GetIamPolicy", "iap.SetIamPolicy", "iap.GetIapSettings", "iap.UpdateIapSettings":
-		resource = resourceOf(req)
-		r, ok := names.ParseIAP(resource)
-		if !ok {
-			return requirement{}, false
-		}
-		kind := "iap.webServices."
-		if r.Service == "" {
-			kind = "iap.webTypes."
-		}
-		permission = kind + map[string]string{
-			"iap.GetIamPolicy": "getIamPolicy", "iap.SetIamPolicy": "setIamPolicy",
-			"iap.GetIapSettings": "getSettings", "iap.UpdateIapSettings": "updateSettings",
-		}[method]
-		project = r.Project
-	case "resourcemanager.GetProject":
-		permission, resource = resourcemanager.GetPermission, req.(*resourcemanagerpb.GetProjectRequest).GetName()
-		project, _ = strings.CutPrefix(resource, "projects/")
-	default:
+	reg, ok := lookupMethod(method)
+	if !ok || reg.method.permission == "" {
 		return requirement{}, false
 	}
-	p, ok := s.dir.Lookup(project)
-	if !ok || project == "" {
+	t, ok := reg.method.target(req)
+	if !ok || t.project == "" {
 		return requirement{}, false
 	}
-	if strings.HasPrefix(method, "iap.") && p.IAPAPIDisabled {
-		// A disabled API is refused before IAM is asked.
+	p, ok := s.dir.Lookup(t.project)
+	if !ok || reg.api.disabled != nil && reg.api.disabled(p) {
 		return requirement{}, false
 	}
-	r := requirement{permission: permission, resource: resource, project: p}
-	switch {
-	case strings.HasPrefix(method, "iap."):
-		r.deny = func() error { return apierr.IAMPermissionDenied(permission, resource, resource) }
-	case method == "resourcemanager.GetProject":
-		r.deny = func() error { return resourcemanager.Denied(resource) }
-	default:
-		r.deny = func() error { return apierr.RunPermissionDenied(permission, resource) }
-	}
-	return r, true
+	permission := reg.method.permissionOn(t.regionWide)
+	return requirement{permission: permission, resource: t.resource, project: p,
+		deny: func() error { return reg.api.deny(permission, t.resource) }}, true
 }
 
 // filterTested leaves out of a TestIamPermissions answer what the caller may not use on the
@@ -153,15 +95,11 @@ func (s *Server) filterTested(method string, req, resp any, caller string) any {
 		return resp
 	}
 	resource := req.(*iampb.TestIamPermissionsRequest).GetResource()
-	var project string
-	if strings.HasPrefix(method, "iap.") {
-		r, _ := names.ParseIAP(resource)
-		project = r.Project
-	} else {
-		sv, _ := names.ParseService(resource)
-		project = sv.Project
+	var p projects.Project
+	if reg, ok := lookupMethod(method); ok {
+		t, _ := reg.method.target(req)
+		p, _ = s.dir.Lookup(t.project)
 	}
-	p, _ := s.dir.Lookup(project)
 	key := s.resourceKey(resource)
 	filtered := &iampb.TestIamPermissionsResponse{}
 	for _, perm := range out.GetPermissions() {

@@ -52,7 +52,7 @@ func (s *Server) AddService(svc Service) error {
 	if err != nil {
 		return err
 	}
-	s.auditOutOfBand(methodRunCreateV1, created.GetName())
+	s.auditOutOfBand("run.CreateService", created.GetName())
 	return nil
 }
 
@@ -66,7 +66,7 @@ func (s *Server) DeleteService(name string) error {
 	if err := s.run.Delete(c); err != nil {
 		return err
 	}
-	s.auditOutOfBand(methodRunDeleteV1, c)
+	s.auditOutOfBand("run.DeleteService", c)
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (s *Server) UpdateServiceOutOfBand(name string, mutate func(*runpb.Service)
 		return err
 	}
 	if changed {
-		s.auditOutOfBand(methodRunReplaceV1, c)
+		s.auditOutOfBand("run.UpdateService", c)
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func (s *Server) SetServicePolicy(name string, p *iampb.Policy) error {
 	if err := s.run.SetPolicy(c, p); err != nil {
 		return err
 	}
-	s.auditOutOfBand(methodRunSetIAMV1, c)
+	s.auditOutOfBand("run.SetIamPolicy", c)
 	return nil
 }
 
@@ -189,7 +189,7 @@ func (s *Server) SetIAPPolicy(resource string, p *iampb.Policy) error {
 	if err := s.run.SetPolicy(resource, p); err != nil {
 		return err
 	}
-	s.auditOutOfBandIAP(resource)
+	s.auditOutOfBand("iap.SetIamPolicy", resource)
 	return nil
 }
 

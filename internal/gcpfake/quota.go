@@ -2,7 +2,6 @@ package gcpfake
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,9 +16,19 @@ import (
 // Quotas are the rate quotas the fake enforces; the zero value enforces none.
 type Quotas = adminapi.Quotas
 
+// quotaAPI is one API's rate quotas, as the registration table (methods.go) assigns them.
+type quotaAPI struct {
+	endpoint string // the service the quota belongs to, "run.googleapis.com"
+	// limit is the calls a minute allowed for reads or writes; 0: not enforced.
+	limit func(q Quotas, write bool) int
+	// locate is the consumer project (ID or number, as written) and region a call on resource
+	// is counted in.
+	locate func(resource string) (project, region string, ok bool)
+}
+
 // quotaKind is one rate quota of one API: its reads or its writes.
 type quotaKind struct {
-	api   string // "run" or "iap"
+	api   *quotaAPI
 	write bool
 }
 
@@ -79,19 +88,7 @@ func (q *quotaSet) get() Quotas {
 	return q.limits
 }
 
-func (q *quotaSet) perMinute(k quotaKind) int {
-	switch k {
-	case quotaKind{"run", true}:
-		return q.limits.RunWritesPerMinute
-	case quotaKind{"run", false}:
-		return q.limits.RunReadsPerMinute
-	case quotaKind{"iap", true}:
-		return q.limits.IAPWritesPerMinute
-	case quotaKind{"iap", false}:
-		return q.limits.IAPReadsPerMinute
-	}
-	return 0
-}
+func (q *quotaSet) perMinute(k quotaKind) int { return k.api.limit(q.limits, k.write) }
 
 // admit takes one call's worth of the quota its method and resource count against, or refuses
 // the call with the delay after which it would be admitted. A call on a project or region the
@@ -129,38 +126,39 @@ func (q *quotaSet) admit(method, resource string, now time.Time) error {
 	return apierr.QuotaExceeded(quotaOf(kind, perMinute, region), p.Number, delay)
 }
 
-// quotaScope is the quota a call counts against and the project (ID or number, as written) and
-// region it is counted in.
+// quotaScope is the quota a call counts against, by its API's entry in the registration table,
+// and the project (ID or number, as written) and region it is counted in.
 func quotaScope(method, resource string) (kind quotaKind, project, region string, ok bool) {
-	api, _, _ := strings.Cut(method, ".")
-	kind.write = isWrite(method)
-	switch api {
-	case "run", "operations":
-		kind.api = "run"
-		if s, isService := names.ParseService(resource); isService {
-			return kind, s.Project, s.Location, true
-		}
-		if p, l, _, isOp := names.ParseOperation(resource); isOp {
-			return kind, p, l, true
-		}
-		p, l, isLocation := names.ParseLocation(resource)
-		return kind, p, l, isLocation
-	case "iap":
-		kind.api = "iap"
-		r, isIAP := names.ParseIAP(resource)
-		return kind, r.Project, r.Location, isIAP
+	a := apiOf(method)
+	if a == nil || a.quota == nil {
+		return quotaKind{}, "", "", false
 	}
-	return quotaKind{}, "", "", false
+	project, region, ok = a.quota.locate(resource)
+	return quotaKind{api: a.quota, write: isWrite(method)}, project, region, ok
+}
+
+// runQuotaScope: Cloud Run's calls name a service, an operation or a location.
+func runQuotaScope(resource string) (project, region string, ok bool) {
+	if s, isService := names.ParseService(resource); isService {
+		return s.Project, s.Location, true
+	}
+	if p, l, _, isOp := names.ParseOperation(resource); isOp {
+		return p, l, true
+	}
+	return names.ParseLocation(resource)
+}
+
+// iapQuotaScope: IAP's calls name an IAP resource, in a project and a region.
+func iapQuotaScope(resource string) (project, region string, ok bool) {
+	r, isIAP := names.ParseIAP(resource)
+	return r.Project, r.Location, isIAP
 }
 
 // quotaOf names a quota as Google's error does. Cloud Run's read quota is named in errors seen
 // in public (googleapis/repo-automation-bots#4469: metric run.googleapis.com/read_regional,
 // limit ReadPerMinutePerProjectRegion); the write quota's names follow it, IAP's are made up.
 func quotaOf(k quotaKind, perMinute int, region string) apierr.Quota {
-	service, title, metric, limit := "run.googleapis.com", "Read requests", "read_regional", "ReadPerMinutePerProjectRegion"
-	if k.api == "iap" {
-		service = "iap.googleapis.com"
-	}
+	service, title, metric, limit := k.api.endpoint, "Read requests", "read_regional", "ReadPerMinutePerProjectRegion"
 	if k.write {
 		title, metric, limit = "Write requests", "write_regional", "WritePerMinutePerProjectRegion"
 	}

@@ -355,43 +355,33 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 }
 
 func (s *Server) injected(r *FaultRule, method string) error {
-	api, _, _ := strings.Cut(method, ".")
-	switch api {
-	case "operations":
-		api = "run"
-	case "resourcemanager":
-		api = "cloudresourcemanager"
+	endpoint := ""
+	if a := apiOf(method); a != nil {
+		endpoint = a.endpoint
+	} else {
+		api, _, _ := strings.Cut(method, ".")
+		endpoint = api + ".googleapis.com"
 	}
-	return apierr.Injected(r.Code, r.Message, api+".googleapis.com", r.RetryDelay)
-}
-
-var servicePrefixes = map[string]string{
-	"google.cloud.run.v2.Services":                       "run",
-	"google.longrunning.Operations":                      "operations",
-	"google.cloud.iap.v1.IdentityAwareProxyAdminService": "iap",
-	"google.cloud.resourcemanager.v3.Projects":           "resourcemanager",
-	"google.iam.credentials.v1.IAMCredentials":           "iamcredentials",
+	return apierr.Injected(r.Code, r.Message, endpoint, r.RetryDelay)
 }
 
 // shortMethod turns /google.cloud.run.v2.Services/GetService into
-// run.GetService.
+// run.GetService, by the prefix its API registered (methods.go).
 func shortMethod(full string) string {
 	svc, m, ok := strings.Cut(strings.TrimPrefix(full, "/"), "/")
 	if !ok {
 		return full
 	}
-	if p, ok := servicePrefixes[svc]; ok {
-		return p + "." + m
+	if a, ok := registry.byService[svc]; ok {
+		return a.prefix + "." + m
 	}
 	return full
 }
 
+// isWrite: the method's entry says it changes state.
 func isWrite(method string) bool {
-	switch method {
-	case "run.CreateService", "run.UpdateService", "run.DeleteService", "run.SetIamPolicy", "iap.SetIamPolicy", "iap.UpdateIapSettings":
-		return true
-	}
-	return false
+	reg, ok := lookupMethod(method)
+	return ok && reg.method.write
 }
 
 // resourceOf names the resource a request addresses, as the caller wrote it.
