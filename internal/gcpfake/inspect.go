@@ -158,14 +158,14 @@ func (s *Server) ServicePolicy(name string) (*iampb.Policy, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return s.run.Policy(c)
+	return s.policies.Policy(c)
 }
 
 // IAPPolicy returns the stored policy of an IAP resource,
 // projects/{number}/iap_web/cloud_run-{l}/services/{n} (or the region-wide
 // projects/{number}/iap_web/cloud_run-{l}).
 func (s *Server) IAPPolicy(resource string) (*iampb.Policy, bool) {
-	return s.run.Policy(resource)
+	return s.policies.Policy(resource)
 }
 
 // SetServicePolicy writes a service's policy out of band: it gets a new
@@ -176,7 +176,7 @@ func (s *Server) SetServicePolicy(name string, p *iampb.Policy) error {
 	if err != nil {
 		return err
 	}
-	if err := s.run.SetPolicy(c, p); err != nil {
+	if err := s.policies.SetOutOfBand(c, p); err != nil {
 		return err
 	}
 	s.auditOutOfBand("run.SetIamPolicy", c)
@@ -186,7 +186,7 @@ func (s *Server) SetServicePolicy(name string, p *iampb.Policy) error {
 // SetIAPPolicy writes an IAP resource's policy out of band. It logs
 // google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy.
 func (s *Server) SetIAPPolicy(resource string, p *iampb.Policy) error {
-	if err := s.run.SetPolicy(resource, p); err != nil {
+	if err := s.policies.SetOutOfBand(resource, p); err != nil {
 		return err
 	}
 	s.auditOutOfBand("iap.SetIamPolicy", resource)

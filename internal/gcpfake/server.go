@@ -39,6 +39,7 @@ import (
 	"github.com/runguard/runguard/internal/gcpfake/access"
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 	"github.com/runguard/runguard/internal/gcpfake/iamcredentials"
+	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/iap"
 	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
@@ -83,22 +84,23 @@ type Options struct {
 
 // Server is a running fake.
 type Server struct {
-	lis     net.Listener
-	grpc    *grpc.Server
-	httpLis net.Listener // nil: no REST surface
-	http    *http.Server
-	rm      *resourcemanager.Server
-	store   *store.Store
-	dir     *projects.Directory
-	run     *run.Backend
-	faults  *faultSet
-	quotas  *quotaSet
-	calls   *callLog
-	logger  *slog.Logger
-	audit   *auditEmitter // nil: audit entries are off
-	access  *access.Authority
-	tokens  *access.Tokens
-	stopped sync.Once
+	lis      net.Listener
+	grpc     *grpc.Server
+	httpLis  net.Listener // nil: no REST surface
+	http     *http.Server
+	rm       *resourcemanager.Server
+	store    *store.Store
+	policies *iampolicy.Store // every IAM policy
+	dir      *projects.Directory
+	run      *run.Backend
+	faults   *faultSet
+	quotas   *quotaSet
+	calls    *callLog
+	logger   *slog.Logger
+	audit    *auditEmitter // nil: audit entries are off
+	access   *access.Authority
+	tokens   *access.Tokens
+	stopped  sync.Once
 }
 
 func directoryProject(p Project) (projects.Project, error) {
@@ -142,16 +144,21 @@ func Start(opts Options) (*Server, error) {
 		email, isSA := strings.CutPrefix(m, "serviceAccount:")
 		return dir.PrincipalExists(m) || isSA && authority.ServiceAccountExists(email)
 	}}
+	// One IAM policy store serves every kind of resource with a policy.
+	policies := &iampolicy.Store{Store: st, Engine: engine}
+	policies.Register(run.PolicyKind())
+	policies.Register(iap.PolicyKind(dir))
 	s := &Server{
-		store:  st,
-		dir:    dir,
-		run:    &run.Backend{Store: st, Directory: dir, Engine: engine, ReconcileDelay: opts.ReconcileDelay},
-		faults: newFaultSet(opts.FaultSeed),
-		quotas: quotas,
-		calls:  &callLog{counts: map[string]int{}},
-		logger: logger,
-		access: authority,
-		tokens: &access.Tokens{Store: st},
+		store:    st,
+		policies: policies,
+		dir:      dir,
+		run:      &run.Backend{Store: st, Directory: dir, Policies: policies, ReconcileDelay: opts.ReconcileDelay},
+		faults:   newFaultSet(opts.FaultSeed),
+		quotas:   quotas,
+		calls:    &callLog{counts: map[string]int{}},
+		logger:   logger,
+		access:   authority,
+		tokens:   &access.Tokens{Store: st},
 	}
 	// The seeded world exists before anyone watches it: no audit entries.
 	for _, svc := range opts.Seed.Services {
@@ -178,7 +185,7 @@ func Start(opts Options) (*Server, error) {
 	s.rm = &resourcemanager.Server{Directory: dir}
 	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
 	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
-	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Engine: engine, AcceptProjectID: opts.IAPAcceptProjectID})
+	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Policies: policies, AcceptProjectID: opts.IAPAcceptProjectID})
 	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
 	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: authority, Tokens: s.tokens, LifetimeCap: opts.TokenLifetime})
 	if opts.HTTPAddr != "" {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/names"
 	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
@@ -27,7 +28,7 @@ type Server struct {
 	iappb.UnimplementedIdentityAwareProxyAdminServiceServer
 	Store     *store.Store
 	Directory *projects.Directory
-	Engine    *policyengine.Engine
+	Policies  *iampolicy.Store
 	// AcceptProjectID resolves a project ID in a resource name
 	// (projects/{id}/iap_web/…) to its project; false rejects it with
 	// INVALID_ARGUMENT. Whether Google accepts the ID form is disputed;
@@ -84,6 +85,27 @@ func (s *Server) resolve(resource string) (key, service string, err error) {
 		names.Service{Project: p.ID, Location: r.Location, ID: r.Service}.String(), nil
 }
 
+// PolicyKind registers IAP resources, in project-number form, with the IAM policy store: the
+// region-wide resource exists in every valid region of a seeded project, a service's as long as
+// the service.
+func PolicyKind(dir *projects.Directory) iampolicy.Kind {
+	return iampolicy.Kind{
+		Owns: func(name string) bool { _, ok := names.ParseIAP(name); return ok },
+		Exists: func(tx *store.Tx, name string) bool {
+			r, _ := names.ParseIAP(name)
+			p, ok := dir.ByNumber(r.Project)
+			if !ok {
+				return false
+			}
+			if r.Service == "" {
+				return names.ValidRegion(r.Location)
+			}
+			_, exists := tx.Get(store.KindService, names.Service{Project: p.ID, Location: r.Location, ID: r.Service}.String())
+			return exists
+		},
+	}
+}
+
 // exists: a service's IAP resource exists exactly as long as the service.
 func exists(tx *store.Tx, service string) error {
 	if service == "" {
@@ -100,17 +122,7 @@ func (s *Server) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyReques
 	if err != nil {
 		return nil, err
 	}
-	var out *iampb.Policy
-	err = s.Store.Txn(func(tx *store.Tx) error {
-		if err := exists(tx, service); err != nil {
-			return err
-		}
-		stored := tx.Policy(key)
-		var err error
-		out, err = s.Engine.Get(stored, req.GetOptions())
-		return err
-	})
-	return out, err
+	return s.Policies.Get(key, func(tx *store.Tx) error { return exists(tx, service) }, req.GetOptions())
 }
 
 func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
@@ -118,21 +130,7 @@ func (s *Server) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyReques
 	if err != nil {
 		return nil, err
 	}
-	var out *iampb.Policy
-	err = s.Store.Txn(func(tx *store.Tx) error {
-		if err := exists(tx, service); err != nil {
-			return err
-		}
-		stored := tx.Policy(key)
-		res, err := s.Engine.Set(stored, req)
-		if err != nil {
-			return err
-		}
-		tx.Put(store.KindPolicy, key, res.Stored)
-		out = res.Response
-		return nil
-	})
-	return out, err
+	return s.Policies.Set(key, func(tx *store.Tx) error { return exists(tx, service) }, req)
 }
 
 func (s *Server) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {

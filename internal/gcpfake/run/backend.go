@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/names"
 	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
@@ -35,7 +36,9 @@ import (
 type Backend struct {
 	Store     *store.Store
 	Directory *projects.Directory
-	Engine    *policyengine.Engine
+	// Policies holds the IAM policies of services (and, keyed by IAP resource, of their IAP
+	// resources, which go with them).
+	Policies *iampolicy.Store
 	// ReconcileDelay is how long a change keeps the service reconciling.
 	ReconcileDelay time.Duration
 	Now            func() time.Time
@@ -352,10 +355,10 @@ func (b *Backend) Add(s SeedService) (*runpb.Service, error) {
 		finishReconcile(svc, b.now())
 		tx.Put(store.KindService, svc.Name, svc)
 		if invoker != nil {
-			tx.Put(store.KindPolicy, svc.Name, invoker)
+			iampolicy.Put(tx, svc.Name, invoker)
 		}
 		if iapPolicy != nil {
-			tx.Put(store.KindPolicy, names.IAPService(p.Number, s.Location, s.ID), iapPolicy)
+			iampolicy.Put(tx, names.IAPService(p.Number, s.Location, s.ID), iapPolicy)
 		}
 		out = svc
 		return nil
@@ -411,8 +414,8 @@ func (b *Backend) deleteLocked(tx *store.Tx, s names.Service, p projects.Project
 		return false
 	}
 	tx.Delete(store.KindReconcileAt, s.String())
-	tx.Delete(store.KindPolicy, s.String())
-	tx.Delete(store.KindPolicy, names.IAPService(p.Number, s.Location, s.ID))
+	iampolicy.Delete(tx, s.String())
+	iampolicy.Delete(tx, names.IAPService(p.Number, s.Location, s.ID))
 	tx.Delete(store.KindIAPSettings, names.IAPService(p.Number, s.Location, s.ID))
 	return true
 }
@@ -490,56 +493,14 @@ func failReconcile(svc *runpb.Service, message string, at time.Time) {
 	svc.Conditions = []*runpb.Condition{{Type: "ConfigurationsReady", State: runpb.Condition_CONDITION_FAILED, Message: message, Severity: runpb.Condition_ERROR, LastTransitionTime: now}}
 }
 
-// Policy returns the stored policy of a resource (service name or IAP
-// resource); ok is false if the resource does not exist.
-func (b *Backend) Policy(resource string) (*iampb.Policy, bool) {
-	var out *iampb.Policy
-	var ok bool
-	_ = b.Store.Txn(func(tx *store.Tx) error {
-		if !b.resourceExists(tx, resource) {
-			return nil
-		}
-		ok = true
-		if out = tx.Policy(resource); out == nil {
-			out = policyengine.Empty()
-		}
-		return nil
-	})
-	return out, ok
-}
-
-// SetPolicy writes a policy out of band: no etag check and no lookup of
-// identities, but the policy is normalized and gets a new etag.
-func (b *Backend) SetPolicy(resource string, p *iampb.Policy) error {
-	norm, err := policyengine.Normalize(p)
-	if err != nil {
-		return err
+// PolicyKind registers Cloud Run services with the IAM policy store: a service's policy exists
+// while the service does.
+func PolicyKind() iampolicy.Kind {
+	return iampolicy.Kind{
+		Owns: func(name string) bool { _, ok := names.ParseService(name); return ok },
+		Exists: func(tx *store.Tx, name string) bool {
+			_, exists := tx.Get(store.KindService, name)
+			return exists
+		},
 	}
-	return b.Store.Txn(func(tx *store.Tx) error {
-		if !b.resourceExists(tx, resource) {
-			return fmt.Errorf("resource %s does not exist", resource)
-		}
-		tx.Put(store.KindPolicy, resource, norm)
-		return nil
-	})
-}
-
-func (b *Backend) resourceExists(tx *store.Tx, resource string) bool {
-	if _, ok := names.ParseService(resource); ok {
-		_, exists := tx.Get(store.KindService, resource)
-		return exists
-	}
-	r, ok := names.ParseIAP(resource)
-	if !ok {
-		return false
-	}
-	p, ok := b.Directory.ByNumber(r.Project)
-	if !ok {
-		return false
-	}
-	if r.Service == "" {
-		return names.ValidRegion(r.Location)
-	}
-	_, exists := tx.Get(store.KindService, names.Service{Project: p.ID, Location: r.Location, ID: r.Service}.String())
-	return exists
 }

@@ -246,17 +246,7 @@ func (s *Services) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyRequ
 	if err != nil {
 		return nil, err
 	}
-	var out *iampb.Policy
-	err = b.Store.Txn(func(tx *store.Tx) error {
-		if _, ok := b.loadService(tx, r.name()); !ok {
-			return notFound(r)
-		}
-		stored := tx.Policy(r.name())
-		var err error
-		out, err = b.Engine.Get(stored, req.GetOptions())
-		return err
-	})
-	return out, err
+	return b.Policies.Get(r.name(), b.serviceExists(r), req.GetOptions())
 }
 
 func (s *Services) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
@@ -265,21 +255,18 @@ func (s *Services) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequ
 	if err != nil {
 		return nil, err
 	}
-	var out *iampb.Policy
-	err = b.Store.Txn(func(tx *store.Tx) error {
+	return b.Policies.Set(r.name(), b.serviceExists(r), req)
+}
+
+// serviceExists is the IAM methods' check that the service exists; reading it completes a
+// rollout that is due, as every read does.
+func (b *Backend) serviceExists(r resolved) func(tx *store.Tx) error {
+	return func(tx *store.Tx) error {
 		if _, ok := b.loadService(tx, r.name()); !ok {
 			return notFound(r)
 		}
-		stored := tx.Policy(r.name())
-		res, err := b.Engine.Set(stored, req)
-		if err != nil {
-			return err
-		}
-		tx.Put(store.KindPolicy, r.name(), res.Stored)
-		out = res.Response
 		return nil
-	})
-	return out, err
+	}
 }
 
 func (s *Services) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {

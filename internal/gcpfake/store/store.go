@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -97,12 +96,4 @@ func (s *Store) Get(kind, name string) (m proto.Message, ok bool) {
 		return nil
 	})
 	return m, ok
-}
-
-// Policy is the IAM policy stored for a resource, or nil when none was ever set.
-func (tx *Tx) Policy(resource string) *iampb.Policy {
-	if m, ok := tx.Get(KindPolicy, resource); ok {
-		return m.(*iampb.Policy)
-	}
-	return nil
 }

@@ -1,0 +1,126 @@
+// Package iampolicy is the fake's one IAM allow-policy store, for every kind of resource that
+// has a policy (a Cloud Run service, an IAP resource, …): GetIamPolicy and SetIamPolicy as the
+// APIs serve them, and the out-of-band reads and writes of the inspection API. Policies are
+// kept in the store (kind store.KindPolicy) under the resource's canonical name; the rules of
+// IAM (versions, etags, members) are policyengine's. An API registers each of its resource
+// kinds once (Register): how to tell its names and whether a resource exists.
+package iampolicy
+
+import (
+	"fmt"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+
+	"github.com/runguard/runguard/internal/gcpfake/policyengine"
+	"github.com/runguard/runguard/internal/gcpfake/store"
+)
+
+// Kind is one kind of resource with an IAM policy.
+type Kind struct {
+	// Owns reports whether a canonical resource name is of this kind.
+	Owns func(name string) bool
+	// Exists reports, under the store's lock, whether the resource exists: an out-of-band read
+	// or write of its policy needs it to.
+	Exists func(tx *store.Tx, name string) bool
+}
+
+// Store serves the policies of every registered kind.
+type Store struct {
+	Store  *store.Store
+	Engine *policyengine.Engine
+	kinds  []Kind
+}
+
+// Register adds a kind of resource; call it before serving.
+func (s *Store) Register(k Kind) { s.kinds = append(s.kinds, k) }
+
+// Get answers GetIamPolicy on the resource stored as name. check is the API's own test that
+// the resource exists (with its own error), run in the same transaction as the read.
+func (s *Store) Get(name string, check func(tx *store.Tx) error, opts *iampb.GetPolicyOptions) (*iampb.Policy, error) {
+	var out *iampb.Policy
+	err := s.Store.Txn(func(tx *store.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.Engine.Get(Stored(tx, name), opts)
+		return err
+	})
+	return out, err
+}
+
+// Set answers SetIamPolicy on the resource stored as name: the etag compare-and-set and the
+// write are one step with check.
+func (s *Store) Set(name string, check func(tx *store.Tx) error, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+	var out *iampb.Policy
+	err := s.Store.Txn(func(tx *store.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		res, err := s.Engine.Set(Stored(tx, name), req)
+		if err != nil {
+			return err
+		}
+		Put(tx, name, res.Stored)
+		out = res.Response
+		return nil
+	})
+	return out, err
+}
+
+// Policy returns the stored policy of a resource of a registered kind, by its canonical name
+// (an empty policy if none was ever set); ok is false if the resource does not exist.
+func (s *Store) Policy(name string) (*iampb.Policy, bool) {
+	var out *iampb.Policy
+	var ok bool
+	_ = s.Store.Txn(func(tx *store.Tx) error {
+		if !s.exists(tx, name) {
+			return nil
+		}
+		ok = true
+		if out = Stored(tx, name); out == nil {
+			out = policyengine.Empty()
+		}
+		return nil
+	})
+	return out, ok
+}
+
+// SetOutOfBand writes a policy as another client would: no etag check and no lookup of
+// identities, but the policy is normalized and gets a new etag.
+func (s *Store) SetOutOfBand(name string, p *iampb.Policy) error {
+	norm, err := policyengine.Normalize(p)
+	if err != nil {
+		return err
+	}
+	return s.Store.Txn(func(tx *store.Tx) error {
+		if !s.exists(tx, name) {
+			return fmt.Errorf("resource %s does not exist", name)
+		}
+		Put(tx, name, norm)
+		return nil
+	})
+}
+
+func (s *Store) exists(tx *store.Tx, name string) bool {
+	for _, k := range s.kinds {
+		if k.Owns(name) {
+			return k.Exists(tx, name)
+		}
+	}
+	return false
+}
+
+// Stored is the policy stored for a resource, or nil when none was ever set.
+func Stored(tx *store.Tx, name string) *iampb.Policy {
+	if m, ok := tx.Get(store.KindPolicy, name); ok {
+		return m.(*iampb.Policy)
+	}
+	return nil
+}
+
+// Put stores a normalized policy for a resource (a seed's, or the result of a write).
+func Put(tx *store.Tx, name string, p *iampb.Policy) { tx.Put(store.KindPolicy, name, p) }
+
+// Delete removes a resource's policy, as deleting the resource does.
+func Delete(tx *store.Tx, name string) { tx.Delete(store.KindPolicy, name) }
