@@ -62,7 +62,7 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		return err
 	}
 	r.wake = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
-	registerVerificationAge(&r.memory)
+	registerCollectors(&r.memory, mgr.GetCache())
 	if r.AuditSubscription != nil {
 		// A RunnableFunc runs only on the leader.
 		if err := mgr.Add(manager.RunnableFunc(r.receiveAuditEvents)); err != nil {
@@ -202,7 +202,6 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		auditCorrectionDelay.Observe(correctedAfter.Seconds())
 	}
 	applyStatus(s.ps, &s.facts, shown)
-	recordReadiness(s.ps)
 	r.report(ctx, s, shown)
 	for _, k := range woken {
 		r.wakeUp(k)
@@ -261,8 +260,5 @@ func (deletionStarted) Create(event.CreateEvent) bool   { return true }
 func (deletionStarted) Delete(event.DeleteEvent) bool   { return true }
 func (deletionStarted) Generic(event.GenericEvent) bool { return true }
 
-// forget drops what is remembered of a deleted object, and its metrics.
-func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) {
-	r.memory.forget(key)
-	forgetReadiness(key)
-}
+// forget drops what is remembered of a deleted object.
+func (r *ProtectedServiceReconciler) forget(key types.NamespacedName) { r.memory.forget(key) }

@@ -35,7 +35,6 @@ func (r *ProtectedServiceReconciler) holdPaused(ctx context.Context, s *scope) (
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, iapv1alpha1.ReasonPaused, "Pause", "%s",
 			meta.FindStatusCondition(s.ps.Status.Conditions, iapv1alpha1.ConditionPaused).Message)
 	}
-	recordReadiness(s.ps)
 	return false, r.patchStatus(ctx, s)
 }
 

@@ -306,7 +306,8 @@ func TestDocs_EveryConditionAndReasonIsDocumented(t *testing.T) {
 // metrics the manager's code declares.
 func TestDocs_EveryMetricIsListed(t *testing.T) {
 	root := repoRoot(t)
-	nameRe := regexp.MustCompile(`Name:\s*"(runguard_[a-z0-9_]+)"`)
+	// A metric is declared by its options (Name: "…") or, read at scrape time, by its Desc.
+	nameRe := regexp.MustCompile(`(?:Name:\s*|NewDesc\()"(runguard_[a-z0-9_]+)"`)
 	var exported []string
 	for _, dir := range []string{"controllers", "internal", "cmd"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
