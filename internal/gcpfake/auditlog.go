@@ -108,6 +108,7 @@ type auditChange struct {
 	project  projects.Project
 	location string
 	service  string
+	shape    auditShape // the API's
 }
 
 // auditEmitter turns changes into log entries and publishes them, one
@@ -316,23 +317,7 @@ func (e *auditEmitter) logEntryJSON(c auditChange, received time.Time) ([]byte, 
 		Status:             &rpcstatus.Status{},
 	}
 	authz := &audit.AuthorizationInfo{Permission: c.permission, Granted: true}
-	var resource monitoredResource
-	if c.serviceName == iapService {
-		authz.ResourceAttributes = &attribute_context.AttributeContext_Resource{
-			Name: c.resourceName, Service: iapService, Type: iapResourceType(c.service),
-		}
-		// Observed on IAP SetIamPolicy entries (docs/gcpfake.md cites where).
-		resource = monitoredResource{Type: "gce_backend_service", Labels: map[string]string{
-			"backend_service_id": "", "location": "", "project_id": c.project.ID,
-		}}
-	} else {
-		authz.Resource = c.resourceName
-		payload.ResourceLocation = &audit.ResourceLocation{CurrentLocations: []string{c.location}}
-		resource = monitoredResource{Type: "cloud_run_revision", Labels: map[string]string{
-			"configuration_name": "", "location": c.location, "project_id": c.project.ID,
-			"revision_name": "", "service_name": c.service,
-		}}
-	}
+	resource := c.shape(c, payload, authz)
 	payload.AuthorizationInfo = []*audit.AuthorizationInfo{authz}
 	packed, err := anypb.New(payload)
 	if err != nil {
@@ -360,6 +345,32 @@ func (e *auditEmitter) logEntryJSON(c auditChange, received time.Time) ([]byte, 
 		entry.Operation = &logEntryOperation{ID: c.operation, Producer: c.serviceName, First: true}
 	}
 	return json.Marshal(entry)
+}
+
+// auditShape completes an entry's payload and authorization as the API's entries carry them,
+// and names the monitored resource the entry is filed under.
+type auditShape func(c auditChange, payload *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource
+
+// cloudRunAuditShape: Cloud Run's entries name the resource and its location, under the
+// service's cloud_run_revision.
+func cloudRunAuditShape(c auditChange, payload *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource {
+	authz.Resource = c.resourceName
+	payload.ResourceLocation = &audit.ResourceLocation{CurrentLocations: []string{c.location}}
+	return monitoredResource{Type: "cloud_run_revision", Labels: map[string]string{
+		"configuration_name": "", "location": c.location, "project_id": c.project.ID,
+		"revision_name": "", "service_name": c.service,
+	}}
+}
+
+// iapAuditShape: IAP's entries carry resource attributes, under a gce_backend_service.
+func iapAuditShape(c auditChange, _ *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource {
+	authz.ResourceAttributes = &attribute_context.AttributeContext_Resource{
+		Name: c.resourceName, Service: iapService, Type: iapResourceType(c.service),
+	}
+	// Observed on IAP SetIamPolicy entries (docs/gcpfake.md cites where).
+	return monitoredResource{Type: "gce_backend_service", Labels: map[string]string{
+		"backend_service_id": "", "location": "", "project_id": c.project.ID,
+	}}
 }
 
 func iapResourceType(service string) string {
@@ -391,7 +402,7 @@ func (s *Server) auditCall(method string, req, resp any, when time.Time) (auditC
 	if !ok || reg.method.audit == nil {
 		return auditChange{}, false
 	}
-	c := auditChange{when: when, serviceName: reg.api.endpoint, methodName: reg.method.audit.method, resourceName: resourceOf(req)}
+	c := auditChange{when: when, serviceName: reg.api.endpoint, methodName: reg.method.audit.method, resourceName: resourceOf(method, req)}
 	if op, isOp := resp.(*longrunningpb.Operation); isOp {
 		c.operation = op.GetName()
 	}
@@ -410,7 +421,7 @@ func (s *Server) placeAudit(c auditChange, reg registered, resource string) (aud
 		return auditChange{}, false
 	}
 	c.permission = reg.method.permissionOn(w.regionWide)
-	c.project, c.location, c.service = p, w.location, w.service
+	c.project, c.location, c.service, c.shape = p, w.location, w.service, reg.api.auditShape
 	return c, true
 }
 

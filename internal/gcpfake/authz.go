@@ -74,7 +74,7 @@ func (s *Server) requirementOf(method string, req any) (requirement, bool) {
 	if !ok || reg.method.permission == "" {
 		return requirement{}, false
 	}
-	t, ok := reg.method.target(req)
+	t, ok := reg.method.target(req, resourceOf(method, req))
 	if !ok || t.project == "" {
 		return requirement{}, false
 	}
@@ -97,7 +97,7 @@ func (s *Server) filterTested(method string, req, resp any, caller string) any {
 	resource := req.(*iampb.TestIamPermissionsRequest).GetResource()
 	var p projects.Project
 	if reg, ok := lookupMethod(method); ok {
-		t, _ := reg.method.target(req)
+		t, _ := reg.method.target(req, resource)
 		p, _ = s.dir.Lookup(t.project)
 	}
 	key := s.resourceKey(resource)

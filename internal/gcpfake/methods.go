@@ -3,7 +3,8 @@ package gcpfake
 import (
 	"strings"
 
-	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"cloud.google.com/go/iap/apiv1/iappb"
+	"cloud.google.com/go/run/apiv2/runpb"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 	"github.com/runguard/runguard/internal/gcpfake/names"
@@ -28,9 +29,11 @@ type api struct {
 	// quota is the rate quota every method of the API spends, reads or writes by
 	// method.write; nil: not metered.
 	quota *quotaAPI
-	// place finds the project, location and resource an audit entry names.
-	place   func(resource string) (where, bool)
-	methods []method
+	// place finds the project, location and resource an audit entry names; auditShape is
+	// how the API's entries look.
+	place      func(resource string) (where, bool)
+	auditShape auditShape
+	methods    []method
 }
 
 // method is one method of an api.
@@ -42,8 +45,11 @@ type method struct {
 	// typePermission replaces permission on a region-wide IAP resource (iap.webTypes.*; a
 	// service's is iap.webServices.*).
 	typePermission string
-	// target is the resource the permission is checked on.
-	target func(req any) (target, bool)
+	// resource is how the caller names the resource a request addresses (logged, metered,
+	// faulted and audited under it); nil: the request's resource, name or parent field.
+	resource func(req any) string
+	// target is the resource the permission is checked on, given the request and its resource.
+	target func(req any, resource string) (target, bool)
 	write  bool        // changes state: counted as a write, spends write quota
 	audit  *auditEntry // the Admin Activity entry of a successful call; nil: none
 }
@@ -97,14 +103,19 @@ var (
 // apis is the registration table.
 var apis = []*api{{
 	grpcService: "google.cloud.run.v2.Services", prefix: "run", endpoint: runService,
-	deny: apierr.RunPermissionDenied, quota: runQuota, place: placeService,
+	deny: apierr.RunPermissionDenied, quota: runQuota, place: placeService, auditShape: cloudRunAuditShape,
 	methods: []method{
 		{name: "CreateService", permission: "run.services.create", target: parentTarget, write: true,
+			resource: func(req any) string {
+				r := req.(*runpb.CreateServiceRequest)
+				return r.GetParent() + "/services/" + r.GetServiceId()
+			},
 			audit: &auditEntry{method: methodRunCreateV2, gcloud: methodRunCreateV1, gcloudResource: gcloudV1Service}},
 		{name: "GetService", permission: "run.services.get", target: serviceTarget},
 		{name: "ListServices", permission: "run.services.list", target: parentTarget},
 		{name: "UpdateService", permission: "run.services.update", target: serviceTarget, write: true,
-			audit: &auditEntry{method: methodRunUpdateV2, gcloud: methodRunReplaceV1, gcloudResource: gcloudV1Service}},
+			resource: func(req any) string { return req.(*runpb.UpdateServiceRequest).GetService().GetName() },
+			audit:    &auditEntry{method: methodRunUpdateV2, gcloud: methodRunReplaceV1, gcloudResource: gcloudV1Service}},
 		{name: "DeleteService", permission: "run.services.delete", target: serviceTarget, write: true,
 			audit: &auditEntry{method: methodRunDeleteV2, gcloud: methodRunDeleteV1, gcloudResource: gcloudV1Service}},
 		{name: "GetIamPolicy", permission: "run.services.getIamPolicy", target: serviceTarget},
@@ -120,7 +131,7 @@ var apis = []*api{{
 		{name: "GetOperation", permission: "run.operations.get", target: operationTarget},
 		{name: "WaitOperation", permission: "run.operations.get", target: operationTarget},
 		{name: "DeleteOperation", permission: "run.operations.delete", target: operationTarget},
-		{name: "ListOperations", permission: "run.operations.list", target: operationsParentTarget},
+		{name: "ListOperations", permission: "run.operations.list", target: locationTarget},
 	},
 }, {
 	grpcService: "google.cloud.iap.v1.IdentityAwareProxyAdminService", prefix: "iap", endpoint: iapService,
@@ -129,14 +140,15 @@ var apis = []*api{{
 	},
 	// A disabled API is refused before IAM is asked.
 	disabled: func(p projects.Project) bool { return p.IAPAPIDisabled },
-	quota:    iapQuota, place: placeIAP,
+	quota:    iapQuota, place: placeIAP, auditShape: iapAuditShape,
 	methods: []method{
 		{name: "GetIamPolicy", permission: "iap.webServices.getIamPolicy", typePermission: "iap.webTypes.getIamPolicy", target: iapTarget},
 		{name: "SetIamPolicy", permission: "iap.webServices.setIamPolicy", typePermission: "iap.webTypes.setIamPolicy", target: iapTarget, write: true,
 			audit: &auditEntry{method: methodIAPSetIAM, gcloud: methodIAPSetIAM}},
 		{name: "GetIapSettings", permission: "iap.webServices.getSettings", typePermission: "iap.webTypes.getSettings", target: iapTarget},
 		// No audit entry: Google logs a settings change as Data Access, off by default.
-		{name: "UpdateIapSettings", permission: "iap.webServices.updateSettings", typePermission: "iap.webTypes.updateSettings", target: iapTarget, write: true},
+		{name: "UpdateIapSettings", permission: "iap.webServices.updateSettings", typePermission: "iap.webTypes.updateSettings", target: iapTarget, write: true,
+			resource: func(req any) string { return req.(*iappb.UpdateIapSettingsRequest).GetIapSettings().GetName() }},
 		{name: "TestIamPermissions", target: iapTarget},
 	},
 }, {
@@ -187,41 +199,34 @@ func apiOf(short string) *api {
 
 // Targets: where each method's permission is checked.
 
-func serviceTarget(req any) (target, bool) {
-	resource := resourceOf(req)
+func serviceTarget(_ any, resource string) (target, bool) {
 	sv, ok := names.ParseService(resource)
 	return target{resource: resource, project: sv.Project}, ok
 }
 
 // parentTarget: the location a service is created in or listed from.
-func parentTarget(req any) (target, bool) {
-	return locationTarget(req.(interface{ GetParent() string }).GetParent())
+func parentTarget(req any, _ string) (target, bool) {
+	return locationTarget(req, req.(interface{ GetParent() string }).GetParent())
 }
 
-func operationTarget(req any) (target, bool) {
-	resource := resourceOf(req)
+func operationTarget(_ any, resource string) (target, bool) {
 	project, _, _, _ := names.ParseOperation(resource)
 	return target{resource: resource, project: project}, true
 }
 
-// operationsParentTarget: ListOperations names the location in its name field.
-func operationsParentTarget(req any) (target, bool) {
-	return locationTarget(req.(interface{ GetName() string }).GetName())
-}
-
-func locationTarget(resource string) (target, bool) {
+// locationTarget: a location, projects/{project}/locations/{location} (ListOperations names
+// it in its name field).
+func locationTarget(_ any, resource string) (target, bool) {
 	project, _, _ := names.ParseLocation(resource)
 	return target{resource: resource, project: project}, true
 }
 
-func iapTarget(req any) (target, bool) {
-	resource := resourceOf(req)
+func iapTarget(_ any, resource string) (target, bool) {
 	r, ok := names.ParseIAP(resource)
 	return target{resource: resource, project: r.Project, regionWide: r.Service == ""}, ok
 }
 
-func projectTarget(req any) (target, bool) {
-	resource := req.(*resourcemanagerpb.GetProjectRequest).GetName()
+func projectTarget(_ any, resource string) (target, bool) {
 	project, _ := strings.CutPrefix(resource, "projects/")
 	return target{resource: resource, project: project}, true
 }

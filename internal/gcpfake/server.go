@@ -290,7 +290,7 @@ func (s *Server) Stop() {
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	method := shortMethod(info.FullMethod)
-	resource := resourceOf(req)
+	resource := resourceOf(method, req)
 	// Google's front end refuses a call it cannot authenticate or authorize, or that is above
 	// the consumer's quota, before any backend sees it, so such a call meets no fault rule (and
 	// uses up none).
@@ -391,15 +391,13 @@ func isWrite(method string) bool {
 	return ok && reg.method.write
 }
 
-// resourceOf names the resource a request addresses, as the caller wrote it.
-func resourceOf(req any) string {
+// resourceOf names the resource a request addresses, as the caller wrote it: where the
+// method's entry in the registration table says, else the request's resource, name or parent.
+func resourceOf(method string, req any) string {
+	if reg, ok := lookupMethod(method); ok && reg.method.resource != nil {
+		return reg.method.resource(req)
+	}
 	switch r := req.(type) {
-	case *runpb.CreateServiceRequest:
-		return r.GetParent() + "/services/" + r.GetServiceId()
-	case *runpb.UpdateServiceRequest:
-		return r.GetService().GetName()
-	case *iappb.UpdateIapSettingsRequest:
-		return r.GetIapSettings().GetName()
 	case interface{ GetResource() string }:
 		return r.GetResource()
 	case interface{ GetName() string }:
