@@ -146,7 +146,7 @@ func Start(opts Options) (*Server, error) {
 	}}
 	// One IAM policy store serves every kind of resource with a policy.
 	policies := &iampolicy.Store{Store: st, Engine: engine}
-	policies.Register(run.PolicyKind())
+	policies.Register(run.PolicyKind(dir))
 	policies.Register(iap.PolicyKind(dir))
 	s := &Server{
 		store:    st,

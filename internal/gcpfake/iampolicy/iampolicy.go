@@ -17,8 +17,11 @@ import (
 
 // Kind is one kind of resource with an IAM policy.
 type Kind struct {
-	// Owns reports whether a canonical resource name is of this kind.
+	// Owns reports whether a resource name is of this kind.
 	Owns func(name string) bool
+	// Canonical is the one name of a resource of this kind, the policy's key, whichever form of
+	// its project (ID or number) the caller wrote; ok is false for a project that is not seeded.
+	Canonical func(name string) (canonical string, ok bool)
 	// Exists reports, under the store's lock, whether the resource exists: an out-of-band read
 	// or write of its policy needs it to.
 	Exists func(tx *store.Tx, name string) bool
@@ -102,13 +105,40 @@ func (s *Store) SetOutOfBand(name string, p *iampb.Policy) error {
 	})
 }
 
-func (s *Store) exists(tx *store.Tx, name string) bool {
-	for _, k := range s.kinds {
-		if k.Owns(name) {
-			return k.Exists(tx, name)
+// Canonical is the one name a resource of a registered kind is known by (its policy's key, and
+// the key of deny rules), whichever form of its project the caller wrote; other names, and
+// names in a project that is not seeded, are kept as written.
+func (s *Store) Canonical(name string) string {
+	if k, ok := s.kindOf(name); ok {
+		if c, ok := k.Canonical(name); ok {
+			return c
 		}
 	}
-	return false
+	return name
+}
+
+// Test answers TestIamPermissions on a resource, after the API's check that it exists: the
+// permissions asked for that belong to the API (prefixes, "run."). What the caller holds is
+// the front end's to filter.
+func (s *Store) Test(check func(tx *store.Tx) error, req *iampb.TestIamPermissionsRequest, prefixes ...string) (*iampb.TestIamPermissionsResponse, error) {
+	if err := s.Store.Txn(check); err != nil {
+		return nil, err
+	}
+	return policyengine.TestPermissions(req, prefixes...)
+}
+
+func (s *Store) exists(tx *store.Tx, name string) bool {
+	k, ok := s.kindOf(name)
+	return ok && k.Exists(tx, name)
+}
+
+func (s *Store) kindOf(name string) (Kind, bool) {
+	for _, k := range s.kinds {
+		if k.Owns(name) {
+			return k, true
+		}
+	}
+	return Kind{}, false
 }
 
 // Stored is the policy stored for a resource, or nil when none was ever set.

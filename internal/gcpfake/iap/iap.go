@@ -18,7 +18,6 @@ import (
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/names"
-	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 	"github.com/runguard/runguard/internal/gcpfake/store"
 )
@@ -91,6 +90,15 @@ func (s *Server) resolve(resource string) (key, service string, err error) {
 func PolicyKind(dir *projects.Directory) iampolicy.Kind {
 	return iampolicy.Kind{
 		Owns: func(name string) bool { _, ok := names.ParseIAP(name); return ok },
+		// IAP names its resources by project number.
+		Canonical: func(name string) (string, bool) {
+			r, _ := names.ParseIAP(name)
+			p, ok := dir.Lookup(r.Project)
+			if r.Service == "" {
+				return names.IAPRegion(p.Number, r.Location), ok
+			}
+			return names.IAPService(p.Number, r.Location, r.Service), ok
+		},
 		Exists: func(tx *store.Tx, name string) bool {
 			r, _ := names.ParseIAP(name)
 			p, ok := dir.ByNumber(r.Project)
@@ -138,8 +146,5 @@ func (s *Server) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.Txn(func(tx *store.Tx) error { return exists(tx, service) }); err != nil {
-		return nil, err
-	}
-	return policyengine.TestPermissions(req, "iap.")
+	return s.Policies.Test(func(tx *store.Tx) error { return exists(tx, service) }, req, "iap.")
 }

@@ -495,9 +495,16 @@ func failReconcile(svc *runpb.Service, message string, at time.Time) {
 
 // PolicyKind registers Cloud Run services with the IAM policy store: a service's policy exists
 // while the service does.
-func PolicyKind() iampolicy.Kind {
+func PolicyKind(dir *projects.Directory) iampolicy.Kind {
 	return iampolicy.Kind{
 		Owns: func(name string) bool { _, ok := names.ParseService(name); return ok },
+		// The store keys a service by its project ID.
+		Canonical: func(name string) (string, bool) {
+			sv, _ := names.ParseService(name)
+			p, ok := dir.Lookup(sv.Project)
+			sv.Project = p.ID
+			return sv.String(), ok
+		},
 		Exists: func(tx *store.Tx, name string) bool {
 			_, exists := tx.Get(store.KindService, name)
 			return exists

@@ -19,7 +19,6 @@ import (
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 	"github.com/runguard/runguard/internal/gcpfake/names"
-	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/store"
 )
 
@@ -275,10 +274,7 @@ func (s *Services) TestIamPermissions(ctx context.Context, req *iampb.TestIamPer
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := b.Get(r.name()); !ok {
-		return nil, notFound(r)
-	}
-	return policyengine.TestPermissions(req, "run.")
+	return b.Policies.Test(b.serviceExists(r), req, "run.")
 }
 
 // Operations.
