@@ -1,7 +1,7 @@
 package access
 
 // predefinedRoles lists, of each predefined role the fake knows, only the permissions the fake
-// checks (see Required); a role's other permissions would never be looked at. Sources:
+// checks (the permissions of the registration table, gcpfake/methods.go); a role's other permissions would never be looked at. Sources:
 //   - roles/run.*: Cloud Run IAM roles (cloud.google.com/run/docs/reference/iam/roles) —
 //     run.admin holds run.* and resourcemanager.projects.get; run.developer "can get but not set
 //     IAM policies" and holds run.operations.* and resourcemanager.projects.get; run.viewer "can
