@@ -77,7 +77,8 @@ type auditEntry struct {
 	gcloudResource func(canonical string) string
 }
 
-// permissionOn is the permission the method needs on t.
+// permissionOn is the permission the method needs on its target (a region-wide IAP resource or
+// any other).
 func (m *method) permissionOn(regionWide bool) string {
 	if regionWide && m.typePermission != "" {
 		return m.typePermission
