@@ -63,3 +63,37 @@ func TestUserChange_EditsAndDeletionsNotNewObjectsOrResyncs(t *testing.T) {
 		}
 	}
 }
+
+// A manager that has just become leader lists every object as created: the objects with a user's
+// change not yet applied (a revocation edited in just before the leader changed, a deletion) are
+// handed out before the initial listing's others and before new objects.
+func TestEditsFirst_ANewLeaderTakesPendingChangesFirst(t *testing.T) {
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	h := editsFirst()
+	now := metav1.Now()
+	obj := func(name string, generation, observed int64, deleting bool) *iapv1alpha1.ProtectedService {
+		ps := &iapv1alpha1.ProtectedService{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, Generation: generation, ResourceVersion: "1"}}
+		ps.Status.ObservedGeneration = observed
+		if deleting {
+			ps.DeletionTimestamp = &now
+			ps.Finalizers = []string{iapv1alpha1.Finalizer}
+		}
+		return ps
+	}
+	ctx := context.Background()
+	for _, o := range []*iapv1alpha1.ProtectedService{obj("applied-1", 3, 3, false), obj("revoked", 5, 4, false),
+		obj("applied-2", 2, 2, false), obj("going", 2, 2, true), obj("never-reconciled", 1, 0, false)} {
+		h.Create(ctx, event.CreateEvent{Object: o, IsInInitialList: true}, q)
+	}
+	h.Create(ctx, event.CreateEvent{Object: obj("new", 1, 0, false)}, q)
+
+	want := []string{"revoked", "going", "new", "applied-1", "applied-2", "never-reconciled"}
+	for i, name := range want {
+		item, priority, _ := q.GetWithPriority()
+		if item.Name != name {
+			t.Fatalf("item %d handed out is %s (priority %d), want %s: order %v", i, item.Name, priority, name, want)
+		}
+		q.Done(item)
+	}
+}

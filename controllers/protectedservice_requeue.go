@@ -58,7 +58,7 @@ func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	}
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.Object, q, nil)
+			enqueue(e.Object, q, pendingChangePriority(e.Object))
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueue(e.ObjectNew, q, ptr(editPriority))
@@ -70,6 +70,17 @@ func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
 			enqueue(e.Object, q, nil)
 		},
 	}
+}
+
+// pendingChangePriority is editPriority for an object the cache lists with a user's change not
+// yet applied (a new generation, a deletion): a manager that has just become leader lists every
+// object as created, and a revocation made just before the leader changed must not wait its turn
+// among them. Other creates keep controller-runtime's priority (low for the initial listing).
+func pendingChangePriority(o client.Object) *int {
+	if ps, ok := o.(*iapv1alpha1.ProtectedService); ok && userChange(ps) {
+		return ptr(editPriority)
+	}
+	return nil
 }
 
 // requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of
