@@ -101,7 +101,13 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		for _, ps := range designated {
 			key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
 			r.memory.auditReported(key, e.Timestamp)
-			r.wakeUp(key)
+			now, later := r.memory.auditWake(key, time.Now())
+			switch {
+			case now:
+				r.wakeUp(key)
+			case later > 0:
+				time.AfterFunc(later, func() { r.memory.auditWoken(key); r.wakeUp(key) })
+			}
 		}
 	}
 	auditEvents.WithLabelValues(metricMethod(e.MethodName), outcome).Inc()

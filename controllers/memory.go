@@ -43,6 +43,10 @@ type objectRecord struct {
 	changeReported time.Time
 	// verifiedAt is the end of the last pass that found Google matching the spec.
 	verifiedAt time.Time
+	// auditWokenAt is when an audit entry last woke the object, and auditWakePending says a
+	// wake-up is already scheduled for the end of the window (auditWake).
+	auditWokenAt     time.Time
+	auditWakePending bool
 	// backingOffFrom is the project a transient failure made the object back off from, and
 	// notBefore the delay Google asked for (RetryInfo), before which it is not woken.
 	backingOffFrom string
@@ -238,6 +242,39 @@ func (m *memory) auditReported(key types.NamespacedName, at time.Time) {
 	o := m.object(key)
 	if o.changeReported.IsZero() || at.Before(o.changeReported) {
 		o.changeReported = at
+	}
+}
+
+// auditWakeInterval is the shortest time between two passes audit entries trigger for one
+// object. Entries are only hints (the pass re-reads Google), so a flood of them — forged, or
+// repeated by a sink — costs at most one pass per object per interval, and a real change reported
+// inside an interval is still looked at by its end.
+const auditWakeInterval = 2 * time.Second
+
+// auditWake decides what an audit entry naming the object does at now: wake it now (the first
+// entry of an interval), or once at the interval's end (later > 0; then the caller calls
+// auditWoken when it fires), or nothing (a wake-up is already due).
+func (m *memory) auditWake(key types.NamespacedName, now time.Time) (wakeNow bool, later time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o := m.object(key)
+	switch {
+	case o.auditWakePending:
+		return false, 0
+	case now.Sub(o.auditWokenAt) >= auditWakeInterval:
+		o.auditWokenAt = now
+		return true, 0
+	}
+	o.auditWakePending = true
+	return false, auditWakeInterval - now.Sub(o.auditWokenAt)
+}
+
+// auditWoken records that a scheduled wake-up fired.
+func (m *memory) auditWoken(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if o := m.objects[key]; o != nil {
+		o.auditWakePending, o.auditWokenAt = false, time.Now()
 	}
 }
 

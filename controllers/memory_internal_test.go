@@ -77,3 +77,31 @@ func TestVerificationClock_OldestCleanPass(t *testing.T) {
 		t.Errorf("oldest after forgetting = %s, want 0", got)
 	}
 }
+
+// A flood of audit entries naming one object wakes it once per interval: the first at once, the
+// rest of the interval's entries once at its end, none in between.
+func TestAuditWake_OncePerIntervalAndTheRestAtItsEnd(t *testing.T) {
+	var m memory
+	key := types.NamespacedName{Namespace: "ns", Name: "web"}
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	if now, later := m.auditWake(key, t0); !now || later != 0 {
+		t.Fatalf("first entry: now %v later %s, want a wake-up at once", now, later)
+	}
+	now, later := m.auditWake(key, t0.Add(500*time.Millisecond))
+	if now || later != auditWakeInterval-500*time.Millisecond {
+		t.Fatalf("second entry in the interval: now %v later %s, want one at the interval's end", now, later)
+	}
+	for i := range 1000 {
+		if now, later := m.auditWake(key, t0.Add(time.Duration(600+i)*time.Millisecond)); now || later != 0 {
+			t.Fatalf("entry %d of the flood woke the object (now %v, later %s): one wake-up is already due", i, now, later)
+		}
+	}
+	m.auditWoken(key)
+	if now, _ := m.auditWake(key, time.Now().Add(auditWakeInterval)); !now {
+		t.Error("an entry after the next interval did not wake the object at once")
+	}
+	other := types.NamespacedName{Namespace: "ns", Name: "api"}
+	if now, _ := m.auditWake(other, t0.Add(time.Second)); !now {
+		t.Error("another object's first entry waited for this one's interval")
+	}
+}
