@@ -2,21 +2,19 @@ package e2e
 
 import (
 	"bufio"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/runguard/runguard/internal/testenv"
 )
 
 // TestDocs_ShellSnippetsParse keeps every sh/bash block in README.md and docs/, and the demo
@@ -214,54 +212,11 @@ func getHeaders(text string) [][]string {
 	return out
 }
 
-// conditionConsts reads api/v1alpha1/conditions.go: every Condition* value, every Reason*
-// value, and the reasons of the block that needs a human (the Stalled ones).
-func conditionConsts(t *testing.T) (conditions, reasons, stalled []string) {
-	t.Helper()
-	file, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot(t), "api", "v1alpha1", "conditions.go"), nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, decl := range file.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		human := gd.Doc != nil && strings.Contains(gd.Doc.Text(), "need a human")
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if i >= len(vs.Values) {
-					continue
-				}
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					continue
-				}
-				value, _ := strconv.Unquote(lit.Value)
-				switch {
-				case strings.HasPrefix(name.Name, "Condition"):
-					conditions = append(conditions, value)
-				case strings.HasPrefix(name.Name, "Reason"):
-					reasons = append(reasons, value)
-					if human {
-						stalled = append(stalled, value)
-					}
-				}
-			}
-		}
-	}
-	if len(conditions) == 0 || len(reasons) == 0 || len(stalled) == 0 {
-		t.Fatalf("read no conditions, reasons or Stalled reasons from conditions.go (%d, %d, %d)", len(conditions), len(reasons), len(stalled))
-	}
-	return conditions, reasons, stalled
-}
-
 // TestDocs_EveryConditionAndReasonIsDocumented: controller.md's reason tables hold every reason
 // conditions.go declares, its Stalled table exactly the ones that need a human, and its
 // Conditions section every condition; README's Stalled table and condition list too.
 func TestDocs_EveryConditionAndReasonIsDocumented(t *testing.T) {
-	conditions, reasons, stalled := conditionConsts(t)
+	conditions, reasons, stalled := testenv.ConditionConstants(t)
 	section := markdownSection(t, "docs/controller.md", "## Conditions")
 
 	inTables := map[string]bool{}

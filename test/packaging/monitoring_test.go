@@ -3,14 +3,10 @@ package packaging
 import (
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +16,8 @@ import (
 	promparser "github.com/prometheus/prometheus/promql/parser"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/runguard/runguard/internal/testenv"
 )
 
 var (
@@ -233,7 +231,8 @@ func TestAlertsAndDashboard_EveryQueryParsesAndNamesItsMetrics(t *testing.T) {
 // The Stalled alert's reasons are exactly the ones api/v1alpha1 lists as needing a human: a new
 // one cannot be added there and forgotten here.
 func TestStalledAlert_CoversEveryReasonThatNeedsAHuman(t *testing.T) {
-	human, other := conditionReasons(t)
+	_, reasons, human := testenv.ConditionConstants(t)
+	other := slices.DeleteFunc(slices.Clone(reasons), func(r string) bool { return slices.Contains(human, r) })
 	if len(human) < 10 {
 		t.Fatalf("found only %d reasons that need a human in api/v1alpha1/conditions.go: %v", len(human), human)
 	}
@@ -272,42 +271,6 @@ func TestStalledAlert_CoversEveryReasonThatNeedsAHuman(t *testing.T) {
 			t.Errorf("reason %s is not one that needs a human, but %s matches it", r, matcher)
 		}
 	}
-}
-
-// conditionReasons reads api/v1alpha1/conditions.go: the Reason constants of the block documented
-// as "Reasons that need a human", and all the others.
-func conditionReasons(t *testing.T) (human, other []string) {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), repoPath("api", "v1alpha1", "conditions.go"), nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		needsHuman := gd.Doc != nil && strings.HasPrefix(gd.Doc.Text(), "Reasons that need a human")
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !strings.HasPrefix(name.Name, "Reason") || !ok {
-					continue
-				}
-				value, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if needsHuman {
-					human = append(human, value)
-				} else {
-					other = append(other, value)
-				}
-			}
-		}
-	}
-	return human, other
 }
 
 // monitoringOverlay is config/default with both monitoring components, as docs/observability.md
