@@ -148,11 +148,11 @@ func stepCondition(conditionType string, f *facts, ps *iapv1alpha1.ProtectedServ
 	case iapv1alpha1.ConditionInvokerGranted:
 		switch f.invoker.reason {
 		case iapv1alpha1.ReasonGranted:
-			return metav1.ConditionTrue, f.invoker.reason, fmt.Sprintf("IAP's service agent %s may invoke the service.", agentEmail(f))
+			return metav1.ConditionTrue, f.invoker.reason, fmt.Sprintf("IAP's service agent %s may invoke the service.", f.resolved.IAPServiceAgentEmail())
 		case iapv1alpha1.ReasonIAPServiceAgentMissing:
 			return metav1.ConditionFalse, f.invoker.reason, agentMissingMessage(f)
 		case iapv1alpha1.ReasonIAPServiceAgentPropagating:
-			return metav1.ConditionFalse, f.invoker.reason, fmt.Sprintf("IAM does not accept IAP's service agent %s yet (created recently?); retrying.", agentEmail(f))
+			return metav1.ConditionFalse, f.invoker.reason, fmt.Sprintf("IAM does not accept IAP's service agent %s yet (created recently?); retrying.", f.resolved.IAPServiceAgentEmail())
 		case iapv1alpha1.ReasonNotNeeded:
 			return metav1.ConditionFalse, f.invoker.reason, "IAP is off: its service agent needs no invoker grant, and none is made; a grant already there is left as it is."
 		}

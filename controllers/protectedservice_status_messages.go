@@ -81,7 +81,7 @@ func outcomeMessage(o *outcome, f *facts) string {
 		return rolloutFailedMessage(f)
 	case iapv1alpha1.ReasonIAPServiceAgentPropagating:
 		return fmt.Sprintf("IAP's service agent %s was created recently and IAM does not accept it yet; runguard retries the invoker grant on %s for up to %s before reporting IAPServiceAgentMissing.",
-			agentEmail(f), f.resolved.Path(), f.agentWindow.Round(time.Second))
+			f.resolved.IAPServiceAgentEmail(), f.resolved.Path(), f.agentWindow.Round(time.Second))
 	case iapv1alpha1.ReasonRevocationPropagating:
 		return fmt.Sprintf("Waiting %s for the revocation of public access on %s to propagate before switching IAP off.", f.iap.remaining.Round(time.Second), f.resolved.Path())
 	case iapv1alpha1.ReasonRetrying:
@@ -136,13 +136,9 @@ func identityName(f *facts) string {
 	return "runguard's Google identity"
 }
 
-func agentEmail(f *facts) string {
-	return f.resolved.IAPServiceAgentEmail()
-}
-
 func agentMissingMessage(f *facts) string {
 	return fmt.Sprintf("IAP's service agent %s does not exist yet, so it cannot be allowed to invoke %s. Create it: gcloud beta services identity create --service=iap.googleapis.com --project=%s",
-		agentEmail(f), f.resolved.Path(), f.target.Project)
+		f.resolved.IAPServiceAgentEmail(), f.resolved.Path(), f.target.Project)
 }
 
 func memberRejectedMessage(f *facts) string {
