@@ -38,6 +38,21 @@ func (s *system) runguardCLI(stdin string, args ...string) (string, string, int)
 	return stdout.String(), stderr.String(), 0
 }
 
+// doctorNamesWhatIsMissing: runguard doctor, over the built binary, checks the demo's project as
+// the read-only adoption identity and names each permission runguard needs that it lacks, with
+// its fix, exiting 1; it writes nothing.
+func doctorNamesWhatIsMissing(s *system) {
+	writesBefore := googleWrites(s)
+	out, stderr, code := s.runguardCLI("", "doctor", "--project", "acme-prod", "--location", "us-central1", "--service", "billing-dashboard")
+	billing := "projects/acme-prod/locations/us-central1/services/billing-dashboard"
+	if code != 1 || !strings.Contains(out, "run.services.setIamPolicy on "+billing) || !strings.Contains(out, "grant the runguard role (docs/install.md)") {
+		s.t.Errorf("runguard doctor as the adoption identity exited %d, want 1 naming run.services.setIamPolicy on %s:\n%s%s", code, billing, out, stderr)
+	}
+	if got := googleWrites(s); got != writesBefore {
+		s.t.Errorf("runguard doctor wrote to Google: %d writes", got-writesBefore)
+	}
+}
+
 // exportedProjectObservedInSync is the adoption path of docs/adoption.md over the built binaries:
 // runguard export of the seeded project, applied in Observe mode, is in sync with Google and
 // makes no Google write; runguard plan agrees with no cluster; deleting the observers writes

@@ -54,6 +54,7 @@ func TestEndToEnd(t *testing.T) {
 			leader = s.startManager("manager-1")
 			s.waitForLease(leader)
 		}},
+		{"DoctorNamesWhatTheAdoptionIdentityLacks", func(s *system) { doctorNamesWhatIsMissing(s) }},
 		{"ExportedProjectAppliedInObserveIsInSyncWithoutWrites", func(s *system) { exportedProjectObservedInSync(s) }},
 		{"SamplesBecomeReady", func(s *system) { samplesBecomeReady(s) }},
 		{"ExportOfAManagedServiceIsItsObjectAndPlansNoChange", func(s *system) { exportOfManagedServiceIsItsObject(s) }},
