@@ -214,11 +214,15 @@ EOF
 # shellcheck source=/dev/null
 source "$RUNGUARD_ENV"
 
-step "runguard export: the ProtectedServices that reproduce acme-prod's access as it is today (docs/adoption.md)"
+step "runguard export: the ProtectedServices that reproduce acme-prod's access as it is today (docs/adoption.md), and runguard doctor"
 info "read-only, as adoption@acme-ops (--impersonate-service-account); before runguard has touched anything"
 # shellcheck disable=SC2086 # RUNGUARD_FLAGS is a list of flags
 bin/runguard export --project acme-prod --location us-central1,europe-west1 $RUNGUARD_FLAGS | indent ||
 	die "runguard export failed"
+info "runguard doctor, as runguard's own identity: may it do its work in acme-prod? (docs/cli.md)"
+bin/runguard doctor --project acme-prod --location us-central1 --service billing-dashboard,public-site \
+	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
+	--cluster-name demo | indent || die "runguard doctor found something to fix in acme-prod"
 
 step "Installing the ProtectedService CRD and the tenancy admission policy"
 k apply -f config/crd/bases/ | indent
