@@ -30,7 +30,7 @@ func TestSample_BecomesReadyWithExactlyTheDeclaredState(t *testing.T) {
 		group("finance-analysts", "group:finance-analysts@acme.com", "user:cfo@acme.com"),
 		group("auditors", "group:auditors@acme.com"))
 	ps.Spec.AccessGroups[0].Context = &iapv1alpha1.AccessContext{
-		AccessLevels: []iapv1alpha1.AccessLevel{"accessPolicies/123456789/accessLevels/corp_managed_device"},
+		AccessLevels: []iapv1alpha1.AccessLevelRef{"accessPolicies/123456789/accessLevels/corp_managed_device"},
 		PathPrefixes: []iapv1alpha1.PathPrefix{"/reports/"},
 		Hosts:        []iapv1alpha1.Host{"billing.acme.com"},
 		Expression:   `request.time.getHours("Europe/Berlin") < 20`,

@@ -250,11 +250,14 @@ type Member string
 // AccessContext is the context in which an access group's members may pass IAP.
 // +kubebuilder:validation:XValidation:rule="!has(self.notBefore) || !has(self.notAfter) || self.notBefore < self.notAfter",message="notBefore must be earlier than notAfter"
 type AccessContext struct {
-	// AccessLevels are Access Context Manager levels from the organization's access policy; all are required.
+	// AccessLevels are Access Context Manager levels the request must be granted, all of them:
+	// the name of an AccessLevel object (corp-network), or a full name
+	// accessPolicies/N/accessLevels/NAME from the organization's access policy. runguard checks
+	// that each exists before any IAM write.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10
 	// +optional
-	AccessLevels []AccessLevel `json:"accessLevels,omitempty"`
+	AccessLevels []AccessLevelRef `json:"accessLevels,omitempty"`
 
 	// PathPrefixes admit requests whose path starts with any one of them.
 	// +listType=set
@@ -283,12 +286,6 @@ type AccessContext struct {
 	// +optional
 	Expression string `json:"expression,omitempty"`
 }
-
-// AccessLevel names an Access Context Manager access level. Access Context Manager limits the
-// level's short name to 50 characters: a letter, then letters, digits and underscores.
-// +kubebuilder:validation:MaxLength=200
-// +kubebuilder:validation:Pattern=`^accessPolicies/[0-9]+/accessLevels/[A-Za-z][A-Za-z0-9_]{0,49}$`
-type AccessLevel string
 
 // PathPrefix is a URL path prefix; it starts with a slash.
 // +kubebuilder:validation:MaxLength=1024

@@ -145,6 +145,12 @@ iap:
     reauthentication: {method: Login, maxAge: 5m}
     clear: [AccessDeniedPage, CORS]
 `,
+		"access levels by object name and by full name": minimalService + `
+accessGroups:
+- name: g
+  members: ["user:a@acme.com"]
+  context: {accessLevels: [corp-network, accessPolicies/123/accessLevels/Partner_VPN]}
+`,
 		"longest service name (49 characters)": `
 service: {project: acme-prod, location: europe-west4, name: ` + "a" + strings.Repeat("b", 48) + `}
 `,
@@ -240,17 +246,23 @@ accessGroups:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := k8s.Create(context.Background(), object(t, tc.spec))
-			if err == nil {
-				t.Fatalf("accepted, want rejection mentioning %q", tc.wantMessage)
-			}
-			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
-				t.Fatalf("rejected with %v, want an Invalid error", err)
-			}
-			if !strings.Contains(err.Error(), tc.wantMessage) {
-				t.Fatalf("message %q does not mention %q", err.Error(), tc.wantMessage)
-			}
+			expectRejected(t, k8s.Create(context.Background(), object(t, tc.spec)), tc.wantMessage)
 		})
+	}
+}
+
+// expectRejected fails unless the API server refused an object as invalid with a message that
+// mentions want.
+func expectRejected(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("accepted, want rejection mentioning %q", want)
+	}
+	if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+		t.Fatalf("rejected with %v, want an Invalid error", err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("message %q does not mention %q", err.Error(), want)
 	}
 }
 

@@ -305,7 +305,7 @@ func members(in []string) []iapv1alpha1.Member {
 func apiContext(c iampolicy.Context) *iapv1alpha1.AccessContext {
 	out := &iapv1alpha1.AccessContext{Expression: c.Expression}
 	for _, l := range c.AccessLevels {
-		out.AccessLevels = append(out.AccessLevels, iapv1alpha1.AccessLevel(l))
+		out.AccessLevels = append(out.AccessLevels, iapv1alpha1.AccessLevelRef(l))
 	}
 	for _, p := range c.PathPrefixes {
 		out.PathPrefixes = append(out.PathPrefixes, iapv1alpha1.PathPrefix(p))
