@@ -152,8 +152,9 @@ func customLevelEnvOptions() ([]cel.EnvOption, error) {
 			cel.MemberOverload("peer_clientCertFingerprint", []*cel.Type{peerType}, cel.StringType)),
 	}
 	for _, enum := range slices.Sorted(maps.Keys(enumConstants)) {
-		for name, v := range enumConstants[enum] {
-			opts = append(opts, cel.Constant(enum+"."+name, cel.IntType, types.Int(v)))
+		values := enumConstants[enum]
+		for _, name := range slices.Sorted(maps.Keys(values)) {
+			opts = append(opts, cel.Constant(enum+"."+name, cel.IntType, types.Int(values[name])))
 		}
 	}
 	return opts, nil
