@@ -35,8 +35,8 @@ type AccessLevelSpec struct {
 	Title string `json:"title,omitempty"`
 
 	// Description is shown with the level in Google. runguard appends one line that marks the
-	// level as its own (access levels have no labels).
-	// +kubebuilder:validation:MaxLength=1500
+	// level as its own (access levels have no labels), within 1,024 bytes in all.
+	// +kubebuilder:validation:MaxLength=700
 	// +optional
 	Description string `json:"description,omitempty"`
 
@@ -69,9 +69,9 @@ type BasicLevel struct {
 	// +optional
 	CombiningFunction CombiningFunction `json:"combiningFunction,omitempty"`
 
-	// Conditions are what a request must satisfy.
+	// Conditions are what a request must satisfy; Access Context Manager allows 40.
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:MaxItems=40
 	Conditions []LevelCondition `json:"conditions"`
 }
 
@@ -96,7 +96,7 @@ type LevelCondition struct {
 	// Regions are ISO 3166-1 alpha-2 country or region codes (US, DE); the request must come
 	// from one of them.
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=250
+	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	Regions []RegionCode `json:"regions,omitempty"`
 

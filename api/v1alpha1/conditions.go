@@ -47,6 +47,43 @@ const (
 	ReasonNamespaceIdentityUnusable = "NamespaceIdentityUnusable"
 )
 
+// Reasons that need a human, about access levels: an AccessLevel, or a ProtectedService whose
+// access group requires a level, is Stalled until the cause is fixed.
+const (
+	// ReasonAccessLevelNotFound: a level named by its full name does not exist in Access Context
+	// Manager, or an AccessLevel object named in a reference does not exist.
+	ReasonAccessLevelNotFound = "AccessLevelNotFound"
+	// ReasonAccessPolicyUnset: the AccessLevel names no access policy and the manager has no
+	// --access-policy.
+	ReasonAccessPolicyUnset = "AccessPolicyUnset"
+	// ReasonAccessPolicyNotFound: the access policy does not exist (or runguard may not see it).
+	ReasonAccessPolicyNotFound = "AccessPolicyNotFound"
+	// ReasonScopedAccessPolicy: the access policy is scoped to a folder or project; IAP honours
+	// only levels of the organization's policy.
+	ReasonScopedAccessPolicy = "ScopedAccessPolicy"
+	// ReasonInvalidExpression: a custom level's CEL expression does not compile.
+	ReasonInvalidExpression = "InvalidExpression"
+	// ReasonReferenceCycle: levels require each other in a cycle.
+	ReasonReferenceCycle = "ReferenceCycle"
+	// ReasonAccessLevelNotOwned: a level of that name exists in Google and runguard did not
+	// create it (or another cluster's runguard did); runguard never edits or deletes it.
+	ReasonAccessLevelNotOwned = "AccessLevelNotOwned"
+)
+
+// Reasons of progress, about access levels.
+const (
+	// ReasonAccessLevelNotReady: a required AccessLevel object is not Ready yet.
+	ReasonAccessLevelNotReady = "AccessLevelNotReady"
+	// ReasonInUse: a deleted AccessLevel waits until no ProtectedService requires it, so deleting
+	// it never locks a service's users out.
+	ReasonInUse = "InUse"
+)
+
+// AnnotationAdoptLevel: "true" on an AccessLevel lets runguard take over a level of that name
+// that exists in Google without runguard's mark (made with another tool); runguard then writes
+// its mark and manages the level from then on.
+const AnnotationAdoptLevel = "iap.runguard.dev/adopt"
+
 // Reasons of progress and success.
 const (
 	ReasonProtected       = "Protected"

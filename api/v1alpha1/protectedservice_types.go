@@ -367,6 +367,13 @@ type ProtectedServiceStatus struct {
 	// +optional
 	ManagedBindings []ManagedBinding `json:"managedBindings,omitempty"`
 
+	// AccessLevels say, for each access group that requires access levels, what each level
+	// means, as runguard resolved them before writing the group's binding.
+	// +listType=map
+	// +listMapKey=group
+	// +optional
+	AccessLevels []GroupAccessLevels `json:"accessLevels,omitempty"`
+
 	// MemberCount is the number of members bound across all access groups.
 	// +optional
 	MemberCount int32 `json:"memberCount,omitempty"`
@@ -387,6 +394,33 @@ type ProtectedServiceStatus struct {
 	// LastSyncTime is when the controller last confirmed Google Cloud matches the spec.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// GroupAccessLevels are the access levels one access group requires, resolved.
+type GroupAccessLevels struct {
+	// Group is the access group.
+	Group string `json:"group"`
+	// Summary says who passes and from where, in one line: "finance: 3 members from
+	// corp-network (from 203.0.113.0/24) and managed-device (on a device with screen lock)".
+	Summary string `json:"summary"`
+	// Levels are the levels, in the order the group lists them.
+	// +listType=atomic
+	// +optional
+	Levels []ResolvedAccessLevel `json:"levels,omitempty"`
+}
+
+// ResolvedAccessLevel is one access level a group requires, as runguard found it.
+type ResolvedAccessLevel struct {
+	// Ref is the level as the group names it: an AccessLevel object or a full name.
+	Ref string `json:"ref"`
+	// Name is the level's full name in Access Context Manager.
+	Name string `json:"name"`
+	// Title is the level's title in Google.
+	// +optional
+	Title string `json:"title,omitempty"`
+	// Meaning is the level's definition in words.
+	// +optional
+	Meaning string `json:"meaning,omitempty"`
 }
 
 // ManagedBinding is one accessor binding runguard wrote for this object.
