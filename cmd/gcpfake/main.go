@@ -1,5 +1,6 @@
 // Command gcpfake serves the fake Google Cloud APIs (Cloud Run Admin v2,
-// IAP Admin IAM and settings, Resource Manager GetProject) over gRPC, with a loopback
+// IAP Admin IAM and settings, Resource Manager GetProject, IAM Credentials,
+// Access Context Manager v1 access policies and levels) over gRPC, with a loopback
 // JSON admin endpoint for inspection, out-of-band changes and faults. With
 // --http-listen it also serves them as Google's REST/JSON APIs. With
 // --pubsub-listen it also runs Google's in-memory Pub/Sub server (pstest)
@@ -46,7 +47,7 @@ func main() {
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:8790", "gRPC listen address")
-	seedPath := flag.String("seed", "", "YAML seed file (projects and services)")
+	seedPath := flag.String("seed", "", "YAML seed file (projects, services, access policies)")
 	adminListen := flag.String("admin-listen", "127.0.0.1:8791", "admin HTTP listen address (loopback only)")
 	reconcileDelay := flag.Duration("reconcile-delay", 0, "how long a Cloud Run change stays reconciling")
 	faultSeed := flag.Int64("fault-seed", 1, "seed for probabilistic fault rules")
@@ -63,6 +64,9 @@ func run() error {
 	perMinuteFlag(flag.CommandLine, &quotas.RunReadsPerMinute, "quota-run-reads-per-minute", "the same for Cloud Run Admin API reads (Get, List, GetIamPolicy, TestIamPermissions, operations)")
 	perMinuteFlag(flag.CommandLine, &quotas.IAPWritesPerMinute, "quota-iap-writes-per-minute", "the same for IAP Admin API writes (SetIamPolicy, UpdateIapSettings), per project and region")
 	perMinuteFlag(flag.CommandLine, &quotas.IAPReadsPerMinute, "quota-iap-reads-per-minute", "the same for IAP Admin API reads (GetIamPolicy, GetIapSettings, TestIamPermissions)")
+	perMinuteFlag(flag.CommandLine, &quotas.ACMWritesPerMinute, "quota-acm-writes-per-minute", "the same for Access Context Manager writes (access level changes), per organization (Google's: 50)")
+	perMinuteFlag(flag.CommandLine, &quotas.ACMReadsPerMinute, "quota-acm-reads-per-minute", "the same for Access Context Manager reads (policies, levels, operations), per organization (Google's: 500)")
+	acmDeferOperations := flag.Bool("acm-defer-operations", false, "answer Access Context Manager level changes with operations that are done only on their first GetOperation (Google answers them done)")
 	auditOutOfBandCaller := flag.String("audit-out-of-band-caller", "", "principalEmail of audit entries for admin-endpoint changes (default "+gcpfake.DefaultOutOfBandCaller+")")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -99,7 +103,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime, Quotas: quotas})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime, Quotas: quotas, ACMDeferOperations: *acmDeferOperations})
 	if err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func run() error {
 	adminErr := make(chan error, 1)
 	go func() { adminErr <- admin.Serve(adminLis) }()
 	serving := []any{"grpc", srv.Endpoint(), "admin", "http://" + adminLis.Addr().String(),
-		"projects", len(seed.Projects), "services", len(seed.Services)}
+		"projects", len(seed.Projects), "services", len(seed.Services), "accessPolicies", len(seed.AccessPolicies)}
 	if ep := srv.HTTPEndpoint(); ep != "" {
 		serving = append(serving, "rest", "http://"+ep)
 	}
@@ -122,7 +126,8 @@ func run() error {
 	}
 	if quotas != (gcpfake.Quotas{}) {
 		serving = append(serving, "quotaRunWritesPerMinute", quotas.RunWritesPerMinute, "quotaRunReadsPerMinute", quotas.RunReadsPerMinute,
-			"quotaIAPWritesPerMinute", quotas.IAPWritesPerMinute, "quotaIAPReadsPerMinute", quotas.IAPReadsPerMinute)
+			"quotaIAPWritesPerMinute", quotas.IAPWritesPerMinute, "quotaIAPReadsPerMinute", quotas.IAPReadsPerMinute,
+			"quotaACMWritesPerMinute", quotas.ACMWritesPerMinute, "quotaACMReadsPerMinute", quotas.ACMReadsPerMinute)
 	}
 	if audit.PubSubEndpoint != "" {
 		serving = append(serving, "pubsub", audit.PubSubEndpoint, "auditTopic", *auditTopic,

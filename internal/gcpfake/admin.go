@@ -34,8 +34,12 @@ import (
 //	GET    /access                                  who may do what (adminapi.Access)
 //	PUT    /grants/{project}/{member}/{role…}       grant a role or permission; DELETE revokes
 //	PUT    /serviceAccounts/{email}/tokenCreators/{member}   DELETE revokes
+//	GET    /accessPolicies                          Access Context Manager's policies and levels
+//	POST   /accessLevels (an AccessLevel in protojson), GET, PUT and DELETE
+//	       /accessLevels/{policy number}/{short name}        (out of band, as the console)
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	s.acmRoutes(mux)
 	mux.HandleFunc("GET "+adminapi.HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, adminapi.Health{Endpoint: s.Endpoint(), Status: "ok"})
 	})
@@ -234,7 +238,9 @@ func (s *Server) state() (adminapi.State, error) {
 		}
 		out.Services = append(out.Services, ss)
 	}
-	return out, nil
+	var err error
+	out.AccessPolicies, err = s.accessPolicyStates()
+	return out, err
 }
 
 func (s *Server) serviceState(svc *runpb.Service) (adminapi.ServiceState, error) {

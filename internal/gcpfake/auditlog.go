@@ -1,9 +1,7 @@
 package gcpfake
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -13,17 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
-	"google.golang.org/genproto/googleapis/cloud/audit"
-	"google.golang.org/genproto/googleapis/rpc/context/attribute_context"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 )
@@ -43,7 +35,8 @@ type AuditOptions struct {
 	DeliveryDelay time.Duration
 	// Caller is the principalEmail of entries for gRPC calls; "" means
 	// runguard@{project}.iam.gserviceaccount.com, the project being the
-	// changed resource's.
+	// changed resource's (DefaultOrganizationCaller for a resource of an
+	// organization, such as an access level).
 	Caller string
 	// OutOfBandCaller is the principalEmail of entries for out-of-band
 	// changes (the admin endpoint and the in-process helpers); "" means
@@ -56,6 +49,11 @@ func (o AuditOptions) enabled() bool { return o.PubSubEndpoint != "" && o.Topic 
 // DefaultOutOfBandCaller is who makes out-of-band changes unless
 // AuditOptions.OutOfBandCaller says otherwise.
 const DefaultOutOfBandCaller = "admin@example.com"
+
+// DefaultOrganizationCaller is the principalEmail of a gRPC call's entry on a resource of an
+// organization (it has no project to name runguard's account after) when neither the caller is
+// known nor AuditOptions.Caller is set.
+const DefaultOrganizationCaller = "runguard@runguard.iam.gserviceaccount.com"
 
 // AuditStats counts audit entries since Start.
 type AuditStats struct {
@@ -72,17 +70,23 @@ func (s *Server) AuditStats() AuditStats { return s.audit.stats() }
 const (
 	runService = "run.googleapis.com"
 	iapService = "iap.googleapis.com"
+	acmService = "accesscontextmanager.googleapis.com"
 
-	methodRunCreateV2   = "google.cloud.run.v2.Services.CreateService"
-	methodRunUpdateV2   = "google.cloud.run.v2.Services.UpdateService"
-	methodRunDeleteV2   = "google.cloud.run.v2.Services.DeleteService"
-	methodRunSetIAMV2   = "google.cloud.run.v2.Services.SetIamPolicy"
-	methodRunCreateV1   = "google.cloud.run.v1.Services.CreateService"
-	methodRunReplaceV1  = "google.cloud.run.v1.Services.ReplaceService"
-	methodRunDeleteV1   = "google.cloud.run.v1.Services.DeleteService"
-	methodRunSetIAMV1   = "google.cloud.run.v1.Services.SetIamPolicy"
-	methodIAPSetIAM     = "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy"
-	activityLogIDEscape = "cloudaudit.googleapis.com%2Factivity"
+	methodRunCreateV2  = "google.cloud.run.v2.Services.CreateService"
+	methodRunUpdateV2  = "google.cloud.run.v2.Services.UpdateService"
+	methodRunDeleteV2  = "google.cloud.run.v2.Services.DeleteService"
+	methodRunSetIAMV2  = "google.cloud.run.v2.Services.SetIamPolicy"
+	methodRunCreateV1  = "google.cloud.run.v1.Services.CreateService"
+	methodRunReplaceV1 = "google.cloud.run.v1.Services.ReplaceService"
+	methodRunDeleteV1  = "google.cloud.run.v1.Services.DeleteService"
+	methodRunSetIAMV1  = "google.cloud.run.v1.Services.SetIamPolicy"
+	methodIAPSetIAM    = "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy"
+	// Access Context Manager's level writes are ADMIN_WRITE (its audit logging page); gcloud and
+	// the console call the same v1 methods.
+	methodACMCreateLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.CreateAccessLevel"
+	methodACMUpdateLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.UpdateAccessLevel"
+	methodACMDeleteLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.DeleteAccessLevel"
+	activityLogIDEscape  = "cloudaudit.googleapis.com%2Factivity"
 
 	// AuditTimestampAttribute is the Pub/Sub attribute a logging sink sets
 	// on each message: the entry's timestamp.
@@ -105,10 +109,13 @@ type auditChange struct {
 	operation    string // the long-running operation started, if any
 	// project, location and service identify the Cloud Run service the
 	// change touches; service is empty for IAP's region-wide resource.
-	project  projects.Project
-	location string
-	service  string
-	shape    auditShape // the API's
+	// organization (organizations/{n}) is set instead for a resource of an
+	// organization.
+	organization string
+	project      projects.Project
+	location     string
+	service      string
+	shape        auditShape // the API's
 }
 
 // auditEmitter turns changes into log entries and publishes them, one
@@ -269,117 +276,6 @@ func (e *auditEmitter) publish(ctx context.Context, batch []*pubsubpb.PubsubMess
 	e.published.Add(int64(len(batch)))
 }
 
-// logEntry is google.logging.v2.LogEntry in the JSON a logging sink
-// publishes (field names as in log_entry.proto, keys in the order sinks
-// write them), with the fields an audit entry uses. The proto is not
-// vendored here: it lives in cloud.google.com/go/logging, a module this
-// repository does not depend on.
-type logEntry struct {
-	InsertID         string             `json:"insertId"`
-	LogName          string             `json:"logName"`
-	Operation        *logEntryOperation `json:"operation,omitempty"`
-	ProtoPayload     json.RawMessage    `json:"protoPayload"`
-	ReceiveTimestamp string             `json:"receiveTimestamp"`
-	Resource         monitoredResource  `json:"resource"`
-	Severity         string             `json:"severity"`
-	Timestamp        string             `json:"timestamp"`
-}
-
-type logEntryOperation struct {
-	First    bool   `json:"first,omitempty"`
-	ID       string `json:"id"`
-	Producer string `json:"producer"`
-}
-
-type monitoredResource struct {
-	Labels map[string]string `json:"labels"`
-	Type   string            `json:"type"`
-}
-
-func (e *auditEmitter) logEntryJSON(c auditChange, received time.Time) ([]byte, error) {
-	principal := c.principal
-	switch {
-	case principal != "":
-	case c.outOfBand && e.opts.OutOfBandCaller != "":
-		principal = e.opts.OutOfBandCaller
-	case c.outOfBand:
-		principal = DefaultOutOfBandCaller
-	case e.opts.Caller != "":
-		principal = e.opts.Caller
-	default:
-		principal = "runguard@" + c.project.ID + ".iam.gserviceaccount.com"
-	}
-	payload := &audit.AuditLog{
-		ServiceName:        c.serviceName,
-		MethodName:         c.methodName,
-		ResourceName:       c.resourceName,
-		AuthenticationInfo: &audit.AuthenticationInfo{PrincipalEmail: principal},
-		Status:             &rpcstatus.Status{},
-	}
-	authz := &audit.AuthorizationInfo{Permission: c.permission, Granted: true}
-	resource := c.shape(c, payload, authz)
-	payload.AuthorizationInfo = []*audit.AuthorizationInfo{authz}
-	packed, err := anypb.New(payload)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := protojson.Marshal(packed)
-	if err != nil {
-		return nil, err
-	}
-	// protojson's spacing is deliberately unstable; a sink's is compact.
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, err
-	}
-	entry := logEntry{
-		InsertID:         e.insertID(),
-		LogName:          "projects/" + c.project.ID + "/logs/" + activityLogIDEscape,
-		ProtoPayload:     compact.Bytes(),
-		ReceiveTimestamp: rfc3339(received),
-		Resource:         resource,
-		Severity:         "NOTICE",
-		Timestamp:        rfc3339(c.when),
-	}
-	if c.operation != "" {
-		entry.Operation = &logEntryOperation{ID: c.operation, Producer: c.serviceName, First: true}
-	}
-	return json.Marshal(entry)
-}
-
-// auditShape completes an entry's payload and authorization as the API's entries carry them,
-// and names the monitored resource the entry is filed under.
-type auditShape func(c auditChange, payload *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource
-
-// cloudRunAuditShape: Cloud Run's entries name the resource and its location, under the
-// service's cloud_run_revision.
-func cloudRunAuditShape(c auditChange, payload *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource {
-	authz.Resource = c.resourceName
-	payload.ResourceLocation = &audit.ResourceLocation{CurrentLocations: []string{c.location}}
-	return monitoredResource{Type: "cloud_run_revision", Labels: map[string]string{
-		"configuration_name": "", "location": c.location, "project_id": c.project.ID,
-		"revision_name": "", "service_name": c.service,
-	}}
-}
-
-// iapAuditShape: IAP's entries carry resource attributes, under a gce_backend_service.
-func iapAuditShape(c auditChange, _ *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource {
-	authz.ResourceAttributes = &attribute_context.AttributeContext_Resource{
-		Name: c.resourceName, Service: iapService, Type: iapResourceType(c.service),
-	}
-	// Observed on IAP SetIamPolicy entries (docs/gcpfake.md cites where).
-	return monitoredResource{Type: "gce_backend_service", Labels: map[string]string{
-		"backend_service_id": "", "location": "", "project_id": c.project.ID,
-	}}
-}
-
-func iapResourceType(service string) string {
-	if service == "" {
-		return "iap.googleapis.com/WebType"
-	}
-	return "iap.googleapis.com/WebService"
-}
-
 // insertID is unique per fake: a random prefix and a sequence number.
 func (e *auditEmitter) insertID() string {
 	n := strconv.FormatUint(e.seq.Add(1), 36)
@@ -390,61 +286,3 @@ func (e *auditEmitter) insertID() string {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// auditCall describes a successful gRPC call as Google logs it, by the method's audit entry in
-// the registration table (methods.go); ok is false for calls that change nothing (reads,
-// validate_only) and for changes the fake does not log.
-func (s *Server) auditCall(method string, req, resp any, when time.Time) (auditChange, bool) {
-	if v, isValidateOnly := req.(interface{ GetValidateOnly() bool }); isValidateOnly && v.GetValidateOnly() {
-		return auditChange{}, false
-	}
-	reg, ok := lookupMethod(method)
-	if !ok || reg.method.audit == nil {
-		return auditChange{}, false
-	}
-	c := auditChange{when: when, serviceName: reg.api.endpoint, methodName: reg.method.audit.method, resourceName: resourceOf(method, req)}
-	if op, isOp := resp.(*longrunningpb.Operation); isOp {
-		c.operation = op.GetName()
-	}
-	return s.placeAudit(c, reg, c.resourceName)
-}
-
-// placeAudit fills in the permission and where the change happened, resolving a project
-// number to its project ID as Logging does for logName and labels.
-func (s *Server) placeAudit(c auditChange, reg registered, resource string) (auditChange, bool) {
-	w, ok := reg.api.place(resource)
-	if !ok {
-		return auditChange{}, false
-	}
-	p, ok := s.dir.Lookup(w.project)
-	if !ok {
-		return auditChange{}, false
-	}
-	c.permission = reg.method.permissionOn(w.regionWide)
-	c.project, c.location, c.service, c.shape = p, w.location, w.service, reg.api.auditShape
-	return c, true
-}
-
-// auditOutOfBand records a change a person made with gcloud or the console, as the method
-// (a short name, "run.SetIamPolicy") that makes the same change over the API, whose entry
-// says what gcloud's call logs. gcloud's Cloud Run commands call the v1 API, which logs
-// namespaces/{project}/services/{service} for service writes and
-// projects/{project}/locations/{l}/services/{service} for IAM writes; resource is the
-// canonical name.
-func (s *Server) auditOutOfBand(method, resource string) {
-	if s.audit == nil {
-		return
-	}
-	reg, ok := lookupMethod(method)
-	if !ok || reg.method.audit == nil {
-		return
-	}
-	a := reg.method.audit
-	c := auditChange{when: time.Now(), serviceName: reg.api.endpoint, methodName: a.gcloud, resourceName: resource, outOfBand: true}
-	if a.gcloudResource != nil {
-		c.resourceName = a.gcloudResource(resource)
-	}
-	if c, ok = s.placeAudit(c, reg, resource); ok {
-		s.audit.emit(c)
-	}
-}

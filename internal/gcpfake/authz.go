@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
-	"github.com/runguard/runguard/internal/gcpfake/projects"
 )
 
 // The texts Google's front end answers 401 with: no credential at all
@@ -44,47 +43,83 @@ func (s *Server) authenticate(ctx context.Context) (string, error) {
 	return principal, nil
 }
 
-// requirement is the permission a call needs, on which resource of which project, and how
-// Google words the denial.
+// requirement is the permission a call needs, on which resource, where grants of it count (a
+// project by ID; or an access policy and its organization), and how Google words the denial.
 type requirement struct {
 	permission string
 	resource   string // as the caller wrote it
-	project    projects.Project
+	grantedOn  []string
 	deny       func() error
 }
 
 // authorize checks the caller may use the permission the method needs on its resource: no
-// deny rule takes it away there, and the caller holds it on the project the resource belongs
-// to. Calls whose project is not seeded pass: the handler answers them as it always has
-// (PERMISSION_DENIED "…or it may not exist").
+// deny rule takes it away there, and the caller holds it where grants count for the resource
+// (its project; its access policy or organization). Calls whose project or policy is not seeded
+// pass: the handler answers them as it always has (PERMISSION_DENIED "…or it may not exist").
 func (s *Server) authorize(method string, req any, caller string) error {
 	r, ok := s.requirementOf(method, req)
-	if !ok || s.access.Permitted(caller, r.project.ID, s.resourceKey(r.resource), r.permission) {
+	if !ok || s.permitted(caller, r.grantedOn, r.resource, r.permission) {
 		return nil
 	}
 	return r.deny()
 }
 
+// permitted: the caller holds permission on resource through a grant on any of grantedOn. With
+// nowhere to grant on (a project that is not seeded), only access control off permits.
+func (s *Server) permitted(caller string, grantedOn []string, resource, permission string) bool {
+	key := s.resourceKey(resource)
+	if len(grantedOn) == 0 {
+		grantedOn = []string{""}
+	}
+	for _, where := range grantedOn {
+		if s.access.Permitted(caller, where, key, permission) {
+			return true
+		}
+	}
+	return false
+}
+
 // requirementOf is the permission the method's entry in the registration table (methods.go)
 // names, on its target. No requirement: a method that needs none (TestIamPermissions) or is
-// not registered, a target the fake cannot name, a project that is not seeded, or an API
-// disabled in the project (it refuses the call before IAM is asked).
+// not registered, a target the fake cannot name, a project or policy that is not seeded, or an
+// API disabled in the project (it refuses the call before IAM is asked).
 func (s *Server) requirementOf(method string, req any) (requirement, bool) {
 	reg, ok := lookupMethod(method)
 	if !ok || reg.method.permission == "" {
 		return requirement{}, false
 	}
 	t, ok := reg.method.target(req, resourceOf(method, req))
-	if !ok || t.project == "" {
+	if !ok {
 		return requirement{}, false
 	}
-	p, ok := s.dir.Lookup(t.project)
-	if !ok || reg.api.disabled != nil && reg.api.disabled(p) {
+	grantedOn, ok := s.grantedOn(reg, t)
+	if !ok {
 		return requirement{}, false
 	}
 	permission := reg.method.permissionOn(t.regionWide)
-	return requirement{permission: permission, resource: t.resource, project: p,
+	return requirement{permission: permission, resource: t.resource, grantedOn: grantedOn,
 		deny: func() error { return reg.api.deny(permission, t.resource) }}, true
+}
+
+// grantedOn is where grants count for a target: its project (by ID), or its access policy and
+// the policy's organization (or the organization itself); false when that is not seeded or the
+// API is disabled in the project.
+func (s *Server) grantedOn(reg registered, t target) ([]string, bool) {
+	if t.acm != "" {
+		org, ok := s.organizationOf(t.acm)
+		if !ok || org == t.acm {
+			return []string{org}, ok
+		}
+		return []string{t.acm, org}, true
+	}
+	if t.project == "" {
+		return nil, false
+	}
+	p, ok := s.dir.Lookup(t.project)
+	if !ok || reg.api.disabled != nil && reg.api.disabled(p) {
+		return nil, false
+	}
+	return []string{p.ID}, true
 }
 
 // filterTested leaves out of a TestIamPermissions answer what the caller may not use on the
@@ -95,15 +130,15 @@ func (s *Server) filterTested(method string, req, resp any, caller string) any {
 		return resp
 	}
 	resource := req.(*iampb.TestIamPermissionsRequest).GetResource()
-	var p projects.Project
+	var grantedOn []string
 	if reg, ok := lookupMethod(method); ok {
-		t, _ := reg.method.target(req, resource)
-		p, _ = s.dir.Lookup(t.project)
+		if t, ok := reg.method.target(req, resource); ok {
+			grantedOn, _ = s.grantedOn(registered{api: &api{}, method: reg.method}, t)
+		}
 	}
-	key := s.resourceKey(resource)
 	filtered := &iampb.TestIamPermissionsResponse{}
 	for _, perm := range out.GetPermissions() {
-		if s.access.Permitted(caller, p.ID, key, perm) {
+		if s.permitted(caller, grantedOn, resource, perm) {
 			filtered.Permissions = append(filtered.Permissions, perm)
 		}
 	}

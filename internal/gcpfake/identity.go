@@ -13,23 +13,37 @@ import (
 	"github.com/runguard/runguard/internal/gcpfake/iamcredentials"
 )
 
-// Grant gives member a role or a permission on a seeded project (by ID or number), at once; IAM
-// propagation delay is not modelled. It fails with access control off.
-func (s *Server) Grant(project, member, roleOrPermission string) error {
-	p, ok := s.dir.Lookup(project)
-	if !ok {
-		return fmt.Errorf("project %q is not seeded: %w", project, access.ErrNotFound)
+// Grant gives member a role or a permission on a seeded project (by ID or number), or on an
+// organization or access policy of the world (organizations/{n}, accessPolicies/{n}: every
+// policy of an organization inherits its grants), at once; IAM propagation delay is not
+// modelled. It fails with access control off.
+func (s *Server) Grant(where, member, roleOrPermission string) error {
+	key, err := s.grantKey(where)
+	if err != nil {
+		return err
 	}
-	return s.access.Grant(p.ID, member, roleOrPermission)
+	return s.access.Grant(key, member, roleOrPermission)
 }
 
 // Revoke takes back a grant. The caller's calls are denied from the next one on.
-func (s *Server) Revoke(project, member, roleOrPermission string) error {
-	p, ok := s.dir.Lookup(project)
-	if !ok {
-		return fmt.Errorf("project %q is not seeded: %w", project, access.ErrNotFound)
+func (s *Server) Revoke(where, member, roleOrPermission string) error {
+	key, err := s.grantKey(where)
+	if err != nil {
+		return err
 	}
-	return s.access.Revoke(p.ID, member, roleOrPermission)
+	return s.access.Revoke(key, member, roleOrPermission)
+}
+
+// grantKey is where grants are kept: a project by ID, an organization or access policy by name.
+func (s *Server) grantKey(where string) (string, error) {
+	if s.grantable(where) {
+		return where, nil
+	}
+	p, ok := s.dir.Lookup(where)
+	if !ok {
+		return "", fmt.Errorf("project %q is not seeded: %w", where, access.ErrNotFound)
+	}
+	return p.ID, nil
 }
 
 // AddTokenCreator lets member impersonate the seeded service account.

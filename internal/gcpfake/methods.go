@@ -3,11 +3,12 @@ package gcpfake
 import (
 	"strings"
 
+	"cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 	"cloud.google.com/go/iap/apiv1/iappb"
 	"cloud.google.com/go/run/apiv2/runpb"
 
+	"github.com/runguard/runguard/internal/gcpfake/acm"
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
-	"github.com/runguard/runguard/internal/gcpfake/names"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 	"github.com/runguard/runguard/internal/gcpfake/resourcemanager"
 )
@@ -20,8 +21,11 @@ import (
 // api is one Google API the fake serves.
 type api struct {
 	grpcService string // the gRPC service, "google.cloud.run.v2.Services"
-	prefix      string // of the short method names, "run" (run.GetService)
-	endpoint    string // its service name, in errors and audit entries: "run.googleapis.com"
+	// owns, for a gRPC service several APIs serve (google.longrunning.Operations), says whether
+	// the resource a request names is this API's; nil: the service's every request is.
+	owns     func(resource string) bool
+	prefix   string // of the short method names, "run" (run.GetService)
+	endpoint string // its service name, in errors and audit entries: "run.googleapis.com"
 	// deny is IAM's refusal of permission on resource, as this API words it.
 	deny func(permission, resource string) error
 	// disabled: the API is off in the project, and refuses calls before IAM is asked.
@@ -59,13 +63,19 @@ type target struct {
 	resource   string
 	project    string // ID or number, as written
 	regionWide bool   // an IAP region-wide resource (typePermission applies)
+	// acm is the Access Context Manager resource IAM is asked about instead of a project: an
+	// access policy (grants on it and on its organization apply) or an organization.
+	acm string
 }
 
-// where a change happened, for its audit entry.
+// where a change happened, for its audit entry: in a project (and a location), or, for an
+// organization-level resource, in the organization a resource belongs to.
 type where struct {
 	project, location string
 	service           string // the Cloud Run service; "" for IAP's region-wide resource
 	regionWide        bool
+	// inOrganization: resource belongs to an organization (Access Context Manager's levels).
+	inOrganization bool
 }
 
 // auditEntry is how Google logs a method's change.
@@ -99,6 +109,14 @@ var (
 		}
 		return q.IAPReadsPerMinute
 	}}
+	// Access Context Manager: 500 reads and 50 writes a minute per organization
+	// (cloud.google.com/access-context-manager/quotas).
+	acmQuota = &quotaAPI{endpoint: acmService, locate: acmQuotaScope, perOrganization: true, limit: func(q Quotas, write bool) int {
+		if write {
+			return q.ACMWritesPerMinute
+		}
+		return q.ACMReadsPerMinute
+	}}
 )
 
 // apis is the registration table.
@@ -124,6 +142,46 @@ var apis = []*api{{
 			audit: &auditEntry{method: methodRunSetIAMV2, gcloud: methodRunSetIAMV1}},
 		// Anyone may ask what they hold; the answer leaves out what they may not use.
 		{name: "TestIamPermissions", target: serviceTarget},
+	},
+}, {
+	grpcService: "google.identity.accesscontextmanager.v1.AccessContextManager", prefix: "acm", endpoint: acmService,
+	deny: acmDeny, quota: acmQuota, place: placeAccessLevel, auditShape: acmAuditShape,
+	// Permissions: "IAM Permissions" on each REST method's page, checked on the access policy
+	// (and inherited from its organization).
+	methods: []method{
+		{name: "GetAccessPolicy", permission: acm.PermissionGetPolicy, target: acmTarget},
+		{name: "ListAccessPolicies", permission: acm.PermissionListPolicy, target: acmTarget},
+		{name: "GetAccessLevel", permission: acm.PermissionGetLevel, target: acmTarget},
+		{name: "ListAccessLevels", permission: acm.PermissionListLevels, target: acmTarget},
+		// Created where the request's parent says; logged under the new level's name.
+		{name: "CreateAccessLevel", permission: acm.PermissionCreateLevel, write: true,
+			target: func(req any, _ string) (target, bool) {
+				return acmTarget(req, req.(*accesscontextmanagerpb.CreateAccessLevelRequest).GetParent())
+			},
+			resource: func(req any) string {
+				r := req.(*accesscontextmanagerpb.CreateAccessLevelRequest)
+				if name := r.GetAccessLevel().GetName(); name != "" {
+					return name
+				}
+				return r.GetParent()
+			},
+			audit: &auditEntry{method: methodACMCreateLevel, gcloud: methodACMCreateLevel}},
+		{name: "UpdateAccessLevel", permission: acm.PermissionUpdateLevel, target: acmTarget, write: true,
+			resource: func(req any) string {
+				return req.(*accesscontextmanagerpb.UpdateAccessLevelRequest).GetAccessLevel().GetName()
+			},
+			audit: &auditEntry{method: methodACMUpdateLevel, gcloud: methodACMUpdateLevel}},
+		{name: "DeleteAccessLevel", permission: acm.PermissionDeleteLevel, target: acmTarget, write: true,
+			audit: &auditEntry{method: methodACMDeleteLevel, gcloud: methodACMDeleteLevel}},
+	},
+}, {
+	// Access Context Manager's operations (operations/…) on the same gRPC service as Cloud
+	// Run's. Google documents no permission for them: its roles carry none.
+	grpcService: "google.longrunning.Operations", prefix: "acmoperations", endpoint: acmService, owns: acm.IsOperation,
+	deny: acmDeny, quota: acmQuota,
+	methods: []method{
+		{name: "GetOperation", target: acmTarget},
+		{name: "WaitOperation", target: acmTarget},
 	},
 }, {
 	grpcService: "google.longrunning.Operations", prefix: "operations", endpoint: runService,
@@ -163,15 +221,16 @@ var apis = []*api{{
 	// GenerateAccessToken checks the token creators of the service account itself.
 }}
 
-// registry indexes the table: APIs by gRPC service and by prefix, methods by short name.
+// registry indexes the table: APIs by gRPC service (in table order) and by prefix, methods by
+// short name.
 var registry = func() (r struct {
-	byService map[string]*api
+	byService map[string][]*api
 	byPrefix  map[string]*api
 	methods   map[string]registered
 }) {
-	r.byService, r.byPrefix, r.methods = map[string]*api{}, map[string]*api{}, map[string]registered{}
+	r.byService, r.byPrefix, r.methods = map[string][]*api{}, map[string]*api{}, map[string]registered{}
 	for _, a := range apis {
-		r.byService[a.grpcService], r.byPrefix[a.prefix] = a, a
+		r.byService[a.grpcService], r.byPrefix[a.prefix] = append(r.byService[a.grpcService], a), a
 		for i := range a.methods {
 			r.methods[a.prefix+"."+a.methods[i].name] = registered{api: a, method: &a.methods[i]}
 		}
@@ -191,6 +250,21 @@ func lookupMethod(short string) (registered, bool) {
 	return r, ok
 }
 
+// apiServing is the API of a gRPC service that answers req: the first in the table that owns
+// the resource req names, else the one that owns every request; nil for a service the fake does
+// not serve.
+func apiServing(grpcService string, req any) *api {
+	var fallback *api
+	for _, a := range registry.byService[grpcService] {
+		if a.owns == nil {
+			fallback = a
+		} else if a.owns(requestResource(req)) {
+			return a
+		}
+	}
+	return fallback
+}
+
 // apiOf is the API of a short method name, registered or not ("iap.ListBrands"); nil for a
 // service the fake does not serve.
 func apiOf(short string) *api {
@@ -198,55 +272,43 @@ func apiOf(short string) *api {
 	return registry.byPrefix[prefix]
 }
 
-// Targets: where each method's permission is checked.
-
-func serviceTarget(_ any, resource string) (target, bool) {
-	sv, ok := names.ParseService(resource)
-	return target{resource: resource, project: sv.Project}, ok
+// shortMethod turns /google.cloud.run.v2.Services/GetService into
+// run.GetService, by the prefix of the API that serves req (methods.go).
+func shortMethod(full string, req any) string {
+	svc, m, ok := strings.Cut(strings.TrimPrefix(full, "/"), "/")
+	if !ok {
+		return full
+	}
+	if a := apiServing(svc, req); a != nil {
+		return a.prefix + "." + m
+	}
+	return full
 }
 
-// parentTarget: the location a service is created in or listed from.
-func parentTarget(req any, _ string) (target, bool) {
-	return locationTarget(req, req.(interface{ GetParent() string }).GetParent())
+// isWrite: the method's entry says it changes state.
+func isWrite(method string) bool {
+	reg, ok := lookupMethod(method)
+	return ok && reg.method.write
 }
 
-func operationTarget(_ any, resource string) (target, bool) {
-	project, _, _, _ := names.ParseOperation(resource)
-	return target{resource: resource, project: project}, true
+// resourceOf names the resource a request addresses, as the caller wrote it: where the
+// method's entry in the registration table says, else the request's resource, name or parent.
+func resourceOf(method string, req any) string {
+	if reg, ok := lookupMethod(method); ok && reg.method.resource != nil {
+		return reg.method.resource(req)
+	}
+	return requestResource(req)
 }
 
-// locationTarget: a location, projects/{project}/locations/{location} (ListOperations names
-// it in its name field).
-func locationTarget(_ any, resource string) (target, bool) {
-	project, _, _ := names.ParseLocation(resource)
-	return target{resource: resource, project: project}, true
-}
-
-func iapTarget(_ any, resource string) (target, bool) {
-	r, ok := names.ParseIAP(resource)
-	return target{resource: resource, project: r.Project, regionWide: r.Service == ""}, ok
-}
-
-func projectTarget(_ any, resource string) (target, bool) {
-	project, _ := strings.CutPrefix(resource, "projects/")
-	return target{resource: resource, project: project}, true
-}
-
-// Places: where an audited change happened.
-
-func placeService(resource string) (where, bool) {
-	sv, ok := names.ParseService(resource)
-	return where{project: sv.Project, location: sv.Location, service: sv.ID}, ok
-}
-
-func placeIAP(resource string) (where, bool) {
-	r, ok := names.ParseIAP(resource)
-	return where{project: r.Project, location: r.Location, service: r.Service, regionWide: r.Service == ""}, ok
-}
-
-// gcloudV1Service is the name Cloud Run's v1 API logs service writes under:
-// namespaces/{project}/services/{service}.
-func gcloudV1Service(canonical string) string {
-	sv, _ := names.ParseService(canonical)
-	return "namespaces/" + sv.Project + "/services/" + sv.ID
+// requestResource is the request's resource, name or parent field.
+func requestResource(req any) string {
+	switch r := req.(type) {
+	case interface{ GetResource() string }:
+		return r.GetResource()
+	case interface{ GetName() string }:
+		return r.GetName()
+	case interface{ GetParent() string }:
+		return r.GetParent()
+	}
+	return ""
 }

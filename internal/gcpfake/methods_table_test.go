@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"testing"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -48,9 +49,18 @@ func TestRegistrationTable_NamesRealMethodsConsistently(t *testing.T) {
 			if m.audit != nil && (!m.write || a.place == nil || a.auditShape == nil || m.audit.method == "" || m.audit.gcloud == "") {
 				t.Errorf("%s: an audit entry needs a write, the API's place and shape, and both method names", short)
 			}
-			if got := shortMethod("/" + a.grpcService + "/" + m.name); got != short {
+			if got := shortMethod("/"+a.grpcService+"/"+m.name, exampleRequest(a)); got != short {
 				t.Errorf("shortMethod = %q, want %q", got, short)
 			}
 		}
 	}
+}
+
+// exampleRequest is a request the API serves: one naming a resource it owns, for a gRPC service
+// APIs share.
+func exampleRequest(a *api) any {
+	if a.owns != nil && a.owns("operations/accessPolicies/1/accessLevels/l/create/1") {
+		return &longrunningpb.GetOperationRequest{Name: "operations/accessPolicies/1/accessLevels/l/create/1"}
+	}
+	return &longrunningpb.GetOperationRequest{Name: "projects/p/locations/l/operations/1"}
 }

@@ -25,7 +25,18 @@ type Seed struct {
 	// CustomRoles are role name (projects/{p}/roles/{r}, organizations/{o}/roles/{r}) →
 	// permissions, for projects' grants.
 	CustomRoles map[string][]string `json:"customRoles,omitempty"`
+	// Organizations are seeded only to grant roles on them (an access policy's parent need not
+	// be listed).
+	Organizations []Organization `json:"organizations,omitempty"`
+	// AccessPolicies are Access Context Manager's policies, with their levels.
+	AccessPolicies []AccessPolicy `json:"accessPolicies,omitempty"`
 }
+
+// Organization is a seeded organization: its number and the grants on it.
+type Organization = adminapi.Organization
+
+// AccessPolicy is a seeded access policy with its grants and levels (protojson).
+type AccessPolicy = adminapi.AccessPolicy
 
 // ServiceAccount is a seeded service account and who may impersonate it.
 type ServiceAccount = adminapi.ServiceAccount

@@ -1,6 +1,7 @@
 package gcpfake_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,33 @@ func TestLoadSeed_ExampleSeedStartsAFake(t *testing.T) {
 	svc, ok := s.GetService("projects/no-agent-project/locations/europe-west1/services/app")
 	if !ok || !svc.InvokerIamDisabled {
 		t.Errorf("seeded service = %v", svc)
+	}
+	if ps := s.AccessPolicies(); len(ps) != 2 || len(ps[1].GetScopes()) != 1 {
+		t.Errorf("seeded access policies = %v", ps)
+	}
+	if l, ok := s.AccessLevel("accessPolicies/555555555555/accessLevels/trusted_people"); !ok || len(l.GetBasic().GetConditions()[0].GetRequiredAccessLevels()) != 1 {
+		t.Errorf("seeded access level = %v", l)
+	}
+}
+
+// A seed is held to Google's rules for access policies and levels.
+func TestStart_RejectsAccessPoliciesGoogleWouldNotHave(t *testing.T) {
+	level := func(s string) []json.RawMessage { return []json.RawMessage{json.RawMessage(s)} }
+	for name, p := range map[string]gcpfake.AccessPolicy{
+		"name not a number":    {Name: "accessPolicies/acme", Parent: "organizations/1", Title: "t"},
+		"parent not an org":    {Name: "accessPolicies/1", Parent: "folders/1", Title: "t"},
+		"no title":             {Name: "accessPolicies/1", Parent: "organizations/1"},
+		"two scopes":           {Name: "accessPolicies/1", Parent: "organizations/1", Title: "t", Scopes: []string{"projects/1", "projects/2"}},
+		"level with host bits": {Name: "accessPolicies/1", Parent: "organizations/1", Title: "t", AccessLevels: level(`{"name":"l","title":"l","basic":{"conditions":[{"ipSubnetworks":["10.0.0.1/8"]}]}}`)},
+		"level not protojson":  {Name: "accessPolicies/1", Parent: "organizations/1", Title: "t", AccessLevels: level(`{"name":"l","colour":"red"}`)},
+	} {
+		if _, err := gcpfake.Start(gcpfake.Options{Seed: gcpfake.Seed{AccessPolicies: []gcpfake.AccessPolicy{p}}}); err == nil {
+			t.Errorf("%s: the fake started", name)
+		}
+	}
+	twoOrgPolicies := []gcpfake.AccessPolicy{{Name: "accessPolicies/1", Parent: "organizations/1", Title: "a"}, {Name: "accessPolicies/2", Parent: "organizations/1", Title: "b"}}
+	if _, err := gcpfake.Start(gcpfake.Options{Seed: gcpfake.Seed{AccessPolicies: twoOrgPolicies}}); err == nil {
+		t.Error("an organization got two organization-level policies")
 	}
 }
 

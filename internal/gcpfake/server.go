@@ -1,9 +1,11 @@
 // Package gcpfake is a fake of the Google Cloud APIs runguard's controller
 // calls: Cloud Run Admin v2 Services (with its long-running operations),
 // the IAM and settings surface of the IAP Admin API, Resource Manager v3
-// GetProject, and IAM Credentials GenerateAccessToken. It knows who is
+// GetProject, IAM Credentials GenerateAccessToken, and Access Context
+// Manager v1's access policies and levels (package acm). It knows who is
 // calling (the bearer token of each request) and, when the seed grants
-// roles, checks the caller's permissions on the project; deny rules
+// roles, checks the caller's permissions on the project (or the access
+// policy and its organization); deny rules
 // (Server.DenyPermission) take a permission on a resource away from every
 // caller. It serves the official generated gRPC interfaces on one real
 // gRPC server on loopback, so tests use Google's own Go clients against it,
@@ -17,7 +19,6 @@ package gcpfake
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
 	"cloud.google.com/go/iap/apiv1/iappb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -37,11 +39,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runguard/runguard/internal/gcpfake/access"
+	"github.com/runguard/runguard/internal/gcpfake/acm"
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 	"github.com/runguard/runguard/internal/gcpfake/iamcredentials"
 	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/iap"
-	"github.com/runguard/runguard/internal/gcpfake/policyengine"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 	"github.com/runguard/runguard/internal/gcpfake/resourcemanager"
 	"github.com/runguard/runguard/internal/gcpfake/rest"
@@ -77,9 +79,14 @@ type Options struct {
 	// expireTime says so), so tests see clients refresh tokens — and a revoked token-creator
 	// grant take effect — within seconds instead of an hour. Google issues what is asked.
 	TokenLifetime time.Duration
-	// Quotas refuse Cloud Run and IAP calls above a rate per consumer project and region with
-	// RESOURCE_EXHAUSTED and a RetryInfo, as Google's quotas do; the zero value refuses none.
+	// Quotas refuse Cloud Run and IAP calls above a rate per consumer project and region (Access
+	// Context Manager's per organization) with RESOURCE_EXHAUSTED and a RetryInfo, as Google's
+	// quotas do; the zero value refuses none.
 	Quotas Quotas
+	// ACMDeferOperations answers Access Context Manager's level changes with operations that are
+	// done only on their first GetOperation (Google answers them done); the change itself is made
+	// either way.
+	ACMDeferOperations bool
 }
 
 // Server is a running fake.
@@ -93,81 +100,27 @@ type Server struct {
 	policies *iampolicy.Store // every IAM policy
 	dir      *projects.Directory
 	run      *run.Backend
-	faults   *faultSet
-	quotas   *quotaSet
-	calls    *callLog
-	logger   *slog.Logger
-	audit    *auditEmitter // nil: audit entries are off
-	access   *access.Authority
-	tokens   *access.Tokens
-	stopped  sync.Once
-}
-
-func directoryProject(p Project) (projects.Project, error) {
-	agentDelay, err := parseAgentDelay(p)
-	if err != nil {
-		return projects.Project{}, err
-	}
-	return projects.Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent,
-		IAPServiceAgentReadyAt: time.Now().Add(agentDelay), Principals: p.Principals}, nil
+	acm      *acm.Backend
+	// organizations are the seeded organizations and the parents of access policies, by name.
+	organizations map[string]bool
+	faults        *faultSet
+	quotas        *quotaSet
+	calls         *callLog
+	logger        *slog.Logger
+	audit         *auditEmitter // nil: audit entries are off
+	access        *access.Authority
+	tokens        *access.Tokens
+	stopped       sync.Once
 }
 
 // Start builds the seeded world and serves it.
 func Start(opts Options) (*Server, error) {
-	var ps []projects.Project
-	for _, p := range opts.Seed.Projects {
-		dp, err := directoryProject(p)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, dp)
-	}
-	dir, err := projects.NewDirectory(ps)
-	if err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
-	}
-	authority, err := newAuthority(opts.Seed, dir)
-	if err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	quotas, err := newQuotaSet(opts.Quotas, dir)
+	s, err := newWorld(opts)
 	if err != nil {
 		return nil, err
 	}
-	st := store.New()
-	// A seeded service account exists for IAM like a project's principals.
-	engine := &policyengine.Engine{PrincipalExists: func(m string) bool {
-		email, isSA := strings.CutPrefix(m, "serviceAccount:")
-		return dir.PrincipalExists(m) || isSA && authority.ServiceAccountExists(email)
-	}}
-	// One IAM policy store serves every kind of resource with a policy.
-	policies := &iampolicy.Store{Store: st, Engine: engine}
-	policies.Register(run.PolicyKind(dir))
-	policies.Register(iap.PolicyKind(dir))
-	s := &Server{
-		store:    st,
-		policies: policies,
-		dir:      dir,
-		run:      &run.Backend{Store: st, Directory: dir, Policies: policies, ReconcileDelay: opts.ReconcileDelay},
-		faults:   newFaultSet(opts.FaultSeed),
-		quotas:   quotas,
-		calls:    &callLog{counts: map[string]int{}},
-		logger:   logger,
-		access:   authority,
-		tokens:   &access.Tokens{Store: st},
-	}
-	// The seeded world exists before anyone watches it: no audit entries.
-	for _, svc := range opts.Seed.Services {
-		if err := s.AddService(svc); err != nil {
-			return nil, fmt.Errorf("seed: %w", err)
-		}
-	}
 	if opts.Audit.enabled() {
-		if s.audit, err = newAuditEmitter(opts.Audit, logger); err != nil {
+		if s.audit, err = newAuditEmitter(opts.Audit, s.logger); err != nil {
 			return nil, err
 		}
 	}
@@ -182,12 +135,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.lis = lis
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(rest.NoteHandled, s.intercept))
-	s.rm = &resourcemanager.Server{Directory: dir}
-	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
-	longrunningpb.RegisterOperationsServer(s.grpc, &run.Operations{B: s.run})
-	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: st, Directory: dir, Policies: policies, AcceptProjectID: opts.IAPAcceptProjectID})
-	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
-	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: authority, Tokens: s.tokens, LifetimeCap: opts.TokenLifetime})
+	s.register(opts)
 	if opts.HTTPAddr != "" {
 		if err := s.startREST(opts.HTTPAddr); err != nil {
 			_ = lis.Close()
@@ -197,6 +145,21 @@ func Start(opts Options) (*Server, error) {
 	}
 	go func() { _ = s.grpc.Serve(lis) }()
 	return s, nil
+}
+
+// register serves every API on the gRPC server. Cloud Run and Access Context Manager share
+// google.longrunning.Operations: one router hands each call to the API whose operation it names.
+func (s *Server) register(opts Options) {
+	s.rm = &resourcemanager.Server{Directory: s.dir}
+	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
+	longrunningpb.RegisterOperationsServer(s.grpc, &operationsRouter{byPrefix: map[string]longrunningpb.OperationsServer{
+		"operations":    &run.Operations{B: s.run},
+		"acmoperations": &acm.Operations{B: s.acm},
+	}})
+	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: s.store, Directory: s.dir, Policies: s.policies, AcceptProjectID: opts.IAPAcceptProjectID})
+	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
+	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: s.access, Tokens: s.tokens, LifetimeCap: opts.TokenLifetime})
+	accesscontextmanagerpb.RegisterAccessContextManagerServer(s.grpc, &acm.Server{B: s.acm})
 }
 
 // startREST serves the REST surface (package rest) on addr.
@@ -289,7 +252,7 @@ func (s *Server) Stop() {
 // delayed and failed.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	method := shortMethod(info.FullMethod)
+	method := shortMethod(info.FullMethod, req)
 	resource := resourceOf(method, req)
 	// Google's front end refuses a call it cannot authenticate or authorize, or that is above
 	// the consumer's quota, before any backend sees it, so such a call meets no fault rule (and
@@ -370,148 +333,4 @@ func (s *Server) injected(r *FaultRule, method string) error {
 		endpoint = api + ".googleapis.com"
 	}
 	return apierr.Injected(r.Code, r.Message, endpoint, r.RetryDelay)
-}
-
-// shortMethod turns /google.cloud.run.v2.Services/GetService into
-// run.GetService, by the prefix its API registered (methods.go).
-func shortMethod(full string) string {
-	svc, m, ok := strings.Cut(strings.TrimPrefix(full, "/"), "/")
-	if !ok {
-		return full
-	}
-	if a, ok := registry.byService[svc]; ok {
-		return a.prefix + "." + m
-	}
-	return full
-}
-
-// isWrite: the method's entry says it changes state.
-func isWrite(method string) bool {
-	reg, ok := lookupMethod(method)
-	return ok && reg.method.write
-}
-
-// resourceOf names the resource a request addresses, as the caller wrote it: where the
-// method's entry in the registration table says, else the request's resource, name or parent.
-func resourceOf(method string, req any) string {
-	if reg, ok := lookupMethod(method); ok && reg.method.resource != nil {
-		return reg.method.resource(req)
-	}
-	switch r := req.(type) {
-	case interface{ GetResource() string }:
-		return r.GetResource()
-	case interface{ GetName() string }:
-		return r.GetName()
-	case interface{ GetParent() string }:
-		return r.GetParent()
-	}
-	return ""
-}
-
-// Call is one entry of the call log.
-type Call struct {
-	Method   string // short name, e.g. "run.UpdateService"
-	Resource string // as the caller wrote it
-	Code     codes.Code
-	Time     time.Time // when the call arrived
-	Write    bool      // Create/Update/Delete/SetIamPolicy
-	Injected bool      // a fault rule decided the outcome
-	// Throttled: the quota mode refused the call (RESOURCE_EXHAUSTED).
-	Throttled bool
-	Duration  time.Duration
-	// Caller is who made the call, in member form ("serviceAccount:a@p.iam.gserviceaccount.com"):
-	// the principal of its bearer token, else the seed's default caller; "" with access control
-	// off and no token.
-	Caller string
-}
-
-type callLog struct {
-	mu     sync.Mutex
-	calls  []Call
-	counts map[string]int
-}
-
-func (l *callLog) add(c Call) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls = append(l.calls, c)
-	l.counts[c.Method]++
-}
-
-// Calls returns the log in the order calls completed.
-func (s *Server) Calls() []Call {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	return append([]Call(nil), s.calls.calls...)
-}
-
-// CallCounts counts calls by short method name.
-func (s *Server) CallCounts() map[string]int {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	out := make(map[string]int, len(s.calls.counts))
-	for k, v := range s.calls.counts {
-		out[k] = v
-	}
-	return out
-}
-
-// CallCountsWithCode counts by short method name the calls that ended with code c.
-func (s *Server) CallCountsWithCode(c codes.Code) map[string]int {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	out := map[string]int{}
-	for _, call := range s.calls.calls {
-		if call.Code == c {
-			out[call.Method]++
-		}
-	}
-	return out
-}
-
-// ResetCalls empties the log.
-func (s *Server) ResetCalls() {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	s.calls.calls = nil
-	s.calls.counts = map[string]int{}
-}
-
-// AddFault installs a rule and returns its id.
-func (s *Server) AddFault(r FaultRule) (id int) { return s.faults.add(r) }
-
-// RemoveFault removes one rule.
-func (s *Server) RemoveFault(id int) bool { return s.faults.remove(id) }
-
-// ClearFaults removes every rule.
-func (s *Server) ClearFaults() { s.faults.clear() }
-
-// parseAgentDelay reads a seeded project's IAPServiceAgentDelay.
-func parseAgentDelay(p Project) (time.Duration, error) {
-	if p.IAPServiceAgentDelay == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(p.IAPServiceAgentDelay)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("project %s: iapServiceAgentDelay %q is not a non-negative duration", p.ID, p.IAPServiceAgentDelay)
-	}
-	return d, nil
-}
-
-// newAuthority builds who-may-do-what from the seed.
-func newAuthority(seed Seed, dir *projects.Directory) (*access.Authority, error) {
-	cfg := access.Config{DefaultCaller: seed.DefaultCaller, CustomRoles: seed.CustomRoles}
-	for _, sa := range seed.ServiceAccounts {
-		cfg.ServiceAccounts = append(cfg.ServiceAccounts, access.ServiceAccount{Email: sa.Email, TokenCreators: sa.TokenCreators})
-	}
-	for _, p := range seed.Projects {
-		if len(p.Grants) == 0 {
-			continue
-		}
-		if cfg.Grants == nil {
-			cfg.Grants = map[string]map[string][]string{}
-		}
-		cfg.Grants[p.ID] = p.Grants
-	}
-	return access.New(cfg, func(id string) bool { _, ok := dir.Lookup(id); return ok })
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 
@@ -29,7 +28,8 @@ type Config struct {
 	DefaultCaller string
 	// ServiceAccounts may be impersonated through GenerateAccessToken.
 	ServiceAccounts []ServiceAccount
-	// Grants is project ID → member → roles or permissions.
+	// Grants is where a grant is made → member → roles or permissions. Where is a project ID,
+	// or the name of another resource IAM grants on: organizations/{number}, accessPolicies/{number}.
 	Grants map[string]map[string][]string
 	// CustomRoles is role name (projects/{p}/roles/{r} or organizations/{o}/roles/{r}) →
 	// permissions.
@@ -51,7 +51,7 @@ type Authority struct {
 
 	mu       sync.RWMutex
 	accounts map[string]map[string]bool            // email → token creators
-	grants   map[string]map[string]map[string]bool // project ID → member → role or permission
+	grants   map[string]map[string]map[string]bool // project ID or resource → member → role or permission
 	denials  map[string]map[string]bool            // resource → permissions denied to every principal
 }
 
@@ -61,8 +61,9 @@ var (
 	saEmailRE    = regexp.MustCompile(`^[a-z0-9-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$`)
 )
 
-// New validates cfg. projectExists says which project IDs are seeded.
-func New(cfg Config, projectExists func(id string) bool) (*Authority, error) {
+// New validates cfg. exists says which project IDs and resources (Config.Grants' keys) are
+// seeded.
+func New(cfg Config, exists func(projectOrResource string) bool) (*Authority, error) {
 	a := &Authority{customRoles: map[string][]string{}, accounts: map[string]map[string]bool{}, grants: map[string]map[string]map[string]bool{},
 		denials: map[string]map[string]bool{}}
 	for name, perms := range cfg.CustomRoles {
@@ -99,8 +100,8 @@ func New(cfg Config, projectExists func(id string) bool) (*Authority, error) {
 		}
 	}
 	for project, byMember := range cfg.Grants {
-		if !projectExists(project) {
-			return nil, fmt.Errorf("grants on project %q, which is not seeded", project)
+		if !exists(project) {
+			return nil, fmt.Errorf("grants on %q, which is not seeded", project)
 		}
 		for member, entries := range byMember {
 			for _, e := range entries {
@@ -122,7 +123,7 @@ func (a *Authority) Enforced() bool { return a.enforced }
 func (a *Authority) DefaultCaller() string { return a.defaultCaller }
 
 // Permitted reports whether member may use permission on resource, which belongs to the project
-// (by ID). As IAM does, it asks the deny rules first — a denied permission cannot be used
+// (by ID; or the resource IAM grants on, such as an access policy or its organization). As IAM does, it asks the deny rules first — a denied permission cannot be used
 // whatever is granted, and with access control off too — then the grants.
 func (a *Authority) Permitted(member, project, resource, permission string) bool {
 	a.mu.RLock()
@@ -230,7 +231,7 @@ func (a *Authority) Revoke(project, member, roleOrPermission string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.grants[project][m][roleOrPermission] {
-		return fmt.Errorf("%s holds no %s on project %s: %w", m, roleOrPermission, project, ErrNotFound)
+		return fmt.Errorf("%s holds no %s on %s: %w", m, roleOrPermission, project, ErrNotFound)
 	}
 	delete(a.grants[project][m], roleOrPermission)
 	return nil
@@ -265,49 +266,6 @@ func (a *Authority) RemoveTokenCreator(email, member string) error {
 	}
 	delete(a.accounts[email], m)
 	return nil
-}
-
-// Snapshot is the current state, sorted, for inspection.
-type Snapshot struct {
-	Enforced        bool
-	DefaultCaller   string
-	ServiceAccounts []ServiceAccount
-	Grants          map[string]map[string][]string
-	// Denials is resource → the permissions its deny rules take away.
-	Denials map[string][]string
-}
-
-// Snapshot returns the current state.
-func (a *Authority) Snapshot() Snapshot {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	s := Snapshot{Enforced: a.enforced, DefaultCaller: a.defaultCaller, Grants: map[string]map[string][]string{}, Denials: map[string][]string{}}
-	for email, creators := range a.accounts {
-		s.ServiceAccounts = append(s.ServiceAccounts, ServiceAccount{Email: email, TokenCreators: sortedKeys(creators)})
-	}
-	sort.Slice(s.ServiceAccounts, func(i, j int) bool { return s.ServiceAccounts[i].Email < s.ServiceAccounts[j].Email })
-	for project, byMember := range a.grants {
-		for member, entries := range byMember {
-			if len(entries) == 0 {
-				continue
-			}
-			if s.Grants[project] == nil {
-				s.Grants[project] = map[string][]string{}
-			}
-			s.Grants[project][member] = sortedKeys(entries)
-		}
-	}
-	for resource, permissions := range a.denials {
-		if len(permissions) > 0 {
-			s.Denials[resource] = sortedKeys(permissions)
-		}
-	}
-	return s
-}
-
-// GrantsOn returns the project's grants, member → sorted roles and permissions.
-func (a *Authority) GrantsOn(project string) map[string][]string {
-	return a.Snapshot().Grants[project]
 }
 
 func (a *Authority) grant(project, member, entry string) error {
@@ -386,17 +344,6 @@ func CallerFrom(ctx context.Context) string {
 	m, _ := ctx.Value(callerKey{}).(string)
 	return m
 }
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sortStrings(out)
-	return out
-}
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // messageOf is a status error's message without the "rpc error: code = …" prefix.
 func messageOf(err error) string { return status.Convert(err).Message() }

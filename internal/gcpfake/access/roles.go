@@ -13,7 +13,14 @@ package access
 //   - roles/iam.serviceAccountTokenCreator: iam.serviceAccounts.getAccessToken (the permission
 //     GenerateAccessToken is denied for, google-github-actions/auth#340).
 //   - roles/browser: resourcemanager.projects.get (Resource Manager roles).
+//   - roles/accesscontextmanager.*: Access Context Manager roles and permissions
+//     (docs.cloud.google.com/iam/docs/roles-permissions/accesscontextmanager) — policyAdmin
+//     ("Full access to policies, access levels, …") and policyEditor hold accessLevels.* and
+//     policies.get/list; policyReader holds the get and list permissions only.
 var predefinedRoles = map[string][]string{
+	"roles/accesscontextmanager.policyAdmin":  acmEditor,
+	"roles/accesscontextmanager.policyEditor": acmEditor,
+	"roles/accesscontextmanager.policyReader": acmReader,
 	"roles/run.admin": {
 		"run.services.create", "run.services.delete", "run.services.get", "run.services.list", "run.services.update",
 		"run.services.getIamPolicy", "run.services.setIamPolicy",
@@ -47,6 +54,17 @@ var predefinedRoles = map[string][]string{
 	"roles/iam.serviceAccountTokenCreator": {"iam.serviceAccounts.getAccessToken"},
 	"roles/browser":                        {"resourcemanager.projects.get"},
 }
+
+var (
+	acmReader = []string{
+		"accesscontextmanager.accessLevels.get", "accesscontextmanager.accessLevels.list",
+		"accesscontextmanager.policies.get", "accesscontextmanager.policies.list",
+	}
+	acmEditor = append([]string{
+		"accesscontextmanager.accessLevels.create", "accesscontextmanager.accessLevels.update",
+		"accesscontextmanager.accessLevels.delete",
+	}, acmReader...)
+)
 
 // PredefinedRoles names the predefined roles a seed may grant, sorted.
 func PredefinedRoles() []string {

@@ -43,7 +43,9 @@ const (
 	AccessPath = "/access"
 	// GrantsPath/{project}/{member}/{role or permission} (see GrantPath) grants a role or a
 	// permission on a project by PUT and revokes it by DELETE; both answer 204, 409 when access
-	// control is off, DELETE 404 when it was not granted.
+	// control is off, DELETE 404 when it was not granted. In place of the project, an
+	// organization (organizations/{number}) or an access policy (accessPolicies/{number}),
+	// path-escaped, takes a grant on it.
 	GrantsPath = "/grants"
 	// ServiceAccountsPath/{email}/tokenCreators/{member} (see TokenCreatorPath) makes member a
 	// token creator of the seeded service account by PUT and revokes that by DELETE. Tokens
@@ -71,7 +73,8 @@ type Access struct {
 	// DefaultCaller is who a request without a bearer token is.
 	DefaultCaller   string           `json:"defaultCaller,omitempty"`
 	ServiceAccounts []ServiceAccount `json:"serviceAccounts"`
-	// Grants is project ID → member → roles and permissions.
+	// Grants is project ID, or organizations/{number} or accessPolicies/{number} → member →
+	// roles and permissions.
 	Grants map[string]map[string][]string `json:"grants"`
 	// Denials are the deny rules: resource → the permissions no principal may use on it, whatever
 	// it is granted, with access control on or off. A service is named with its project ID, an
@@ -96,6 +99,8 @@ type Error struct {
 type State struct {
 	Projects []Project      `json:"projects"`
 	Services []ServiceState `json:"services"`
+	// AccessPolicies are Access Context Manager's policies, each with its levels.
+	AccessPolicies []AccessPolicyState `json:"accessPolicies"`
 }
 
 // Project is a Google Cloud project of the fake's world, as seeded and as GET StatePath lists it.
@@ -230,12 +235,16 @@ type FaultRule struct {
 // Google's Cloud Run Admin API counts its own: every (API, project, region) has its own bucket
 // for reads and one for writes. 0 turns a quota off. Writes are Create, Update, Delete,
 // SetIamPolicy and UpdateIapSettings; reads are every other call of the API (Cloud Run's
-// operations count as Cloud Run reads). Resource Manager and IAM Credentials have none.
+// operations count as Cloud Run reads). Resource Manager and IAM Credentials have none. Access
+// Context Manager counts per organization, as Google does (its writes are the level changes;
+// its operations count as its reads).
 type Quotas struct {
 	RunWritesPerMinute int `json:"runWritesPerMinute,omitempty"`
 	RunReadsPerMinute  int `json:"runReadsPerMinute,omitempty"`
 	IAPWritesPerMinute int `json:"iapWritesPerMinute,omitempty"`
 	IAPReadsPerMinute  int `json:"iapReadsPerMinute,omitempty"`
+	ACMWritesPerMinute int `json:"acmWritesPerMinute,omitempty"`
+	ACMReadsPerMinute  int `json:"acmReadsPerMinute,omitempty"`
 }
 
 // FaultAdded is the answer to POST FaultsPath.

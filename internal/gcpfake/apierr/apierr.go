@@ -140,21 +140,27 @@ type Quota struct {
 	Unit        string // "1/min/{project}/{region}"
 	PerMinute   int
 	Location    string // the region the quota is counted in
+	// Organization: the quota is counted per organization, not per project.
+	Organization bool
 }
 
 // QuotaExceeded is Google's answer to a call above a rate quota of the consumer project:
 // RESOURCE_EXHAUSTED in the words of Google's quota system, an ErrorInfo RATE_LIMIT_EXCEEDED
 // naming the quota, a Help link, and a RetryInfo saying when a call would be admitted.
-func QuotaExceeded(q Quota, projectNumber int64, retryDelay time.Duration) error {
-	msg := fmt.Sprintf("Quota exceeded for quota metric '%s' and limit '%s' of service '%s' for consumer 'project_number:%d'.",
-		q.MetricTitle, q.LimitTitle, q.Service, projectNumber)
+func QuotaExceeded(q Quota, consumerNumber int64, retryDelay time.Duration) error {
+	kind, collection := "project_number", "projects"
+	if q.Organization {
+		kind, collection = "organization_number", "organizations"
+	}
+	msg := fmt.Sprintf("Quota exceeded for quota metric '%s' and limit '%s' of service '%s' for consumer '%s:%d'.",
+		q.MetricTitle, q.LimitTitle, q.Service, kind, consumerNumber)
 	return New(codes.ResourceExhausted, msg,
 		&errdetails.ErrorInfo{
 			Reason: "RATE_LIMIT_EXCEEDED",
 			Domain: "googleapis.com",
 			Metadata: map[string]string{
 				"service":           q.Service,
-				"consumer":          fmt.Sprintf("projects/%d", projectNumber),
+				"consumer":          fmt.Sprintf("%s/%d", collection, consumerNumber),
 				"quota_metric":      q.Metric,
 				"quota_limit":       q.Limit,
 				"quota_limit_value": fmt.Sprint(q.PerMinute),

@@ -31,6 +31,12 @@ const (
 	// KindAccessToken holds an issued access token's principal and expiry (a structpb.Struct),
 	// keyed by the token.
 	KindAccessToken = "iamcredentials.googleapis.com/AccessToken"
+	// KindAccessPolicy holds an Access Context Manager AccessPolicy, KindAccessLevel an
+	// AccessLevel, KindACMOperation a level change's longrunningpb.Operation, each keyed by its
+	// full name (accessPolicies/{n}, accessPolicies/{n}/accessLevels/{l}, operations/…).
+	KindAccessPolicy = "accesscontextmanager.googleapis.com/AccessPolicy"
+	KindAccessLevel  = "accesscontextmanager.googleapis.com/AccessLevel"
+	KindACMOperation = "accesscontextmanager.googleapis.com/Operation"
 )
 
 type key struct{ kind, name string }
