@@ -1,7 +1,8 @@
 // Package gcp is runguard's one edge to Google Cloud, through the official Go clients: Cloud Run
-// Admin v2 (run.go), IAP Admin v1 (iap.go), Resource Manager v3 (projects.go), IAM Credentials
-// for impersonating a namespace's service account (identity.go) and Pub/Sub for the audit-log
-// subscription (auditsub.go), each touched in one file. Around the calls it owns IAM's
+// Admin v2 (run.go), IAP Admin v1 (iap.go), Resource Manager v3 (projects.go), Access Context
+// Manager v1 (accesslevels.go), IAM Credentials for impersonating a namespace's service account
+// (identity.go) and Pub/Sub for the audit-log subscription (auditsub.go), each touched in one
+// file. Around the calls it owns IAM's
 // read-modify-write (policy.go), client-side pacing per project and region (pacing.go), the
 // refusal of writes in Observe mode (observeonly.go), error classification (errors.go) and call
 // counting (metrics.go). It depends on no CRD type: callers name resources with Service.
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	accesscontextmanager "cloud.google.com/go/accesscontextmanager/apiv1"
 	iap "cloud.google.com/go/iap/apiv1"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	run "cloud.google.com/go/run/apiv2"
@@ -31,6 +33,7 @@ type Config struct {
 	RunEndpoint             string
 	IAPEndpoint             string
 	ResourceManagerEndpoint string
+	ACMEndpoint             string // Access Context Manager
 	// IAMCredentialsEndpoint overrides where namespace identities' tokens are minted (host:port,
 	// loopback only: the fake's REST surface).
 	IAMCredentialsEndpoint string
@@ -48,6 +51,15 @@ type Clients struct {
 	run      *run.ServicesClient
 	iap      *iap.IdentityAwareProxyAdminClient
 	projects *resourcemanager.ProjectsClient
+
+	// The Access Context Manager client is runguard's own identity's only (accesslevels.go), and
+	// dialled at its first use: a configuration that never touches access levels needs no
+	// credentials for it. acmOpts are checked by New; acmOwn is false on clients acting as a
+	// namespace's identity, which have none.
+	acmMu   sync.Mutex
+	acm     *accesscontextmanager.Client
+	acmOpts []option.ClientOption
+	acmOwn  bool
 
 	numbersMu sync.RWMutex
 	numbers   map[string]int64
@@ -67,7 +79,35 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	if err := cfg.Rates.Validate(); err != nil {
 		return nil, err
 	}
-	return newClients(ctx, cfg, nil, newPacer(cfg.Rates))
+	acmOpts, err := endpointOptions(cfg.ACMEndpoint, cfg.Options, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Access Context Manager endpoint: %w", err)
+	}
+	c, err := newClients(ctx, cfg, nil, newPacer(cfg.Rates))
+	if err != nil {
+		return nil, err
+	}
+	c.acmOpts, c.acmOwn = acmOpts, true
+	return c, nil
+}
+
+// accessContextManager is the Access Context Manager client, dialled on first use.
+func (c *Clients) accessContextManager(ctx context.Context) (*accesscontextmanager.Client, error) {
+	c.acmMu.Lock()
+	defer c.acmMu.Unlock()
+	if c.acm != nil {
+		return c.acm, nil
+	}
+	if !c.acmOwn {
+		return nil, errNoAccessContextManager
+	}
+	// The client outlives this call: its context must not be cancelled with it.
+	acm, err := accesscontextmanager.NewClient(context.WithoutCancel(ctx), c.acmOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("create Access Context Manager client: %w", err)
+	}
+	c.acm = acm
+	return acm, nil
 }
 
 // newClients dials the three APIs; tokens, when set, are the credentials of every call.
@@ -122,6 +162,12 @@ func (c *Clients) Close() {
 	if c.projects != nil {
 		_ = c.projects.Close()
 	}
+	c.acmMu.Lock()
+	if c.acm != nil {
+		_ = c.acm.Close()
+		c.acm = nil
+	}
+	c.acmMu.Unlock()
 }
 
 // endpointOptions turns an endpoint override and the credentials into client options.

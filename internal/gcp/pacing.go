@@ -22,14 +22,20 @@ import (
 type Rates struct {
 	RunReadsPerMinute, RunWritesPerMinute float64
 	IAPReadsPerMinute, IAPWritesPerMinute float64
+	// ACMReadsPerMinute and ACMWritesPerMinute limit Access Context Manager calls per access
+	// policy (Google counts them per organization).
+	ACMReadsPerMinute, ACMWritesPerMinute float64
 }
 
 // DefaultRates are just below Google's documented Cloud Run Admin API defaults (60 writes and,
 // in the older published form, 1,000 reads per 100 s — 600 a minute — per project and region;
 // docs/benchmarks.md). IAP's quotas are not published, so IAP calls are not limited by default;
-// a RESOURCE_EXHAUSTED from IAP is honoured through its RetryInfo like any other.
+// a RESOURCE_EXHAUSTED from IAP is honoured through its RetryInfo like any other. Access
+// Context Manager's are just below its documented 500 reads and 50 writes a minute per
+// organization (cloud.google.com/access-context-manager/quotas); runguard paces per access
+// policy, and IAP uses the levels of one policy per organization, the organization-level one.
 func DefaultRates() Rates {
-	return Rates{RunReadsPerMinute: 550, RunWritesPerMinute: 55}
+	return Rates{RunReadsPerMinute: 550, RunWritesPerMinute: 55, ACMReadsPerMinute: 450, ACMWritesPerMinute: 45}
 }
 
 // Validate names the first nonsensical rate: the one place the rates' bounds live.
@@ -38,7 +44,8 @@ func (r Rates) Validate() error {
 		field string
 		value float64
 	}{{"RunReadsPerMinute", r.RunReadsPerMinute}, {"RunWritesPerMinute", r.RunWritesPerMinute},
-		{"IAPReadsPerMinute", r.IAPReadsPerMinute}, {"IAPWritesPerMinute", r.IAPWritesPerMinute}} {
+		{"IAPReadsPerMinute", r.IAPReadsPerMinute}, {"IAPWritesPerMinute", r.IAPWritesPerMinute},
+		{"ACMReadsPerMinute", r.ACMReadsPerMinute}, {"ACMWritesPerMinute", r.ACMWritesPerMinute}} {
 		if rate.value < 0 || math.IsNaN(rate.value) || math.IsInf(rate.value, 0) {
 			return &invalid.Option{Field: rate.field, Value: rate.value, Want: "0 (no limit) or a positive number of calls per minute"}
 		}
@@ -52,6 +59,10 @@ func (r Rates) perMinute(api string, write bool) float64 {
 		return r.RunWritesPerMinute
 	case api == "run":
 		return r.RunReadsPerMinute
+	case api == "acm" && write:
+		return r.ACMWritesPerMinute
+	case api == "acm":
+		return r.ACMReadsPerMinute
 	case write:
 		return r.IAPWritesPerMinute
 	}

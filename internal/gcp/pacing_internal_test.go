@@ -94,3 +94,18 @@ func TestPacer_FarTurnIsHandedBack(t *testing.T) {
 		t.Errorf("another region waits for this one: %v", err)
 	}
 }
+
+// Access Context Manager is paced per access policy, the policy of a level's name.
+func TestPacer_AccessContextManagerPerPolicy(t *testing.T) {
+	p := newPacer(DefaultRates())
+	level, _ := p.limiter("acm", true, policyOf("accessPolicies/1/accessLevels/a"))
+	sibling, _ := p.limiter("acm", true, policyOf("accessPolicies/1/accessLevels/b"))
+	policy, _ := p.limiter("acm", true, policyOf("accessPolicies/1"))
+	other, _ := p.limiter("acm", true, policyOf("accessPolicies/2/accessLevels/a"))
+	if level == nil || level != sibling || level != policy || level == other {
+		t.Fatalf("buckets: %p %p %p %p", level, sibling, policy, other)
+	}
+	if got := float64(level.Limit()) * 60; got != 45 {
+		t.Errorf("default ACM write rate %g/min, want 45 (below Google's 50 per organization)", got)
+	}
+}
