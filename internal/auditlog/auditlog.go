@@ -1,5 +1,6 @@
 // Package auditlog reads the Cloud Audit Logs entries a Cloud Logging sink publishes to Pub/Sub
-// and says which Cloud Run service or IAP resource each one touched. It trusts nothing in an
+// and says which Cloud Run service or IAP resource each one touched, or which Access Context
+// Manager access level. It trusts nothing in an
 // entry beyond "this resource may have changed": runguard re-reads Google before it decides.
 // Pure functions over bytes; no network.
 package auditlog
@@ -19,7 +20,8 @@ const activityLog = "cloudaudit.googleapis.com%2Factivity"
 // dataAccessLog is the suffix of a Data Access audit log name.
 const dataAccessLog = "cloudaudit.googleapis.com%2Fdata_access"
 
-// Entry is the part of a LogEntry runguard reads.
+// Entry is the part of a LogEntry runguard reads. Target is the Cloud Run service the entry
+// touched; it is zero for an access level's entry (AccessLevelName names the level).
 type Entry struct {
 	Timestamp    time.Time
 	ServiceName  string
@@ -65,7 +67,21 @@ var methods = map[string]bool{
 	"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy": true,
 	// Logged as Admin Activity by mistake for a while in 2024 (docs/drift-events.md).
 	"google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings": true,
+	// Access levels (accessLevelMethods).
+	methodCreateAccessLevel: true,
+	methodUpdateAccessLevel: true,
+	methodDeleteAccessLevel: true,
 }
+
+// Access Context Manager's level writes: ADMIN_WRITE, logged under the level's full name in the
+// organization's Admin Activity log (its audit logging page, docs/google-apis-acm.md).
+const (
+	methodCreateAccessLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.CreateAccessLevel"
+	methodUpdateAccessLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.UpdateAccessLevel"
+	methodDeleteAccessLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.DeleteAccessLevel"
+)
+
+var accessLevelMethods = map[string]bool{methodCreateAccessLevel: true, methodUpdateAccessLevel: true, methodDeleteAccessLevel: true}
 
 // dataAccessMethods are the methods Google logs as Data Access (off by default), which a sink
 // carries only when the project turned those logs on: IAP settings writes are DATA_WRITE.
@@ -75,7 +91,8 @@ var dataAccessMethods = map[string]bool{
 
 // Parse reads one message. It returns ErrMalformed for anything that is not an Admin Activity
 // audit entry with a resource, and ErrIrrelevant for a method or resource runguard does not
-// manage; the entry is filled in as far as it was read either way, for counting.
+// manage; the entry is filled in as far as it was read either way, for counting. An access
+// level's entry parses with a zero Target: AccessLevelName says which level it touched.
 func Parse(data []byte) (Entry, error) {
 	var le logEntry
 	if err := json.Unmarshal(data, &le); err != nil {
@@ -90,6 +107,12 @@ func Parse(data []byte) (Entry, error) {
 	}
 	if dataAccess && !dataAccessMethods[p.MethodName] || !dataAccess && !methods[p.MethodName] {
 		return e, ErrIrrelevant
+	}
+	if accessLevelMethods[p.MethodName] {
+		if _, ok := AccessLevelName(e); !ok {
+			return e, ErrIrrelevant
+		}
+		return e, nil
 	}
 	t, ok := ParseResource(p.ResourceName)
 	if !ok {
@@ -152,3 +175,19 @@ func (t Target) Designates(project, location, service string, number int64) bool
 
 // Relevant reports whether runguard reacts to method.
 func Relevant(method string) bool { return methods[method] }
+
+// AccessLevelName is the full name of the access level an entry of a level write names
+// (accessPolicies/{number}/accessLevels/{short name}); false for any other entry.
+func AccessLevelName(e Entry) (string, bool) {
+	if !accessLevelMethods[e.MethodName] {
+		return "", false
+	}
+	parts := strings.Split(e.ResourceName, "/")
+	if len(parts) != 4 || parts[0] != "accessPolicies" || parts[2] != "accessLevels" || parts[3] == "" {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(parts[1], 10, 64); err != nil {
+		return "", false
+	}
+	return e.ResourceName, true
+}

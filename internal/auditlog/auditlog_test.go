@@ -111,10 +111,63 @@ func TestParse_RejectsWhatIsNotAnAdminActivityChange(t *testing.T) {
 func FuzzParse_NeverPanics(f *testing.F) {
 	f.Add(entryJSON(activity, "google.cloud.run.v2.Services.UpdateService", "projects/p/locations/l/services/s"))
 	f.Add([]byte(`{"protoPayload":{"resourceName":"namespaces//services/"}}`))
+	f.Add(entryJSON(orgActivity, "google.identity.accesscontextmanager.v1.AccessContextManager.UpdateAccessLevel", "accessPolicies/1/accessLevels/l"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := Parse(data)
-		if err == nil && (e.Target.Project == "" || e.Target.Service == "") {
+		_, isLevel := AccessLevelName(e)
+		if err == nil && (e.Target.Project == "" || e.Target.Service == "") && !isLevel {
 			t.Errorf("accepted an entry without a target: %+v", e)
 		}
 	})
+}
+
+const orgActivity = "organizations/999999999999/logs/cloudaudit.googleapis.com%2Factivity"
+
+// An access level's create, update or delete, logged in its organization's Admin Activity log,
+// names the level; it designates no Cloud Run service.
+func TestParse_AccessLevelWritesNameTheLevel(t *testing.T) {
+	const level = "accessPolicies/111111111111/accessLevels/corp_network"
+	for _, method := range []string{
+		"google.identity.accesscontextmanager.v1.AccessContextManager.CreateAccessLevel",
+		"google.identity.accesscontextmanager.v1.AccessContextManager.UpdateAccessLevel",
+		"google.identity.accesscontextmanager.v1.AccessContextManager.DeleteAccessLevel",
+	} {
+		e, err := Parse(entryJSON(orgActivity, method, level))
+		if err != nil {
+			t.Errorf("Parse(%s) = %v", method, err)
+			continue
+		}
+		if name, ok := AccessLevelName(e); !ok || name != level {
+			t.Errorf("%s: AccessLevelName = %q, %v", method, name, ok)
+		}
+		if e.Target != (Target{}) || designatesWeb(e.Target) {
+			t.Errorf("%s: target %+v, want none", method, e.Target)
+		}
+		if !Relevant(method) {
+			t.Errorf("Relevant(%s) = false", method)
+		}
+	}
+}
+
+func TestAccessLevelName_OnlyForTheLevelOfALevelWrite(t *testing.T) {
+	const update = "google.identity.accesscontextmanager.v1.AccessContextManager.UpdateAccessLevel"
+	for _, tc := range []struct {
+		name, method, resource string
+		parses                 error
+	}{
+		{"a read of a level", "google.identity.accesscontextmanager.v1.AccessContextManager.GetAccessLevel", "accessPolicies/1/accessLevels/l", ErrIrrelevant},
+		{"a perimeter's write", "google.identity.accesscontextmanager.v1.AccessContextManager.UpdateServicePerimeter", "accessPolicies/1/servicePerimeters/p", ErrIrrelevant},
+		{"a policy that is not a number", update, "accessPolicies/acme/accessLevels/l", ErrIrrelevant},
+		{"no short name", update, "accessPolicies/1/accessLevels/", ErrIrrelevant},
+		{"a perimeter under a level's method", update, "accessPolicies/1/servicePerimeters/p", ErrIrrelevant},
+		{"a Cloud Run method naming a level", "google.cloud.run.v2.Services.UpdateService", "accessPolicies/1/accessLevels/l", ErrIrrelevant},
+	} {
+		_, err := Parse(entryJSON(orgActivity, tc.method, tc.resource))
+		if !errors.Is(err, tc.parses) {
+			t.Errorf("%s: Parse = %v, want %v", tc.name, err, tc.parses)
+		}
+		if name, ok := AccessLevelName(Entry{MethodName: tc.method, ResourceName: tc.resource}); ok {
+			t.Errorf("%s: AccessLevelName = %q", tc.name, name)
+		}
+	}
 }
