@@ -3,6 +3,7 @@ module github.com/runguard/runguard
 go 1.26.0
 
 require (
+	cloud.google.com/go/accesscontextmanager v1.17.1
 	cloud.google.com/go/iam v1.15.1
 	cloud.google.com/go/iap v1.19.1
 	cloud.google.com/go/longrunning v1.5.0
@@ -44,7 +45,6 @@ require (
 require (
 	cel.dev/expr v0.25.3 // indirect
 	cloud.google.com/go v0.123.0 // indirect
-	cloud.google.com/go/accesscontextmanager v1.17.1 // indirect
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect

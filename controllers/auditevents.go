@@ -88,18 +88,11 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		outcome = "irrelevant"
 	}
 	if err == nil {
-		designated, err := r.objectsTargeting(ctx, e.Target.Service, func(ps *iapv1alpha1.ProtectedService) bool {
-			number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
-			return e.Target.Designates(ps.Spec.Service.Project, ps.Spec.Service.Location, ps.Spec.Service.Name, number)
-		})
-		if err != nil {
-			log.FromContext(ctx).Error(err, "list ProtectedServices for an audit entry", "resource", e.ResourceName)
-		}
-		if len(designated) == 0 {
+		designated, matched := r.designatedBy(ctx, e)
+		if !matched {
 			outcome = "unmatched"
 		}
-		for _, ps := range designated {
-			key := types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name}
+		for _, key := range designated {
 			r.memory.auditReported(key, e.Timestamp)
 			now, later := r.memory.auditWake(key, time.Now())
 			switch {
@@ -111,6 +104,33 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		}
 	}
 	auditEvents.WithLabelValues(metricMethod(e.MethodName), outcome).Inc()
+}
+
+// designatedBy lists the objects an entry may concern: those targeting the service it names, or,
+// for an access level's change, those requiring the level by its full name (the AccessLevel
+// managing it is woken too, and its users follow when its meaning changes).
+func (r *ProtectedServiceReconciler) designatedBy(ctx context.Context, e auditlog.Entry) (keys []types.NamespacedName, matched bool) {
+	if level, ok := auditlog.AccessLevelName(e); ok {
+		woken := 0
+		if r.Levels != nil {
+			woken = r.Levels.WakeLevel(ctx, level)
+		}
+		for _, req := range r.objectsRequiringRef(ctx, level) {
+			keys = append(keys, req.NamespacedName)
+		}
+		return keys, len(keys)+woken > 0
+	}
+	designated, err := r.objectsTargeting(ctx, e.Target.Service, func(ps *iapv1alpha1.ProtectedService) bool {
+		number, _ := strconv.ParseInt(ps.Status.ProjectNumber, 10, 64)
+		return e.Target.Designates(ps.Spec.Service.Project, ps.Spec.Service.Location, ps.Spec.Service.Name, number)
+	})
+	if err != nil {
+		log.FromContext(ctx).Error(err, "list ProtectedServices for an audit entry", "resource", e.ResourceName)
+	}
+	for _, ps := range designated {
+		keys = append(keys, types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
+	}
+	return keys, len(keys) > 0
 }
 
 // metricMethod bounds the method label to the methods runguard reacts to.

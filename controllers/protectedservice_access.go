@@ -29,7 +29,7 @@ func (r *ProtectedServiceReconciler) checkDeclaration(ctx context.Context, s *sc
 		s.facts.disallowed = bad
 		return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonMemberNotAllowed, nil))
 	}
-	if err := iampolicy.ValidateGroups(accessGroups(s.ps)); err != nil {
+	if err := iampolicy.ValidateGroups(accessGroups(s.ps, s.facts.levels)); err != nil {
 		return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonInvalidCondition, err))
 	}
 	return nil
@@ -232,12 +232,14 @@ func desiredAccess(s *scope) iampolicy.Desired {
 	return iampolicy.Desired{
 		Owner: s.owner, Role: iampolicy.AccessorRole,
 		Mode:   iampolicy.Mode(s.ps.Spec.BindingPolicy),
-		Groups: accessGroups(s.ps),
+		Groups: accessGroups(s.ps, s.facts.levels),
 	}
 }
 
-// accessGroups converts the API's groups into the policy core's plain values.
-func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
+// accessGroups converts the API's groups into the policy core's plain values, with each access
+// level as the full name it resolved to. A group whose level did not resolve is left out: it
+// gets no access until it does.
+func accessGroups(ps *iapv1alpha1.ProtectedService, levels levelsFact) []iampolicy.AccessGroup {
 	out := make([]iampolicy.AccessGroup, 0, len(ps.Spec.AccessGroups))
 	for _, g := range ps.Spec.AccessGroups {
 		ag := iampolicy.AccessGroup{Name: g.Name}
@@ -245,17 +247,25 @@ func accessGroups(ps *iapv1alpha1.ProtectedService) []iampolicy.AccessGroup {
 			ag.Members = append(ag.Members, string(m))
 		}
 		if c := g.Context; c != nil {
-			ag.Context = accessContext(c)
+			var resolved bool
+			if ag.Context, resolved = accessContext(c, levels); !resolved {
+				continue
+			}
 		}
 		out = append(out, ag)
 	}
 	return out
 }
 
-func accessContext(c *iapv1alpha1.AccessContext) iampolicy.Context {
-	var out iampolicy.Context
+// accessContext converts one group's context; resolved is false when one of its levels did not
+// resolve.
+func accessContext(c *iapv1alpha1.AccessContext, levels levelsFact) (out iampolicy.Context, resolved bool) {
 	for _, l := range c.AccessLevels {
-		out.AccessLevels = append(out.AccessLevels, string(l))
+		name, ok := levels.levelName(string(l))
+		if !ok {
+			return out, false
+		}
+		out.AccessLevels = append(out.AccessLevels, name)
 	}
 	for _, p := range c.PathPrefixes {
 		out.PathPrefixes = append(out.PathPrefixes, string(p))
@@ -272,7 +282,7 @@ func accessContext(c *iapv1alpha1.AccessContext) iampolicy.Context {
 		out.NotAfter = &t
 	}
 	out.Expression = c.Expression
-	return out
+	return out, true
 }
 
 func tupleMembers(ts []iampolicy.Tuple) []string {

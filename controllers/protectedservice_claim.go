@@ -30,7 +30,7 @@ func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	}); err != nil {
 		return fmt.Errorf("index ProtectedServices by service name: %w", err)
 	}
-	return nil
+	return registerLevelIndexes(ctx, indexer)
 }
 
 // objectsTargeting lists the objects whose target is the Cloud Run service named service and

@@ -42,6 +42,8 @@ type ProtectedServiceReconciler struct {
 	// AuditEventsAbout is the object Events about the audit subscription are recorded on (the
 	// manager's leader election Lease); nil records none.
 	AuditEventsAbout client.Object
+	// Levels, when set, is woken by audit entries that report a change to an access level.
+	Levels *AccessLevelReconciler
 	Options
 
 	// memory is what is remembered of objects and projects between passes.
@@ -49,8 +51,10 @@ type ProtectedServiceReconciler struct {
 	// wake enqueues objects at once: those backing off from a project that answers again, and
 	// those an audit entry names.
 	wake chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService]
-	// planOnly: the pass is runguard plan's, outside any cluster (PlanWithoutCluster).
-	planOnly bool
+	// planOnly: the pass is runguard plan's, outside any cluster (PlanWithoutCluster); its
+	// AccessLevel objects are planLevels, by name.
+	planOnly   bool
+	planLevels map[string]*iapv1alpha1.AccessLevel
 }
 
 // SetupWithManager registers the controller, its index and its watches.
@@ -86,6 +90,9 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
+		// An AccessLevel that becomes Ready, changes meaning or goes wakes the objects requiring it.
+		Watches(&iapv1alpha1.AccessLevel{}, handler.EnqueueRequestsFromMapFunc(r.objectsRequiringLevel),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: levelUsable()})).
 		// Objects backing off from a project that answers again, and objects an audit entry
 		// names, are reconciled at once.
 		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
@@ -107,15 +114,8 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	deleting := !ps.DeletionTimestamp.IsZero()
-	if deleting && !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	if !deleting && !controllerutil.ContainsFinalizer(ps, iapv1alpha1.Finalizer) {
-		before := ps.DeepCopy()
-		controllerutil.AddFinalizer(ps, iapv1alpha1.Finalizer)
-		if err := r.Client.Patch(ctx, ps, client.MergeFrom(before)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
-		}
+	if carryOn, err := holdFinalizer(ctx, r.Client, ps); !carryOn {
+		return ctrl.Result{}, err
 	}
 	ns, err := r.namespace(ctx, ps.Namespace)
 	if err != nil {
@@ -160,7 +160,8 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 	}
 	// The permission preflight opens the converge stage, not the gate: a missing permission must
 	// not keep the lockdown (which may need only the others) from running.
-	converge := []phase{r.checkPermissions, reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
+	converge := []phase{r.checkPermissions, reports(iapv1alpha1.ConditionAccessBound, r.resolveAccessLevels),
+		reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration),
 		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess),
 		reports(iapv1alpha1.ConditionSettingsApplied, r.applySettings)}
 	enableIAP := reports(iapv1alpha1.ConditionIAPEnabled, r.enableIAP)
@@ -247,6 +248,24 @@ func (r *ProtectedServiceReconciler) releaseFinalizer(ctx context.Context, ps *i
 	}
 	r.forget(types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
 	return nil
+}
+
+// holdFinalizer adds runguard's finalizer to a live object. carryOn is false when there is nothing
+// to do (a deleted object whose finalizer is already gone) or the patch failed.
+func holdFinalizer(ctx context.Context, c client.Client, o client.Object) (carryOn bool, err error) {
+	deleting := !o.GetDeletionTimestamp().IsZero()
+	switch {
+	case controllerutil.ContainsFinalizer(o, iapv1alpha1.Finalizer):
+		return true, nil
+	case deleting:
+		return false, nil
+	}
+	patch := client.MergeFrom(o.DeepCopyObject().(client.Object))
+	controllerutil.AddFinalizer(o, iapv1alpha1.Finalizer)
+	if err := c.Patch(ctx, o, patch); err != nil {
+		return false, fmt.Errorf("add finalizer: %w", err)
+	}
+	return true, nil
 }
 
 // deletionStarted lets the update that sets deletionTimestamp through the generation filter.

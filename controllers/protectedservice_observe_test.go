@@ -167,7 +167,7 @@ func TestPlan_CountsEveryChangeOfALargePlan(t *testing.T) {
 	defer google.Close()
 	opts := testOptions()
 	opts.AllowAnyProject = true
-	plan := controllers.PlanWithoutCluster(context.Background(), google, "ci", w.object("large", group("devs", members...)), ns, opts)
+	plan := controllers.PlanWithoutCluster(context.Background(), google, "ci", w.object("large", group("devs", members...)), ns, opts, nil)
 	if plan.Blocked != nil {
 		t.Fatalf("plan blocked: %v", plan.Blocked)
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/runguard/runguard/internal/invalid"
@@ -28,6 +29,9 @@ type Options struct {
 	// IAPAgentPropagation is how long IAM's rejection of the IAP service agent is taken for a
 	// just-created agent (gcloud itself retries 10 × 15 s) before IAPServiceAgentMissing.
 	IAPAgentPropagation time.Duration
+	// AccessPolicy is the organization's access policy (accessPolicies/NUMBER) that holds the
+	// levels of AccessLevel objects naming none.
+	AccessPolicy string
 }
 
 // DefaultOptions is the one place the defaults live; the manager's flags start from it.
@@ -41,6 +45,9 @@ func DefaultOptions() Options {
 		IAPAgentPropagation:     3 * time.Minute,
 	}
 }
+
+// accessPolicyName is an access policy's resource name.
+var accessPolicyName = regexp.MustCompile(`^accessPolicies/[0-9]+$`)
 
 // maxWorkers bounds MaxConcurrentReconciles: more would only queue on Google's quotas.
 const maxWorkers = 1000
@@ -59,6 +66,8 @@ func (o Options) Validate() error {
 		return &invalid.Option{Field: "IAMPropagationDelay", Value: o.IAMPropagationDelay, Want: "0 or a positive delay"}
 	case o.IAPAgentPropagation < 0:
 		return &invalid.Option{Field: "IAPAgentPropagation", Value: o.IAPAgentPropagation, Want: "0 or a positive timeout"}
+	case o.AccessPolicy != "" && !accessPolicyName.MatchString(o.AccessPolicy):
+		return &invalid.Option{Field: "AccessPolicy", Value: o.AccessPolicy, Want: "accessPolicies/NUMBER, the organization's access policy"}
 	case o.MaxConcurrentReconciles <= 0 || o.MaxConcurrentReconciles > maxWorkers:
 		return &invalid.Option{Field: "MaxConcurrentReconciles", Value: o.MaxConcurrentReconciles, Want: fmt.Sprintf("use 1 to %d workers", maxWorkers)}
 	}

@@ -32,8 +32,15 @@ type Plan struct {
 // there are no other objects, so the claim check is left out (runguard's markers in Google still
 // tell another owner's service apart); and the caller, usually a CI identity that may only read,
 // is checked for the read permissions alone.
-func PlanWithoutCluster(ctx context.Context, google *gcp.Clients, caller string, ps *iapv1alpha1.ProtectedService, namespace *metav1.PartialObjectMetadata, opts Options) Plan {
-	r := &ProtectedServiceReconciler{Google: google, Options: opts, planOnly: true}
+//
+// levels are the AccessLevel objects the plan may resolve references against (those in the
+// manifests planned, and those read from a cluster): the level of one not applied yet is the one
+// it would create.
+func PlanWithoutCluster(ctx context.Context, google *gcp.Clients, caller string, ps *iapv1alpha1.ProtectedService, namespace *metav1.PartialObjectMetadata, opts Options, levels []iapv1alpha1.AccessLevel) Plan {
+	r := &ProtectedServiceReconciler{Google: google, Options: opts, planOnly: true, planLevels: map[string]*iapv1alpha1.AccessLevel{}}
+	for i := range levels {
+		r.planLevels[levels[i].Name] = &levels[i]
+	}
 	// Whatever mode the manifest says, this is the Observe pass: it decides and writes nothing.
 	ps = ps.DeepCopy()
 	ps.Spec.Mode = iapv1alpha1.ModeObserve

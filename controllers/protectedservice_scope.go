@@ -78,6 +78,8 @@ type facts struct {
 	public  stepFact
 	// settings are the declared IAP settings that hold (reason Applied).
 	settings settingsFact
+	// levels is what the access levels the groups require resolved to.
+	levels levelsFact
 
 	// unverified are the step conditions whose phase ran and failed before deciding them: their
 	// last word cannot stand, even for this generation.

@@ -35,6 +35,9 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
 		applyDeletionStatus(ps, f, shown)
 		return
 	}
+	if f.levels.resolved != nil {
+		ps.Status.AccessLevels = groupLevels(ps, f.levels)
+	}
 	if ps.Spec.Observing() {
 		applyObserveStatus(ps, f, shown)
 	} else {

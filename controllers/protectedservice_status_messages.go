@@ -73,6 +73,10 @@ func outcomeMessage(o *outcome, f *facts) string {
 			f.resolved.Path(), exposedBy(f.exposure), f.namespace, iapv1alpha1.AnnotationAllowPublic)
 	case iapv1alpha1.ReasonNamespaceIdentityRequired, iapv1alpha1.ReasonNamespaceIdentityUnusable:
 		return namespaceIdentityMessage(o, f)
+	case iapv1alpha1.ReasonAccessLevelNotFound:
+		return levelNotFoundMessage(f)
+	case iapv1alpha1.ReasonAccessLevelNotReady:
+		return fmt.Sprintf("Waiting for AccessLevel %s to exist and be Ready before binding the groups that require it; nothing was written to the IAP policy.", f.levels.notReady)
 	case iapv1alpha1.ReasonServiceNotFound:
 		return fmt.Sprintf("Cloud Run service %s does not exist (yet); runguard keeps checking and protects it once it is deployed.", t.FullName())
 	case iapv1alpha1.ReasonRollingOut:
@@ -205,4 +209,13 @@ func namespaceIdentityMessage(o *outcome, f *facts) string {
 			f.identity, f.namespace, iapv1alpha1.AnnotationGoogleServiceAccount, strings.TrimSuffix(gcp.Message(o.err), "."))
 	}
 	return ""
+}
+
+// levelNotFoundMessage names the missing level and says what became of the groups requiring it.
+func levelNotFoundMessage(f *facts) string {
+	what := fmt.Sprintf("Access level %s does not exist in Access Context Manager", f.levels.missing)
+	if !isFullLevelName(f.levels.missing) {
+		what = fmt.Sprintf("AccessLevel %s is neither in the manifests planned nor in the cluster", f.levels.missing)
+	}
+	return what + ": IAM would accept a condition naming it, and it would let nobody in. Create it or fix the name in the access group; until then the groups that require it get no access, and only removals were applied."
 }

@@ -120,6 +120,17 @@ func statusRows() []statusRow {
 		{name: "invalid condition", iapOn: true, facts: func(f *facts) { lockedDown(f); f.access.reason = iapv1alpha1.ReasonInvalidCondition },
 			shown: stall(iapv1alpha1.ReasonInvalidCondition, &iampolicy.InvalidConditionError{Group: "devs", Reason: "does not parse"}),
 			want:  with(stalledAs("InvalidCondition"), "AccessBound", "False/InvalidCondition"), mentions: []string{`"devs"`, "only removals were applied"}},
+		{name: "access level not found", iapOn: true, facts: func(f *facts) {
+			lockedDown(f)
+			f.access.reason = iapv1alpha1.ReasonAccessLevelNotFound
+			f.levels.missing = "accessPolicies/1/accessLevels/typo"
+		},
+			shown: stall(iapv1alpha1.ReasonAccessLevelNotFound, nil),
+			want:  with(stalledAs("AccessLevelNotFound"), "AccessBound", "False/AccessLevelNotFound"), mentions: []string{"accessPolicies/1/accessLevels/typo", "only removals were applied"}},
+		{name: "access level not ready", iapOn: true, facts: func(f *facts) { f.levels.notReady = "corp-network" },
+			shown: wait(iapv1alpha1.ReasonAccessLevelNotReady, 0),
+			want: map[string]string{"Reconciling": "True/AccessLevelNotReady", "Stalled": "False/Progressing", "Ready": "False/AccessLevelNotReady",
+				"AccessBound": "Unknown/AccessLevelNotReady"}, mentions: []string{"corp-network"}},
 		{name: "policy too large", iapOn: true, facts: func(f *facts) { lockedDown(f); f.access.reason = iapv1alpha1.ReasonPolicyTooLarge },
 			shown: stall(iapv1alpha1.ReasonPolicyTooLarge, &iampolicy.PolicyTooLargeError{Reason: "1501 principals"}),
 			want:  with(stalledAs("PolicyTooLarge"), "AccessBound", "False/PolicyTooLarge"), mentions: []string{"1501"}},
@@ -251,6 +262,13 @@ func TestApplyStatus_TableCoversEveryReason(t *testing.T) {
 		ps, f := statusFixture(row)
 		applyStatus(ps, f, row.shown)
 		for _, c := range ps.Status.Conditions {
+			seen[c.Reason] = true
+		}
+	}
+	for _, row := range levelStatusRows() {
+		s := row.scope()
+		applyLevelStatus(s, row.shown)
+		for _, c := range s.al.Status.Conditions {
 			seen[c.Reason] = true
 		}
 	}

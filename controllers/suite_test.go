@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -36,6 +37,10 @@ const (
 	projectNumber = 123456789012
 	location      = "us-central1"
 	resync        = 2 * time.Second
+	// accessPolicy is the organization's access policy, the manager's --access-policy;
+	// scopedPolicy one scoped to acme-prod, which IAP does not honour.
+	accessPolicy = "accessPolicies/555555555555"
+	scopedPolicy = "accessPolicies/666666666666"
 )
 
 var (
@@ -71,6 +76,12 @@ func runSuite(m *testing.M) int {
 		{ID: "no-agent-project", Number: 333333333333, NoIAPServiceAgent: true, Principals: knownPrincipals},
 		// late-agent-project's IAP agent is created by the test that needs it.
 		{ID: "late-agent-project", Number: 444444444444, NoIAPServiceAgent: true, Principals: knownPrincipals},
+	}, AccessPolicies: []gcpfake.AccessPolicy{
+		{Name: accessPolicy, Parent: "organizations/987654321098", Title: "acme"},
+		{Name: scopedPolicy, Parent: "organizations/987654321098", Title: "acme-prod only", Scopes: []string{"projects/123456789012"}},
+		// The sample's level, made with another tool.
+		{Name: "accessPolicies/123456789", Parent: "organizations/123123123123", Title: "sample", AccessLevels: []json.RawMessage{
+			json.RawMessage(`{"name": "corp_managed_device", "title": "Corp managed device", "basic": {"conditions": [{"devicePolicy": {"requireScreenlock": true}}]}}`)}},
 	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -101,7 +112,8 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(), ResourceManagerEndpoint: fake.Endpoint()})
+	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(),
+		ResourceManagerEndpoint: fake.Endpoint(), ACMEndpoint: fake.Endpoint()})
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +123,14 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		Recorder: mgr.GetEventRecorder("runguard"),
 		Options:  testOptions(),
 	}
+	levels := &controllers.AccessLevelReconciler{Client: mgr.GetClient(), Google: google, Recorder: r.Recorder, Options: testOptions()}
+	r.Levels = levels
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := levels.SetupWithManager(mgr); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -132,6 +150,7 @@ func testOptions() controllers.Options {
 	o := controllers.DefaultOptions()
 	o.ClusterName, o.ResyncPeriod, o.StalledRecheck, o.IAMPropagationDelay = "test", resync, 2*time.Second, time.Second
 	o.IAPAgentPropagation = 8 * time.Second
+	o.AccessPolicy = accessPolicy
 	return o
 }
 

@@ -61,6 +61,8 @@ func main() {
 	flag.BoolVar(&opts.AllowAnyProject, "allow-any-project", opts.AllowAnyProject, "Let every namespace target any project (single-tenant clusters); by default the namespace annotation iap.runguard.dev/allowed-projects decides.")
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&google.ACMEndpoint, "acm-endpoint", "", "Access Context Manager API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&opts.AccessPolicy, "access-policy", "", "The organization's access policy (accessPolicies/NUMBER) that holds the levels of AccessLevel objects naming none (docs/access-levels.md).")
 	flag.StringVar(&google.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.Float64Var(&google.Rates.RunReadsPerMinute, "run-reads-per-minute", google.Rates.RunReadsPerMinute, "Cloud Run Admin API reads per minute per project and region (Google's default quota: 600); 0: no limit.")
 	flag.Float64Var(&google.Rates.RunWritesPerMinute, "run-writes-per-minute", google.Rates.RunWritesPerMinute, "Cloud Run Admin API writes (UpdateService, SetIamPolicy) per minute per project and region (Google's default quota: 60); 0: no limit.")
@@ -144,8 +146,16 @@ func main() {
 		// Events about the subscription are recorded on the leader's Lease: the receiver runs there.
 		reconciler.AuditEventsAbout = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: leaderElectionID, Namespace: leaseNamespace(leaderElectionNamespace)}}
 	}
+	levels := &controllers.AccessLevelReconciler{
+		Client: mgr.GetClient(), Google: googleClients, Recorder: mgr.GetEventRecorder("runguard"), Options: opts,
+	}
+	reconciler.Levels = levels
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "set up controller")
+		os.Exit(1)
+	}
+	if err := levels.SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "set up the AccessLevel controller")
 		os.Exit(1)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -184,8 +194,8 @@ func inCluster() bool {
 var flagOf = map[string]string{
 	"ClusterName": "--cluster-name", "ResyncPeriod": "--resync-period", "StalledRecheck": "--stalled-recheck-period",
 	"IAMPropagationDelay": "--iam-propagation-delay", "IAPAgentPropagation": "--iap-agent-propagation-timeout",
-	"MaxConcurrentReconciles": "--max-concurrent-reconciles",
-	"RunReadsPerMinute":       "--run-reads-per-minute", "RunWritesPerMinute": "--run-writes-per-minute",
+	"MaxConcurrentReconciles": "--max-concurrent-reconciles", "AccessPolicy": "--access-policy",
+	"RunReadsPerMinute": "--run-reads-per-minute", "RunWritesPerMinute": "--run-writes-per-minute",
 	"IAPReadsPerMinute": "--iap-reads-per-minute", "IAPWritesPerMinute": "--iap-writes-per-minute",
 }
 

@@ -164,7 +164,7 @@ func printPlans(ctx context.Context, google *gcp.Clients, caller string, docs []
 			continue
 		}
 		ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ps.Namespace, Annotations: annotations}}
-		plan := controllers.PlanWithoutCluster(ctx, google, caller, ps, ns, opts)
+		plan := controllers.PlanWithoutCluster(ctx, google, caller, ps, ns, opts, nil)
 		switch {
 		case plan.Blocked != nil:
 			blocked++
