@@ -147,9 +147,6 @@ func setLevel(al *iapv1alpha1.AccessLevel, conditionType string, status metav1.C
 
 // recordLevelEvents tells what a pass wrote to Google, and a new stall once.
 func (r *AccessLevelReconciler) recordLevelEvents(s *levelScope, out *outcome) {
-	if r.Recorder == nil {
-		return
-	}
 	switch {
 	case s.facts.created:
 		r.Recorder.Eventf(s.al, nil, corev1.EventTypeNormal, "Created", "CreateAccessLevel", "Created %s", s.name)
@@ -157,6 +154,12 @@ func (r *AccessLevelReconciler) recordLevelEvents(s *levelScope, out *outcome) {
 		r.Recorder.Eventf(s.al, nil, corev1.EventTypeNormal, "Updated", "UpdateAccessLevel", "Wrote %s of %s", strings.Join(s.facts.mask, ", "), s.name)
 	case s.facts.deleted && s.al.DeletionTimestamp != nil && s.al.Spec.DeletionPolicy == iapv1alpha1.DeletionPolicyDelete:
 		r.Recorder.Eventf(s.al, nil, corev1.EventTypeNormal, "Deleted", "DeleteAccessLevel", "Released %s", s.name)
+	}
+	if out == nil {
+		reconcileOutcomes.WithLabelValues(iapv1alpha1.ReasonReconciled).Inc()
+	} else {
+		// The Stalled alert counts the AccessLevels' stalls with the ProtectedServices'.
+		reconcileOutcomes.WithLabelValues(out.reason).Inc()
 	}
 	if out != nil && out.kind == stalled {
 		before := meta.FindStatusCondition(s.original.Status.Conditions, iapv1alpha1.ConditionStalled)
