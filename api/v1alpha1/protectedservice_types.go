@@ -5,6 +5,7 @@ import (
 )
 
 // ProtectedServiceSpec declares which Cloud Run service IAP protects and who may pass it.
+// +kubebuilder:validation:XValidation:rule="!has(self.inheritedAccess) || self.inheritedAccess != 'Deny' || (has(self.bindingPolicy) && self.bindingPolicy == 'Exclusive')",message="inheritedAccess: Deny needs bindingPolicy: Exclusive; with Merge other grants are allowed by design"
 // +kubebuilder:validation:XValidation:rule="!has(self.accessGroups) || self.accessGroups.map(g, size(g.members)).sum() <= 1500",message="IAM allows at most 1,500 principals in one policy; the access groups list more members than that in total"
 type ProtectedServiceSpec struct {
 	// Service is the Cloud Run service to protect. It cannot be changed once set: create a new
@@ -37,6 +38,25 @@ type ProtectedServiceSpec struct {
 	// +kubebuilder:default=Merge
 	// +optional
 	BindingPolicy BindingPolicy `json:"bindingPolicy,omitempty"`
+
+	// InheritedAccess says what to do about IAP access granted above the service (on its
+	// project, its IAP levels, folders or the organization), which runguard never edits.
+	// Report (default): listed in status.inheritedAccess and the InheritedAccess condition.
+	// Deny (only with bindingPolicy Exclusive): the object is Stalled with InheritedAccessFound,
+	// naming each grant to remove and where, until there is none.
+	// +kubebuilder:default=Report
+	// +optional
+	InheritedAccess InheritedAccessPolicy `json:"inheritedAccess,omitempty"`
+
+	// AccessTests are requests whose outcome the declaration must produce. Each pass evaluates
+	// them against the policy it would write, with the inherited grants as read, before any IAM
+	// write: a failing test stalls the object (AccessTestFailed) and nothing but the lockdown is
+	// written. runguard plan runs them too.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	AccessTests []AccessTest `json:"accessTests,omitempty"`
 
 	// Mode is Enforce (default): runguard writes to Google Cloud to make it match the spec; or
 	// Observe: runguard makes no Google write of any kind, runs every check, and shows in status
@@ -373,6 +393,18 @@ type ProtectedServiceStatus struct {
 	// +listMapKey=group
 	// +optional
 	AccessLevels []GroupAccessLevels `json:"accessLevels,omitempty"`
+
+	// InheritedAccess are the grants above the service that let members through IAP (at most
+	// 20; the InheritedAccess condition gives the count).
+	// +listType=atomic
+	// +optional
+	InheritedAccess []InheritedGrant `json:"inheritedAccess,omitempty"`
+
+	// AccessTests are the results of spec.accessTests, as last evaluated.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	AccessTests []AccessTestResult `json:"accessTests,omitempty"`
 
 	// MemberCount is the number of members bound across all access groups.
 	// +optional

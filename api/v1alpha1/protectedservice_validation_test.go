@@ -151,6 +151,20 @@ accessGroups:
   members: ["user:a@acme.com"]
   context: {accessLevels: [corp-network, accessPolicies/123/accessLevels/Partner_VPN]}
 `,
+		"access tests and inherited access denied": minimalService + `
+bindingPolicy: Exclusive
+inheritedAccess: Deny
+accessTests:
+- name: oncall-from-the-office
+  member: user:oncall@acme.com
+  groups: ["group:sre@acme.com"]
+  from: {ip: 203.0.113.7, region: DE, path: /admin/, host: ops.acme.com, at: "2027-01-04T10:00:00Z", device: {screen_lock: "true", encryption: ENCRYPTED}}
+  expect: Allow
+- name: contractor-from-home
+  member: user:contractor@acme.com
+  from: {ip: "2001:db8::1"}
+  expect: Deny
+`,
 		"longest service name (49 characters)": `
 service: {project: acme-prod, location: europe-west4, name: ` + "a" + strings.Repeat("b", 48) + `}
 `,
@@ -219,6 +233,13 @@ accessGroups:
 		{"expression with a next-line character", group(`["user:a@acme.com"]`, `{expression: "false // note\u0085) || (true"}`), commentEndsMessage},
 		{"expression with a NUL", group(`["user:a@acme.com"]`, `{expression: "true\0"}`), commentEndsMessage},
 		{"expression with a vertical tab", group(`["user:a@acme.com"]`, `{expression: "true\v&& true"}`), commentEndsMessage},
+		{"inherited access denied under Merge", minimalService + "inheritedAccess: Deny\n", "inheritedAccess: Deny needs bindingPolicy: Exclusive"},
+		{"unknown inheritedAccess", minimalService + "inheritedAccess: Ignore\n", `supported values: "Report", "Deny"`},
+		{"access test by a group", minimalService + "accessTests: [{name: t, member: \"group:eng@acme.com\", expect: Allow}]\n", "spec.accessTests[0].member"},
+		{"access test from a host name for an IP", minimalService + "accessTests: [{name: t, member: \"user:a@acme.com\", from: {ip: office.acme.com}, expect: Allow}]\n", "ip must be an IPv4 or IPv6 address"},
+		{"access test with an unknown expectation", minimalService + "accessTests: [{name: t, member: \"user:a@acme.com\", expect: Maybe}]\n", `supported values: "Allow", "Deny"`},
+		{"access test path without a slash", minimalService + "accessTests: [{name: t, member: \"user:a@acme.com\", from: {path: admin}, expect: Deny}]\n", "spec.accessTests[0].from.path"},
+		{"duplicate access test", minimalService + "accessTests: [{name: t, member: \"user:a@acme.com\", expect: Deny}, {name: t, member: \"user:b@acme.com\", expect: Deny}]\n", "Duplicate value"},
 		{"unknown publicAccess", minimalService + "publicAccess: Sometimes\n", `supported values: "Deny", "Allow"`},
 		{"unknown bindingPolicy", minimalService + "bindingPolicy: Authoritative\n", `supported values: "Merge", "Exclusive"`},
 		{"unknown mode", minimalService + "mode: DryRun\n", `supported values: "Enforce", "Observe"`},
