@@ -11,7 +11,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
@@ -166,8 +168,12 @@ func managerFlag(d appsv1.Deployment, name string) (string, bool) {
 // clusterView is the cluster the kubeconfig names, when one answers: export and plan read the
 // manager's settings and the namespaces' annotations there instead of asking for flags.
 type clusterView struct {
-	k8s  kubernetes.Interface
-	host string
+	k8s     kubernetes.Interface
+	dynamic dynamic.Interface
+	host    string
+	// manager is the manager's Deployment, read once.
+	manager    *appsv1.Deployment
+	managerErr error
 }
 
 // clusterTimeout bounds each read of the cluster: a kubeconfig naming a cluster that is gone
@@ -190,25 +196,50 @@ func openCluster(kube *genericclioptions.ConfigFlags) (*clusterView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clusterView{k8s: k8s, host: cfg.Host}, nil
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &clusterView{k8s: k8s, dynamic: dyn, host: cfg.Host}, nil
+}
+
+// managerDeployment is the manager's Deployment (label app.kubernetes.io/name=runguard), and
+// which one it is.
+func (v *clusterView) managerDeployment(ctx context.Context) (*appsv1.Deployment, string, error) {
+	if v.manager == nil && v.managerErr == nil {
+		deployments, err := v.k8s.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: managerSelector})
+		switch {
+		case err != nil:
+			v.managerErr = err
+		case len(deployments.Items) == 0:
+			v.managerErr = fmt.Errorf("no runguard manager Deployment (label %s) in the cluster at %s", managerSelector, v.host)
+		default:
+			v.manager = &deployments.Items[0]
+		}
+	}
+	if v.managerErr != nil {
+		return nil, "", v.managerErr
+	}
+	return v.manager, "Deployment " + v.manager.Namespace + "/" + v.manager.Name, nil
+}
+
+// managerSetting is the value the manager runs with for one of its flags, def when its
+// Deployment names none, and which Deployment said so.
+func (v *clusterView) managerSetting(ctx context.Context, flag, def string) (value, where string, err error) {
+	d, where, err := v.managerDeployment(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if value, ok := managerFlag(*d, flag); ok {
+		return value, where, nil
+	}
+	return def, where, nil
 }
 
 // managerClusterName is the --cluster-name the manager's Deployment runs with (the manager's
 // default when it names none), and which Deployment said so.
 func (v *clusterView) managerClusterName(ctx context.Context) (name, where string, err error) {
-	deployments, err := v.k8s.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: managerSelector})
-	if err != nil {
-		return "", "", err
-	}
-	if len(deployments.Items) == 0 {
-		return "", "", fmt.Errorf("no runguard manager Deployment (label %s) in the cluster at %s", managerSelector, v.host)
-	}
-	d := deployments.Items[0]
-	where = "Deployment " + d.Namespace + "/" + d.Name
-	if name, ok := managerFlag(d, "cluster-name"); ok {
-		return name, where, nil
-	}
-	return controllers.DefaultOptions().ClusterName, where, nil
+	return v.managerSetting(ctx, "cluster-name", controllers.DefaultOptions().ClusterName)
 }
 
 // namespaceAnnotations are a namespace's annotations, nil when it does not exist.
@@ -221,4 +252,26 @@ func (v *clusterView) namespaceAnnotations(ctx context.Context, name string) (ma
 		return nil, err
 	}
 	return ns.Annotations, nil
+}
+
+// accessLevelResource is the AccessLevel kind's resource.
+var accessLevelResource = iapv1alpha1.GroupVersion.WithResource("accesslevels")
+
+// accessLevels are the cluster's AccessLevel objects; none when the cluster does not serve the
+// kind (a manager installed before it).
+func (v *clusterView) accessLevels(ctx context.Context) ([]iapv1alpha1.AccessLevel, error) {
+	list, err := v.dynamic.Resource(accessLevelResource).List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]iapv1alpha1.AccessLevel, len(list.Items))
+	for i := range list.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &out[i]); err != nil {
+			return nil, fmt.Errorf("read AccessLevel %s: %w", list.Items[i].GetName(), err)
+		}
+	}
+	return out, nil
 }

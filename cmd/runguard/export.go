@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -73,7 +74,8 @@ func (f *exportFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if f.locations == "" {
 		fmt.Fprintf(stderr, "note: looking in the %d regions Cloud Run listed in 2026-11; name others with --location\n", len(gcp.CloudRunRegions))
 	}
-	manifests, failed, err := f.read(ctx, google, stderr)
+	opts := export.Options{Cluster: f.google.clusterName, Namespace: f.namespace, Mode: iapv1alpha1.Mode(f.mode)}
+	manifests, failed, err := f.read(ctx, google, opts, stderr)
 	if err != nil {
 		return f.google.explain(err)
 	}
@@ -84,23 +86,66 @@ func (f *exportFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "no Cloud Run service found in project %s (%s)\n", f.project, f.where())
 		return nil
 	}
-	for i, m := range manifests {
+	levels := export.Levels(manifests, f.levelReader(ctx, google), opts)
+	var docs []document
+	for _, m := range manifests {
 		checkTakeOver(&m)
-		out, err := m.YAML()
-		if err != nil {
-			return err
+		docs = append(docs, m)
+	}
+	for _, l := range levels {
+		if l.Object == nil {
+			fmt.Fprintf(stderr, "note: access level %s is not exported (the export says why)\n", l.FullName)
 		}
-		if i > 0 {
-			fmt.Fprintln(stdout, "---")
-		}
-		if _, err := stdout.Write(out); err != nil {
-			return err
-		}
+		docs = append(docs, l)
+	}
+	if err := writeDocuments(stdout, docs); err != nil {
+		return err
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d services could not be read (said above); the others are exported", failed)
 	}
 	return nil
+}
+
+// document is one exported manifest: a ProtectedService or an AccessLevel.
+type document interface{ YAML() ([]byte, error) }
+
+// writeDocuments writes the documents as one YAML stream, separated by "---".
+func writeDocuments(w io.Writer, docs []document) error {
+	for i, d := range docs {
+		out, err := d.YAML()
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(w, "---")
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// levelReader reads each access level the exported services require, as the caller. A level it
+// cannot read is said in the export, never a failed export.
+func (f *exportFlags) levelReader(ctx context.Context, google *gcp.Clients) func(string) export.Read {
+	return func(name string) export.Read {
+		level, err := google.AccessLevels().Get(ctx, name)
+		switch {
+		case err == nil:
+			return export.Read{Level: level}
+		case gcp.Classify(err) == gcp.NotFound:
+			return export.Read{Unread: &export.Unread{NotFound: true, Err: err}}
+		case gcp.Classify(err) == gcp.PermissionDenied:
+			return export.Read{Unread: &export.Unread{Permission: gcp.Permission(err), Caller: f.google.caller(), Err: err}}
+		case f.google.impersonate != "" && gcp.Code(err) == codes.Unknown:
+			// The call never reached Google: internal/gcp's impersonating clients have no Access
+			// Context Manager client.
+			err = fmt.Errorf("%w (access levels are not read through --impersonate-service-account: export without it, as an identity holding accesscontextmanager.accessLevels.get, to include them)", err)
+		}
+		return export.Read{Unread: &export.Unread{Err: f.google.explain(err)}}
+	}
 }
 
 // checkTakeOver says in the manifest's notes when the commented-out groups, moved into the spec,
@@ -158,12 +203,11 @@ func (f *exportFlags) where() string {
 // IAP access policy. Nothing is written. A project it cannot read ends the export; a service it
 // cannot read is said on stderr and counted in failed, and the others are exported. A service
 // deleted between the listing and its reads is skipped.
-func (f *exportFlags) read(ctx context.Context, google *gcp.Clients, stderr io.Writer) (out []export.Manifest, failed int, err error) {
+func (f *exportFlags) read(ctx context.Context, google *gcp.Clients, opts export.Options, stderr io.Writer) (out []export.Manifest, failed int, err error) {
 	number, err := google.ProjectNumber(ctx, f.project)
 	if err != nil {
 		return nil, 0, err
 	}
-	opts := export.Options{Cluster: f.google.clusterName, Namespace: f.namespace, Mode: iapv1alpha1.Mode(f.mode)}
 	for _, location := range f.regions() {
 		services, err := google.Services().List(ctx, f.project, location)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ type planFlags struct {
 	kube        *genericclioptions.ConfigFlags
 	files       []string
 	annotations []string
+	// accessPolicy is the manager's --access-policy, for AccessLevels that name no policy.
+	accessPolicy string
 }
 
 func newPlanCommand() *cobra.Command {
@@ -51,6 +54,7 @@ anything is read from Google. Reads only; needs no cluster.`,
 	f.google.register(fs)
 	fs.StringArrayVarP(&f.files, "filename", "f", nil, "Manifest file with one or more ProtectedServices (YAML or JSON); \"-\" is standard input. Repeatable.")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE: an annotation the objects' namespace is assumed to have, such as iap.runguard.dev/allowed-projects=acme-prod. Repeatable. Without any, the namespace checks (allowed projects and members) are skipped.")
+	fs.StringVar(&f.accessPolicy, "access-policy", "", "The runguard manager's --access-policy (accessPolicies/NUMBER), for AccessLevels that name no policy. Default: read from the manager's Deployment in the kubeconfig's cluster when one answers, else none.")
 	f.kube.AddFlags(fs)
 	fs.Lookup("namespace").Usage = "Namespace of objects whose manifest names none; default: the kubeconfig context's, as kubectl apply has it, else \"default\"."
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
@@ -66,17 +70,46 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	docs, err := readManifests(f.files, stdin)
+	docs, levels, err := readManifests(f.files, stdin)
 	if err != nil {
 		return err
 	}
+	if err := f.defaultNamespaces(docs, levels, stderr); err != nil {
+		return err
+	}
+	view := f.google.fromCluster(ctx, f.kube, stderr)
+	p := planner{caller: f.google.caller(), impersonating: f.google.impersonate != ""}
+	p.opts, p.annotationsOf = f.settings(ctx, view, annotations, stderr)
+	p.levels = levelsToResolve(levels, nil)
+	if needsClusterLevels(docs, levels) {
+		p.levels = levelsToResolve(levels, clusterLevels(ctx, view, stderr))
+	}
+	ctx, google, done, err := f.google.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	p.google = google
+	printNotPlanned(levels, p.opts.AccessPolicy, stdout)
+	if code := p.printPlans(ctx, docs, len(levels), stdout); code != exitOK {
+		return exitCode(code)
+	}
+	return nil
+}
+
+// defaultNamespaces says which documents are skipped, and puts the objects whose manifest names no
+// namespace in the default one. Input with neither a ProtectedService nor an AccessLevel is an
+// error.
+func (f *planFlags) defaultNamespaces(docs []manifest.Document, levels []manifestLevel, stderr io.Writer) error {
 	namespace := "" // the default, read once and only if an object names none
 	for _, d := range docs {
 		switch {
-		case d.Object == nil:
+		case d.Object == nil && !slices.ContainsFunc(levels, func(l manifestLevel) bool { return l.source == d.Source }):
 			fmt.Fprintf(stderr, "note: %s: skipped %s (not a ProtectedService)\n", d.Source, d.Skipped)
+		case d.Object == nil:
 		case d.Object.Namespace == "":
 			if namespace == "" {
+				var err error
 				if namespace, err = f.defaultNamespace(); err != nil {
 					return err
 				}
@@ -84,12 +117,26 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 			d.Object.Namespace = namespace
 		}
 	}
-	if !slices.ContainsFunc(docs, func(d manifest.Document) bool { return d.Object != nil }) {
+	if len(levels) == 0 && !slices.ContainsFunc(docs, func(d manifest.Document) bool { return d.Object != nil }) {
 		return fmt.Errorf("no ProtectedService in %s", strings.Join(f.files, ", "))
 	}
-	view := f.google.fromCluster(ctx, f.kube, stderr)
+	return nil
+}
+
+// settings are the manager's options the objects are planned with, and where each object's
+// namespace annotations come from: --annotation, else the cluster, else none (the namespace
+// checks skipped, and said so).
+func (f *planFlags) settings(ctx context.Context, view *clusterView, annotations map[string]string, stderr io.Writer) (controllers.Options, func(string) (map[string]string, error)) {
 	opts := controllers.DefaultOptions()
 	opts.ClusterName = f.google.clusterName
+	opts.AccessPolicy = f.accessPolicy
+	if view != nil && !f.google.flags.Changed("access-policy") {
+		policy, where, err := view.managerSetting(ctx, "access-policy", "")
+		if err == nil && policy != "" {
+			opts.AccessPolicy = policy
+			fmt.Fprintf(stderr, "note: --access-policy %s, as %s runs the manager\n", policy, where)
+		}
+	}
 	annotationsOf := func(string) (map[string]string, error) { return annotations, nil }
 	switch {
 	case len(annotations) == 0 && view != nil:
@@ -101,15 +148,7 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 		opts.AllowAnyProject = true
 		fmt.Fprintln(stderr, "note: no --annotation given: the namespace's allowed-projects and allowed-members checks are skipped, and allow-public is not assumed; pass the namespace's annotations to include them.")
 	}
-	ctx, google, done, err := f.google.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if code := printPlans(ctx, google, f.google.caller(), docs, annotationsOf, opts, stdout); code != exitOK {
-		return exitCode(code)
-	}
-	return nil
+	return opts, annotationsOf
 }
 
 // defaultNamespace is the namespace kubectl apply gives an object whose manifest names none: -n,
@@ -136,54 +175,56 @@ func (f *planFlags) completeContexts(*cobra.Command, []string, string) ([]string
 
 // blockedMessage is the status message, except where it would speak of runguard's identity and
 // role: plan runs as its caller and needs only read permissions.
-func blockedMessage(plan controllers.Plan, caller string) string {
-	switch {
-	case plan.Blocked.Reason == iapv1alpha1.ReasonPermissionDenied && len(plan.MissingPermissions) > 0:
+func (p planner) blockedMessage(plan controllers.Plan, ps *iapv1alpha1.ProtectedService) string {
+	switch reason := plan.Blocked.Reason; {
+	case reason == iapv1alpha1.ReasonPermissionDenied && len(plan.MissingPermissions) > 0:
 		return fmt.Sprintf("%s lacks %s. runguard plan needs only read permissions: resourcemanager.projects.get, %s (docs/adoption.md).",
-			caller, strings.Join(plan.MissingPermissions, ", "), strings.Join(controllers.PlanPermissions(), ", "))
-	case plan.Blocked.Reason == iapv1alpha1.ReasonServiceClaimed:
+			p.caller, strings.Join(plan.MissingPermissions, ", "), strings.Join(controllers.PlanPermissions(), ", "))
+	case reason == iapv1alpha1.ReasonServiceClaimed:
 		return plan.Blocked.Message + " If that owner is the cluster this manifest is for, pass its --cluster-name."
+	case reason == iapv1alpha1.ReasonAccessPolicyUnset:
+		return plan.Blocked.Message + " For runguard plan: pass --access-policy, the manager's."
+	case reason == iapv1alpha1.ReasonRetrying && p.impersonating && requiresFullLevelName(ps):
+		// The read of a full level name never reached Google: internal/gcp's impersonating clients
+		// have no Access Context Manager client.
+		return plan.Blocked.Message + " (access levels are not read through --impersonate-service-account: plan without it, as an identity holding accesscontextmanager.accessLevels.get, to resolve full level names)"
 	}
 	return plan.Blocked.Message
 }
 
+// planner plans the objects of one run as the manager would reconcile them.
+type planner struct {
+	google        *gcp.Clients
+	caller        string
+	impersonating bool
+	annotationsOf func(namespace string) (map[string]string, error)
+	opts          controllers.Options
+	// levels are the AccessLevel objects references resolve against.
+	levels []iapv1alpha1.AccessLevel
+}
+
 // printPlans plans every object and says the exit code: 1 when any could not be planned, 2 when
-// any would change Google, else 0.
-func printPlans(ctx context.Context, google *gcp.Clients, caller string, docs []manifest.Document, annotationsOf func(namespace string) (map[string]string, error), opts controllers.Options, stdout io.Writer) int {
+// any would change Google, else 0. AccessLevels (notPlanned of them) are counted, not planned.
+func (p planner) printPlans(ctx context.Context, docs []manifest.Document, notPlanned int, stdout io.Writer) int {
 	changes, objects, blocked := 0, 0, 0
 	for _, d := range docs {
 		if d.Object == nil {
 			continue
 		}
-		ps := d.Object
-		what := fmt.Sprintf("ProtectedService %s/%s (Cloud Run service %s)", ps.Namespace, ps.Name, ps.Spec.Service)
-		annotations, err := annotationsOf(ps.Namespace)
-		if err != nil {
-			blocked++
-			fmt.Fprintf(stdout, "%s: cannot be planned: the namespace's annotations cannot be read from the cluster: %v\n", what, err)
-			continue
-		}
-		ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ps.Namespace, Annotations: annotations}}
-		plan := controllers.PlanWithoutCluster(ctx, google, caller, ps, ns, opts, nil)
+		n, ok := p.printPlan(ctx, d.Object, stdout)
 		switch {
-		case plan.Blocked != nil:
+		case !ok:
 			blocked++
-			fmt.Fprintf(stdout, "%s: cannot be planned: %s: %s\n", what, plan.Blocked.Reason, blockedMessage(plan, caller))
-			for _, c := range plan.Changes {
-				fmt.Fprintf(stdout, "  (before that) %s\n", c)
-			}
-		case len(plan.Changes) == 0:
-			fmt.Fprintf(stdout, "%s: no changes\n", what)
-		default:
+		case n > 0:
 			objects++
-			changes += len(plan.Changes)
-			fmt.Fprintf(stdout, "%s: %s\n", what, count(len(plan.Changes), "change"))
-			for _, c := range plan.Changes {
-				fmt.Fprintf(stdout, "  %s\n", c)
-			}
+			changes += n
 		}
 	}
-	fmt.Fprintf(stdout, "Plan: %s to %s; %d could not be planned.\n", count(changes, "change"), count(objects, "object"), blocked)
+	levels := ""
+	if notPlanned > 0 {
+		levels = fmt.Sprintf("; %s not planned", count(notPlanned, "AccessLevel"))
+	}
+	fmt.Fprintf(stdout, "Plan: %s to %s; %d could not be planned%s.\n", count(changes, "change"), count(objects, "object"), blocked, levels)
 	switch {
 	case blocked > 0:
 		return exitError
@@ -191,6 +232,35 @@ func printPlans(ctx context.Context, google *gcp.Clients, caller string, docs []
 		return exitChanges
 	}
 	return exitOK
+}
+
+// printPlan plans one object and prints the plan: how many changes, and whether it could be
+// planned.
+func (p planner) printPlan(ctx context.Context, ps *iapv1alpha1.ProtectedService, stdout io.Writer) (int, bool) {
+	what := fmt.Sprintf("ProtectedService %s/%s (Cloud Run service %s)", ps.Namespace, ps.Name, ps.Spec.Service)
+	annotations, err := p.annotationsOf(ps.Namespace)
+	if err != nil {
+		fmt.Fprintf(stdout, "%s: cannot be planned: the namespace's annotations cannot be read from the cluster: %v\n", what, err)
+		return 0, false
+	}
+	ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ps.Namespace, Annotations: annotations}}
+	plan := controllers.PlanWithoutCluster(ctx, p.google, p.caller, ps, ns, p.opts, p.levels)
+	switch {
+	case plan.Blocked != nil:
+		fmt.Fprintf(stdout, "%s: cannot be planned: %s: %s\n", what, plan.Blocked.Reason, p.blockedMessage(plan, ps))
+		for _, c := range plan.Changes {
+			fmt.Fprintf(stdout, "  (before that) %s\n", c)
+		}
+		return len(plan.Changes), false
+	case len(plan.Changes) == 0:
+		fmt.Fprintf(stdout, "%s: no changes\n", what)
+		return 0, true
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", what, count(len(plan.Changes), "change"))
+	for _, c := range plan.Changes {
+		fmt.Fprintf(stdout, "  %s\n", c)
+	}
+	return len(plan.Changes), true
 }
 
 func count(n int, noun string) string {
@@ -212,29 +282,41 @@ func parseAnnotations(in []string) (map[string]string, error) {
 	return out, nil
 }
 
-// readManifests judges every file before any is planned, and reports every refusal at once.
-func readManifests(files []string, stdin io.Reader) ([]manifest.Document, error) {
-	var out []manifest.Document
+// readManifests judges every file before any is planned, and reports every refusal at once. The
+// AccessLevels are returned apart (splitLevels).
+func readManifests(files []string, stdin io.Reader) ([]manifest.Document, []manifestLevel, error) {
+	var docs []manifest.Document
+	var levels []manifestLevel
 	var errs []error
 	for _, name := range files {
-		docs, err := readManifest(name, stdin)
+		d, l, err := readManifest(name, stdin)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, docs...)
+		docs, levels = append(docs, d...), append(levels, l...)
 	}
-	return out, errors.Join(errs...)
+	return docs, levels, errors.Join(errs...)
 }
 
-func readManifest(name string, stdin io.Reader) ([]manifest.Document, error) {
-	if name == "-" {
-		return manifest.Read(stdin, "<stdin>")
+func readManifest(name string, stdin io.Reader) ([]manifest.Document, []manifestLevel, error) {
+	label, r := "<stdin>", stdin
+	if name != "-" {
+		file, err := os.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer file.Close()
+		label, r = name, file
 	}
-	file, err := os.Open(name)
+	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("read %s: %w", label, err)
 	}
-	defer file.Close()
-	return manifest.Read(file, name)
+	levels, rest, levelErr := splitLevels(data, label)
+	docs, err := manifest.Read(bytes.NewReader(rest), label)
+	if err = errors.Join(err, levelErr); err != nil {
+		return nil, nil, err
+	}
+	return docs, levels, nil
 }

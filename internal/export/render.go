@@ -19,7 +19,7 @@ func (m Manifest) YAML() ([]byte, error) {
 	t := m.Object.Spec.Service
 	object, err := objectYAML(m.Object)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("render ProtectedService %s: %w", m.Object.Name, err)
 	}
 	notes := m.Notes
 	if note := escapedNote(m.Foreign, slices.ContainsFunc(notes, needsEscaping)); note != "" {
@@ -46,11 +46,34 @@ func (m Manifest) YAML() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// objectYAML is the object without the fields only the API server fills.
-func objectYAML(ps *iapv1alpha1.ProtectedService) ([]byte, error) {
-	doc, err := jsonTree(ps)
+// YAML renders the level as one YAML document: a header naming the level and who requires it,
+// the notes, then the AccessLevel; only comments when the level could not be read.
+func (m LevelManifest) YAML() ([]byte, error) {
+	var b bytes.Buffer
+	header := fmt.Sprintf("Exported by runguard from access level %s, required by %s.", m.FullName, strings.Join(m.RequiredBy, ", "))
+	if m.Object == nil {
+		header = fmt.Sprintf("Access level %s, required by %s:", m.FullName, strings.Join(m.RequiredBy, ", "))
+	}
+	writeComment(&b, header, "")
+	for _, n := range m.Notes {
+		writeComment(&b, "- "+n, "  ")
+	}
+	if m.Object == nil {
+		return b.Bytes(), nil
+	}
+	object, err := objectYAML(m.Object)
 	if err != nil {
-		return nil, fmt.Errorf("render ProtectedService %s: %w", ps.Name, err)
+		return nil, fmt.Errorf("render AccessLevel %s: %w", m.Object.Name, err)
+	}
+	b.Write(object)
+	return b.Bytes(), nil
+}
+
+// objectYAML is the object without the fields only the API server fills.
+func objectYAML(object any) ([]byte, error) {
+	doc, err := jsonTree(object)
+	if err != nil {
+		return nil, err
 	}
 	delete(doc, "status")
 	if meta, ok := doc["metadata"].(map[string]any); ok {
