@@ -46,7 +46,8 @@ func TestDoctor_FromClusterReadsNamespacesAndTheManager(t *testing.T) {
 	}
 }
 
-// installManager puts the manager's Deployment (as the demo's: --cluster-name demo) and its
+// installManager puts the manager's Deployment (as the demo's: --cluster-name demo, and
+// levelPolicy as its --access-policy) and its
 // Workload-Identity-bound service account in the shared API server, once.
 func installManager(t *testing.T, env *testenv.Env) {
 	t.Helper()
@@ -55,7 +56,7 @@ func installManager(t *testing.T, env *testenv.Env) {
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "runguard-system"}},
 			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "runguard-system", Name: "runguard-manager",
 				Annotations: map[string]string{workloadIdentityAnnotation: "runguard@acme-ops.iam.gserviceaccount.com"}}},
-			managerDeployment("--leader-elect", "--cluster-name=demo"),
+			managerDeployment("--leader-elect", "--cluster-name=demo", "--access-policy="+levelPolicy),
 		} {
 			if installErr = env.Client.Create(context.Background(), o); installErr != nil {
 				return
@@ -125,10 +126,8 @@ func apiServer(t *testing.T) *testenv.Env {
 func TestExportThenPlan_ReadTheClusterNameAndAnnotationsFromTheCluster(t *testing.T) {
 	env := apiServer(t)
 	installManager(t, env)
-	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "adoption", Annotations: map[string]string{
-		iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowPublic: "true"}}}); err != nil {
-		t.Fatal(err)
-	}
+	ensureNamespace(t, env.Client, "adoption", map[string]string{
+		iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowPublic: "true"})
 	kubeconfig := writeKubeconfig(t, env)
 	fake := startFake(t)
 	google := []string{"--run-endpoint", fake.Endpoint(), "--iap-endpoint", fake.Endpoint(), "--resourcemanager-endpoint", fake.Endpoint(),

@@ -137,7 +137,7 @@ func unreadNotes(u *Unread) []string {
 	case u.NotFound:
 		return []string{"it does not exist in Access Context Manager, so nothing is exported for it: a condition naming it admits nobody."}
 	case u.Permission != "":
-		return []string{fmt.Sprintf("not exported: %s lacks the permission %s on it (roles/accesscontextmanager.policyReader on the access policy holds it): %v", u.Caller, u.Permission, u.Err)}
+		return []string{fmt.Sprintf("not exported: %s lacks the permission %s on it (roles/accesscontextmanager.policyReader on the access policy holds it).", u.Caller, u.Permission)}
 	}
 	return []string{fmt.Sprintf("not exported: it could not be read: %v", u.Err)}
 }
