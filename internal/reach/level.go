@@ -97,7 +97,7 @@ func (e *evaluator) levelCondition(level string, c *accesscontextmanagerpb.Condi
 	if c.GetNegate() {
 		// "If true, the Condition becomes a NAND over its non-empty fields"
 		// — NOT of the AND above, as accesslevel.Describe reads it too.
-		return negated(all, "the request meets what a negated condition of "+level+" excludes")
+		return negated(all, fmt.Sprintf("the request is %s, which a negated condition of %s excludes", conditionWords(c), level))
 	}
 	return all
 }
@@ -143,4 +143,29 @@ func judgeListed(level, got string, listed []string, same func(a, b string) bool
 		}
 	}
 	return certain(false, fmt.Sprintf(failedWords+" (%[3]s)", list, got, level))
+}
+
+// conditionWords names what a level condition tests, for the message of a
+// negated one that the request met.
+func conditionWords(c *accesscontextmanagerpb.Condition) string {
+	var words []string
+	if ips := c.GetIpSubnetworks(); len(ips) > 0 {
+		words = append(words, "from "+strings.Join(ips, " or "))
+	}
+	if regions := c.GetRegions(); len(regions) > 0 {
+		words = append(words, "from "+strings.Join(regions, " or "))
+	}
+	if members := c.GetMembers(); len(members) > 0 {
+		words = append(words, "made as "+strings.Join(members, " or "))
+	}
+	if c.GetDevicePolicy() != nil {
+		words = append(words, "on a device its device policy allows")
+	}
+	if required := c.GetRequiredAccessLevels(); len(required) > 0 {
+		words = append(words, "satisfying "+strings.Join(required, " and "))
+	}
+	if len(words) == 0 {
+		return "any request"
+	}
+	return strings.Join(words, ", ")
 }
