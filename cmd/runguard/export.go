@@ -40,7 +40,9 @@ func newExportCommand() *cobra.Command {
 		Short: "Print ProtectedService manifests that reproduce today's IAP access to each Cloud Run service",
 		Long: `Print ProtectedService manifests that reproduce today's IAP access to each Cloud Run service of a
 project, in mode Observe: applied as they are, they change nothing in Google. Access granted by
-hand is shown as comments, with what bindingPolicy Exclusive would remove. Reads only.`,
+hand is shown as comments, with what bindingPolicy Exclusive would remove. The access levels the
+services' conditions require follow as AccessLevels in mode Observe, each saying who owns it; the
+services keep naming them by full name. Reads only.`,
 		Example: fmt.Sprintf(`  %[1]s export --project acme-prod > services.yaml
   %[1]s export --project acme-prod --location europe-west1 --service legacy-wiki -n adoption`, command()),
 		Args: noArguments("every option is a flag"),

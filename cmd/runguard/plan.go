@@ -42,7 +42,8 @@ func newPlanCommand() *cobra.Command {
 		Long: `Print what applying ProtectedService manifests would change in Google Cloud, object by object,
 as Enforce would write it. Exit code 0: no change, 2: changes, 1: an object could not be planned
 or an error. Manifests are judged as the API server would (schema and validation rules) before
-anything is read from Google. Reads only; needs no cluster.`,
+anything is read from Google. AccessLevels in the manifests are not planned: access groups
+requiring them by name resolve against them, as in the cluster. Reads only; needs no cluster.`,
 		Example: fmt.Sprintf(`  %[1]s plan -f services.yaml
   %[1]s export --project acme-prod | %[1]s plan -f - --annotation iap.runguard.dev/allowed-projects=acme-prod`, command()),
 		Args: noArguments("name files with -f"),
@@ -52,7 +53,7 @@ anything is read from Google. Reads only; needs no cluster.`,
 	}
 	fs := cmd.Flags()
 	f.google.register(fs)
-	fs.StringArrayVarP(&f.files, "filename", "f", nil, "Manifest file with one or more ProtectedServices (YAML or JSON); \"-\" is standard input. Repeatable.")
+	fs.StringArrayVarP(&f.files, "filename", "f", nil, "Manifest file with one or more ProtectedServices and AccessLevels (YAML or JSON); \"-\" is standard input. Repeatable.")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE: an annotation the objects' namespace is assumed to have, such as iap.runguard.dev/allowed-projects=acme-prod. Repeatable. Without any, the namespace checks (allowed projects and members) are skipped.")
 	fs.StringVar(&f.accessPolicy, "access-policy", "", "The runguard manager's --access-policy (accessPolicies/NUMBER), for AccessLevels that name no policy. Default: read from the manager's Deployment in the kubeconfig's cluster when one answers, else none.")
 	f.kube.AddFlags(fs)
