@@ -69,7 +69,7 @@ var accessLevelCases = []reachCase{{
 	bindings:   []Binding{grant(accessor, inLevel(levelNoEmbgo), alice)},
 	req:        Request{Member: alice, RegionCode: "KP"},
 	want:       Deny,
-	wantFailed: []string{"from KP or IR, which a negated condition"},
+	wantFailed: []string{"in IR or KP, which a negated condition"},
 }, {
 	name:     "negated condition: a request from elsewhere",
 	source:   srcLevelProto + ": negate makes the Condition a NAND over its non-empty fields",

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
+	"github.com/runguard/runguard/internal/accesslevel"
 	"github.com/runguard/runguard/internal/iampolicy"
 	"google.golang.org/protobuf/proto"
 )
@@ -145,27 +146,12 @@ func judgeListed(level, got string, listed []string, same func(a, b string) bool
 	return certain(false, fmt.Sprintf(failedWords+" (%[3]s)", list, got, level))
 }
 
-// conditionWords names what a level condition tests, for the message of a
-// negated one that the request met.
+// conditionWords names what a level condition tests, in accesslevel's
+// words, for the message of a negated one that the request met.
 func conditionWords(c *accesscontextmanagerpb.Condition) string {
-	var words []string
-	if ips := c.GetIpSubnetworks(); len(ips) > 0 {
-		words = append(words, "from "+strings.Join(ips, " or "))
-	}
-	if regions := c.GetRegions(); len(regions) > 0 {
-		words = append(words, "from "+strings.Join(regions, " or "))
-	}
-	if members := c.GetMembers(); len(members) > 0 {
-		words = append(words, "made as "+strings.Join(members, " or "))
-	}
-	if c.GetDevicePolicy() != nil {
-		words = append(words, "on a device its device policy allows")
-	}
-	if required := c.GetRequiredAccessLevels(); len(required) > 0 {
-		words = append(words, "satisfying "+strings.Join(required, " and "))
-	}
-	if len(words) == 0 {
-		return "any request"
-	}
-	return strings.Join(words, ", ")
+	plain := proto.CloneOf(c)
+	plain.Negate = false
+	return accesslevel.Describe(&accesscontextmanagerpb.AccessLevel{Level: &accesscontextmanagerpb.AccessLevel_Basic{
+		Basic: &accesscontextmanagerpb.BasicLevel{Conditions: []*accesscontextmanagerpb.Condition{plain}},
+	}})
 }

@@ -1,8 +1,10 @@
 package reach
 
 // AccessPermission is the permission IAP checks before it lets a request
-// through to a web resource, Cloud Run services included. IAP's audit
-// entries name it in authorizationInfo for method AuthorizeUser.
+// through to a web resource, Cloud Run services included (IAM's access
+// level rewrite guide names it as one of the two permissions access levels
+// apply to; public samples of IAP's AuthorizeUser audit entries name it in
+// authorizationInfo).
 const AccessPermission = "iap.webServiceVersions.accessViaIAP"
 
 // AccessRolesSource is where AccessRoles comes from: Google's list of IAP
