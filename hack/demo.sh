@@ -26,6 +26,9 @@ AUDIT_SUBSCRIPTION=projects/runguard-demo/subscriptions/runguard-audit
 DRIFT_NS=finance
 DRIFT_OBJECT=billing-dashboard
 DRIFT_SERVICE=projects/acme-prod/locations/us-central1/services/billing-dashboard
+# The organization's access policy in the seed: the AccessLevels of hack/demo/good/ name none, so
+# the manager's --access-policy holds their levels.
+ACCESS_POLICY=accessPolicies/123456789
 
 PIDS=()
 NAMES=()
@@ -197,19 +200,21 @@ export CLOUDSDK_CORE_PROJECT=acme-prod
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAP=http://127.0.0.1:$REST_PORT/
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=http://127.0.0.1:$REST_PORT/
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://127.0.0.1:$REST_PORT/
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_ACCESSCONTEXTMANAGER=http://127.0.0.1:$REST_PORT/
 EOF
 info "Pub/Sub (Google's in-memory server) on 127.0.0.1:$PUBSUB_PORT: every change is published there as an"
 info "Admin Activity audit entry, as a Cloud Logging sink would, to subscription $AUDIT_SUBSCRIPTION"
 info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
 info "ops-console (IAP on, access someone granted by hand), legacy-wiki (nobody's yet: for docs/adoption.md);"
 info "project acme-payroll: payroll-api (public)"
+info "access policy $ACCESS_POLICY (the organization's): corp_managed_device, made by another tool"
 info "who may call: runguard's own identity in acme-prod; platform-team@acme-ops (namespace platform's identity) too"
 
 # The runguard CLI's flags for the fake, as the read-only identity the seed gives adoption tools.
 RUNGUARD_ENV="$DEMO_DIR/runguard.env"
 cat >"$RUNGUARD_ENV" <<EOF
 # source this file to point bin/runguard (or kubectl runguard) at the demo's fake (docs/adoption.md)
-export RUNGUARD_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com --cluster-name demo"
+export RUNGUARD_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --acm-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com --cluster-name demo"
 EOF
 # shellcheck source=/dev/null
 source "$RUNGUARD_ENV"
@@ -222,11 +227,11 @@ bin/runguard export --project acme-prod --location us-central1,europe-west1 $RUN
 info "runguard doctor, as runguard's own identity: may it do its work in acme-prod? (docs/cli.md)"
 bin/runguard doctor --project acme-prod --location us-central1 --service billing-dashboard,public-site \
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
-	--cluster-name demo | indent || die "runguard doctor found something to fix in acme-prod"
+	--acm-endpoint "127.0.0.1:$GRPC_PORT" --cluster-name demo | indent || die "runguard doctor found something to fix in acme-prod"
 
-step "Installing the ProtectedService CRD and the tenancy admission policy"
+step "Installing the ProtectedService and AccessLevel CRDs and the tenancy admission policy"
 k apply -f config/crd/bases/ | indent
-k wait --for=condition=Established --timeout=30s crd/protectedservices.iap.runguard.dev | indent
+k wait --for=condition=Established --timeout=30s crd/protectedservices.iap.runguard.dev crd/accesslevels.iap.runguard.dev | indent
 k apply -k config/admission | indent
 
 step "Starting the manager, pointed at the local API server and the fake Google Cloud"
@@ -234,6 +239,7 @@ start manager "$LOG_DIR/manager.log" \
 	bin/manager --kubeconfig "$KCFG" \
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
 	--iamcredentials-endpoint "127.0.0.1:$REST_PORT" \
+	--acm-endpoint "127.0.0.1:$GRPC_PORT" --access-policy "$ACCESS_POLICY" \
 	--metrics-bind-address "127.0.0.1:$METRICS_PORT" --metrics-secure=false \
 	--health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
 	--audit-log-subscription "$AUDIT_SUBSCRIPTION" --pubsub-endpoint "127.0.0.1:$PUBSUB_PORT" \
@@ -245,7 +251,7 @@ T_STARTUP="$(since "$T_UP")"
 info "control plane, fake and manager up after $T_STARTUP"
 
 T_APPLY="$(now)"
-step "Applying namespaces (with iap.runguard.dev/allowed-projects; platform acts as its own Google service account), config/samples/ and hack/demo/good/"
+step "Applying namespaces (with iap.runguard.dev/allowed-projects; platform acts as its own Google service account), config/samples/ and hack/demo/good/ (two AccessLevels among them)"
 k apply -f hack/demo/namespaces.yaml | indent
 for f in config/samples/*.yaml; do
 	[[ "$(basename "$f")" == kustomization.yaml ]] && continue
@@ -292,6 +298,19 @@ wait_condition() {
 			-o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' 2>&1 | indent
 	fi
 }
+# wait_level NAME: an AccessLevel (cluster-scoped) becomes Ready.
+wait_level() {
+	local t
+	t="$(now)"
+	if k wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" "accesslevel/$1" >/dev/null 2>&1; then
+		info "AccessLevel $1: Ready ($(k get accesslevel "$1" -o jsonpath='{.status.name}')), after $(since "$T_APPLY")"
+	else
+		problem "AccessLevel $1 did not become Ready within $WAIT_TIMEOUT (waited $(since "$t")). Its conditions:"
+		k get accesslevel "$1" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' 2>&1 | indent
+	fi
+}
+wait_level corp-network
+wait_level managed-device
 wait_condition Ready finance billing-dashboard
 wait_condition Ready platform public-site
 wait_condition Ready platform ops-console
@@ -305,10 +324,18 @@ info "Why platform/ops-console-too is Stalled:"
 k get protectedservice -n platform ops-console-too \
 	-o jsonpath='{.status.conditions[?(@.type=="Stalled")].message}{"\n"}' | fold -s -w 100 | indent
 
+step "Access levels (kubectl get accesslevels -o wide) and what platform/ops-console's sre group requires"
+info "runguard made the two levels in $ACCESS_POLICY; billing-dashboard requires corp_managed_device, which"
+info "another tool made, by its full name: runguard checked that it exists and left it alone"
+k get accesslevels -o wide | indent
+echo
+info "status.accessLevels of platform/ops-console (one summary line per group):"
+k get protectedservice -n platform ops-console -o jsonpath='{range .status.accessLevels[*]}{.summary}{"\n"}{end}' | fold -s -w 100 | indent
+
 step "What runguard did (kubectl get events -A)"
 k get events -A --sort-by=.metadata.creationTimestamp | indent
 
-step "Google Cloud (the fake) now: IAP, who wrote it, who may invoke, who may pass IAP and when"
+step "Google Cloud (the fake) now: IAP, who wrote it, who may invoke, who may pass IAP and when; the access levels"
 STATE="$(bin/localcluster google-state --admin "$ADMIN")"
 echo "$STATE" | indent
 PLATFORM_SA="serviceAccount:platform-team@acme-ops.iam.gserviceaccount.com"
@@ -316,6 +343,14 @@ if grep -q "written by .*$PLATFORM_SA" <<<"$STATE" && ! grep -q "written by .*ru
 	info "namespace platform's services were written as $PLATFORM_SA (its own identity), finance's as runguard's"
 else
 	problem "namespace platform's services were not written as $PLATFORM_SA alone"
+fi
+# The seed's level is another tool's: unmarked, and never written since (no "written by" line).
+foreign_writes="$(awk '/^  \[/ { f = / corp_managed_device / } f && /written by/' <<<"$STATE")"
+if grep -q '^  \[runguard\] corp_network ' <<<"$STATE" && grep -q '^  \[runguard\] managed_device ' <<<"$STATE" &&
+	grep -q '^  \[other\] *corp_managed_device ' <<<"$STATE" && [[ -z "$foreign_writes" ]]; then
+	info "runguard's two levels carry its mark; corp_managed_device, another tool's, was never written"
+else
+	problem "the access levels in $ACCESS_POLICY are not runguard's two marked ones next to the unmarked corp_managed_device"
 fi
 
 step "Drift corrected by an audit log event (resync is $RESYNC)"
@@ -380,6 +415,7 @@ cat <<EOF
     kubectl get protectedservices -A -w            # watch the objects (short name: psvc)
     kubectl edit psvc -n finance billing-dashboard # add or remove a member, save, and watch it converge
     bin/localcluster google-state --admin $ADMIN   # Google Cloud's side
+    kubectl get accesslevels -o wide               # the access levels runguard manages (short name: acl)
 
     # Let finance target acme-payroll; the refused manifest is then admitted. runguard's own
     # identity holds no role there, so it goes Stalled with PermissionDenied, naming what it lacks
@@ -398,6 +434,11 @@ cat <<EOF
     kubectl get events -A --field-selector reason=DriftCorrected
     # Time one: grant allUsers on billing-dashboard and wait until it is taken back
     bin/localcluster drift-by-event --admin $ADMIN --service $DRIFT_SERVICE
+    # Widen the corp_network access level behind runguard's back (read it, replace one range,
+    # write it back, as the console would); its audit entry gets it corrected at once
+    curl -s $ADMIN/accessLevels/123456789/corp_network | sed 's#198.51.100.0/24#0.0.0.0/0#' |
+      curl -s -X PUT $ADMIN/accessLevels/123456789/corp_network -d @-
+    kubectl get events --field-selector involvedObject.kind=AccessLevel
 
     kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
 

@@ -78,7 +78,8 @@ func writers(calls []adminapi.Call, resources ...string) string {
 }
 
 // formatState renders what a reader of the demo wants to know per Cloud Run service: is IAP on,
-// who may invoke it, is it public, and who may pass IAP under which condition.
+// who may invoke it, is it public, and who may pass IAP under which condition; then the access
+// levels those conditions can require.
 func formatState(st adminapi.State, calls []adminapi.Call) string {
 	var b strings.Builder
 	numbers := map[string]int64{}
@@ -159,6 +160,7 @@ func formatState(st adminapi.State, calls []adminapi.Call) string {
 	if len(services) == 0 {
 		b.WriteString("the fake holds no Cloud Run services\n")
 	}
+	b.WriteString(formatAccessPolicies(st.AccessPolicies, calls))
 	return b.String()
 }
 

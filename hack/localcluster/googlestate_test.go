@@ -25,6 +25,20 @@ const sampleState = `{
        {"role": "roles/iap.httpsResourceAccessor", "members": ["group:sre@acme.com"],
         "condition": {"title": "runguard:sre", "description": "managed-by=runguard cluster=demo namespace=platform name=ops-console",
                       "expression": "request.time >= timestamp(\"1970-01-01T00:00:00Z\")"}}]}}
+  ],
+  "accessPolicies": [
+    {"policy": {"name": "accessPolicies/123456789", "parent": "organizations/100200300400", "title": "acme organization policy"},
+     "accessLevels": [
+       {"name": "accessPolicies/123456789/accessLevels/corp_managed_device", "title": "Corp-managed device",
+        "description": "Made in the console.", "basic": {"conditions": [{"devicePolicy": {"requireScreenlock": true}}]}},
+       {"name": "accessPolicies/123456789/accessLevels/corp_network", "title": "Corp network",
+        "description": "The office networks.\n\nmanaged by runguard: cluster \"demo\", AccessLevel \"corp-network\"",
+        "basic": {"conditions": [{"ipSubnetworks": ["203.0.113.0/24", "198.51.100.0/24"]}]}},
+       {"name": "accessPolicies/123456789/accessLevels/mentions_runguard", "title": "Look-alike",
+        "description": "This level is managed by runguard.", "custom": {"expr": {"expression": "device.is_corp_owned_device"}}}
+     ]},
+    {"policy": {"name": "accessPolicies/666", "parent": "organizations/100200300400", "title": "perimeters", "scopes": ["projects/512345678901"]},
+     "accessLevels": []}
   ]
 }`
 
@@ -72,5 +86,35 @@ func TestFormatState_NamesTheIdentitiesThatWrote(t *testing.T) {
 	}
 	if strings.Contains(out, "eve@acme.com") {
 		t.Errorf("a denied write is listed as a write:\n%s", out)
+	}
+}
+
+// The access levels the conditions can require: runguard's told apart from other tools' by the
+// exact mark runguard writes (a description that only mentions runguard is not one), each with
+// what it admits and who wrote it.
+func TestFormatState_ShowsAccessLevelsAndWhoseTheyAre(t *testing.T) {
+	var st adminapi.State
+	if err := json.Unmarshal([]byte(sampleState), &st); err != nil {
+		t.Fatal(err)
+	}
+	calls := []adminapi.Call{{Method: "acm.CreateAccessLevel", Resource: "accessPolicies/123456789/accessLevels/corp_network", Code: "OK", Write: true,
+		Caller: "serviceAccount:runguard@acme-ops.iam.gserviceaccount.com"}}
+	out := formatState(st, calls)
+	for _, want := range []string{
+		`access policy accessPolicies/123456789 "acme organization policy" (organizations/100200300400)`,
+		`[other]    corp_managed_device "Corp-managed device" (not runguard's)`,
+		`[runguard] corp_network "Corp network"  (cluster=demo AccessLevel=corp-network)`,
+		"admits         from 198.51.100.0/24 or 203.0.113.0/24",
+		"written by     serviceAccount:runguard@acme-ops.iam.gserviceaccount.com (1)",
+		`[other]    mentions_runguard "Look-alike" (not runguard's)`,
+		"scoped to projects/512345678901: IAP ignores its levels",
+		"no access levels",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "access policy") < strings.Index(out, "ops-console") {
+		t.Errorf("access policies should follow the services:\n%s", out)
 	}
 }

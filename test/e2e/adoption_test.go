@@ -18,8 +18,18 @@ const (
 // identity hack/demo/seed.yaml grants; it returns standard output, standard error and the exit code.
 func (s *system) runguardCLI(stdin string, args ...string) (string, string, int) {
 	s.t.Helper()
+	return s.runguardCLIAs(adoptionIdentity, stdin, args...)
+}
+
+// runguardCLIAs is runguardCLI as the service account impersonate, or, with "", as the fake's
+// default caller: runguard's own identity.
+func (s *system) runguardCLIAs(impersonate, stdin string, args ...string) (string, string, int) {
+	s.t.Helper()
 	args = append(args, "--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
-		"--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity, "--cluster-name", "e2e")
+		"--acm-endpoint", s.fakeGRPC, "--iamcredentials-endpoint", s.fakeREST, "--cluster-name", "e2e")
+	if impersonate != "" {
+		args = append(args, "--impersonate-service-account", impersonate)
+	}
 	cmd := exec.Command(filepath.Join(s.binDir, "runguard"), args...)
 	cmd.Dir = s.root
 	// No kubeconfig: these runs plan without a cluster, whatever the machine's ~/.kube/config says.
@@ -144,7 +154,7 @@ func kubectlPlugin(s *system) {
 	}
 	cmd := exec.Command(s.kubectlBin, "runguard", "export", "--project", "acme-prod", "--location", "europe-west1", "--service", "legacy-wiki",
 		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
-		"--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity)
+		"--acm-endpoint", s.fakeGRPC, "--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity)
 	cmd.Env = append(os.Environ(), "PATH="+s.binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KUBECONFIG="+filepath.Join(s.logDir, "no-kubeconfig"))
 	out, err := cmd.CombinedOutput()
@@ -154,8 +164,11 @@ func kubectlPlugin(s *system) {
 }
 
 // exportOfManagedServiceIsItsObject: a service runguard already manages is exported as the object
-// that manages it — its namespace, name and access groups, the hand-granted bindings as comments —
-// so the plan of that export is empty.
+// that manages it — its namespace, name and access groups (naming their levels by full name), the
+// hand-granted bindings as comments — so the plan of that export is empty. Access levels are not
+// read through --impersonate-service-account: the export says so for each level the groups
+// require, and the plan, which must read them to resolve the full names, runs as runguard's own
+// identity (it writes nothing either).
 func exportOfManagedServiceIsItsObject(s *system) {
 	exported, stderr, code := s.runguardCLI("", "export", "--project", "acme-prod", "--location", "europe-west1", "--service", "ops-console")
 	if code != 0 {
@@ -163,13 +176,27 @@ func exportOfManagedServiceIsItsObject(s *system) {
 	}
 	for _, want := range []string{"runguard already manages this service as ProtectedService platform/ops-console (cluster e2e)",
 		"  name: ops-console\n  namespace: platform\n", "    - group:sre@acme.com\n    - user:oncall@acme.com\n    name: sre",
+		"      - " + levelName("corp_network") + "\n      - " + levelName("managed_device") + "\n",
 		"#     - user:legacy-admin@acme.com"} {
 		if !strings.Contains(exported, want) {
 			s.t.Errorf("the export of ops-console lacks %q:\n%s", want, exported)
 		}
 	}
-	out, stderr, code := s.runguardCLI(exported, "plan", "-f", "-")
+	for _, level := range []string{levelName("corp_network"), levelName("managed_device")} {
+		if !strings.Contains(exported, "# Access level "+level+", required by ProtectedService") {
+			s.t.Errorf("the export of ops-console says nothing about the level %s its group requires:\n%s", level, exported)
+		}
+	}
+	if n := strings.Count(exported, "(access levels are not read through"); n != 2 {
+		s.t.Errorf("the export as %s says %d times that access levels are not read through impersonation, want once for each of the 2 levels:\n%s", adoptionIdentity, n, exported)
+	}
+
+	writesBefore := googleWrites(s)
+	out, stderr, code := s.runguardCLIAs("", exported, "plan", "-f", "-")
 	if code != 0 || !strings.Contains(out, "platform/ops-console (Cloud Run service acme-prod/europe-west1/ops-console): no changes") {
 		s.t.Errorf("runguard plan of ops-console's export exited %d, want 0 and no changes:\n%s%s", code, out, stderr)
+	}
+	if n := googleWrites(s) - writesBefore; n != 0 {
+		s.t.Errorf("runguard plan as runguard's own identity made %d Google writes, want 0", n)
 	}
 }

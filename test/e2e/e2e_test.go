@@ -46,8 +46,7 @@ func TestEndToEnd(t *testing.T) {
 		run  func(s *system)
 	}{
 		{"CRDAndAdmissionPolicyInstalledWithKubectl", func(s *system) {
-			s.mustKubectl("apply", "-f", "config/crd/bases/")
-			s.mustKubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/protectedservices.iap.runguard.dev")
+			s.installCRDs()
 			s.mustKubectl("apply", "-k", "config/admission")
 		}},
 		{"ManagerStartsAndTakesTheLease", func(s *system) {
@@ -152,6 +151,7 @@ func samplesBecomeReady(s *system) {
 	o := s.service(opsConsole)
 	s.expectGroup(o.IAPPolicy, "runguard:sre", "group:sre@acme.com", "user:oncall@acme.com")
 	s.expectForeignKept(o.IAPPolicy)
+	s.expectDemoLevelsInForce()
 }
 
 // expectForeignKept checks the bindings hack/demo/seed.yaml granted by hand on ops-console.

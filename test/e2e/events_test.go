@@ -39,8 +39,7 @@ func TestEndToEnd_DriftCorrectedByAuditEvents(t *testing.T) {
 		run  func(s *system)
 	}{
 		{"ManagerStartsWhileTheSubscriptionIsMissing", func(s *system) {
-			s.mustKubectl("apply", "-f", "config/crd/bases/")
-			s.mustKubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/protectedservices.iap.runguard.dev")
+			s.installCRDs()
 			m := s.startManager("manager-events", "--resync-period=1h",
 				"--audit-log-subscription", lateSubscription, "--pubsub-endpoint", pubsubAddr)
 			s.waitForLease(m)

@@ -27,8 +27,7 @@ func TestFigures_AuditEvents(t *testing.T) {
 	sys.startFake(filepath.Join(sys.root, "hack", "demo", "seed.yaml"), "--pubsub-listen", pubsubAddr)
 	ps := newPubSub(t, pubsubAddr)
 	s := sys.on(t)
-	s.mustKubectl("apply", "-f", "config/crd/bases/")
-	s.mustKubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/protectedservices.iap.runguard.dev")
+	s.installCRDs()
 	m := s.startManager("manager-figures", "--resync-period=1h", "--max-concurrent-reconciles=16",
 		"--audit-log-subscription", adminapi.DefaultAuditSubscription, "--pubsub-endpoint", pubsubAddr)
 	s.waitForLease(m)

@@ -165,6 +165,13 @@ func (s *system) startFake(seed string, extra ...string) {
 	s.waitHTTP("gcpfake", s.fakeAdmin+adminapi.HealthPath)
 }
 
+// installCRDs applies every CRD with kubectl and waits until the API server serves them.
+func (s *system) installCRDs() {
+	s.t.Helper()
+	s.mustKubectl("apply", "-f", "config/crd/bases/")
+	s.mustKubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/protectedservices.iap.runguard.dev", "crd/accesslevels.iap.runguard.dev")
+}
+
 // managerFlags are the flags every replica runs with: leader election with a short lease, and a
 // short resync so drift in Google Cloud is corrected within seconds.
 var managerFlags = []string{
@@ -194,7 +201,7 @@ func (s *system) startManager(name string, extra ...string) *proc {
 		"--kubeconfig", s.kubeconfig,
 		"--health-probe-bind-address", probe,
 		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
-		"--iamcredentials-endpoint", s.fakeREST,
+		"--iamcredentials-endpoint", s.fakeREST, "--acm-endpoint", s.fakeGRPC, "--access-policy", accessPolicy,
 	}, managerFlags...)
 	p := s.start(name, filepath.Join(s.binDir, "manager"), append(args, extra...)...)
 	s.waitHTTP(name, "http://"+probe+"/healthz")
