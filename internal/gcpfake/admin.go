@@ -229,7 +229,7 @@ func (s *Server) state() (adminapi.State, error) {
 	out := adminapi.State{Projects: []adminapi.Project{}, Services: []adminapi.ServiceState{}}
 	for _, p := range s.dir.All() {
 		out.Projects = append(out.Projects, Project{ID: p.ID, Number: p.Number, IAPAPIDisabled: p.IAPAPIDisabled, NoIAPServiceAgent: p.NoIAPServiceAgent, Principals: p.Principals,
-			Grants: s.access.GrantsOn(p.ID)})
+			Grants: s.access.GrantsOn(p.ID), Parent: p.Parent})
 	}
 	for _, svc := range s.Services() {
 		ss, err := s.serviceState(svc)
@@ -238,6 +238,7 @@ func (s *Server) state() (adminapi.State, error) {
 		}
 		out.Services = append(out.Services, ss)
 	}
+	out.Folders, out.Organizations = s.hierarchyState()
 	var err error
 	out.AccessPolicies, err = s.accessPolicyStates()
 	return out, err

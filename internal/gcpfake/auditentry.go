@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -11,6 +12,8 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/runguard/runguard/internal/gcpfake/names"
 )
 
 // logEntry is google.logging.v2.LogEntry in the JSON a logging sink
@@ -50,7 +53,7 @@ func (e *auditEmitter) logEntryJSON(c auditChange, received time.Time) ([]byte, 
 		principal = DefaultOutOfBandCaller
 	case e.opts.Caller != "":
 		principal = e.opts.Caller
-	case c.organization != "":
+	case c.container != "":
 		principal = DefaultOrganizationCaller
 	default:
 		principal = "runguard@" + c.project.ID + ".iam.gserviceaccount.com"
@@ -111,7 +114,7 @@ func cloudRunAuditShape(c auditChange, payload *audit.AuditLog, authz *audit.Aut
 // iapAuditShape: IAP's entries carry resource attributes, under a gce_backend_service.
 func iapAuditShape(c auditChange, _ *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource {
 	authz.ResourceAttributes = &attribute_context.AttributeContext_Resource{
-		Name: c.resourceName, Service: iapService, Type: iapResourceType(c.service),
+		Name: c.resourceName, Service: iapService, Type: iapResourceType(c.scope),
 	}
 	// Observed on IAP SetIamPolicy entries (docs/gcpfake.md cites where).
 	return monitoredResource{Type: "gce_backend_service", Labels: map[string]string{
@@ -128,17 +131,36 @@ func acmAuditShape(c auditChange, _ *audit.AuditLog, authz *audit.AuthorizationI
 	}}
 }
 
-// logParent is the project or organization whose log the entry is written to.
+// resourceManagerAuditShape: Resource Manager's entries are filed under the project, folder or
+// organization whose policy changed (monitored resource types project, folder, organization).
+func resourceManagerAuditShape(c auditChange, _ *audit.AuditLog, authz *audit.AuthorizationInfo) monitoredResource {
+	authz.Resource = c.resourceName
+	kind, number, _ := strings.Cut(c.container, "/")
+	switch kind {
+	case "folders":
+		return monitoredResource{Type: "folder", Labels: map[string]string{"folder_id": number}}
+	case "organizations":
+		return monitoredResource{Type: "organization", Labels: map[string]string{"organization_id": number}}
+	}
+	return monitoredResource{Type: "project", Labels: map[string]string{"project_id": c.project.ID}}
+}
+
+// logParent is the project, folder or organization whose log the entry is written to.
 func (c auditChange) logParent() string {
-	if c.organization != "" {
-		return c.organization
+	if c.container != "" {
+		return c.container
 	}
 	return "projects/" + c.project.ID
 }
 
-func iapResourceType(service string) string {
-	if service == "" {
+// iapResourceType is the resource type IAP's entries name: observed for a service
+// (WebService); assumed by analogy for the region-wide resource (WebType) and iap_web (Web).
+func iapResourceType(scope names.IAPScope) string {
+	switch scope {
+	case names.IAPRegionScope:
 		return "iap.googleapis.com/WebType"
+	case names.IAPProjectScope:
+		return "iap.googleapis.com/Web"
 	}
 	return "iap.googleapis.com/WebService"
 }
@@ -169,11 +191,15 @@ func (s *Server) placeAudit(c auditChange, reg registered, resource string) (aud
 	if !ok {
 		return auditChange{}, false
 	}
-	c.permission = reg.method.permissionOn(w.regionWide)
-	c.location, c.service, c.shape = w.location, w.service, reg.api.auditShape
-	if w.inOrganization {
-		c.organization, ok = s.acm.Organization(resource)
+	c.permission = reg.method.permissionOn(w.scope)
+	c.location, c.service, c.scope, c.shape = w.location, w.service, w.scope, reg.api.auditShape
+	switch {
+	case w.inOrganization:
+		c.container, ok = s.acm.Organization(resource)
 		return c, ok
+	case w.container != "":
+		c.container = w.container
+		return c, s.tree.Contains(w.container)
 	}
 	c.project, ok = s.dir.Lookup(w.project)
 	return c, ok

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/runguard/runguard/internal/gcpfake/names"
 	"github.com/runguard/runguard/internal/gcpfake/projects"
 )
 
@@ -71,6 +72,7 @@ const (
 	runService = "run.googleapis.com"
 	iapService = "iap.googleapis.com"
 	acmService = "accesscontextmanager.googleapis.com"
+	rmService  = "cloudresourcemanager.googleapis.com"
 
 	methodRunCreateV2  = "google.cloud.run.v2.Services.CreateService"
 	methodRunUpdateV2  = "google.cloud.run.v2.Services.UpdateService"
@@ -86,7 +88,15 @@ const (
 	methodACMCreateLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.CreateAccessLevel"
 	methodACMUpdateLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.UpdateAccessLevel"
 	methodACMDeleteLevel = "google.identity.accesscontextmanager.v1.AccessContextManager.DeleteAccessLevel"
-	activityLogIDEscape  = "cloudaudit.googleapis.com%2Factivity"
+	methodACMSetIAM      = "google.identity.accesscontextmanager.v1.AccessContextManager.SetIamPolicy"
+	// Resource Manager's allow-policy writes are ADMIN_WRITE (its audit logging page); calls to
+	// v3 log its method, gcloud's and the console's (v1, v2 for folders) the bare "SetIamPolicy"
+	// that CIS-derived log filters match (docs/google-apis-inherited.md).
+	methodRMSetProjectIAM      = "google.cloud.resourcemanager.v3.Projects.SetIamPolicy"
+	methodRMSetFolderIAM       = "google.cloud.resourcemanager.v3.Folders.SetIamPolicy"
+	methodRMSetOrganizationIAM = "google.cloud.resourcemanager.v3.Organizations.SetIamPolicy"
+	methodRMSetIAMV1           = "SetIamPolicy"
+	activityLogIDEscape        = "cloudaudit.googleapis.com%2Factivity"
 
 	// AuditTimestampAttribute is the Pub/Sub attribute a logging sink sets
 	// on each message: the entry's timestamp.
@@ -108,14 +118,15 @@ type auditChange struct {
 	outOfBand    bool
 	operation    string // the long-running operation started, if any
 	// project, location and service identify the Cloud Run service the
-	// change touches; service is empty for IAP's region-wide resource.
-	// organization (organizations/{n}) is set instead for a resource of an
-	// organization.
-	organization string
-	project      projects.Project
-	location     string
-	service      string
-	shape        auditShape // the API's
+	// change touches; service is empty for IAP's resources above one.
+	// container (organizations/{n}, folders/{n}) is set instead for a
+	// resource of an organization or a folder, whose log the entry is in.
+	container string
+	project   projects.Project
+	location  string
+	service   string
+	scope     names.IAPScope
+	shape     auditShape // the API's
 }
 
 // auditEmitter turns changes into log entries and publishes them, one

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/runguard/runguard/internal/gcpfake/acm"
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
 )
 
@@ -44,7 +45,8 @@ func (s *Server) authenticate(ctx context.Context) (string, error) {
 }
 
 // requirement is the permission a call needs, on which resource, where grants of it count (a
-// project by ID; or an access policy and its organization), and how Google words the denial.
+// project by ID, or a folder, organization or access policy, each with what is above it), and
+// how Google words the denial.
 type requirement struct {
 	permission string
 	resource   string // as the caller wrote it
@@ -54,8 +56,9 @@ type requirement struct {
 
 // authorize checks the caller may use the permission the method needs on its resource: no
 // deny rule takes it away there, and the caller holds it where grants count for the resource
-// (its project; its access policy or organization). Calls whose project or policy is not seeded
-// pass: the handler answers them as it always has (PERMISSION_DENIED "…or it may not exist").
+// (its project and the project's folders and organization; a folder or organization and what is
+// above it; an access policy and its organization). Calls whose resource is not seeded pass:
+// the handler answers them as it always has (PERMISSION_DENIED "…or it may not exist").
 func (s *Server) authorize(method string, req any, caller string) error {
 	r, ok := s.requirementOf(method, req)
 	if !ok || s.permitted(caller, r.grantedOn, r.resource, r.permission) {
@@ -81,8 +84,8 @@ func (s *Server) permitted(caller string, grantedOn []string, resource, permissi
 
 // requirementOf is the permission the method's entry in the registration table (methods.go)
 // names, on its target. No requirement: a method that needs none (TestIamPermissions) or is
-// not registered, a target the fake cannot name, a project or policy that is not seeded, or an
-// API disabled in the project (it refuses the call before IAM is asked).
+// not registered, a target the fake cannot name, a resource that is not seeded, or an API
+// disabled in the project (it refuses the call before IAM is asked).
 func (s *Server) requirementOf(method string, req any) (requirement, bool) {
 	reg, ok := lookupMethod(method)
 	if !ok || reg.method.permission == "" {
@@ -96,21 +99,18 @@ func (s *Server) requirementOf(method string, req any) (requirement, bool) {
 	if !ok {
 		return requirement{}, false
 	}
-	permission := reg.method.permissionOn(t.regionWide)
+	permission := reg.method.permissionOn(t.scope)
 	return requirement{permission: permission, resource: t.resource, grantedOn: grantedOn,
 		deny: func() error { return reg.api.deny(permission, t.resource) }}, true
 }
 
-// grantedOn is where grants count for a target: its project (by ID), or its access policy and
-// the policy's organization (or the organization itself); false when that is not seeded or the
-// API is disabled in the project.
+// grantedOn is where grants count for a target, nearest first: IAM policies are inherited down
+// the resource hierarchy. False when the target is not seeded or the API is disabled in the
+// project.
 func (s *Server) grantedOn(reg registered, t target) ([]string, bool) {
-	if t.acm != "" {
-		org, ok := s.organizationOf(t.acm)
-		if !ok || org == t.acm {
-			return []string{org}, ok
-		}
-		return []string{t.acm, org}, true
+	if t.node != "" {
+		chain := s.chainOf(t.node)
+		return chain, len(chain) > 0
 	}
 	if t.project == "" {
 		return nil, false
@@ -119,7 +119,20 @@ func (s *Server) grantedOn(reg registered, t target) ([]string, bool) {
 	if !ok || reg.api.disabled != nil && reg.api.disabled(p) {
 		return nil, false
 	}
-	return []string{p.ID}, true
+	return append([]string{p.ID}, s.tree.Chain(p.Parent)...), true
+}
+
+// chainOf is a folder, organization or access policy and everything above it; nothing for one
+// that is not seeded.
+func (s *Server) chainOf(node string) []string {
+	if acm.ValidPolicyName(node) {
+		org, ok := s.acm.Organization(node)
+		if !ok {
+			return nil
+		}
+		return append([]string{node}, s.tree.Chain(org)...)
+	}
+	return s.tree.Chain(node)
 }
 
 // filterTested leaves out of a TestIamPermissions answer what the caller may not use on the

@@ -124,15 +124,16 @@ func (s *Server) FailNextRollout(name, message string) error {
 	return s.run.FailNextRollout(c, message)
 }
 
-// AddProject adds a project to the running fake, as if it had been seeded.
-// Tests that need a project no other test touched make one each. Its Grants
-// are refused (access control is decided when the fake starts): grant with
-// Grant after adding it.
+// AddProject adds a project to the running fake, as if it had been seeded,
+// with its Parent (a folder already there, or an organization). Tests that
+// need a project no other test touched make one each. Its Grants are refused
+// (access control is decided when the fake starts): grant with Grant after
+// adding it.
 func (s *Server) AddProject(p Project) error {
 	if len(p.Grants) > 0 {
 		return fmt.Errorf("project %q: grant with Server.Grant after adding it", p.ID)
 	}
-	dp, err := directoryProject(p)
+	dp, err := directoryProject(p, s.tree)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/runguard/runguard/internal/gcpfake/acm"
 	"github.com/runguard/runguard/internal/gcpfake/adminapi"
+	"github.com/runguard/runguard/internal/gcpfake/hierarchy"
 )
 
 // AccessPolicies returns every Access Context Manager access policy, sorted by name.
@@ -94,10 +95,10 @@ func (s *Server) accessPolicyStates() ([]adminapi.AccessPolicyState, error) {
 	return out, nil
 }
 
-// grantable reports whether IAM roles can be granted on an organization or access policy of the
-// fake's world (by name).
+// grantable reports whether IAM roles can be granted on a folder, organization or access policy
+// of the world (by name).
 func (s *Server) grantable(resource string) bool {
-	if s.organizations[resource] {
+	if s.tree.Contains(resource) {
 		return true
 	}
 	_, ok := s.acm.Policy(resource)
@@ -108,29 +109,35 @@ func (s *Server) grantable(resource string) bool {
 // organization itself.
 func (s *Server) organizationOf(resource string) (string, bool) {
 	if acm.ValidOrganization(resource) {
-		return resource, s.organizations[resource]
+		_, ok := s.tree.Organization(resource)
+		return resource, ok
 	}
 	return s.acm.Organization(resource)
 }
 
-// seedPolicies seeds the access policies and returns the organizations of the world: the seeded
-// ones and the policies' parents.
-func seedPolicies(b *acm.Backend, seed Seed) (map[string]bool, error) {
-	orgs := map[string]bool{}
+// seedPolicies seeds the organizations and the access policies; a policy's parent joins the
+// world's organizations.
+func seedPolicies(b *acm.Backend, tree *hierarchy.Tree, seed Seed) error {
+	seen := map[string]bool{}
 	for _, o := range seed.Organizations {
 		name := "organizations/" + o.ID
-		if !acm.ValidOrganization(name) || orgs[name] {
-			return nil, fmt.Errorf("organization %q: want a number, seeded once", o.ID)
+		if !acm.ValidOrganization(name) || seen[name] {
+			return fmt.Errorf("organization %q: want a number, seeded once", o.ID)
 		}
-		orgs[name] = true
+		seen[name] = true
+		if err := tree.AddOrganization(hierarchy.Organization{Name: name, DisplayName: o.DisplayName}); err != nil {
+			return err
+		}
 	}
 	for _, p := range seed.AccessPolicies {
 		if err := b.AddPolicy(&accesscontextmanagerpb.AccessPolicy{Name: p.Name, Parent: p.Parent, Title: p.Title, Scopes: p.Scopes, Etag: p.Etag}); err != nil {
-			return nil, err
+			return err
 		}
-		orgs[p.Parent] = true
+		if err := tree.AddOrganization(hierarchy.Organization{Name: p.Parent}); err != nil {
+			return err
+		}
 	}
-	return orgs, nil
+	return nil
 }
 
 // seedLevels seeds each policy's levels in order (a level's required levels come first). A

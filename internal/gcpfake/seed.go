@@ -25,15 +25,21 @@ type Seed struct {
 	// CustomRoles are role name (projects/{p}/roles/{r}, organizations/{o}/roles/{r}) →
 	// permissions, for projects' grants.
 	CustomRoles map[string][]string `json:"customRoles,omitempty"`
-	// Organizations are seeded only to grant roles on them (an access policy's parent need not
-	// be listed).
+	// Organizations are the organizations of the world, with the grants on them (one an access
+	// policy, folder or project names as its parent need not be listed).
 	Organizations []Organization `json:"organizations,omitempty"`
+	// Folders are the folders of the world, each under an organization or a folder listed before
+	// it, with the grants on them.
+	Folders []Folder `json:"folders,omitempty"`
 	// AccessPolicies are Access Context Manager's policies, with their levels.
 	AccessPolicies []AccessPolicy `json:"accessPolicies,omitempty"`
 }
 
-// Organization is a seeded organization: its number and the grants on it.
+// Organization is a seeded organization: its number, display name and the grants on it.
 type Organization = adminapi.Organization
+
+// Folder is a seeded folder: its number, parent, display name and the grants on it.
+type Folder = adminapi.Folder
 
 // AccessPolicy is a seeded access policy with its grants and levels (protojson).
 type AccessPolicy = adminapi.AccessPolicy

@@ -1,7 +1,8 @@
 // Package gcpfake is a fake of the Google Cloud APIs runguard's controller
 // calls: Cloud Run Admin v2 Services (with its long-running operations),
 // the IAM and settings surface of the IAP Admin API, Resource Manager v3
-// GetProject, IAM Credentials GenerateAccessToken, and Access Context
+// (projects, folders and organizations, and their IAM policies), IAM's
+// roles.get, IAM Credentials GenerateAccessToken, and Access Context
 // Manager v1's access policies and levels (package acm). It knows who is
 // calling (the bearer token of each request) and, when the seed grants
 // roles, checks the caller's permissions on the project (or the access
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
 	"cloud.google.com/go/iap/apiv1/iappb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -41,6 +43,8 @@ import (
 	"github.com/runguard/runguard/internal/gcpfake/access"
 	"github.com/runguard/runguard/internal/gcpfake/acm"
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/hierarchy"
+	"github.com/runguard/runguard/internal/gcpfake/iamadmin"
 	"github.com/runguard/runguard/internal/gcpfake/iamcredentials"
 	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/iap"
@@ -101,16 +105,17 @@ type Server struct {
 	dir      *projects.Directory
 	run      *run.Backend
 	acm      *acm.Backend
-	// organizations are the seeded organizations and the parents of access policies, by name.
-	organizations map[string]bool
-	faults        *faultSet
-	quotas        *quotaSet
-	calls         *callLog
-	logger        *slog.Logger
-	audit         *auditEmitter // nil: audit entries are off
-	access        *access.Authority
-	tokens        *access.Tokens
-	stopped       sync.Once
+	// tree is the hierarchy above projects: the organizations (seeded, and the parents of access
+	// policies, folders and projects) and the folders.
+	tree    *hierarchy.Tree
+	faults  *faultSet
+	quotas  *quotaSet
+	calls   *callLog
+	logger  *slog.Logger
+	audit   *auditEmitter // nil: audit entries are off
+	access  *access.Authority
+	tokens  *access.Tokens
+	stopped sync.Once
 }
 
 // Start builds the seeded world and serves it.
@@ -150,7 +155,7 @@ func Start(opts Options) (*Server, error) {
 // register serves every API on the gRPC server. Cloud Run and Access Context Manager share
 // google.longrunning.Operations: one router hands each call to the API whose operation it names.
 func (s *Server) register(opts Options) {
-	s.rm = &resourcemanager.Server{Directory: s.dir}
+	s.rm = &resourcemanager.Server{Directory: s.dir, Policies: s.policies}
 	runpb.RegisterServicesServer(s.grpc, &run.Services{B: s.run})
 	longrunningpb.RegisterOperationsServer(s.grpc, &operationsRouter{byPrefix: map[string]longrunningpb.OperationsServer{
 		"operations":    &run.Operations{B: s.run},
@@ -158,8 +163,11 @@ func (s *Server) register(opts Options) {
 	}})
 	iappb.RegisterIdentityAwareProxyAdminServiceServer(s.grpc, &iap.Server{Store: s.store, Directory: s.dir, Policies: s.policies, AcceptProjectID: opts.IAPAcceptProjectID})
 	resourcemanagerpb.RegisterProjectsServer(s.grpc, s.rm)
+	resourcemanagerpb.RegisterFoldersServer(s.grpc, &resourcemanager.Folders{Tree: s.tree, Policies: s.policies})
+	resourcemanagerpb.RegisterOrganizationsServer(s.grpc, &resourcemanager.Organizations{Tree: s.tree, Policies: s.policies})
+	adminpb.RegisterIAMServer(s.grpc, &iamadmin.Server{Access: s.access})
 	credentialspb.RegisterIAMCredentialsServer(s.grpc, &iamcredentials.Server{Access: s.access, Tokens: s.tokens, LifetimeCap: opts.TokenLifetime})
-	accesscontextmanagerpb.RegisterAccessContextManagerServer(s.grpc, &acm.Server{B: s.acm})
+	accesscontextmanagerpb.RegisterAccessContextManagerServer(s.grpc, &acm.Server{B: s.acm, Policies: s.policies})
 }
 
 // startREST serves the REST surface (package rest) on addr.

@@ -1,7 +1,9 @@
 // Package access is who may do what in the fake: the seeded service accounts and who may
-// impersonate them, the roles and permissions granted on each project, the deny rules that take
-// a permission on a resource away from everyone, the identity a request without a token stands
-// for, and the access tokens the IAM Credentials API issues.
+// impersonate them, the roles and permissions granted on each project, folder, organization or
+// access policy (kept in those resources' IAM allow policies, Policies), the roles and their
+// permissions, the deny rules that take a permission on a resource away from everyone, the
+// identity a request without a token stands for, and the access tokens the IAM Credentials API
+// issues.
 //
 // Access control (grants) is on when the seed grants anything or names a default caller. Off,
 // every caller holds every permission and a request without a token has no identity, as before
@@ -29,7 +31,8 @@ type Config struct {
 	// ServiceAccounts may be impersonated through GenerateAccessToken.
 	ServiceAccounts []ServiceAccount
 	// Grants is where a grant is made → member → roles or permissions. Where is a project ID,
-	// or the name of another resource IAM grants on: organizations/{number}, accessPolicies/{number}.
+	// or the name of another resource IAM grants on: folders/{number}, organizations/{number},
+	// accessPolicies/{number}. They are written into those resources' allow policies.
 	Grants map[string]map[string][]string
 	// CustomRoles is role name (projects/{p}/roles/{r} or organizations/{o}/roles/{r}) →
 	// permissions.
@@ -48,11 +51,12 @@ type Authority struct {
 	enforced      bool
 	defaultCaller string
 	customRoles   map[string][]string
+	// policies keep the grants: one set of data with the allow policies the APIs serve.
+	policies Policies
 
 	mu       sync.RWMutex
-	accounts map[string]map[string]bool            // email → token creators
-	grants   map[string]map[string]map[string]bool // project ID or resource → member → role or permission
-	denials  map[string]map[string]bool            // resource → permissions denied to every principal
+	accounts map[string]map[string]bool // email → token creators
+	denials  map[string]map[string]bool // resource → permissions denied to every principal
 }
 
 var (
@@ -61,10 +65,10 @@ var (
 	saEmailRE    = regexp.MustCompile(`^[a-z0-9-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$`)
 )
 
-// New validates cfg. exists says which project IDs and resources (Config.Grants' keys) are
-// seeded.
-func New(cfg Config, exists func(projectOrResource string) bool) (*Authority, error) {
-	a := &Authority{customRoles: map[string][]string{}, accounts: map[string]map[string]bool{}, grants: map[string]map[string]map[string]bool{},
+// New validates cfg and writes its grants into policies. exists says which project IDs and
+// resources (Config.Grants' keys) are seeded.
+func New(cfg Config, exists func(projectOrResource string) bool, policies Policies) (*Authority, error) {
+	a := &Authority{customRoles: map[string][]string{}, accounts: map[string]map[string]bool{}, policies: policies,
 		denials: map[string]map[string]bool{}}
 	for name, perms := range cfg.CustomRoles {
 		if !customRoleRE.MatchString(name) {
@@ -99,13 +103,13 @@ func New(cfg Config, exists func(projectOrResource string) bool) (*Authority, er
 			}
 		}
 	}
-	for project, byMember := range cfg.Grants {
-		if !exists(project) {
-			return nil, fmt.Errorf("grants on %q, which is not seeded", project)
+	for _, where := range sortedWheres(cfg.Grants) {
+		if !exists(where) {
+			return nil, fmt.Errorf("grants on %q, which is not seeded", where)
 		}
-		for member, entries := range byMember {
+		for member, entries := range cfg.Grants[where] {
 			for _, e := range entries {
-				if err := a.grant(project, member, e); err != nil {
+				if err := a.grant(where, member, e); err != nil {
 					return nil, err
 				}
 			}
@@ -150,15 +154,16 @@ func (a *Authority) Undeny(resource, permission string) {
 	delete(a.denials[resource], permission)
 }
 
-// Allowed reports whether member holds permission on the project (by ID), deny rules aside. With
-// access control off everyone holds everything.
+// Allowed reports whether member holds permission on the project (by ID) or resource, deny
+// rules aside: a role bound to it without a condition in the resource's allow policy carries the
+// permission (the fake evaluates no conditions). With access control off everyone holds
+// everything.
 func (a *Authority) Allowed(member, project, permission string) bool {
 	if !a.enforced {
 		return true
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	for entry := range a.grants[project][member] {
+	for _, role := range a.policies.Bindings(project)[member] {
+		entry := a.entryOf(role)
 		if entry == permission {
 			return true
 		}
@@ -212,31 +217,6 @@ var ErrNotFound = errors.New("not found")
 // effect, since with it off everyone may do everything.
 var ErrOff = errors.New("access control is off: the seed grants nothing and names no defaultCaller")
 
-// Grant gives member a role or a permission on the project.
-func (a *Authority) Grant(project, member, roleOrPermission string) error {
-	if !a.enforced {
-		return ErrOff
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.grant(project, member, roleOrPermission)
-}
-
-// Revoke takes back what Grant gave; revoking what was never granted is an error.
-func (a *Authority) Revoke(project, member, roleOrPermission string) error {
-	m, err := policyengine.NormalizeMember(member)
-	if err != nil {
-		return fmt.Errorf("member %q: %s", member, messageOf(err))
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.grants[project][m][roleOrPermission] {
-		return fmt.Errorf("%s holds no %s on %s: %w", m, roleOrPermission, project, ErrNotFound)
-	}
-	delete(a.grants[project][m], roleOrPermission)
-	return nil
-}
-
 // AddTokenCreator lets member impersonate the seeded service account.
 func (a *Authority) AddTokenCreator(email, member string) error {
 	if !a.enforced {
@@ -268,24 +248,6 @@ func (a *Authority) RemoveTokenCreator(email, member string) error {
 	return nil
 }
 
-func (a *Authority) grant(project, member, entry string) error {
-	m, err := policyengine.NormalizeMember(member)
-	if err != nil {
-		return fmt.Errorf("grant on %s: member %q: %s", project, member, messageOf(err))
-	}
-	if err := a.checkEntry(entry); err != nil {
-		return fmt.Errorf("grant on %s to %s: %w", project, m, err)
-	}
-	if a.grants[project] == nil {
-		a.grants[project] = map[string]map[string]bool{}
-	}
-	if a.grants[project][m] == nil {
-		a.grants[project][m] = map[string]bool{}
-	}
-	a.grants[project][m][entry] = true
-	return nil
-}
-
 func (a *Authority) addTokenCreator(email, member string) error {
 	m, err := policyengine.NormalizeMember(member)
 	if err != nil {
@@ -293,30 +255,6 @@ func (a *Authority) addTokenCreator(email, member string) error {
 	}
 	a.accounts[email][m] = true
 	return nil
-}
-
-// checkEntry accepts a predefined role from the table, a declared custom role, or a permission.
-func (a *Authority) checkEntry(e string) error {
-	switch {
-	case strings.HasPrefix(e, "roles/"):
-		if _, ok := predefinedRoles[e]; !ok {
-			return fmt.Errorf("role %s is not in the fake's table (%s); grant its permissions instead", e, strings.Join(PredefinedRoles(), ", "))
-		}
-	case customRoleRE.MatchString(e):
-		if _, ok := a.customRoles[e]; !ok {
-			return fmt.Errorf("custom role %s is not declared in customRoles", e)
-		}
-	case !permissionRE.MatchString(e):
-		return fmt.Errorf("%q is neither a role nor a permission (service.resource.verb)", e)
-	}
-	return nil
-}
-
-func (a *Authority) rolePermissions(role string) []string {
-	if ps, ok := predefinedRoles[role]; ok {
-		return ps
-	}
-	return a.customRoles[role]
 }
 
 // callerMember checks that m names something that can call an API: a user, a service account

@@ -1,6 +1,51 @@
 package access
 
-import "testing"
+import (
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// memoryPolicies keeps grants as where → member → roles.
+type memoryPolicies map[string]map[string][]string
+
+func (m memoryPolicies) Bindings(where string) map[string][]string { return m[where] }
+
+func (m memoryPolicies) Granted() []string {
+	var out []string
+	for w := range m {
+		out = append(out, w)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (m memoryPolicies) Bind(where, member, role string) error {
+	if m[where] == nil {
+		m[where] = map[string][]string{}
+	}
+	if !slices.Contains(m[where][member], role) {
+		m[where][member] = append(m[where][member], role)
+	}
+	return nil
+}
+
+func (m memoryPolicies) Unbind(where, member, role string) (bool, error) {
+	i := slices.Index(m[where][member], role)
+	if i < 0 {
+		return false, nil
+	}
+	m[where][member] = slices.Delete(m[where][member], i, i+1)
+	return true, nil
+}
+
+func (m memoryPolicies) RoleParent(where string) (string, bool) {
+	if strings.Contains(where, "/") {
+		return where, strings.HasPrefix(where, "organizations/")
+	}
+	return "projects/" + where, true
+}
 
 func TestAllowed_RolesExpandAndGrantsAreProjectScoped(t *testing.T) {
 	a, err := New(Config{
@@ -8,7 +53,7 @@ func TestAllowed_RolesExpandAndGrantsAreProjectScoped(t *testing.T) {
 			"proj-a": {"serviceAccount:Tenant@ops.iam.gserviceaccount.com": {"roles/run.viewer", "iap.webServices.getIamPolicy", "projects/proj-a/roles/r"}},
 		},
 		CustomRoles: map[string][]string{"projects/proj-a/roles/r": {"run.services.setIamPolicy"}},
-	}, func(string) bool { return true })
+	}, func(string) bool { return true }, memoryPolicies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +79,7 @@ func TestMayImpersonate_TokenCreatorOrProjectWideGrant(t *testing.T) {
 		DefaultCaller:   "serviceAccount:runguard@ops.iam.gserviceaccount.com",
 		ServiceAccounts: []ServiceAccount{{Email: "a@ops.iam.gserviceaccount.com", TokenCreators: []string{"user:alice@example.com"}}, {Email: "b@ops.iam.gserviceaccount.com"}},
 		Grants:          map[string]map[string][]string{"ops": {"user:bob@example.com": {"roles/iam.serviceAccountTokenCreator"}}},
-	}, func(string) bool { return true })
+	}, func(string) bool { return true }, memoryPolicies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +99,7 @@ func TestMayImpersonate_TokenCreatorOrProjectWideGrant(t *testing.T) {
 }
 
 func TestNew_OffWithoutGrantsOrDefaultCaller(t *testing.T) {
-	a, err := New(Config{ServiceAccounts: []ServiceAccount{{Email: "a@ops.iam.gserviceaccount.com"}}}, func(string) bool { return true })
+	a, err := New(Config{ServiceAccounts: []ServiceAccount{{Email: "a@ops.iam.gserviceaccount.com"}}}, func(string) bool { return true }, memoryPolicies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +116,11 @@ func TestPermitted_ADenyRuleWinsOverGrantsWithAccessControlOnOrOff(t *testing.T)
 		denied    = "run.services.setIamPolicy"
 		untouched = "run.services.get"
 	)
-	on, err := New(Config{Grants: map[string]map[string][]string{"proj-a": {member: {"roles/run.admin", denied}}}}, func(string) bool { return true })
+	on, err := New(Config{Grants: map[string]map[string][]string{"proj-a": {member: {"roles/run.admin", denied}}}}, func(string) bool { return true }, memoryPolicies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	off, err := New(Config{}, func(string) bool { return true })
+	off, err := New(Config{}, func(string) bool { return true }, memoryPolicies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +139,49 @@ func TestPermitted_ADenyRuleWinsOverGrantsWithAccessControlOnOrOff(t *testing.T)
 		if !a.Permitted(member, "proj-a", service, denied) || len(a.Snapshot().Denials) != 0 {
 			t.Errorf("access control %s: Undeny left the rule in place", name)
 		}
+	}
+}
+
+// A permission granted on its own is bound as a custom role of that one permission, which the
+// policy shows and GetRole describes, and grants as the permission would.
+func TestGrant_APermissionIsBoundAsItsImpliedRole(t *testing.T) {
+	policies := memoryPolicies{}
+	a, err := New(Config{Grants: map[string]map[string][]string{"proj-a": {"user:alice@example.com": {"iap.web.getIamPolicy"}}}},
+		func(string) bool { return true }, policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const role = "projects/proj-a/roles/iap.web.getIamPolicy"
+	if got := policies["proj-a"]["user:alice@example.com"]; !slices.Equal(got, []string{role}) {
+		t.Fatalf("bound %v, want %s", got, role)
+	}
+	if !a.Allowed("user:alice@example.com", "proj-a", "iap.web.getIamPolicy") || a.Allowed("user:alice@example.com", "proj-a", "iap.web.setIamPolicy") {
+		t.Error("the implied role grants other than its permission")
+	}
+	if r, ok := a.Role(role); !ok || !slices.Equal(r.Permissions, []string{"iap.web.getIamPolicy"}) {
+		t.Errorf("Role(%s) = %+v, %v", role, r, ok)
+	}
+	if got := a.GrantsOn("proj-a")["user:alice@example.com"]; !slices.Equal(got, []string{"iap.web.getIamPolicy"}) {
+		t.Errorf("GrantsOn = %v, want the permission", got)
+	}
+	if err := a.Revoke("proj-a", "user:alice@example.com", "iap.web.getIamPolicy"); err != nil || len(policies["proj-a"]["user:alice@example.com"]) != 0 {
+		t.Errorf("Revoke = %v, left %v", err, policies["proj-a"])
+	}
+}
+
+// Only the IAP-secured Web App User role lets a member through IAP; the basic roles do not.
+func TestRole_OnlyTheAccessorRoleCarriesAccessViaIAP(t *testing.T) {
+	a, err := New(Config{}, func(string) bool { return true }, memoryPolicies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[string]bool{"roles/iap.httpsResourceAccessor": true, "roles/owner": false, "roles/editor": false, "roles/viewer": false} {
+		r, ok := a.Role(role)
+		if !ok || slices.Contains(r.Permissions, "iap.webServiceVersions.accessViaIAP") != want || r.Title == "" {
+			t.Errorf("Role(%s) = %+v, %v; accessViaIAP want %v", role, r, ok, want)
+		}
+	}
+	if _, ok := a.Role("roles/no.such"); ok {
+		t.Error("an unknown role was found")
 	}
 }

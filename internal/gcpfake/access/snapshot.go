@@ -14,24 +14,19 @@ type Snapshot struct {
 
 // Snapshot returns the current state.
 func (a *Authority) Snapshot() Snapshot {
+	s := Snapshot{Enforced: a.enforced, DefaultCaller: a.defaultCaller, Grants: map[string]map[string][]string{}, Denials: map[string][]string{}}
+	// The policies are read before a.mu is taken: their store calls back into the Authority.
+	for _, where := range a.policies.Granted() {
+		if g := a.grantsOn(where); len(g) > 0 {
+			s.Grants[where] = g
+		}
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	s := Snapshot{Enforced: a.enforced, DefaultCaller: a.defaultCaller, Grants: map[string]map[string][]string{}, Denials: map[string][]string{}}
 	for email, creators := range a.accounts {
 		s.ServiceAccounts = append(s.ServiceAccounts, ServiceAccount{Email: email, TokenCreators: sortedKeys(creators)})
 	}
 	sort.Slice(s.ServiceAccounts, func(i, j int) bool { return s.ServiceAccounts[i].Email < s.ServiceAccounts[j].Email })
-	for project, byMember := range a.grants {
-		for member, entries := range byMember {
-			if len(entries) == 0 {
-				continue
-			}
-			if s.Grants[project] == nil {
-				s.Grants[project] = map[string][]string{}
-			}
-			s.Grants[project][member] = sortedKeys(entries)
-		}
-	}
 	for resource, permissions := range a.denials {
 		if len(permissions) > 0 {
 			s.Denials[resource] = sortedKeys(permissions)
@@ -40,9 +35,28 @@ func (a *Authority) Snapshot() Snapshot {
 	return s
 }
 
-// GrantsOn returns the project's grants, member → sorted roles and permissions.
-func (a *Authority) GrantsOn(project string) map[string][]string {
-	return a.Snapshot().Grants[project]
+// GrantsOn returns the grants on a project (by ID) or resource, member → sorted roles and
+// permissions, as a seed writes them; conditional bindings grant nothing and are left out.
+func (a *Authority) GrantsOn(where string) map[string][]string {
+	g := a.grantsOn(where)
+	if len(g) == 0 {
+		return nil
+	}
+	return g
+}
+
+func (a *Authority) grantsOn(where string) map[string][]string {
+	out := map[string][]string{}
+	for member, roles := range a.policies.Bindings(where) {
+		entries := map[string]bool{}
+		for _, r := range roles {
+			entries[a.entryOf(r)] = true
+		}
+		if len(entries) > 0 {
+			out[member] = sortedKeys(entries)
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -2,7 +2,8 @@
 // and their access levels, whose changes are long-running operations named
 // operations/{level}/{create|update|delete}/{id}. It serves GetAccessPolicy, ListAccessPolicies,
 // GetAccessLevel, ListAccessLevels, CreateAccessLevel, UpdateAccessLevel and DeleteAccessLevel,
-// and GetOperation and WaitOperation on its operations; every other method answers
+// an access policy's GetIamPolicy and SetIamPolicy, and GetOperation and WaitOperation on its
+// operations; every other method answers
 // UNIMPLEMENTED. Levels are validated as Google documents them (docs/google-apis-acm.md).
 package acm
 
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/runguard/runguard/internal/gcpfake/apierr"
+	"github.com/runguard/runguard/internal/gcpfake/iampolicy"
 	"github.com/runguard/runguard/internal/gcpfake/store"
 )
 
@@ -23,6 +25,8 @@ import (
 type Server struct {
 	accesscontextmanagerpb.UnimplementedAccessContextManagerServer
 	B *Backend
+	// Policies keeps access policies' allow policies (iam.go).
+	Policies *iampolicy.Store
 }
 
 var _ accesscontextmanagerpb.AccessContextManagerServer = (*Server)(nil)

@@ -27,12 +27,30 @@ func AccessLevelPath(level string) string {
 	return AccessLevelsPath + "/" + url.PathEscape(policy) + "/" + url.PathEscape(short)
 }
 
-// Organization is a Google Cloud organization of the fake's world, as seeded: only so that
-// roles can be granted on it, which every access policy of the organization inherits.
+// Organization is a Google Cloud organization of the fake's world, as seeded and as GET
+// StatePath lists it. Grants on it reach everything in it: its folders and projects and its
+// access policies. An organization a folder, project or access policy names as its parent is
+// part of the world without being listed.
 type Organization struct {
 	// ID is the organization's number; its resource name is organizations/{id}.
 	ID string `json:"id"`
-	// Grants are member → roles or permissions on the organization, as Project.Grants.
+	// DisplayName is what GetOrganization answers (Google shows the organization's domain).
+	DisplayName string `json:"displayName,omitempty"`
+	// Grants are member → roles or permissions on the organization, as Project.Grants: bindings
+	// of the organization's IAM policy (a permission as the custom role
+	// organizations/{id}/roles/{permission}).
+	Grants map[string][]string `json:"grants,omitempty"`
+}
+
+// Folder is a folder of the fake's world, as seeded and as GET StatePath lists it.
+type Folder struct {
+	// ID is the folder's number; its resource name is folders/{id}.
+	ID string `json:"id"`
+	// Parent is organizations/{number} or a folder listed before this one (folders/{number}).
+	Parent      string `json:"parent"`
+	DisplayName string `json:"displayName,omitempty"`
+	// Grants are member → roles or permissions on the folder, as Project.Grants (a permission as
+	// the custom role of the folder's organization, organizations/{o}/roles/{permission}).
 	Grants map[string][]string `json:"grants,omitempty"`
 }
 

@@ -101,6 +101,10 @@ type State struct {
 	Services []ServiceState `json:"services"`
 	// AccessPolicies are Access Context Manager's policies, each with its levels.
 	AccessPolicies []AccessPolicyState `json:"accessPolicies"`
+	// Folders and Organizations are the resource hierarchy above the projects, each with the
+	// grants on it.
+	Folders       []Folder       `json:"folders"`
+	Organizations []Organization `json:"organizations"`
 }
 
 // Project is a Google Cloud project of the fake's world, as seeded and as GET StatePath lists it.
@@ -123,8 +127,13 @@ type Project struct {
 	Principals []string `json:"principals,omitempty"`
 	// Grants are the roles and permissions each member holds on the project: member →
 	// predefined roles ("roles/run.admin"), custom roles declared in the seed's customRoles, or
-	// permissions ("run.services.get"). Any grant in a seed turns access control on.
+	// permissions ("run.services.get"). Any grant in a seed turns access control on. They are
+	// bindings of the project's IAM policy (a permission as the custom role
+	// projects/{id}/roles/{permission}), which Resource Manager's GetIamPolicy answers.
 	Grants map[string][]string `json:"grants,omitempty"`
+	// Parent is folders/{number} (a seeded folder) or organizations/{number}, as GetProject
+	// answers it; empty: a project outside any organization.
+	Parent string `json:"parent,omitempty"`
 }
 
 // ServiceAccount is a service account callers may impersonate through the IAM Credentials

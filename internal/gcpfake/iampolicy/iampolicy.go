@@ -154,3 +154,39 @@ func Put(tx *store.Tx, name string, p *iampb.Policy) { tx.Put(store.KindPolicy, 
 
 // Delete removes a resource's policy, as deleting the resource does.
 func Delete(tx *store.Tx, name string) { tx.Delete(store.KindPolicy, name) }
+
+// Edit changes a resource's stored policy out of band, as SetOutOfBand does: fn gets the policy
+// in stored form (empty if never set) under the store's lock, and when it reports a change the
+// result is normalized and stored with a new etag. It reports whether anything changed.
+func (s *Store) Edit(name string, fn func(p *iampb.Policy) (changed bool)) (bool, error) {
+	changed := false
+	err := s.Store.Txn(func(tx *store.Tx) error {
+		if !s.exists(tx, name) {
+			return fmt.Errorf("resource %s does not exist", name)
+		}
+		p := Stored(tx, name)
+		if p == nil {
+			p = policyengine.Empty()
+		}
+		if changed = fn(p); !changed {
+			return nil
+		}
+		norm, err := policyengine.Normalize(p)
+		if err != nil {
+			return err
+		}
+		Put(tx, name, norm)
+		return nil
+	})
+	return changed, err
+}
+
+// Names lists the stored policies whose canonical names start with prefix, sorted.
+func (s *Store) Names(prefix string) []string {
+	var out []string
+	_ = s.Store.Txn(func(tx *store.Tx) error {
+		out = tx.Names(store.KindPolicy, prefix)
+		return nil
+	})
+	return out
+}

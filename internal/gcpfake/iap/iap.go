@@ -1,9 +1,11 @@
 // Package iap fakes the Identity-Aware Proxy Admin API v1 for Cloud Run:
 // GetIamPolicy, SetIamPolicy, TestIamPermissions, GetIapSettings and
 // UpdateIapSettings on
-// projects/{number}/iap_web/cloud_run-{region}/services/{service} and on
-// the region-wide projects/{number}/iap_web/cloud_run-{region}. Every other
-// method answers UNIMPLEMENTED.
+// projects/{number}/iap_web/cloud_run-{region}/services/{service}, on
+// the region-wide projects/{number}/iap_web/cloud_run-{region} and on the
+// project's projects/{number}/iap_web (every web resource of the project,
+// gcloud iap web … without --resource-type). Every other method answers
+// UNIMPLEMENTED.
 package iap
 
 import (
@@ -48,7 +50,7 @@ const (
 func (s *Server) resolve(resource string) (key, service string, err error) {
 	r, ok := names.ParseIAP(resource)
 	if !ok {
-		return "", "", apierr.BadRequest(fmt.Sprintf("Invalid resource %q; for Cloud Run, IAP resources are projects/{project_number}/iap_web/cloud_run-{region}[/services/{service}].", resource),
+		return "", "", apierr.BadRequest(fmt.Sprintf("Invalid resource %q; for Cloud Run, IAP resources are projects/{project_number}/iap_web[/cloud_run-{region}[/services/{service}]].", resource),
 			apierr.FieldViolation{Field: "resource", Description: "not an IAP Cloud Run resource name"})
 	}
 	if _, err := strconv.ParseInt(r.Project, 10, 64); err != nil && s.AcceptProjectID {
@@ -74,19 +76,18 @@ func (s *Server) resolve(resource string) (key, service string, err error) {
 	if p.IAPAPIDisabled {
 		return "", "", apierr.ServiceDisabled(apiName, apiTitle, p.Number)
 	}
-	if !names.ValidRegion(r.Location) {
+	if r.Scope() != names.IAPProjectScope && !names.ValidRegion(r.Location) {
 		return "", "", apierr.New(codes.NotFound, "Requested entity was not found.")
 	}
-	if r.Service == "" {
-		return names.IAPRegion(p.Number, r.Location), "", nil
+	if r.Scope() != names.IAPServiceScope {
+		return r.Named(p.Number), "", nil
 	}
-	return names.IAPService(p.Number, r.Location, r.Service),
-		names.Service{Project: p.ID, Location: r.Location, ID: r.Service}.String(), nil
+	return r.Named(p.Number), names.Service{Project: p.ID, Location: r.Location, ID: r.Service}.String(), nil
 }
 
-// PolicyKind registers IAP resources, in project-number form, with the IAM policy store: the
-// region-wide resource exists in every valid region of a seeded project, a service's as long as
-// the service.
+// PolicyKind registers IAP resources, in project-number form, with the IAM policy store: a
+// seeded project's iap_web exists, the region-wide resource in every valid region of it, a
+// service's as long as the service.
 func PolicyKind(dir *projects.Directory) iampolicy.Kind {
 	return iampolicy.Kind{
 		Owns: func(name string) bool { _, ok := names.ParseIAP(name); return ok },
@@ -94,10 +95,7 @@ func PolicyKind(dir *projects.Directory) iampolicy.Kind {
 		Canonical: func(name string) (string, bool) {
 			r, _ := names.ParseIAP(name)
 			p, ok := dir.Lookup(r.Project)
-			if r.Service == "" {
-				return names.IAPRegion(p.Number, r.Location), ok
-			}
-			return names.IAPService(p.Number, r.Location, r.Service), ok
+			return r.Named(p.Number), ok
 		},
 		Exists: func(tx *store.Tx, name string) bool {
 			r, _ := names.ParseIAP(name)
@@ -105,7 +103,10 @@ func PolicyKind(dir *projects.Directory) iampolicy.Kind {
 			if !ok {
 				return false
 			}
-			if r.Service == "" {
+			switch r.Scope() {
+			case names.IAPProjectScope:
+				return true
+			case names.IAPRegionScope:
 				return names.ValidRegion(r.Location)
 			}
 			_, exists := tx.Get(store.KindService, names.Service{Project: p.ID, Location: r.Location, ID: r.Service}.String())

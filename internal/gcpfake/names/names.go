@@ -91,14 +91,60 @@ func IAPRegion(projectNumber int64, location string) string {
 	return fmt.Sprintf("projects/%d/iap_web/cloud_run-%s", projectNumber, location)
 }
 
-// IAPResource is a parsed IAP Cloud Run resource. Service is empty for the
-// region-wide resource; Project is the segment as written (ID or number).
+// IAPWeb is projects/{number}/iap_web, the IAP resource of every web resource in a project
+// (gcloud iap web … without --resource-type).
+func IAPWeb(projectNumber int64) string { return fmt.Sprintf("projects/%d/iap_web", projectNumber) }
+
+// IAPResource is a parsed IAP resource above or at a Cloud Run service: Service is empty for
+// the region-wide resource, Location and Service for the project's iap_web; Project is the
+// segment as written (ID or number).
 type IAPResource struct{ Project, Location, Service string }
 
-// ParseIAP accepts the Cloud Run forms of IAP resources.
+// IAPScope is which of the IAP resources above a Cloud Run service a name is.
+type IAPScope int
+
+const (
+	// IAPServiceScope is projects/{n}/iap_web/cloud_run-{region}/services/{service}.
+	IAPServiceScope IAPScope = iota
+	// IAPRegionScope is projects/{n}/iap_web/cloud_run-{region}.
+	IAPRegionScope
+	// IAPProjectScope is projects/{n}/iap_web.
+	IAPProjectScope
+)
+
+// Scope says which level the resource is.
+func (r IAPResource) Scope() IAPScope {
+	switch {
+	case r.Location == "":
+		return IAPProjectScope
+	case r.Service == "":
+		return IAPRegionScope
+	}
+	return IAPServiceScope
+}
+
+// Named is the resource's name in a project-number form.
+func (r IAPResource) Named(projectNumber int64) string {
+	switch r.Scope() {
+	case IAPProjectScope:
+		return IAPWeb(projectNumber)
+	case IAPRegionScope:
+		return IAPRegion(projectNumber, r.Location)
+	}
+	return IAPService(projectNumber, r.Location, r.Service)
+}
+
+// ParseIAP accepts the IAP resources above and at a Cloud Run service: the project's iap_web,
+// the region-wide cloud_run-{region} and a service's.
 func ParseIAP(resource string) (IAPResource, bool) {
 	p := strings.Split(resource, "/")
-	if (len(p) != 4 && len(p) != 6) || p[0] != "projects" || p[1] == "" || p[2] != "iap_web" || !strings.HasPrefix(p[3], "cloud_run-") {
+	if len(p) < 3 || p[0] != "projects" || p[1] == "" || p[2] != "iap_web" {
+		return IAPResource{}, false
+	}
+	if len(p) == 3 {
+		return IAPResource{Project: p[1]}, true
+	}
+	if (len(p) != 4 && len(p) != 6) || !strings.HasPrefix(p[3], "cloud_run-") {
 		return IAPResource{}, false
 	}
 	r := IAPResource{Project: p[1], Location: strings.TrimPrefix(p[3], "cloud_run-")}

@@ -24,6 +24,9 @@ type Project struct {
 	// Principals are members of kind user, group or serviceAccount that
 	// exist, in IAM member form ("user:a@x.com").
 	Principals []string
+	// Parent is folders/{number} or organizations/{number}; "" for a project outside any
+	// organization.
+	Parent string
 }
 
 // IAPServiceAgent is the member IAP calls Cloud Run as.

@@ -22,7 +22,6 @@ import (
 
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"connectrpc.com/vanguard"
-	"connectrpc.com/vanguard/vanguardgrpc"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -65,7 +64,11 @@ func NewHandler(o Options) (http.Handler, error) {
 }
 
 func newTranscoder(srv *grpc.Server, enumNumbers bool) (*vanguard.Transcoder, error) {
-	t, err := vanguardgrpc.NewTranscoder(srv,
+	svcs, defaults, err := services(srv)
+	if err != nil {
+		return nil, err
+	}
+	t, err := vanguard.NewTranscoder(svcs, defaults,
 		vanguard.WithRules(serviceConfigRules()...),
 		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
 			// Google writes no unpopulated fields and rejects unknown ones.
