@@ -63,8 +63,10 @@ type levelFacts struct {
 	mask []string
 	// created, updated: what this pass wrote.
 	created, updated bool
-	// otherOwner is who marked the level in Google instead ("" with notOwned: nobody).
+	// otherOwner is who marked the level in Google instead; notOwned: an observed level runguard
+	// does not own (Enforce would stall unless it is adopted).
 	otherOwner *accesslevel.Owner
+	notOwned   bool
 	// missing is the level (full name or object name) a reference names that does not exist;
 	// notReady the required AccessLevel object that is not Ready yet.
 	missing, notReady string

@@ -67,8 +67,11 @@ func applyLevelObservation(s *levelScope, out *outcome) {
 		setLevel(s.al, iapv1alpha1.ConditionInSync, metav1.ConditionTrue, iapv1alpha1.ReasonMatches, "The level in Google matches the spec.")
 	default:
 		s.al.Status.PendingChanges = pendingLevelChanges(s)
-		setLevel(s.al, iapv1alpha1.ConditionInSync, metav1.ConditionFalse, iapv1alpha1.ReasonChangesPending,
-			"Enforce would "+strings.Join(s.al.Status.PendingChanges, "; ")+".")
+		msg := "Enforce would " + strings.Join(s.al.Status.PendingChanges, "; ") + "."
+		if s.facts.notOwned {
+			msg += " runguard did not make this level: Enforce stalls (AccessLevelNotOwned) unless the object is annotated " + iapv1alpha1.AnnotationAdoptLevel + `: "true".`
+		}
+		setLevel(s.al, iapv1alpha1.ConditionInSync, metav1.ConditionFalse, iapv1alpha1.ReasonChangesPending, msg)
 	}
 }
 

@@ -61,6 +61,8 @@ func levelStatusRows() []levelStatusRow {
 			want: map[string]string{"Ready": "True/Reconciled", "InSync": "True/Matches"}},
 		{name: "observed, differs", observe: true, facts: func(s *levelScope) { s.actual, s.facts.mask = office, []string{"basic"} },
 			want: map[string]string{"Ready": "True/Reconciled", "InSync": "False/ChangesPending"}},
+		{name: "observed, another tool's", observe: true, facts: func(s *levelScope) { s.actual, s.facts.mask, s.facts.notOwned = office, []string{"description"}, true },
+			want: map[string]string{"Ready": "True/Reconciled", "InSync": "False/ChangesPending"}},
 		{name: "observed, absent", observe: true, facts: func(s *levelScope) { s.facts.mask = []string{"create"} },
 			shown: wait(iapv1alpha1.ReasonChangesPending, time.Minute), want: waitingAs("ChangesPending"), mentions: []string{"Enforce would create it"}},
 		{name: "no policy", shown: stall(iapv1alpha1.ReasonAccessPolicyUnset, nil), want: stalledAs("AccessPolicyUnset"), mentions: []string{"--access-policy"}},

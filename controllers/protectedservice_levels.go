@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+
+	acmpb "cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 	"fmt"
 	"strings"
 
@@ -23,8 +25,12 @@ type levelsFact struct {
 	missing, notReady string
 }
 
-// resolvedLevel is one level as found: its full name, title and meaning.
-type resolvedLevel struct{ name, title, meaning string }
+// resolvedLevel is one level as found: its full name, title and meaning, and its definition for
+// evaluating access tests.
+type resolvedLevel struct {
+	name, title, meaning string
+	definition           *acmpb.AccessLevel
+}
 
 // resolveAccessLevels resolves every access level the groups require before any IAM write: an
 // AccessLevel object must exist and be Ready (otherwise the pass waits for it), a full name must
@@ -70,7 +76,7 @@ func (r *ProtectedServiceReconciler) resolveLevel(ctx context.Context, ref strin
 		if title == "" {
 			title = al.Name
 		}
-		return resolvedLevel{name: al.Status.Name, title: title, meaning: al.Status.Meaning}, nil
+		return resolvedLevel{name: al.Status.Name, title: title, meaning: al.Status.Meaning, definition: r.levelDefinition(ctx, al)}, nil
 	}
 	level, err := r.Google.AccessLevels().Get(ctx, ref)
 	switch {
@@ -79,7 +85,27 @@ func (r *ProtectedServiceReconciler) resolveLevel(ctx context.Context, ref strin
 	case err != nil:
 		return resolvedLevel{}, googleFailure(err)
 	}
-	return resolvedLevel{name: ref, title: level.GetTitle(), meaning: accesslevel.Describe(level)}, nil
+	return resolvedLevel{name: ref, title: level.GetTitle(), meaning: accesslevel.Describe(level), definition: level}, nil
+}
+
+// levelDefinition is the level an AccessLevel object holds in Google, built from its spec with
+// the levels it requires by object name resolved from the cache (one not Ready stays unresolved,
+// and reach then takes it as not satisfied).
+func (r *ProtectedServiceReconciler) levelDefinition(ctx context.Context, al *iapv1alpha1.AccessLevel) *acmpb.AccessLevel {
+	spec := levelSpec(al)
+	if spec.Basic != nil {
+		for i := range spec.Basic.Conditions {
+			for j, ref := range spec.Basic.Conditions[i].RequiredAccessLevels {
+				if isFullLevelName(ref) {
+					continue
+				}
+				if required, out := readyLevel(ctx, r.Client, ref); out == nil {
+					spec.Basic.Conditions[i].RequiredAccessLevels[j] = required.Status.Name
+				}
+			}
+		}
+	}
+	return accesslevel.Build(spec, al.Status.Name, accesslevel.Owner{Cluster: r.ClusterName, Name: al.Name})
 }
 
 // plannedLevel resolves an AccessLevel object for runguard plan from the objects it was given: as

@@ -80,6 +80,9 @@ type facts struct {
 	settings settingsFact
 	// levels is what the access levels the groups require resolved to.
 	levels levelsFact
+	// inherited is what the policies above the service grant; tests the access tests' results.
+	inherited inheritedFact
+	tests     []testResult
 
 	// unverified are the step conditions whose phase ran and failed before deciding them: their
 	// last word cannot stand, even for this generation.

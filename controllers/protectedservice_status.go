@@ -38,6 +38,12 @@ func applyStatus(ps *iapv1alpha1.ProtectedService, f *facts, shown *outcome) {
 	if f.levels.resolved != nil {
 		ps.Status.AccessLevels = groupLevels(ps, f.levels)
 	}
+	applyInheritedStatus(ps, f)
+	if len(ps.Spec.AccessTests) == 0 {
+		ps.Status.AccessTests = nil
+	} else if f.tests != nil {
+		ps.Status.AccessTests = testResults(f)
+	}
 	if ps.Spec.Observing() {
 		applyObserveStatus(ps, f, shown)
 	} else {

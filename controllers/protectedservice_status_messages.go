@@ -73,6 +73,10 @@ func outcomeMessage(o *outcome, f *facts) string {
 			f.resolved.Path(), exposedBy(f.exposure), f.namespace, iapv1alpha1.AnnotationAllowPublic)
 	case iapv1alpha1.ReasonNamespaceIdentityRequired, iapv1alpha1.ReasonNamespaceIdentityUnusable:
 		return namespaceIdentityMessage(o, f)
+	case iapv1alpha1.ReasonInheritedAccessFound:
+		return "inheritedAccess is Deny: " + inheritedMessage(f.inherited.grants())
+	case iapv1alpha1.ReasonAccessTestFailed:
+		return failedTestsMessage(f)
 	case iapv1alpha1.ReasonAccessLevelNotFound:
 		return levelNotFoundMessage(f)
 	case iapv1alpha1.ReasonAccessLevelNotReady:

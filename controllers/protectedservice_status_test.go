@@ -23,6 +23,7 @@ import (
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/iampolicy"
+	"github.com/runguard/runguard/internal/reach"
 )
 
 func googleErr(code codes.Code, msg, permission string, details ...*errdetails.ErrorInfo) error {
@@ -127,6 +128,21 @@ func statusRows() []statusRow {
 		},
 			shown: stall(iapv1alpha1.ReasonAccessLevelNotFound, nil),
 			want:  with(stalledAs("AccessLevelNotFound"), "AccessBound", "False/AccessLevelNotFound"), mentions: []string{"accessPolicies/1/accessLevels/typo", "only removals were applied"}},
+		{name: "access test failed", iapOn: true, facts: func(f *facts) {
+			lockedDown(f)
+			f.tests = []testResult{{name: "oncall-in", expect: iapv1alpha1.TestAllow, answer: reach.Answer{Verdict: reach.Deny, Failed: "no binding names user:oncall@acme.com"}}}
+		},
+			shown: stall(iapv1alpha1.ReasonAccessTestFailed, nil),
+			want:  with(stalledAs("AccessTestFailed"), "AccessBound", "Unknown/AccessTestFailed"), mentions: []string{"oncall-in expects Allow, got DENY", "user:oncall@acme.com"}},
+		{name: "inherited access denied", iapOn: true, facts: func(f *facts) {
+			fullFacts(f)
+			f.inherited = inheritedFact{read: true, bindings: []reach.Binding{{Where: reach.Where{Kind: reach.Project, Resource: "projects/123"},
+				Role: "roles/iap.httpsResourceAccessor", Members: []string{"user:eve@acme.com"}}}}
+		},
+			shown: stall(iapv1alpha1.ReasonInheritedAccessFound, nil),
+			want:  with(stalledAs("InheritedAccessFound"), "InheritedAccess", "True/InheritedAccessFound"), mentions: []string{"user:eve@acme.com", "projects/123"}},
+		{name: "no inherited access", iapOn: true, facts: func(f *facts) { fullFacts(f); f.inherited = inheritedFact{read: true} },
+			want: map[string]string{"Ready": "True/Protected", "InheritedAccess": "False/NoInheritedAccess"}},
 		{name: "access level not ready", iapOn: true, facts: func(f *facts) { f.levels.notReady = "corp-network" },
 			shown: wait(iapv1alpha1.ReasonAccessLevelNotReady, 0),
 			want: map[string]string{"Reconciling": "True/AccessLevelNotReady", "Stalled": "False/Progressing", "Ready": "False/AccessLevelNotReady",

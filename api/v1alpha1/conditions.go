@@ -16,6 +16,10 @@ const (
 	ConditionInSync = "InSync"
 	// ConditionDeleting is True while a deleted object waits for its cleanup in Google Cloud.
 	ConditionDeleting = "Deleting"
+	// ConditionInheritedAccess is True while grants above the service let members through IAP
+	// (status.inheritedAccess), False when there is none, Unknown when runguard may not read a
+	// policy above it.
+	ConditionInheritedAccess = "InheritedAccess"
 	// ConditionPaused is True while the object carries AnnotationPaused: runguard neither reads
 	// nor writes Google Cloud for it.
 	ConditionPaused = "Paused"
@@ -65,6 +69,12 @@ const (
 	ReasonInvalidExpression = "InvalidExpression"
 	// ReasonReferenceCycle: levels require each other in a cycle.
 	ReasonReferenceCycle = "ReferenceCycle"
+	// ReasonAccessTestFailed: an access test of the spec does not get the outcome it expects
+	// from the policy runguard would write; nothing but the lockdown is written.
+	ReasonAccessTestFailed = "AccessTestFailed"
+	// ReasonInheritedAccessFound: with inheritedAccess Deny, a grant above the service lets
+	// members through IAP; runguard never edits policies above the service.
+	ReasonInheritedAccessFound = "InheritedAccessFound"
 	// ReasonAccessLevelNotOwned: a level of that name exists in Google and runguard did not
 	// create it (or another cluster's runguard did); runguard never edits or deletes it.
 	ReasonAccessLevelNotOwned = "AccessLevelNotOwned"
@@ -72,6 +82,8 @@ const (
 
 // Reasons of progress, about access levels.
 const (
+	// ReasonNoInheritedAccess: InheritedAccess=False, no grant above the service lets anyone in.
+	ReasonNoInheritedAccess = "NoInheritedAccess"
 	// ReasonAccessLevelNotReady: a required AccessLevel object is not Ready yet.
 	ReasonAccessLevelNotReady = "AccessLevelNotReady"
 	// ReasonInUse: a deleted AccessLevel waits until no ProtectedService requires it, so deleting
