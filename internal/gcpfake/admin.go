@@ -34,12 +34,14 @@ import (
 //	GET    /access                                  who may do what (adminapi.Access)
 //	PUT    /grants/{project}/{member}/{role…}       grant a role or permission; DELETE revokes
 //	PUT    /serviceAccounts/{email}/tokenCreators/{member}   DELETE revokes
+//	GET    /policies/resource/{name…}, PUT (adminapi.Policy; out of band)   any resource's allow policy
 //	GET    /accessPolicies                          Access Context Manager's policies and levels
 //	POST   /accessLevels (an AccessLevel in protojson), GET, PUT and DELETE
 //	       /accessLevels/{policy number}/{short name}        (out of band, as the console)
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.acmRoutes(mux)
+	s.policyRoutes(mux)
 	mux.HandleFunc("GET "+adminapi.HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, adminapi.Health{Endpoint: s.Endpoint(), Status: "ok"})
 	})

@@ -79,3 +79,16 @@ type AccessPolicyState struct {
 	// AccessLevels are its levels in protojson, sorted by name.
 	AccessLevels []json.RawMessage `json:"accessLevels"`
 }
+
+// ResourcePolicyPath/{resource name} answers GET with the allow policy of any resource that has
+// one (google.iam.v1.Policy in protojson, version-3 form) and takes a Policy by PUT, written out
+// of band as the console would (no etag checked; logged as the resource's SetIamPolicy), answering
+// with the stored policy: a project (projects/{id or number}), folder (folders/{n}), organization
+// (organizations/{n}), access policy (accessPolicies/{n}), IAP resource
+// (projects/{number}/iap_web[/cloud_run-{region}[/services/{service}]]) or Cloud Run service.
+// A project's, folder's, organization's or access policy's bindings are the grants the fake's
+// authorization reads. 404: no such resource.
+const ResourcePolicyPath = "/policies/resource"
+
+// ResourcePolicyPathOf is the admin path of a resource's allow policy.
+func ResourcePolicyPathOf(resource string) string { return ResourcePolicyPath + "/" + resource }

@@ -43,9 +43,10 @@ const (
 	AccessPath = "/access"
 	// GrantsPath/{project}/{member}/{role or permission} (see GrantPath) grants a role or a
 	// permission on a project by PUT and revokes it by DELETE; both answer 204, 409 when access
-	// control is off, DELETE 404 when it was not granted. In place of the project, an
-	// organization (organizations/{number}) or an access policy (accessPolicies/{number}),
-	// path-escaped, takes a grant on it.
+	// control is off, DELETE 404 when it was not granted. In place of the project, a folder
+	// (folders/{number}), an organization (organizations/{number}) or an access policy
+	// (accessPolicies/{number}), path-escaped, takes a grant on it. A grant is a binding in that
+	// resource's allow policy (see ResourcePolicyPath), and is logged as its SetIamPolicy.
 	GrantsPath = "/grants"
 	// ServiceAccountsPath/{email}/tokenCreators/{member} (see TokenCreatorPath) makes member a
 	// token creator of the seeded service account by PUT and revokes that by DELETE. Tokens
