@@ -91,19 +91,13 @@ func (a AccessLevels) Delete(ctx context.Context, name string) error {
 
 // read makes one read, paced per access policy.
 func read[T any](ctx context.Context, c *Clients, k acmCall, call func(*accesscontextmanager.Client) (T, error)) (T, error) {
-	var out T
 	acm, err := c.accessContextManager(ctx)
-	if err == nil {
-		err = c.paced(ctx, "acm", false, policyOf(k.resource), func() (err error) {
-			out, err = call(acm)
-			return err
-		})
-		countCall(k.method, err)
-	}
 	if err != nil {
-		return out, callError(k.op, k.resource, k.permission, err)
+		var zero T
+		return zero, callError(k.op, k.resource, k.permission, err)
 	}
-	return out, nil
+	return pacedRead(ctx, c, readCall{"acm", policyOf(k.resource), k.method, k.op, k.resource, k.permission},
+		func() (T, error) { return call(acm) })
 }
 
 // waitFunc follows a write's operation to its end and returns the level it left.

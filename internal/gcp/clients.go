@@ -1,8 +1,9 @@
 // Package gcp is runguard's one edge to Google Cloud, through the official Go clients: Cloud Run
 // Admin v2 (run.go), IAP Admin v1 (iap.go), Resource Manager v3 (projects.go), Access Context
-// Manager v1 (accesslevels.go), IAM Credentials for impersonating a namespace's service account
-// (identity.go) and Pub/Sub for the audit-log subscription (auditsub.go), each touched in one
-// file. Around the calls it owns IAM's
+// Manager v1 (accesslevels.go), the policies above a service — Resource Manager's projects,
+// folders and organizations, IAP's levels above a service and IAM's roles (inherited.go) —, IAM
+// Credentials for impersonating a namespace's service account (identity.go) and Pub/Sub for the
+// audit-log subscription (auditsub.go), each touched in one file. Around the calls it owns IAM's
 // read-modify-write (policy.go), client-side pacing per project and region (pacing.go), the
 // refusal of writes in Observe mode (observeonly.go), error classification (errors.go) and call
 // counting (metrics.go). It depends on no CRD type: callers name resources with Service.
@@ -34,6 +35,7 @@ type Config struct {
 	IAPEndpoint             string
 	ResourceManagerEndpoint string
 	ACMEndpoint             string // Access Context Manager
+	IAMEndpoint             string // IAM Admin (roles.get)
 	// IAMCredentialsEndpoint overrides where namespace identities' tokens are minted (host:port,
 	// loopback only: the fake's REST surface).
 	IAMCredentialsEndpoint string
@@ -60,6 +62,11 @@ type Clients struct {
 	acm     *accesscontextmanager.Client
 	acmOpts []option.ClientOption
 	acmOwn  bool
+
+	// The clients for what is above a service (inherited.go) are dialled at their first use, with
+	// this identity's options: a configuration that never reads the hierarchy needs no IAM Admin
+	// endpoint or credentials for it.
+	above *aboveClients
 
 	numbersMu sync.RWMutex
 	numbers   map[string]int64
@@ -130,7 +137,11 @@ func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource, p *p
 			return nil, fmt.Errorf("IAM Credentials endpoint %q: only a loopback host:port may be overridden (plaintext)", cfg.IAMCredentialsEndpoint)
 		}
 	}
-	c := &Clients{numbers: map[string]int64{}, cfg: cfg, pacer: p}
+	iamOpts, err := endpointOptions(cfg.IAMEndpoint, cfg.Options, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("IAM endpoint: %w", err)
+	}
+	c := &Clients{numbers: map[string]int64{}, cfg: cfg, pacer: p, above: &aboveClients{rmOpts: rmOpts, iamOpts: iamOpts}}
 	if c.run, err = run.NewServicesClient(ctx, runOpts...); err != nil {
 		return nil, fmt.Errorf("create Cloud Run client: %w", err)
 	}
@@ -168,6 +179,7 @@ func (c *Clients) Close() {
 		c.acm = nil
 	}
 	c.acmMu.Unlock()
+	c.above.close()
 }
 
 // endpointOptions turns an endpoint override and the credentials into client options.

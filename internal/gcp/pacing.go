@@ -25,6 +25,10 @@ type Rates struct {
 	// ACMReadsPerMinute and ACMWritesPerMinute limit Access Context Manager calls per access
 	// policy (Google counts them per organization).
 	ACMReadsPerMinute, ACMWritesPerMinute float64
+	// ResourceManagerReadsPerMinute and IAMReadsPerMinute limit the reads of the policies and
+	// roles above a service (Hierarchy). Google counts both per consumer project — the caller's —
+	// so each is one bucket for all of runguard's calls.
+	ResourceManagerReadsPerMinute, IAMReadsPerMinute float64
 }
 
 // DefaultRates are just below Google's documented Cloud Run Admin API defaults (60 writes and,
@@ -34,8 +38,11 @@ type Rates struct {
 // Context Manager's are just below its documented 500 reads and 50 writes a minute per
 // organization (cloud.google.com/access-context-manager/quotas); runguard paces per access
 // policy, and IAP uses the levels of one policy per organization, the organization-level one.
+// IAM's reads are just below its documented 6,000 a minute per project (IAM quotas page);
+// Resource Manager publishes no read quota, so its reads are not limited by default
+// (docs/google-apis-inherited.md).
 func DefaultRates() Rates {
-	return Rates{RunReadsPerMinute: 550, RunWritesPerMinute: 55, ACMReadsPerMinute: 450, ACMWritesPerMinute: 45}
+	return Rates{RunReadsPerMinute: 550, RunWritesPerMinute: 55, ACMReadsPerMinute: 450, ACMWritesPerMinute: 45, IAMReadsPerMinute: 5500}
 }
 
 // Validate names the first nonsensical rate: the one place the rates' bounds live.
@@ -45,7 +52,8 @@ func (r Rates) Validate() error {
 		value float64
 	}{{"RunReadsPerMinute", r.RunReadsPerMinute}, {"RunWritesPerMinute", r.RunWritesPerMinute},
 		{"IAPReadsPerMinute", r.IAPReadsPerMinute}, {"IAPWritesPerMinute", r.IAPWritesPerMinute},
-		{"ACMReadsPerMinute", r.ACMReadsPerMinute}, {"ACMWritesPerMinute", r.ACMWritesPerMinute}} {
+		{"ACMReadsPerMinute", r.ACMReadsPerMinute}, {"ACMWritesPerMinute", r.ACMWritesPerMinute},
+		{"ResourceManagerReadsPerMinute", r.ResourceManagerReadsPerMinute}, {"IAMReadsPerMinute", r.IAMReadsPerMinute}} {
 		if rate.value < 0 || math.IsNaN(rate.value) || math.IsInf(rate.value, 0) {
 			return &invalid.Option{Field: rate.field, Value: rate.value, Want: "0 (no limit) or a positive number of calls per minute"}
 		}
@@ -63,6 +71,10 @@ func (r Rates) perMinute(api string, write bool) float64 {
 		return r.ACMWritesPerMinute
 	case api == "acm":
 		return r.ACMReadsPerMinute
+	case api == "resourcemanager":
+		return r.ResourceManagerReadsPerMinute
+	case api == "iam":
+		return r.IAMReadsPerMinute
 	case write:
 		return r.IAPWritesPerMinute
 	}

@@ -109,3 +109,37 @@ func TestPacer_AccessContextManagerPerPolicy(t *testing.T) {
 		t.Errorf("default ACM write rate %g/min, want 45 (below Google's 50 per organization)", got)
 	}
 }
+
+// The reads above a service are paced per API: Resource Manager not at all by default (Google
+// publishes no quota), IAM's roles.get just below its 6,000 a minute; a negative rate is refused.
+func TestPacer_ReadsAboveAServiceHaveTheirOwnRates(t *testing.T) {
+	p := newPacer(DefaultRates())
+	if rm, _ := p.limiter("resourcemanager", false, consumerScope); rm != nil {
+		t.Error("Resource Manager is limited by default")
+	}
+	iam, _ := p.limiter("iam", false, consumerScope)
+	if iam == nil || float64(iam.Limit())*60 != 5500 {
+		t.Fatalf("IAM roles.get bucket %v", iam)
+	}
+	for _, r := range []Rates{{ResourceManagerReadsPerMinute: -1}, {IAMReadsPerMinute: -1}} {
+		if r.Validate() == nil {
+			t.Errorf("%+v was accepted", r)
+		}
+	}
+	if rm, _ := newPacer(Rates{ResourceManagerReadsPerMinute: 60}).limiter("resourcemanager", false, consumerScope); rm == nil {
+		t.Error("a Resource Manager rate limits nothing")
+	}
+}
+
+// IAP's levels above a service each need their own permission and count in the project's quota.
+func TestIAPLevel_PermissionAndScopeByResource(t *testing.T) {
+	for resource, want := range map[string][2]string{
+		"projects/7/iap_web":                               {"iap.web.getIamPolicy", "7/"},
+		"projects/7/iap_web/cloud_run-us-east1":            {"iap.webTypes.getIamPolicy", "7/us-east1"},
+		"projects/7/iap_web/cloud_run-us-east1/services/s": {"iap.webServices.getIamPolicy", "7/us-east1"},
+	} {
+		if p, s := iapLevel(resource); p != want[0] || s != want[1] {
+			t.Errorf("iapLevel(%s) = %s, %s; want %v", resource, p, s, want)
+		}
+	}
+}

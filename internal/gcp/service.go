@@ -22,6 +22,16 @@ func (s Service) IAPResource() string {
 	return fmt.Sprintf("projects/%d/iap_web/cloud_run-%s/services/%s", s.Number, s.Location, s.Name)
 }
 
+// IAPRegion is the region-wide IAP resource above the service, whose policy reaches every Cloud
+// Run service of the project in the region: projects/{number}/iap_web/cloud_run-{region}.
+func (s Service) IAPRegion() string {
+	return fmt.Sprintf("projects/%d/iap_web/cloud_run-%s", s.Number, s.Location)
+}
+
+// IAPWeb is the project's IAP resource, whose policy reaches every IAP-protected web resource of
+// the project: projects/{number}/iap_web.
+func (s Service) IAPWeb() string { return fmt.Sprintf("projects/%d/iap_web", s.Number) }
+
 // IAPServiceAgentEmail is the identity IAP calls the service as.
 func (s Service) IAPServiceAgentEmail() string {
 	return fmt.Sprintf("service-%d@gcp-sa-iap.iam.gserviceaccount.com", s.Number)
