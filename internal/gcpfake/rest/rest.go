@@ -109,7 +109,7 @@ func NoteHandled(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler 
 func serviceConfigRules() []*annotations.HttpRule {
 	const op = "/v2/{name=projects/*/locations/*/operations/*}"
 	const v1Service = "/v1/{resource=projects/*/locations/*/services/*}"
-	return []*annotations.HttpRule{
+	return append([]*annotations.HttpRule{
 		{Selector: "google.longrunning.Operations.GetOperation", Pattern: &annotations.HttpRule_Get{Get: op}},
 		{Selector: "google.longrunning.Operations.DeleteOperation", Pattern: &annotations.HttpRule_Delete{Delete: op}},
 		{Selector: "google.longrunning.Operations.ListOperations", Pattern: &annotations.HttpRule_Get{Get: "/v2/{name=projects/*/locations/*}/operations"}},
@@ -120,7 +120,25 @@ func serviceConfigRules() []*annotations.HttpRule {
 		},
 		{Selector: "google.cloud.run.v2.Services.SetIamPolicy", Pattern: &annotations.HttpRule_Post{Post: v1Service + ":setIamPolicy"}, Body: "*"},
 		{Selector: "google.cloud.run.v2.Services.TestIamPermissions", Pattern: &annotations.HttpRule_Post{Post: v1Service + ":testIamPermissions"}, Body: "*"},
+	}, resourceManagerIAMRules()...)
+}
+
+// resourceManagerIAMRules are Resource Manager's older IAM paths, which gcloud's projects,
+// resource-manager folders and organizations commands call (v1 for projects and organizations,
+// v2 for folders; googlecloudsdk/api_lib/cloudresourcemanager and resource_manager): the same
+// iam.v1 messages as v3's, so they share its handlers and policies and are logged as v3's.
+func resourceManagerIAMRules() []*annotations.HttpRule {
+	var out []*annotations.HttpRule
+	for _, r := range []struct{ service, path string }{
+		{"Projects", "/v1/{resource=projects/*}"}, {"Folders", "/v2/{resource=folders/*}"}, {"Organizations", "/v1/{resource=organizations/*}"},
+	} {
+		for _, m := range []string{"GetIamPolicy", "SetIamPolicy"} {
+			verb := ":" + strings.ToLower(m[:1]) + m[1:]
+			out = append(out, &annotations.HttpRule{Selector: "google.cloud.resourcemanager.v3." + r.service + "." + m,
+				Pattern: &annotations.HttpRule_Post{Post: r.path + verb}, Body: "*"})
+		}
 	}
+	return out
 }
 
 // systemParams are the Google system parameters a request carried.
