@@ -60,9 +60,18 @@ func (t *Tree) AddOrganization(o Organization) error {
 	return nil
 }
 
+// MaxHeight is how many folders deep the hierarchy may be: "The addition of this folder must not
+// cause the active folder hierarchy to exceed a height of 10" (CreateFolder's comment in
+// cloud.google.com/go/resourcemanager/apiv3).
+const MaxHeight = 10
+
 // AddFolder adds a folder under an organization (added if need be) or a folder already added,
-// so the tree has no cycles.
+// so the tree has no cycles, at most MaxHeight folders deep.
 func (t *Tree) AddFolder(f Folder) error {
+	// The parent's chain ends in the organization: MaxHeight folders and it are too many.
+	if chain := t.Chain(f.Parent); len(chain) > MaxHeight {
+		return fmt.Errorf("folder %s: the folders above it would exceed a height of %d", f.Name, MaxHeight)
+	}
 	if !IsFolder(f.Name) {
 		return fmt.Errorf("folder %q: want folders/{number}", f.Name)
 	}

@@ -1,6 +1,7 @@
 package hierarchy
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -38,5 +39,20 @@ func TestTree_RefusesUnknownParentsAndDuplicates(t *testing.T) {
 	}
 	if err := tr.CheckParent("folders/7"); err == nil {
 		t.Error("an unknown folder was accepted as a project's parent")
+	}
+}
+
+func TestTree_AtMostTenFoldersDeep(t *testing.T) {
+	tr := New()
+	parent := "organizations/9"
+	for i := range MaxHeight {
+		name := fmt.Sprintf("folders/%d", i+1)
+		if err := tr.AddFolder(Folder{Name: name, Parent: parent}); err != nil {
+			t.Fatalf("folder %d: %v", i+1, err)
+		}
+		parent = name
+	}
+	if err := tr.AddFolder(Folder{Name: "folders/11", Parent: parent}); err == nil {
+		t.Error("an eleventh level was accepted")
 	}
 }
