@@ -251,7 +251,7 @@ T_STARTUP="$(since "$T_UP")"
 info "control plane, fake and manager up after $T_STARTUP"
 
 T_APPLY="$(now)"
-step "Applying namespaces (with iap.runguard.dev/allowed-projects; platform acts as its own Google service account), config/samples/ and hack/demo/good/ (two AccessLevels among them)"
+step "Applying namespaces (with iap.runguard.dev/allowed-projects; platform acts as its own Google service account), config/samples/ and hack/demo/good/ (three AccessLevels among them)"
 k apply -f hack/demo/namespaces.yaml | indent
 for f in config/samples/*.yaml; do
 	[[ "$(basename "$f")" == kustomization.yaml ]] && continue
@@ -309,6 +309,7 @@ wait_level() {
 		k get accesslevel "$1" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' 2>&1 | indent
 	fi
 }
+wait_level office-or-oncall
 wait_level corp-network
 wait_level managed-device
 wait_condition Ready finance billing-dashboard
@@ -325,8 +326,8 @@ k get protectedservice -n platform ops-console-too \
 	-o jsonpath='{.status.conditions[?(@.type=="Stalled")].message}{"\n"}' | fold -s -w 100 | indent
 
 step "Access levels (kubectl get accesslevels -o wide) and what platform/ops-console's sre group requires"
-info "runguard made the two levels in $ACCESS_POLICY; billing-dashboard requires corp_managed_device, which"
-info "another tool made, by its full name: runguard checked that it exists and left it alone"
+info "runguard made the three levels in $ACCESS_POLICY; billing-dashboard (and office-or-oncall) require"
+info "corp_managed_device, which another tool made, by its full name: runguard checked that it exists and left it alone"
 k get accesslevels -o wide | indent
 echo
 info "status.accessLevels of platform/ops-console (one summary line per group):"
@@ -347,10 +348,11 @@ fi
 # The seed's level is another tool's: unmarked, and never written since (no "written by" line).
 foreign_writes="$(awk '/^  \[/ { f = / corp_managed_device / } f && /written by/' <<<"$STATE")"
 if grep -q '^  \[runguard\] corp_network ' <<<"$STATE" && grep -q '^  \[runguard\] managed_device ' <<<"$STATE" &&
+	grep -q '^  \[runguard\] office_or_oncall ' <<<"$STATE" &&
 	grep -q '^  \[other\] *corp_managed_device ' <<<"$STATE" && [[ -z "$foreign_writes" ]]; then
-	info "runguard's two levels carry its mark; corp_managed_device, another tool's, was never written"
+	info "runguard's three levels carry its mark; corp_managed_device, another tool's, was never written"
 else
-	problem "the access levels in $ACCESS_POLICY are not runguard's two marked ones next to the unmarked corp_managed_device"
+	problem "the access levels in $ACCESS_POLICY are not runguard's three marked ones next to the unmarked corp_managed_device"
 fi
 
 step "Drift corrected by an audit log event (resync is $RESYNC)"

@@ -212,12 +212,14 @@ func (s *system) waitQuiet(level string, quiet time.Duration) {
 }
 
 // expectDemoLevelsInForce checks the access levels of the demo's manifests: the AccessLevels of
-// hack/demo/good/ are Ready, ops-console's sre group requires both by full name, and the seed's
-// corp_managed_device, which the sample requires by full name, is still unmarked and unwritten.
+// config/samples/ and hack/demo/good/ are Ready with runguard's mark in Google, ops-console's sre
+// group requires the latter two by full name, and the seed's corp_managed_device, which the
+// samples require by full name, is still unmarked and unwritten.
 func (s *system) expectDemoLevelsInForce() {
 	s.t.Helper()
-	for _, name := range []string{"corp-network", "managed-device"} {
+	for _, name := range []string{"office-or-oncall", "corp-network", "managed-device"} {
 		s.waitLevelConverged(name)
+		s.expectOwnedBy(s.mustGoogleLevel(levelName(strings.ReplaceAll(name, "-", "_"))), name)
 	}
 	for _, b := range s.service(opsConsole).IAPPolicy.Bindings {
 		if b.Condition == nil || b.Condition.Title != "runguard:sre" {
