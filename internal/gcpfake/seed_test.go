@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"github.com/runguard/runguard/internal/gcpfake"
 )
 
@@ -108,6 +110,42 @@ func TestStart_RejectsMalformedIdentities(t *testing.T) {
 		"malformed token creator": {Projects: project(nil), ServiceAccounts: []gcpfake.ServiceAccount{
 			{Email: "x@proj-alpha.iam.gserviceaccount.com", TokenCreators: []string{"runguard"}}}},
 		"custom role with a wildcard": {Projects: project(nil), CustomRoles: map[string][]string{"projects/proj-alpha/roles/r": {"run.*"}}},
+	} {
+		if _, err := gcpfake.Start(gcpfake.Options{Seed: seed}); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}
+
+// The hierarchy example seed loads: folders under the organization, the project under a folder,
+// and each level's grants in its allow policy.
+func TestLoadSeed_HierarchyExample(t *testing.T) {
+	seed, err := gcpfake.LoadSeed("testdata/seed-hierarchy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gcpfake.Start(gcpfake.Options{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if got, _ := s.Ancestors("acme-prod"); !slices.Equal(got, []string{"folders/200", "folders/100", "organizations/123456789"}) {
+		t.Errorf("ancestors = %v", got)
+	}
+	for resource, member := range map[string]string{"projects/acme-prod": "user:oncall@acme.com", "folders/100": "group:platform@acme.com",
+		"organizations/123456789": "group:everyone@acme.com"} {
+		if p, ok := s.Policy(resource); !ok || len(p.GetBindings()) == 0 || !slices.ContainsFunc(p.GetBindings(), func(b *iampb.Binding) bool { return slices.Contains(b.GetMembers(), member) }) {
+			t.Errorf("policy of %s = %v, want %s granted", resource, p, member)
+		}
+	}
+}
+
+func TestStart_RejectsABrokenHierarchy(t *testing.T) {
+	for name, seed := range map[string]gcpfake.Seed{
+		"folder under an unknown folder":  {Folders: []gcpfake.Folder{{ID: "2", Parent: "folders/1"}}},
+		"folder listed after its child":   {Folders: []gcpfake.Folder{{ID: "2", Parent: "folders/1"}, {ID: "1", Parent: "organizations/9"}}},
+		"project under an unknown folder": {Projects: []gcpfake.Project{{ID: "proj-alpha", Number: 1, Parent: "folders/1"}}},
+		"project under a project":         {Projects: []gcpfake.Project{{ID: "proj-alpha", Number: 1, Parent: "projects/other"}}},
 	} {
 		if _, err := gcpfake.Start(gcpfake.Options{Seed: seed}); err == nil {
 			t.Errorf("%s: want an error", name)

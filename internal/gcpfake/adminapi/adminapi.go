@@ -245,7 +245,7 @@ type FaultRule struct {
 // Google's Cloud Run Admin API counts its own: every (API, project, region) has its own bucket
 // for reads and one for writes. 0 turns a quota off. Writes are Create, Update, Delete,
 // SetIamPolicy and UpdateIapSettings; reads are every other call of the API (Cloud Run's
-// operations count as Cloud Run reads). Resource Manager and IAM Credentials have none. Access
+// operations count as Cloud Run reads). Resource Manager, IAM and IAM Credentials have none. Access
 // Context Manager counts per organization, as Google does (its writes are the level changes;
 // its operations count as its reads).
 type Quotas struct {
