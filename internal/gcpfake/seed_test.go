@@ -79,16 +79,7 @@ func TestStart_RejectsServiceOfUnseededProject(t *testing.T) {
 }
 
 func TestLoadSeed_IdentitiesTurnAccessControlOn(t *testing.T) {
-	seed, err := gcpfake.LoadSeed("testdata/seed-identities.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gcpfake.Start(gcpfake.Options{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	a := s.Access()
+	a := startSeedFile(t, "testdata/seed-identities.yaml").Access()
 	if !a.Enforced || a.DefaultCaller != "serviceAccount:runguard@ops-project.iam.gserviceaccount.com" || len(a.ServiceAccounts) != 2 ||
 		len(a.ServiceAccounts[0].TokenCreators) != 1 || len(a.Grants["team-b-prod"]["serviceAccount:tenant-b@ops-project.iam.gserviceaccount.com"]) != 2 {
 		t.Errorf("access = %+v", a)
@@ -120,15 +111,7 @@ func TestStart_RejectsMalformedIdentities(t *testing.T) {
 // The hierarchy example seed loads: folders under the organization, the project under a folder,
 // and each level's grants in its allow policy.
 func TestLoadSeed_HierarchyExample(t *testing.T) {
-	seed, err := gcpfake.LoadSeed("testdata/seed-hierarchy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gcpfake.Start(gcpfake.Options{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	s := startSeedFile(t, "testdata/seed-hierarchy.yaml")
 	if got, _ := s.Ancestors("acme-prod"); !slices.Equal(got, []string{"folders/200", "folders/100", "organizations/123456789"}) {
 		t.Errorf("ancestors = %v", got)
 	}
@@ -151,4 +134,19 @@ func TestStart_RejectsABrokenHierarchy(t *testing.T) {
 			t.Errorf("%s: want an error", name)
 		}
 	}
+}
+
+// startSeedFile starts a fake seeded from a file of testdata.
+func startSeedFile(t *testing.T, path string) *gcpfake.Server {
+	t.Helper()
+	seed, err := gcpfake.LoadSeed(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gcpfake.Start(gcpfake.Options{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
