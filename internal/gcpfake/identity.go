@@ -13,10 +13,12 @@ import (
 	"github.com/runguard/runguard/internal/gcpfake/iamcredentials"
 )
 
-// Grant gives member a role or a permission on a seeded project (by ID or number), or on an
-// organization or access policy of the world (organizations/{n}, accessPolicies/{n}: every
-// policy of an organization inherits its grants), at once; IAM propagation delay is not
-// modelled. It fails with access control off.
+// Grant gives member a role or a permission on a seeded project (by ID or number), or on a
+// folder, organization or access policy of the world (folders/{n}, organizations/{n},
+// accessPolicies/{n}: what is below inherits the grant), at once; IAM propagation delay is not
+// modelled. The grant is a binding in that resource's allow policy (a permission as the custom
+// role {project or organization}/roles/{permission}), written out of band and logged as the
+// console's SetIamPolicy. It fails with access control off.
 func (s *Server) Grant(where, member, roleOrPermission string) error {
 	key, err := s.grantKey(where)
 	if err != nil {
@@ -34,7 +36,8 @@ func (s *Server) Revoke(where, member, roleOrPermission string) error {
 	return s.access.Revoke(key, member, roleOrPermission)
 }
 
-// grantKey is where grants are kept: a project by ID, an organization or access policy by name.
+// grantKey is where grants are kept: a project by ID, a folder, organization or access policy by
+// name.
 func (s *Server) grantKey(where string) (string, error) {
 	if s.grantable(where) {
 		return where, nil
