@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -110,6 +112,9 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 // for an access level's change, those requiring the level by its full name (the AccessLevel
 // managing it is woken too, and its users follow when its meaning changes).
 func (r *ProtectedServiceReconciler) designatedBy(ctx context.Context, e auditlog.Entry) (keys []types.NamespacedName, matched bool) {
+	if resource, ok := auditlog.Above(e); ok {
+		return r.objectsBelow(ctx, resource)
+	}
 	if level, ok := auditlog.AccessLevelName(e); ok {
 		woken := 0
 		if r.Levels != nil {
@@ -129,6 +134,30 @@ func (r *ProtectedServiceReconciler) designatedBy(ctx context.Context, e auditlo
 	}
 	for _, ps := range designated {
 		keys = append(keys, types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
+	}
+	return keys, len(keys) > 0
+}
+
+// objectsBelow forgets what was read of a changed policy above services and lists the objects
+// of the project it belongs to, so their InheritedAccess is read again at once. A folder's or an
+// organization's change is read again by every object at its next resync: waking every object
+// below an organization would be a flood of passes.
+func (r *ProtectedServiceReconciler) objectsBelow(ctx context.Context, resource string) (keys []types.NamespacedName, matched bool) {
+	parts := strings.Split(resource, "/")
+	if parts[0] != "projects" {
+		r.memory.forgetAllInherited()
+		return nil, true
+	}
+	var list iapv1alpha1.ProtectedServiceList
+	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		log.FromContext(ctx).Error(err, "list ProtectedServices for an audit entry", "resource", resource)
+		return nil, false
+	}
+	for _, ps := range list.Items {
+		if ps.Spec.Service.Project == parts[1] || ps.Status.ProjectNumber == parts[1] {
+			r.memory.forgetInherited(ps.Spec.Service.Project)
+			keys = append(keys, types.NamespacedName{Namespace: ps.Namespace, Name: ps.Name})
+		}
 	}
 	return keys, len(keys) > 0
 }

@@ -61,6 +61,19 @@ type projectRecord struct {
 	waiting map[types.NamespacedName]bool
 	// lastWake is when waiting objects were last woken.
 	lastWake time.Time
+	// inherited are the policies above the project's services, by region and identity, as last
+	// read: read once per resync period, and again after an audit entry reports a change there.
+	inherited map[inheritedAsk]inheritedRead
+}
+
+// inheritedAsk is what the policies above a service were read for: its region's IAP level, and
+// who read them (another identity may read less).
+type inheritedAsk struct{ location, identity string }
+
+// inheritedRead is one reading of the policies above a service.
+type inheritedRead struct {
+	at   time.Time
+	fact inheritedFact
 }
 
 // preflightAsk is who asked the permission preflight, and for what: another identity has other

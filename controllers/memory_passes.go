@@ -140,3 +140,45 @@ func (m *memory) oldestVerification(now time.Time) time.Duration {
 	}
 	return age
 }
+
+// inheritedFor is the reading of the policies above a service still fresh (younger than maxAge).
+func (m *memory) inheritedFor(project string, ask inheritedAsk, now time.Time, maxAge time.Duration) (inheritedFact, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	read, ok := m.project(project).inherited[ask]
+	if !ok || now.Sub(read.at) >= maxAge {
+		return inheritedFact{}, false
+	}
+	return read.fact, true
+}
+
+// inheritedRead remembers a reading of the policies above a service.
+func (m *memory) inheritedRead(project string, ask inheritedAsk, now time.Time, f inheritedFact) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.project(project)
+	if p.inherited == nil {
+		p.inherited = map[inheritedAsk]inheritedRead{}
+	}
+	p.inherited[ask] = inheritedRead{at: now, fact: f}
+}
+
+// forgetInherited drops every reading of a project's policies above its services (an audit entry
+// reported a change there, or above it), so the next pass reads them again.
+func (m *memory) forgetInherited(project string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.projects[project]; p != nil {
+		p.inherited = nil
+	}
+}
+
+// forgetAllInherited drops every reading of policies above services: a folder's or an
+// organization's changed, and any project may be below it.
+func (m *memory) forgetAllInherited() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.projects {
+		p.inherited = nil
+	}
+}

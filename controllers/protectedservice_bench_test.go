@@ -75,7 +75,7 @@ func benchmarkNoChange(b *testing.B, declare func(*iapv1alpha1.ProtectedService)
 		time.Sleep(100 * time.Millisecond)
 	}
 	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(),
-		ResourceManagerEndpoint: fake.Endpoint(), ACMEndpoint: fake.Endpoint()})
+		ResourceManagerEndpoint: fake.Endpoint(), ACMEndpoint: fake.Endpoint(), IAMEndpoint: fake.Endpoint()})
 	if err != nil {
 		b.Fatal(err)
 	}

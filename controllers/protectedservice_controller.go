@@ -161,7 +161,8 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 	// The permission preflight opens the converge stage, not the gate: a missing permission must
 	// not keep the lockdown (which may need only the others) from running.
 	converge := []phase{r.checkPermissions, reports(iapv1alpha1.ConditionAccessBound, r.resolveAccessLevels),
-		reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration), reports(iapv1alpha1.ConditionAccessBound, r.checkAccessTests),
+		reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration), r.readInheritedAccess,
+		reports(iapv1alpha1.ConditionAccessBound, r.checkAccessTests),
 		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess),
 		reports(iapv1alpha1.ConditionSettingsApplied, r.applySettings), r.denyInheritedAccess}
 	enableIAP := reports(iapv1alpha1.ConditionIAPEnabled, r.enableIAP)

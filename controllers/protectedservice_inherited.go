@@ -3,10 +3,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 	"github.com/runguard/runguard/internal/reach"
 )
 
@@ -93,13 +97,95 @@ func inheritedMessage(grants []iapv1alpha1.InheritedGrant) string {
 		len(grants), joinComma(shown), more)
 }
 
-func joinComma(items []string) string {
-	out := ""
-	for i, it := range items {
-		if i > 0 {
-			out += ", "
-		}
-		out += it
+func joinComma(items []string) string { return strings.Join(items, ", ") }
+
+// readInheritedAccess reads the policies above the service that can grant IAP access — its
+// region's IAP level, the project's IAP level, the project, its folders and organization — and
+// the custom roles they grant, as the namespace's identity, at most once per resync period per
+// project and region (and again after an audit entry reports a change above). It never stops
+// the pass: a policy runguard may not read makes the InheritedAccess condition Unknown, naming
+// the permission, and a transient failure leaves the last word standing.
+func (r *ProtectedServiceReconciler) readInheritedAccess(ctx context.Context, s *scope) *outcome {
+	project := s.facts.target.Project
+	ask := inheritedAsk{location: s.facts.target.Location, identity: s.facts.identity}
+	if f, ok := r.memory.inheritedFor(project, ask, s.facts.now, r.ResyncPeriod); ok {
+		s.facts.inherited = f
+		return nil
 	}
-	return out
+	f, err := readAbove(ctx, s.google.Hierarchy(), s.facts.resolved)
+	switch {
+	case err != nil && gcp.Classify(err) == gcp.PermissionDenied:
+		f = inheritedFact{unreadable: &missingPermission{permission: gcp.Permission(err), resource: gcp.Resource(err)}}
+	case err != nil:
+		log.FromContext(ctx).V(1).Info("could not read the policies above the service; keeping the last word", "error", err.Error())
+		return nil
+	}
+	r.memory.inheritedRead(project, ask, s.facts.now, f)
+	s.facts.inherited = f
+	return nil
+}
+
+// readAbove reads every policy above svc, innermost first, and the custom roles they grant.
+func readAbove(ctx context.Context, h gcp.Hierarchy, svc gcp.Service) (inheritedFact, error) {
+	f := inheritedFact{read: true, customRoles: map[string][]string{}}
+	add := func(kind reach.Kind, resource string, p *iampb.Policy) {
+		for _, b := range p.GetBindings() {
+			f.bindings = append(f.bindings, reach.Binding{Where: reach.Where{Kind: kind, Resource: resource}, Role: b.GetRole(),
+				Members: b.GetMembers(), Condition: b.GetCondition().GetExpression(), Title: b.GetCondition().GetTitle()})
+		}
+	}
+	for _, level := range []struct {
+		kind     reach.Kind
+		resource string
+	}{{reach.IAPRegion, svc.IAPRegion()}, {reach.IAPProject, svc.IAPWeb()}} {
+		p, err := h.IAPPolicy(ctx, level.resource)
+		if err != nil {
+			return f, err
+		}
+		add(level.kind, level.resource, p)
+	}
+	p, err := h.ProjectPolicy(ctx, svc.Number)
+	if err != nil {
+		return f, err
+	}
+	add(reach.Project, fmt.Sprintf("projects/%d", svc.Number), p)
+	if err := readAncestors(ctx, h, svc.Number, add); err != nil {
+		return f, err
+	}
+	return f, readCustomRoles(ctx, h, &f)
+}
+
+// readAncestors reads the policies of the project's folders and organization.
+func readAncestors(ctx context.Context, h gcp.Hierarchy, number int64, add func(reach.Kind, string, *iampb.Policy)) error {
+	ancestors, err := h.Ancestors(ctx, number)
+	if err != nil {
+		return err
+	}
+	for _, a := range ancestors {
+		kind, read := reach.Folder, h.FolderPolicy
+		if strings.HasPrefix(a, "organizations/") {
+			kind, read = reach.Organization, h.OrganizationPolicy
+		}
+		p, err := read(ctx, a)
+		if err != nil {
+			return err
+		}
+		add(kind, a, p)
+	}
+	return nil
+}
+
+// readCustomRoles reads the permissions of the custom roles the bindings grant.
+func readCustomRoles(ctx context.Context, h gcp.Hierarchy, f *inheritedFact) error {
+	for _, b := range f.bindings {
+		if _, read := f.customRoles[b.Role]; read || strings.HasPrefix(b.Role, "roles/") {
+			continue
+		}
+		permissions, err := h.Role(ctx, b.Role)
+		if err != nil {
+			return err
+		}
+		f.customRoles[b.Role] = permissions
+	}
+	return nil
 }

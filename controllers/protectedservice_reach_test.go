@@ -1,8 +1,11 @@
 package controllers_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -57,4 +60,39 @@ func TestAccessTests_AFailingTestBlocksTheIAMWriteUntilTheSpecIsFixed(t *testing
 		t.Errorf("the fixed declaration was not bound: %v", b)
 	}
 	w.waitFor("tested", iapv1alpha1.ConditionStalled, metav1.ConditionFalse, "")
+}
+
+func TestInheritedAccess_AGrantAboveTheServiceIsReportedAndDeniedOnRequest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, inProject(newProject(t)), withService(func(s *gcpfakeService) { s.Public = true }))
+	iapWeb := fmt.Sprintf("projects/%d/iap_web", numberOf(w.project))
+	// Someone grants mallory access to every IAP resource of the project, by hand.
+	if err := fake.SetPolicy(iapWeb, &iampb.Policy{Bindings: []*iampb.Binding{{Role: accessor, Members: []string{"user:mallory@acme.com"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ps := w.object("exclusive", group("devs", "user:alice@acme.com"))
+	ps.Spec.BindingPolicy = iapv1alpha1.BindingPolicyExclusive
+	ps.Spec.InheritedAccess = iapv1alpha1.InheritedAccessDeny
+	w.create(ps)
+	got := w.expectStalled("exclusive", iapv1alpha1.ReasonInheritedAccessFound, "user:mallory@acme.com", iapWeb)
+	if err := w.lockedDown("exclusive"); err != nil {
+		t.Errorf("lockdown while inherited access is found: %v", err)
+	}
+	if accessorBinding(w.iapPolicy(), "devs") == nil {
+		t.Error("the object's own access was not bound before the stall")
+	}
+	if len(got.Status.InheritedAccess) != 1 || got.Status.InheritedAccess[0].Where != iapWeb {
+		t.Errorf("status.inheritedAccess = %+v", got.Status.InheritedAccess)
+	}
+
+	// Reported only, it does not stall.
+	w.update("exclusive", func(ps *iapv1alpha1.ProtectedService) { ps.Spec.InheritedAccess = iapv1alpha1.InheritedAccessReport })
+	w.waitReady("exclusive")
+	w.waitFor("exclusive", iapv1alpha1.ConditionInheritedAccess, metav1.ConditionTrue, iapv1alpha1.ReasonInheritedAccessFound)
+
+	// Once the grant goes, the next reading says so.
+	if err := fake.SetPolicy(iapWeb, &iampb.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("exclusive", iapv1alpha1.ConditionInheritedAccess, metav1.ConditionFalse, iapv1alpha1.ReasonNoInheritedAccess)
 }

@@ -113,7 +113,7 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		return nil, err
 	}
 	google, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: fake.Endpoint(), IAPEndpoint: fake.Endpoint(),
-		ResourceManagerEndpoint: fake.Endpoint(), ACMEndpoint: fake.Endpoint()})
+		ResourceManagerEndpoint: fake.Endpoint(), ACMEndpoint: fake.Endpoint(), IAMEndpoint: fake.Endpoint()})
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,7 @@ func main() {
 	flag.BoolVar(&opts.AllowAnyProject, "allow-any-project", opts.AllowAnyProject, "Let every namespace target any project (single-tenant clusters); by default the namespace annotation iap.runguard.dev/allowed-projects decides.")
 	flag.StringVar(&google.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&google.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.StringVar(&google.IAMEndpoint, "iam-endpoint", "", "IAM Admin API endpoint (host:port), where custom roles are read; plaintext without credentials only on loopback.")
 	flag.StringVar(&google.ACMEndpoint, "acm-endpoint", "", "Access Context Manager API endpoint (host:port); plaintext without credentials only on loopback.")
 	flag.StringVar(&opts.AccessPolicy, "access-policy", "", "The organization's access policy (accessPolicies/NUMBER) that holds the levels of AccessLevel objects naming none (docs/access-levels.md).")
 	flag.StringVar(&google.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")

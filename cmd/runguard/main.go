@@ -143,6 +143,7 @@ func (g *googleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.config.IAPEndpoint, "iap-endpoint", "", "IAP Admin API endpoint (host:port); plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.ResourceManagerEndpoint, "resourcemanager-endpoint", "", "Resource Manager API endpoint (host:port); plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.ACMEndpoint, "acm-endpoint", "", "Access Context Manager API endpoint (host:port); plaintext without credentials only on loopback.")
+	fs.StringVar(&g.config.IAMEndpoint, "iam-endpoint", "", "IAM Admin API endpoint (host:port), where custom roles are read; plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.IAMCredentialsEndpoint, "iamcredentials-endpoint", "", "IAM Credentials API endpoint (host:port, loopback only) where --impersonate-service-account's tokens are minted.")
 	fs.StringVar(&g.impersonate, "impersonate-service-account", "", "Read Google Cloud as this service account (short-lived tokens from IAM Credentials), as gcloud's flag of that name does.")
 	fs.StringVar(&g.clusterName, "cluster-name", controllers.DefaultOptions().ClusterName, "The runguard manager's --cluster-name: bindings it marked are recognised as its own. Default: read from the manager's Deployment in the kubeconfig's cluster when one answers, else \"default\".")

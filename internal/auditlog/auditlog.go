@@ -67,6 +67,11 @@ var methods = map[string]bool{
 	"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy": true,
 	// Logged as Admin Activity by mistake for a while in 2024 (docs/drift-events.md).
 	"google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings": true,
+	// Policies above services (aboveMethods).
+	"google.cloud.resourcemanager.v3.Projects.SetIamPolicy":      true,
+	"google.cloud.resourcemanager.v3.Folders.SetIamPolicy":       true,
+	"google.cloud.resourcemanager.v3.Organizations.SetIamPolicy": true,
+	"SetIamPolicy": true, // Resource Manager v1, as gcloud's add-iam-policy-binding logs it
 	// Access levels (accessLevelMethods).
 	methodCreateAccessLevel: true,
 	methodUpdateAccessLevel: true,
@@ -107,6 +112,9 @@ func Parse(data []byte) (Entry, error) {
 	}
 	if dataAccess && !dataAccessMethods[p.MethodName] || !dataAccess && !methods[p.MethodName] {
 		return e, ErrIrrelevant
+	}
+	if _, ok := Above(e); ok {
+		return e, nil
 	}
 	if accessLevelMethods[p.MethodName] {
 		if _, ok := AccessLevelName(e); !ok {
@@ -190,4 +198,22 @@ func AccessLevelName(e Entry) (string, bool) {
 		return "", false
 	}
 	return e.ResourceName, true
+}
+
+// Above is the resource whose IAM policy an entry reports changed, when that policy is one above
+// Cloud Run services that can grant IAP access: a project (projects/{id or number}), a folder, an
+// organization, or IAP's project or region level (projects/{number}/iap_web[/cloud_run-{region}]).
+func Above(e Entry) (string, bool) {
+	name := e.ResourceName
+	parts := strings.Split(name, "/")
+	switch {
+	case !strings.HasSuffix(e.MethodName, "SetIamPolicy"):
+		return "", false
+	case len(parts) == 2 && (parts[0] == "projects" || parts[0] == "folders" || parts[0] == "organizations") && parts[1] != "":
+		return name, true
+	case len(parts) == 3 && parts[0] == "projects" && parts[2] == "iap_web",
+		len(parts) == 4 && parts[0] == "projects" && parts[2] == "iap_web" && strings.HasPrefix(parts[3], "cloud_run-"):
+		return name, true
+	}
+	return "", false
 }

@@ -171,3 +171,26 @@ func TestAccessLevelName_OnlyForTheLevelOfALevelWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestAbove_NamesThePoliciesAboveServicesThatCanGrantIAPAccess(t *testing.T) {
+	for _, tc := range []struct {
+		method, resource string
+		want             bool
+	}{
+		{"google.cloud.resourcemanager.v3.Projects.SetIamPolicy", "projects/acme-prod", true},
+		{"SetIamPolicy", "projects/123456789012", true},
+		{"google.cloud.resourcemanager.v3.Folders.SetIamPolicy", "folders/42", true},
+		{"google.cloud.resourcemanager.v3.Organizations.SetIamPolicy", "organizations/7", true},
+		{"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/123456789012/iap_web", true},
+		{"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/123456789012/iap_web/cloud_run-us-central1", true},
+		// The service's own IAP policy designates the service, not what is above it.
+		{"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy", "projects/123456789012/iap_web/cloud_run-us-central1/services/web", false},
+		{"google.cloud.run.v2.Services.UpdateService", "projects/acme-prod", false},
+	} {
+		e, err := Parse(entryJSON(activity, tc.method, tc.resource))
+		got, ok := Above(e)
+		if ok != tc.want || (ok && (got != tc.resource || err != nil)) {
+			t.Errorf("%s on %s: Above = %q, %v (Parse error %v), want %v", tc.method, tc.resource, got, ok, err, tc.want)
+		}
+	}
+}
