@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	acmpb "cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
@@ -40,6 +41,9 @@ type AccessLevelReconciler struct {
 
 	// wake enqueues the objects an audit entry names.
 	wake chan event.TypedGenericEvent[*iapv1alpha1.AccessLevel]
+	// checkedPolicies are the organization-level policies already read: a policy's scopes
+	// cannot change once it is created, so one read per policy and manager is enough.
+	checkedPolicies sync.Map
 }
 
 // levelScope is one pass over an AccessLevel: the object, what was read, and the facts found.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	acmpb "cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,15 +48,11 @@ func (r *AccessLevelReconciler) resolveLevelName(_ context.Context, s *levelScop
 	return nil
 }
 
-// checkedPolicies remembers the organization-level policies already read: a policy's scopes
-// cannot change once it is created, so one read per policy and manager is enough.
-var checkedPolicies sync.Map
-
 // checkPolicy refuses a policy that does not exist or is scoped to a folder or project: IAP
 // honours only the levels of the organization's policy.
 func (r *AccessLevelReconciler) checkPolicy(ctx context.Context, s *levelScope) *outcome {
 	policy := policyOf(s.name)
-	if _, ok := checkedPolicies.Load(policy); ok {
+	if _, ok := r.checkedPolicies.Load(policy); ok {
 		return nil
 	}
 	p, err := r.Google.AccessLevels().Policy(ctx, policy)
@@ -69,7 +64,7 @@ func (r *AccessLevelReconciler) checkPolicy(ctx context.Context, s *levelScope) 
 	case len(p.GetScopes()) > 0:
 		return stall(iapv1alpha1.ReasonScopedAccessPolicy, errors.New(p.GetScopes()[0]))
 	}
-	checkedPolicies.Store(policy, true)
+	r.checkedPolicies.Store(policy, true)
 	return nil
 }
 
