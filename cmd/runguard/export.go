@@ -11,7 +11,6 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/codes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -141,10 +140,6 @@ func (f *exportFlags) levelReader(ctx context.Context, google *gcp.Clients) func
 			return export.Read{Unread: &export.Unread{NotFound: true, Err: err}}
 		case gcp.Classify(err) == gcp.PermissionDenied:
 			return export.Read{Unread: &export.Unread{Permission: gcp.Permission(err), Caller: f.google.caller(), Err: err}}
-		case f.google.impersonate != "" && gcp.Code(err) == codes.Unknown:
-			// The call never reached Google: internal/gcp's impersonating clients have no Access
-			// Context Manager client.
-			err = fmt.Errorf("%w (access levels are not read through --impersonate-service-account: export without it, as an identity holding accesscontextmanager.accessLevels.get, to include them)", err)
 		}
 		return export.Read{Unread: &export.Unread{Err: f.google.explain(err)}}
 	}

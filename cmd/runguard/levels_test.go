@@ -34,8 +34,7 @@ const (
 // startFakeWithLevels is the demo's fake with two access policies: in levelPolicy corp_net (made
 // with another tool), office (this cluster's runguard's, AccessLevel office-network) and remote
 // (another cluster's); in deniedPolicy, secret. runguard's own identity may also list services
-// in acme-prod, so that export reads every level as runguard reads them: clients that impersonate
-// read no access levels.
+// in acme-prod, so that export and plan can run as it, without impersonating.
 func startFakeWithLevels(t *testing.T) *gcpfake.Server {
 	t.Helper()
 	seed, err := gcpfake.LoadSeed(filepath.Join("..", "..", "hack", "demo", "seed.yaml"))
@@ -170,22 +169,35 @@ func TestExportThenPlan_RequiredLevelsAreExportedAsObserveAccessLevelsAndPlanNoC
 	}
 }
 
-// Through --impersonate-service-account no access level can be read (internal/gcp reads them as
-// runguard's own identity only): the export says so for each, and still exports the service; plan
-// says so for the object requiring a full name.
-func TestExportAndPlan_ImpersonatingSayTheLevelsCannotBeRead(t *testing.T) {
+// Through --impersonate-service-account access levels are read as that account, with its own
+// token: what it may read is exported and resolves in plan, what it may not is said naming it.
+func TestExportAndPlan_ImpersonatingReadTheLevelsAsTheAccount(t *testing.T) {
 	fake := startFakeWithLevels(t)
 	wikiRequiringLevels(t, fake)
-	r := exportWiki(t, fake, "--impersonate-service-account", adoption)
+	r := runguard(t, fake, wikiWithObjectReference, "plan", "-f", "-", "--impersonate-service-account", adoption)
+	if r.code != exitError || !strings.Contains(r.stdout, "legacy-wiki): cannot be planned: PermissionDenied: "+adoption+" lacks permission accesscontextmanager.accessLevels.get on "+office) {
+		t.Errorf("plan as %s, which may not read %s yet, exited %d, want %d and the permission named:\n%s%s", adoption, office, r.code, exitError, r.stdout, r.stderr)
+	}
+	if err := fake.Grant(levelPolicy, "serviceAccount:"+adoption, "roles/accesscontextmanager.policyReader"); err != nil {
+		t.Fatal(err)
+	}
+	r = exportWiki(t, fake, "--impersonate-service-account", adoption)
 	comments := unwrapped(r.stdout)
-	if r.code != exitOK || strings.Contains(r.stdout, "kind: AccessLevel") || !strings.Contains(r.stdout, "kind: ProtectedService") ||
-		strings.Count(comments, "access levels are not read through --impersonate-service-account") != 5 {
-		t.Errorf("export as %s exited %d, want %d, the service, and each of the 5 levels said unread through impersonation:\n%s%s", adoption, r.code, exitOK, r.stdout, r.stderr)
+	if r.code != exitOK || strings.Count(r.stdout, "kind: AccessLevel") != 3 || !strings.Contains(r.stdout, "kind: ProtectedService") ||
+		!strings.Contains(comments, adoption+" lacks the permission accesscontextmanager.accessLevels.get on it") {
+		t.Errorf("export as %s exited %d, want %d, the service, 3 AccessLevels and secret said unreadable by %s:\n%s%s", adoption, r.code, exitOK, adoption, r.stdout, r.stderr)
+	}
+	if strings.Contains(comments, "not read through") {
+		t.Errorf("export still says levels are not read through impersonation:\n%s", r.stdout)
+	}
+	for _, c := range fake.Calls() {
+		if c.Method == "acm.GetAccessLevel" && c.Caller != "serviceAccount:"+adoption {
+			t.Errorf("GetAccessLevel of %s made by %s, want %s", c.Resource, c.Caller, adoption)
+		}
 	}
 	r = runguard(t, fake, wikiWithObjectReference, "plan", "-f", "-", "--impersonate-service-account", adoption)
-	if r.code != exitError || !strings.Contains(r.stdout, "legacy-wiki): cannot be planned: ") ||
-		!strings.Contains(r.stdout, "access levels are not read through --impersonate-service-account") {
-		t.Errorf("plan as %s of an object requiring %s exited %d, want %d and why it cannot be planned:\n%s%s", adoption, office, r.code, exitError, r.stdout, r.stderr)
+	if r.code != exitOK || !strings.Contains(r.stdout, "legacy-wiki): no changes") {
+		t.Errorf("plan as %s of an object requiring %s exited %d, want %d and no changes:\n%s%s", adoption, office, r.code, exitOK, r.stdout, r.stderr)
 	}
 }
 

@@ -79,7 +79,7 @@ func (f *planFlags) run(ctx context.Context, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	view := f.google.fromCluster(ctx, f.kube, stderr)
-	p := planner{caller: f.google.caller(), impersonating: f.google.impersonate != ""}
+	p := planner{caller: f.google.caller()}
 	p.opts, p.annotationsOf = f.settings(ctx, view, annotations, stderr)
 	p.levels = levelsToResolve(levels, nil)
 	if needsClusterLevels(docs, levels) {
@@ -176,7 +176,7 @@ func (f *planFlags) completeContexts(*cobra.Command, []string, string) ([]string
 
 // blockedMessage is the status message, except where it would speak of runguard's identity and
 // role: plan runs as its caller and needs only read permissions.
-func (p planner) blockedMessage(plan controllers.Plan, ps *iapv1alpha1.ProtectedService) string {
+func (p planner) blockedMessage(plan controllers.Plan) string {
 	switch reason := plan.Blocked.Reason; {
 	case reason == iapv1alpha1.ReasonPermissionDenied && len(plan.MissingPermissions) > 0:
 		return fmt.Sprintf("%s lacks %s. runguard plan needs only read permissions: resourcemanager.projects.get, %s (docs/adoption.md).",
@@ -185,10 +185,6 @@ func (p planner) blockedMessage(plan controllers.Plan, ps *iapv1alpha1.Protected
 		return plan.Blocked.Message + " If that owner is the cluster this manifest is for, pass its --cluster-name."
 	case reason == iapv1alpha1.ReasonAccessPolicyUnset:
 		return plan.Blocked.Message + " For runguard plan: pass --access-policy, the manager's."
-	case reason == iapv1alpha1.ReasonRetrying && p.impersonating && requiresFullLevelName(ps):
-		// The read of a full level name never reached Google: internal/gcp's impersonating clients
-		// have no Access Context Manager client.
-		return plan.Blocked.Message + " (access levels are not read through --impersonate-service-account: plan without it, as an identity holding accesscontextmanager.accessLevels.get, to resolve full level names)"
 	}
 	return plan.Blocked.Message
 }
@@ -197,7 +193,6 @@ func (p planner) blockedMessage(plan controllers.Plan, ps *iapv1alpha1.Protected
 type planner struct {
 	google        *gcp.Clients
 	caller        string
-	impersonating bool
 	annotationsOf func(namespace string) (map[string]string, error)
 	opts          controllers.Options
 	// levels are the AccessLevel objects references resolve against.
@@ -248,7 +243,7 @@ func (p planner) printPlan(ctx context.Context, ps *iapv1alpha1.ProtectedService
 	plan := controllers.PlanWithoutCluster(ctx, p.google, p.caller, ps, ns, p.opts, p.levels)
 	switch {
 	case plan.Blocked != nil:
-		fmt.Fprintf(stdout, "%s: cannot be planned: %s: %s\n", what, plan.Blocked.Reason, p.blockedMessage(plan, ps))
+		fmt.Fprintf(stdout, "%s: cannot be planned: %s: %s\n", what, plan.Blocked.Reason, p.blockedMessage(plan))
 		for _, c := range plan.Changes {
 			fmt.Fprintf(stdout, "  (before that) %s\n", c)
 		}

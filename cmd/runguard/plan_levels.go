@@ -159,11 +159,6 @@ func needsClusterLevels(docs []manifest.Document, levels []manifestLevel) bool {
 	return false
 }
 
-// requiresFullLevelName says whether an access group of ps requires a level by its full name.
-func requiresFullLevelName(ps *iapv1alpha1.ProtectedService) bool {
-	return slices.ContainsFunc(levelRefs(ps), isFullLevelName)
-}
-
 // levelRefs are the access levels the object's groups require, as written; none for nil.
 func levelRefs(ps *iapv1alpha1.ProtectedService) []string {
 	var refs []string

@@ -11,24 +11,25 @@ import (
 )
 
 // AccessLevels is the adapter for Access Context Manager: access policies (read) and access
-// levels (read and written). Access levels belong to an organization's access policy, not to a
-// project or a namespace, so these calls are made as runguard's own identity: take the adapter
-// from the Clients New returned. Clients acting as a namespace's identity (ActingAs) have no
-// Access Context Manager client, and their adapter's calls fail.
+// levels (read and written). Reads are made as the identity of the Clients the adapter came
+// from: runguard's own, or the service account ActingAs acts as, with its own token (the CLI's
+// --impersonate-service-account reads levels that way). Access levels belong to an
+// organization's access policy, not to a project or a namespace, so only runguard's own
+// identity writes them: on Clients from ActingAs, Create, Update and Delete fail without a call.
 //
 // Each write is a long-running operation followed to its end (Wait), so the level returned is
 // the one Google stored. Calls are paced per access policy (see Rates).
 type AccessLevels struct{ c *Clients }
 
-// AccessLevels reads and writes access levels as runguard's own identity.
+// AccessLevels reads access levels as c's identity, and writes them when c is runguard's own.
 func (c *Clients) AccessLevels() AccessLevels { return AccessLevels{c} }
 
 // ErrObserveOnly is the error of a write asked for in an ObserveOnly context: no access level is
 // created, changed or deleted in Observe mode.
 var ErrObserveOnly = errors.New("not written: the context is ObserveOnly (spec.mode: Observe)")
 
-// errNoAccessContextManager is the error of a call on clients that act as a namespace's identity.
-var errNoAccessContextManager = errors.New("access levels are read and written as runguard's own identity, not a namespace's")
+// errNotOwnIdentity is the error of a write on clients that act as another identity.
+var errNotOwnIdentity = errors.New("access levels are written as runguard's own identity, not as a service account it acts as")
 
 // acmCall names one Access Context Manager call: its method (for the call counter), what it
 // does, on which resource, with which permission.
@@ -124,11 +125,14 @@ func (a AccessLevels) write(ctx context.Context, k acmCall, start func(*accessco
 	return out, nil
 }
 
-// writer is the client for a write, refused in an ObserveOnly context: Observe mode changes no
-// access level.
+// writer is the client for a write, refused in an ObserveOnly context (Observe mode changes no
+// access level) and on clients acting as another identity.
 func (a AccessLevels) writer(ctx context.Context) (*accesscontextmanager.Client, error) {
-	if observeOnly(ctx) {
+	switch {
+	case observeOnly(ctx):
 		return nil, ErrObserveOnly
+	case !a.c.acmWrites:
+		return nil, errNotOwnIdentity
 	}
 	return a.c.accessContextManager(ctx)
 }

@@ -42,7 +42,8 @@ func startACM(t *testing.T, opts gcpfake.Options) (*gcp.Clients, *gcpfake.Server
 	}
 	t.Cleanup(fake.Stop)
 	ep := fake.Endpoint()
-	c, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: ep, IAPEndpoint: ep, ResourceManagerEndpoint: ep, ACMEndpoint: ep})
+	c, err := gcp.New(context.Background(), gcp.Config{RunEndpoint: ep, IAPEndpoint: ep, ResourceManagerEndpoint: ep, ACMEndpoint: ep,
+		IAMCredentialsEndpoint: fake.HTTPEndpoint()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,5 +178,45 @@ func TestAccessLevels_ConsoleEditArrivesAsAnAuditEntryNamingTheLevel(t *testing.
 	})
 	if err != nil || parseErr != nil || name != corpLevel {
 		t.Errorf("received %q (Receive %v, Parse %v), want %s", name, err, parseErr, corpLevel)
+	}
+}
+
+// Clients acting as a service account read access levels with that account's token: what it
+// may read comes back, and what it may not is PermissionDenied naming the permission. They write
+// none: levels are written as runguard's own identity.
+func TestAccessLevels_ActingAsReadsWithItsOwnToken(t *testing.T) {
+	const reader, stranger = "reader@ops-project.iam.gserviceaccount.com", "stranger@ops-project.iam.gserviceaccount.com"
+	own := "serviceAccount:runguard@ops-project.iam.gserviceaccount.com"
+	c, fake := startACM(t, gcpfake.Options{HTTPAddr: "127.0.0.1:0", Seed: gcpfake.Seed{DefaultCaller: own,
+		ServiceAccounts: []gcpfake.ServiceAccount{{Email: reader, TokenCreators: []string{own}}, {Email: stranger, TokenCreators: []string{own}}}}})
+	if err := fake.Grant(policy, "serviceAccount:"+reader, "roles/accesscontextmanager.policyReader"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	acting := func(account string) gcp.AccessLevels {
+		t.Helper()
+		a, err := c.ActingAs(ctx, account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.AccessLevels()
+	}
+	if got, err := acting(reader).Get(ctx, corpLevel); err != nil || got.GetTitle() != "Corporate network" {
+		t.Fatalf("Get as the reader = %v, %v", got, err)
+	}
+	if caller := lastCaller(fake, "acm.GetAccessLevel"); caller != "serviceAccount:"+reader {
+		t.Errorf("GetAccessLevel made by %q, want the reader", caller)
+	}
+	_, err := acting(stranger).Get(ctx, corpLevel)
+	if gcp.Classify(err) != gcp.PermissionDenied || gcp.Permission(err) != "accesscontextmanager.accessLevels.get" {
+		t.Errorf("Get as an account without a grant: class %v, permission %q (%v)", gcp.Classify(err), gcp.Permission(err), err)
+	}
+	if _, err := acting(reader).Create(ctx, ipLevel(policy+"/accessLevels/office", "Office", "198.51.100.0/24")); err == nil {
+		t.Error("Create as the reader succeeded, want it refused: levels are written as runguard's own identity")
+	}
+	for _, call := range fake.Calls() {
+		if call.Write {
+			t.Errorf("an acting adapter wrote: %s %s", call.Method, call.Resource)
+		}
 	}
 }

@@ -54,14 +54,14 @@ type Clients struct {
 	iap      *iap.IdentityAwareProxyAdminClient
 	projects *resourcemanager.ProjectsClient
 
-	// The Access Context Manager client is runguard's own identity's only (accesslevels.go), and
-	// dialled at its first use: a configuration that never touches access levels needs no
-	// credentials for it. acmOpts are checked by New; acmOwn is false on clients acting as a
-	// namespace's identity, which have none.
-	acmMu   sync.Mutex
-	acm     *accesscontextmanager.Client
-	acmOpts []option.ClientOption
-	acmOwn  bool
+	// The Access Context Manager client (accesslevels.go) is dialled at its first use, with this
+	// identity's options: a configuration that never touches access levels needs no credentials
+	// for it. Every identity may read levels; only runguard's own writes them (acmWrites, set by
+	// New), since levels belong to the organization, not to a namespace.
+	acmMu     sync.Mutex
+	acm       *accesscontextmanager.Client
+	acmOpts   []option.ClientOption
+	acmWrites bool
 
 	// The clients for what is above a service (inherited.go) are dialled at their first use, with
 	// this identity's options: a configuration that never reads the hierarchy needs no IAM Admin
@@ -86,15 +86,11 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	if err := cfg.Rates.Validate(); err != nil {
 		return nil, err
 	}
-	acmOpts, err := endpointOptions(cfg.ACMEndpoint, cfg.Options, nil)
-	if err != nil {
-		return nil, fmt.Errorf("Access Context Manager endpoint: %w", err)
-	}
 	c, err := newClients(ctx, cfg, nil, newPacer(cfg.Rates))
 	if err != nil {
 		return nil, err
 	}
-	c.acmOpts, c.acmOwn = acmOpts, true
+	c.acmWrites = true
 	return c, nil
 }
 
@@ -104,9 +100,6 @@ func (c *Clients) accessContextManager(ctx context.Context) (*accesscontextmanag
 	defer c.acmMu.Unlock()
 	if c.acm != nil {
 		return c.acm, nil
-	}
-	if !c.acmOwn {
-		return nil, errNoAccessContextManager
 	}
 	// The client outlives this call: its context must not be cancelled with it.
 	acm, err := accesscontextmanager.NewClient(context.WithoutCancel(ctx), c.acmOpts...)
@@ -141,7 +134,12 @@ func newClients(ctx context.Context, cfg Config, tokens oauth2.TokenSource, p *p
 	if err != nil {
 		return nil, fmt.Errorf("IAM endpoint: %w", err)
 	}
-	c := &Clients{numbers: map[string]int64{}, cfg: cfg, pacer: p, above: &aboveClients{rmOpts: rmOpts, iamOpts: iamOpts}}
+	acmOpts, err := endpointOptions(cfg.ACMEndpoint, cfg.Options, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("Access Context Manager endpoint: %w", err)
+	}
+	c := &Clients{numbers: map[string]int64{}, cfg: cfg, pacer: p, acmOpts: acmOpts,
+		above: &aboveClients{rmOpts: rmOpts, iamOpts: iamOpts}}
 	if c.run, err = run.NewServicesClient(ctx, runOpts...); err != nil {
 		return nil, fmt.Errorf("create Cloud Run client: %w", err)
 	}

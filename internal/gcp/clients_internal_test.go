@@ -22,11 +22,19 @@ func TestIsLoopback_OnlyLoopbackEndpointsGoPlaintext(t *testing.T) {
 	}
 }
 
-// Clients acting as a namespace's identity have no Access Context Manager client: access levels
-// are read and written as runguard's own identity.
-func TestAccessLevels_NotOnANamespacesIdentity(t *testing.T) {
-	namespaces := &Clients{}
-	if _, err := namespaces.AccessLevels().Get(context.Background(), "accessPolicies/1/accessLevels/l"); !errors.Is(err, errNoAccessContextManager) {
-		t.Errorf("Get on a namespace's clients = %v", err)
+// Clients acting as another identity write no access level: levels belong to the organization,
+// and only runguard's own identity writes them. Nothing is dialled for the refusal.
+func TestAccessLevels_NoWritesOnAnotherIdentity(t *testing.T) {
+	acting := &Clients{}
+	ctx := context.Background()
+	_, createErr := acting.AccessLevels().Create(ctx, nil)
+	deleteErr := acting.AccessLevels().Delete(ctx, "accessPolicies/1/accessLevels/l")
+	for _, err := range []error{createErr, deleteErr} {
+		if !errors.Is(err, errNotOwnIdentity) {
+			t.Errorf("a write on another identity's clients = %v, want errNotOwnIdentity", err)
+		}
+	}
+	if acting.acm != nil {
+		t.Error("a refused write dialled Access Context Manager")
 	}
 }

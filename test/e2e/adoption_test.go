@@ -18,18 +18,9 @@ const (
 // identity hack/demo/seed.yaml grants; it returns standard output, standard error and the exit code.
 func (s *system) runguardCLI(stdin string, args ...string) (string, string, int) {
 	s.t.Helper()
-	return s.runguardCLIAs(adoptionIdentity, stdin, args...)
-}
-
-// runguardCLIAs is runguardCLI as the service account impersonate, or, with "", as the fake's
-// default caller: runguard's own identity.
-func (s *system) runguardCLIAs(impersonate, stdin string, args ...string) (string, string, int) {
-	s.t.Helper()
 	args = append(args, "--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
-		"--acm-endpoint", s.fakeGRPC, "--iamcredentials-endpoint", s.fakeREST, "--cluster-name", "e2e")
-	if impersonate != "" {
-		args = append(args, "--impersonate-service-account", impersonate)
-	}
+		"--acm-endpoint", s.fakeGRPC, "--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity,
+		"--cluster-name", "e2e")
 	cmd := exec.Command(filepath.Join(s.binDir, "runguard"), args...)
 	cmd.Dir = s.root
 	// No kubeconfig: these runs plan without a cluster, whatever the machine's ~/.kube/config says.
@@ -165,10 +156,9 @@ func kubectlPlugin(s *system) {
 
 // exportOfManagedServiceIsItsObject: a service runguard already manages is exported as the object
 // that manages it — its namespace, name and access groups (naming their levels by full name), the
-// hand-granted bindings as comments — so the plan of that export is empty. Access levels are not
-// read through --impersonate-service-account: the export says so for each level the groups
-// require, and the plan, which must read them to resolve the full names, runs as runguard's own
-// identity (it writes nothing either).
+// hand-granted bindings as comments — followed by the AccessLevels its groups require, read as the
+// adoption identity (policyReader on the access policy) and exported under the names of the
+// objects that manage them; so the plan of that export, as the same identity, is empty.
 func exportOfManagedServiceIsItsObject(s *system) {
 	exported, stderr, code := s.runguardCLI("", "export", "--project", "acme-prod", "--location", "europe-west1", "--service", "ops-console")
 	if code != 0 {
@@ -182,21 +172,23 @@ func exportOfManagedServiceIsItsObject(s *system) {
 			s.t.Errorf("the export of ops-console lacks %q:\n%s", want, exported)
 		}
 	}
-	for _, level := range []string{levelName("corp_network"), levelName("managed_device")} {
-		if !strings.Contains(exported, "# Access level "+level+", required by ProtectedService") {
-			s.t.Errorf("the export of ops-console says nothing about the level %s its group requires:\n%s", level, exported)
+	for _, level := range []struct{ object, short string }{{"corp-network", "corp_network"}, {"managed-device", "managed_device"}} {
+		manifest := "kind: AccessLevel\nmetadata:\n  name: " + level.object + "\nspec:\n  accessPolicy: " + accessPolicy + "\n"
+		if !strings.Contains(exported, manifest) || !strings.Contains(exported, "  levelName: "+level.short+"\n  mode: Observe\n") {
+			s.t.Errorf("the export of ops-console lacks the AccessLevel %s (%s) in mode Observe:\n%s", level.object, levelName(level.short), exported)
 		}
 	}
-	if n := strings.Count(exported, "(access levels are not read through"); n != 2 {
-		s.t.Errorf("the export as %s says %d times that access levels are not read through impersonation, want once for each of the 2 levels:\n%s", adoptionIdentity, n, exported)
+	if n := strings.Count(exported, "kind: AccessLevel\n"); n != 2 || strings.Contains(stderr, "is not exported") {
+		s.t.Errorf("the export as %s has %d AccessLevels, want the 2 its group requires, each read:\n%s%s", adoptionIdentity, n, exported, stderr)
 	}
 
 	writesBefore := googleWrites(s)
-	out, stderr, code := s.runguardCLIAs("", exported, "plan", "-f", "-")
-	if code != 0 || !strings.Contains(out, "platform/ops-console (Cloud Run service acme-prod/europe-west1/ops-console): no changes") {
-		s.t.Errorf("runguard plan of ops-console's export exited %d, want 0 and no changes:\n%s%s", code, out, stderr)
+	out, stderr, code := s.runguardCLI(exported, "plan", "-f", "-")
+	if code != 0 || !strings.Contains(out, "platform/ops-console (Cloud Run service acme-prod/europe-west1/ops-console): no changes") ||
+		!strings.Contains(out, "AccessLevel corp-network ("+levelName("corp_network")+"): not planned") {
+		s.t.Errorf("runguard plan of ops-console's export as %s exited %d, want 0, no changes and its AccessLevels listed:\n%s%s", adoptionIdentity, code, out, stderr)
 	}
 	if n := googleWrites(s) - writesBefore; n != 0 {
-		s.t.Errorf("runguard plan as runguard's own identity made %d Google writes, want 0", n)
+		s.t.Errorf("runguard plan made %d Google writes, want 0", n)
 	}
 }
