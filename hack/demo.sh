@@ -6,8 +6,9 @@
 #
 # DEMO_EXIT=1 runs the same flow non-interactively and exits 0 only if every object reached
 # the condition it should (good ones Ready, the bad one Stalled), the invalid one was
-# rejected by `kubectl apply`, and an out-of-band grant of allUsers was taken back by an audit
-# log event within 10 s.
+# rejected by `kubectl apply`, an out-of-band grant of allUsers was taken back by an audit
+# log event within 10 s, a grant made by hand above the services showed in status within 10 s
+# (and stalled the object that denies inherited access), and the access tests passed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +30,11 @@ DRIFT_SERVICE=projects/acme-prod/locations/us-central1/services/billing-dashboar
 # The organization's access policy in the seed: the AccessLevels of hack/demo/good/ name none, so
 # the manager's --access-policy holds their levels.
 ACCESS_POLICY=accessPolicies/123456789
+# The grant made by hand above the services: on acme-prod's IAP level ("All Web Services"), which
+# every IAP-secured service of the project inherits; the object that shows it.
+IAP_WEB=projects/512345678901/iap_web
+HAND_GRANTED=user:helpdesk@acme.com
+ACCESSOR=roles/iap.httpsResourceAccessor
 
 PIDS=()
 NAMES=()
@@ -201,20 +207,24 @@ export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAP=http://127.0.0.1:$REST_PORT/
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=http://127.0.0.1:$REST_PORT/
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN=http://127.0.0.1:$REST_PORT/
 export CLOUDSDK_API_ENDPOINT_OVERRIDES_ACCESSCONTEXTMANAGER=http://127.0.0.1:$REST_PORT/
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM=http://127.0.0.1:$REST_PORT/
 EOF
 info "Pub/Sub (Google's in-memory server) on 127.0.0.1:$PUBSUB_PORT: every change is published there as an"
 info "Admin Activity audit entry, as a Cloud Logging sink would, to subscription $AUDIT_SUBSCRIPTION"
 info "project acme-prod: billing-dashboard (private, IAP off), public-site (allUsers may invoke, IAP off),"
 info "ops-console (IAP on, access someone granted by hand), legacy-wiki (nobody's yet: for docs/adoption.md);"
 info "project acme-payroll: payroll-api (public)"
+info "acme-prod is in folder production (folders/300) of organization acme.com (organizations/100200300400);"
+info "nothing above the services grants IAP access yet"
 info "access policy $ACCESS_POLICY (the organization's): corp_managed_device, made by another tool"
-info "who may call: runguard's own identity in acme-prod; platform-team@acme-ops (namespace platform's identity) too"
+info "who may call: runguard's own identity in acme-prod, and on the organization the reads of the policies above"
+info "the services; platform-team@acme-ops (namespace platform's identity) too"
 
 # The runguard CLI's flags for the fake, as the read-only identity the seed gives adoption tools.
 RUNGUARD_ENV="$DEMO_DIR/runguard.env"
 cat >"$RUNGUARD_ENV" <<EOF
 # source this file to point bin/runguard (or kubectl runguard) at the demo's fake (docs/adoption.md)
-export RUNGUARD_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --acm-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com --cluster-name demo"
+export RUNGUARD_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --acm-endpoint 127.0.0.1:$GRPC_PORT --iam-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com --cluster-name demo"
 EOF
 # shellcheck source=/dev/null
 source "$RUNGUARD_ENV"
@@ -227,7 +237,7 @@ bin/runguard export --project acme-prod --location us-central1,europe-west1 $RUN
 info "runguard doctor, as runguard's own identity: may it do its work in acme-prod? (docs/cli.md)"
 bin/runguard doctor --project acme-prod --location us-central1 --service billing-dashboard,public-site \
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
-	--acm-endpoint "127.0.0.1:$GRPC_PORT" --cluster-name demo | indent || die "runguard doctor found something to fix in acme-prod"
+	--acm-endpoint "127.0.0.1:$GRPC_PORT" --iam-endpoint "127.0.0.1:$GRPC_PORT" --cluster-name demo | indent || die "runguard doctor found something to fix in acme-prod"
 
 step "Installing the ProtectedService and AccessLevel CRDs and the tenancy admission policy"
 k apply -f config/crd/bases/ | indent
@@ -239,7 +249,7 @@ start manager "$LOG_DIR/manager.log" \
 	bin/manager --kubeconfig "$KCFG" \
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
 	--iamcredentials-endpoint "127.0.0.1:$REST_PORT" \
-	--acm-endpoint "127.0.0.1:$GRPC_PORT" --access-policy "$ACCESS_POLICY" \
+	--acm-endpoint "127.0.0.1:$GRPC_PORT" --access-policy "$ACCESS_POLICY" --iam-endpoint "127.0.0.1:$GRPC_PORT" \
 	--metrics-bind-address "127.0.0.1:$METRICS_PORT" --metrics-secure=false \
 	--health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
 	--audit-log-subscription "$AUDIT_SUBSCRIPTION" --pubsub-endpoint "127.0.0.1:$PUBSUB_PORT" \
@@ -384,6 +394,100 @@ if [[ -n "$drift_ok" ]]; then
 	echo "${drift_events:-no DriftCorrected event recorded yet}" | indent
 fi
 
+# condition NS NAME TYPE prints the condition's status and reason, "True InheritedAccessFound".
+condition() {
+	k get protectedservice -n "$1" "$2" \
+		-o jsonpath="{.status.conditions[?(@.type==\"$3\")].status} {.status.conditions[?(@.type==\"$3\")].reason}" 2>/dev/null
+}
+# condition_message NS NAME TYPE prints the condition's message, folded.
+condition_message() {
+	k get protectedservice -n "$1" "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].message}{\"\n\"}" |
+		fold -s -w 100 | sed 's/ *$//'
+}
+# wait_reason NS NAME TYPE "STATUS REASON" SECONDS succeeds once the condition reads so (the
+# pattern may end in *).
+wait_reason() {
+	local i
+	for ((i = 0; i < $5 * 10; i++)); do
+		# shellcheck disable=SC2053 # $4 is a pattern
+		[[ "$(condition "$1" "$2" "$3")" == $4 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+step "Access granted by hand above the services: InheritedAccess (resync is $RESYNC)"
+info "Someone grants $HAND_GRANTED $ACCESSOR on acme-prod's IAP level"
+info "($IAP_WEB, \"All Web Services\"), as gcloud iap web add-iam-policy-binding would: every"
+info "IAP-secured service of the project lets them in, whatever its ProtectedService declares. runguard never edits"
+info "that policy; it reads the policies above each service as the namespace's identity, and the audit entry of the"
+info "change has them read again at once."
+info "before: platform/public-site InheritedAccess=$(condition platform public-site InheritedAccess)"
+T_INHERITED=""
+t="$(now)"
+if out="$(bin/localcluster grant-above --admin "$ADMIN" --resource "$IAP_WEB" --member "$HAND_GRANTED" 2>&1)"; then
+	info "$out"
+	if wait_reason platform public-site InheritedAccess "True InheritedAccessFound" 10; then
+		T_INHERITED="$(since "$t")"
+		info "platform/public-site (bindingPolicy Exclusive, inheritedAccess Report): InheritedAccess=True after $T_INHERITED"
+		condition_message platform public-site InheritedAccess | indent
+		info "status.inheritedAccess (member, role, where it is granted):"
+		k get protectedservice -n platform public-site \
+			-o jsonpath='{range .status.inheritedAccess[*]}{.member}  {.role}  on {.where}{"\n"}{end}' | indent
+	else
+		problem "platform/public-site did not report the grant within 10s: InheritedAccess=$(condition platform public-site InheritedAccess)"
+		condition_message platform public-site InheritedAccess | indent
+	fi
+else
+	problem "localcluster grant-above failed: $out"
+fi
+
+step "inheritedAccess: Deny stalls an Exclusive object while such a grant exists (hack/demo/bad/stalled-inherited-access.yaml)"
+info "the same platform/public-site with inheritedAccess Deny; runguard still converges the service's own policy and"
+info "keeps the lockdown, but will not call the object Ready while someone else's grant lets people in:"
+k apply -f hack/demo/bad/stalled-inherited-access.yaml | indent
+t="$(now)"
+if wait_reason platform public-site Stalled "True InheritedAccessFound" 10; then
+	info "platform/public-site: Stalled=True (InheritedAccessFound) after $(since "$t"):"
+	condition_message platform public-site Stalled | indent
+	lockdown="$(condition platform public-site IAPEnabled) / $(condition platform public-site PublicAccessRevoked)"
+	if [[ "$lockdown" == "True "*" / True "* ]]; then
+		info "the lockdown holds: IAPEnabled, PublicAccessRevoked = $lockdown"
+	else
+		problem "the lockdown of platform/public-site does not hold while Stalled: IAPEnabled, PublicAccessRevoked = $lockdown"
+	fi
+else
+	problem "platform/public-site did not stall with InheritedAccessFound within 10s: Stalled=$(condition platform public-site Stalled)"
+fi
+info "back to inheritedAccess Report (hack/demo/good/public-site.yaml):"
+k apply -f hack/demo/good/public-site.yaml | indent
+t="$(now)"
+if wait_reason platform public-site Ready "True *" 10; then
+	info "platform/public-site: Ready=True after $(since "$t"); InheritedAccess=$(condition platform public-site InheritedAccess)"
+else
+	problem "platform/public-site did not become Ready again within 10s: Ready=$(condition platform public-site Ready)"
+fi
+
+step "Access tests: what platform/ops-console's declaration must give, checked before any IAM write"
+info "spec.accessTests: user:oncall@acme.com, on a managed device, gets into /admin/ from an office range of"
+info "corp-network (203.0.113.10), and not from a carrier network (100.64.1.10); evaluated against the policy runguard"
+info "would write and the grants above the service. status.accessTests, as last evaluated:"
+tests="$(k get protectedservice -n platform ops-console \
+	-o jsonpath='{range .status.accessTests[*]}{.name}{"\t"}{.result}{"\t"}{.passed}{"\t"}{.message}{"\n"}{end}')"
+# One line per test, then what decided it, wrapped at 100 columns under it.
+awk -F'\t' '{
+	printf "%-24s %-6s passed=%s\n", $1, $2, $3
+	n = split($4, w, " "); line = ""
+	for (i = 1; i <= n; i++) {
+		if (line != "" && length(line) + length(w[i]) > 96) { print "  " line; line = "" }
+		line = line (line == "" ? "" : " ") w[i]
+	}
+	if (line != "") print "  " line
+}' <<<"$tests" | indent
+if [[ "$(awk -F'\t' '$3 == "true"' <<<"$tests" | wc -l)" -ne 2 ]]; then
+	problem "platform/ops-console's two access tests did not both pass"
+fi
+
 step "Summary"
 if ((FAILURES > 0)); then
 	info "$FAILURES PROBLEM(S) above. Logs: ${LOG_DIR#"$ROOT"/}/"
@@ -393,6 +497,7 @@ else
 	info "every object reached its expected condition $T_CONVERGED after kubectl apply"
 	info "an out-of-band grant of allUsers was taken back by an audit log event in $T_DRIFT (resync $RESYNC)"
 	info "kubectl apply refused an object its namespace may not target (admission policy); platform acted as its own identity"
+	info "a grant made by hand on $IAP_WEB showed in status.inheritedAccess in $T_INHERITED; Deny stalled, Report is Ready"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
 info "inspect the fake with your own gcloud while the demo runs (docs/gcpfake.md):"
@@ -441,6 +546,15 @@ cat <<EOF
     curl -s $ADMIN/accessLevels/123456789/corp_network | sed 's#198.51.100.0/24#0.0.0.0/0#' |
       curl -s -X PUT $ADMIN/accessLevels/123456789/corp_network -d @-
     kubectl get events --field-selector involvedObject.kind=AccessLevel
+
+    # Who else may pass IAP, granted above the services (runguard reads, never edits, those):
+    kubectl get psvc -A -o custom-columns='OBJECT:.metadata.name,INHERITED:.status.inheritedAccess[*].member'
+    # Take back the grant the demo made by hand on acme-prod's IAP level; its audit entry clears
+    # status.inheritedAccess at once. Grant one on the project's own policy instead:
+    bin/localcluster grant-above --admin $ADMIN --resource $IAP_WEB --member $HAND_GRANTED --revoke
+    bin/localcluster grant-above --admin $ADMIN --resource projects/acme-prod --member user:contractor@acme.com
+    # A folder's or the organization's grant is read at each object's next resync ($RESYNC here)
+    bin/localcluster grant-above --admin $ADMIN --resource folders/300 --member group:sre@acme.com
 
     kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
 

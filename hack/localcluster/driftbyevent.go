@@ -61,11 +61,11 @@ func (d driftProbe) run(ctx context.Context, timeout time.Duration, out io.Write
 	if err != nil {
 		return err
 	}
-	if invokes(before, d.member) {
+	if holds(before, invokerRole, d.member) {
 		return fmt.Errorf("%s already may invoke %s: there is no drift to introduce", d.member, d.service)
 	}
 
-	granted := withInvoker(before, d.member)
+	granted := withMember(before, invokerRole, d.member)
 	body, err := json.Marshal(granted)
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func (d driftProbe) run(ctx context.Context, timeout time.Duration, out io.Write
 	for {
 		p, err := d.servicePolicy(ctx)
 		// A failed read is retried until the deadline: the fake is local and answers at once.
-		if err == nil && !invokes(p, d.member) {
+		if err == nil && !holds(p, invokerRole, d.member) {
 			fmt.Fprintf(out, "drift corrected by event in %.1f s\n", time.Since(start).Seconds())
 			return nil
 		}
@@ -145,31 +145,21 @@ func (d driftProbe) do(ctx context.Context, method, path string, body []byte, in
 	return nil
 }
 
-// invokes reports whether member holds the invoker role unconditionally, as a public grant does.
-func invokes(p adminapi.Policy, member string) bool {
-	for _, b := range p.Bindings {
-		if b.Role == invokerRole && b.Condition == nil && slices.Contains(b.Members, member) {
-			return true
-		}
-	}
-	return false
-}
-
-// withInvoker adds member to the policy's unconditional invoker binding, keeping every other
-// binding as it is, as `gcloud run services add-iam-policy-binding` does. The admin API writes the
-// whole policy, so dropping a binding here would be a second, unintended change.
-func withInvoker(p adminapi.Policy, member string) adminapi.Policy {
+// withMember adds member to the policy's unconditional binding of role, keeping every other
+// binding as it is, as `gcloud … add-iam-policy-binding` does. The admin API writes the whole
+// policy, so dropping a binding here would be a second, unintended change.
+func withMember(p adminapi.Policy, role, member string) adminapi.Policy {
 	out := adminapi.Policy{Version: p.Version, AuditConfigs: p.AuditConfigs}
 	added := false
 	for _, b := range p.Bindings {
-		if b.Role == invokerRole && b.Condition == nil && !added {
+		if b.Role == role && b.Condition == nil && !added {
 			b.Members = append(slices.Clone(b.Members), member)
 			added = true
 		}
 		out.Bindings = append(out.Bindings, b)
 	}
 	if !added {
-		out.Bindings = append(out.Bindings, adminapi.Binding{Role: invokerRole, Members: []string{member}})
+		out.Bindings = append(out.Bindings, adminapi.Binding{Role: role, Members: []string{member}})
 	}
 	return out
 }

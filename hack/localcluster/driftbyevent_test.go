@@ -95,7 +95,7 @@ func TestDriftByEvent_PrintsTheDelayOnceRunguardRevokesTheGrant(t *testing.T) {
 	if len(f.puts) != 1 {
 		t.Fatalf("want exactly one out-of-band write, got %d", len(f.puts))
 	}
-	if !invokes(f.puts[0], "allUsers") {
+	if !holds(f.puts[0], invokerRole, "allUsers") {
 		t.Errorf("the write did not grant allUsers: %+v", f.puts[0])
 	}
 }
@@ -126,7 +126,7 @@ func TestDriftByEvent_RefusesWithoutAuditEntries(t *testing.T) {
 }
 
 func TestDriftByEvent_RefusesWhenTheMemberAlreadyInvokes(t *testing.T) {
-	f := &fakeAdmin{auditEnabled: true, policy: withInvoker(convergedBilling(), "allUsers")}
+	f := &fakeAdmin{auditEnabled: true, policy: withMember(convergedBilling(), invokerRole, "allUsers")}
 	srv := f.serve(t)
 	err := probe(srv).run(context.Background(), time.Second, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "no drift to introduce") {
@@ -137,7 +137,7 @@ func TestDriftByEvent_RefusesWhenTheMemberAlreadyInvokes(t *testing.T) {
 	}
 }
 
-func TestWithInvoker_AddsTheMemberAndKeepsEveryOtherBinding(t *testing.T) {
+func TestWithMember_AddsTheMemberAndKeepsEveryOtherBinding(t *testing.T) {
 	conditional := adminapi.Binding{Role: invokerRole, Members: []string{"user:temp@acme.com"}, Condition: &adminapi.Condition{Expression: "request.time < timestamp(\"2027-01-01T00:00:00Z\")"}}
 	tests := []struct {
 		name string
@@ -166,7 +166,7 @@ func TestWithInvoker_AddsTheMemberAndKeepsEveryOtherBinding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := json.Marshal(tt.in)
-			got := withInvoker(tt.in, "allUsers")
+			got := withMember(tt.in, invokerRole, "allUsers")
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}

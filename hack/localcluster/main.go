@@ -6,6 +6,7 @@
 //	localcluster [start] [--assets DIR] [--kubeconfig PATH] [--crds DIR] [--log-dir DIR]
 //	localcluster google-state --admin http://127.0.0.1:PORT
 //	localcluster drift-by-event --admin http://127.0.0.1:PORT --service projects/P/locations/L/services/S [--member allUsers] [--timeout 10s]
+//	localcluster grant-above --admin http://127.0.0.1:PORT --resource projects/N/iap_web --member user:M [--role R] [--revoke]
 //	localcluster free-ports N
 //	localcluster wait-http URL [--timeout 30s]
 package main
@@ -20,6 +21,8 @@ const usage = `usage:
   localcluster google-state --admin URL print each Cloud Run service of the fake Google Cloud readably
   localcluster drift-by-event --admin URL --service NAME
                                         grant allUsers the invoker role out of band and time its removal
+  localcluster grant-above --admin URL --resource NAME --member MEMBER [--role ROLE] [--revoke]
+                                        grant (or revoke) a role above the services out of band
   localcluster free-ports N             print N free loopback TCP ports
   localcluster wait-http URL            wait until URL answers 200 OK
 Run a subcommand with -h for its flags.`
@@ -38,6 +41,8 @@ func main() {
 		err = runGoogleState(args, os.Stdout)
 	case "drift-by-event":
 		err = runDriftByEvent(args, os.Stdout)
+	case "grant-above":
+		err = runGrantAbove(args, os.Stdout)
 	case "free-ports":
 		err = runFreePorts(args, os.Stdout)
 	case "wait-http":

@@ -202,6 +202,9 @@ func (s *system) startManager(name string, extra ...string) *proc {
 		"--health-probe-bind-address", probe,
 		"--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
 		"--iamcredentials-endpoint", s.fakeREST, "--acm-endpoint", s.fakeGRPC, "--access-policy", accessPolicy,
+		// Custom roles granted above the services are read with IAM's roles.get: without this it
+		// would dial Google, and InheritedAccess would never be reported.
+		"--iam-endpoint", s.fakeGRPC,
 	}, managerFlags...)
 	p := s.start(name, filepath.Join(s.binDir, "manager"), append(args, extra...)...)
 	s.waitHTTP(name, "http://"+probe+"/healthz")
