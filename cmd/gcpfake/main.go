@@ -6,6 +6,8 @@
 // --pubsub-listen it also runs Google's in-memory Pub/Sub server (pstest)
 // and publishes an Admin Activity audit entry for every change to a topic
 // there, as a Cloud Logging sink would.
+// With --frontdoor-listen it serves its Cloud Run services' URLs behind a simulated IAP
+// (internal/gcpfake/frontdoor).
 // With --quota-run-writes-per-minute and its siblings it refuses calls above
 // a rate per project and region as Google's quotas do (docs/gcpfake.md).
 //
@@ -52,6 +54,7 @@ func run() error {
 	reconcileDelay := flag.Duration("reconcile-delay", 0, "how long a Cloud Run change stays reconciling")
 	faultSeed := flag.Int64("fault-seed", 1, "seed for probabilistic fault rules")
 	httpListen := flag.String("http-listen", "", "serve the REST/JSON form of the same APIs here, as Google's REST clients and gcloud call them (loopback only; empty: none)")
+	frontDoorListen := flag.String("frontdoor-listen", "", "serve the fake's IAP in front of its Cloud Run services here: a request whose Host is a service's URL host is decided from its X-Runguard-Test-* headers and the stored policies (loopback only; empty: none)")
 	iapAcceptProjectID := flag.Bool("iap-accept-project-id", true, "resolve a project ID in IAP resource names (projects/{id}/iap_web/...) as the number; false rejects it with INVALID_ARGUMENT. gcloud beta iap settings get --project=ID sends the ID form")
 	pubsubListen := flag.String("pubsub-listen", "", "run an in-memory Pub/Sub server (pstest) here and publish audit entries to it (loopback only; empty: no audit entries)")
 	auditTopic := flag.String("audit-topic", adminapi.DefaultAuditTopic, "Pub/Sub topic the audit entries go to, created at start")
@@ -83,6 +86,11 @@ func run() error {
 			return fmt.Errorf("--http-listen: %w", err)
 		}
 	}
+	if *frontDoorListen != "" {
+		if err := requireLoopback(*frontDoorListen); err != nil {
+			return fmt.Errorf("--frontdoor-listen: %w", err)
+		}
+	}
 	audit := gcpfake.AuditOptions{Topic: *auditTopic, DeliveryDelay: *auditDelay, Caller: *auditCaller, OutOfBandCaller: *auditOutOfBandCaller}
 	if *pubsubListen != "" {
 		if err := requireLoopback(*pubsubListen); err != nil {
@@ -103,7 +111,7 @@ func run() error {
 			return err
 		}
 	}
-	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime, Quotas: quotas, ACMDeferOperations: *acmDeferOperations})
+	srv, err := gcpfake.Start(gcpfake.Options{Addr: *listen, HTTPAddr: *httpListen, Seed: seed, ReconcileDelay: *reconcileDelay, Logger: logger, FaultSeed: *faultSeed, Audit: audit, IAPAcceptProjectID: *iapAcceptProjectID, TokenLifetime: *tokenLifetime, Quotas: quotas, ACMDeferOperations: *acmDeferOperations, FrontDoorAddr: *frontDoorListen})
 	if err != nil {
 		return err
 	}
@@ -120,6 +128,9 @@ func run() error {
 		"projects", len(seed.Projects), "services", len(seed.Services), "accessPolicies", len(seed.AccessPolicies)}
 	if ep := srv.HTTPEndpoint(); ep != "" {
 		serving = append(serving, "rest", "http://"+ep)
+	}
+	if ep := srv.FrontDoorEndpoint(); ep != "" {
+		serving = append(serving, "frontdoor", "http://"+ep)
 	}
 	if a := srv.Access(); a.Enforced {
 		serving = append(serving, "access", "enforced", "defaultCaller", a.DefaultCaller, "serviceAccounts", len(a.ServiceAccounts))

@@ -91,6 +91,9 @@ type Options struct {
 	// done only on their first GetOperation (Google answers them done); the change itself is made
 	// either way.
 	ACMDeferOperations bool
+	// FrontDoorAddr, if set, is where the fake's IAP in front of its Cloud Run services listens
+	// (FrontDoorHandler; "127.0.0.1:0" picks a port); "" serves none.
+	FrontDoorAddr string
 }
 
 // Server is a running fake.
@@ -99,6 +102,8 @@ type Server struct {
 	grpc     *grpc.Server
 	httpLis  net.Listener // nil: no REST surface
 	http     *http.Server
+	frontLis net.Listener // nil: no front door
+	front    *http.Server
 	rm       *resourcemanager.Server
 	store    *store.Store
 	policies *iampolicy.Store // every IAM policy
@@ -145,6 +150,13 @@ func Start(opts Options) (*Server, error) {
 		if err := s.startREST(opts.HTTPAddr); err != nil {
 			_ = lis.Close()
 			s.audit.stop()
+			return nil, err
+		}
+	}
+	if opts.FrontDoorAddr != "" {
+		if err := s.startFrontDoor(opts.FrontDoorAddr); err != nil {
+			s.Stop()
+			_ = lis.Close()
 			return nil, err
 		}
 	}
@@ -237,6 +249,7 @@ func (s *Server) ClientOptions() []option.ClientOption {
 // Audit entries not yet published are dropped.
 func (s *Server) Stop() {
 	s.stopped.Do(func() {
+		s.stopFrontDoor()
 		// REST calls run inside the gRPC server's handlers: end them first.
 		if s.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
