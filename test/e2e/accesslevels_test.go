@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,20 +23,10 @@ import (
 func TestEndToEnd_AccessLevels(t *testing.T) {
 	start := time.Now()
 	sys := newSystem(t)
-	pubsubAddr := "127.0.0.1:" + freePorts(t, 1)[0]
-	sys.startFake(filepath.Join(sys.root, "hack", "demo", "seed.yaml"), "--pubsub-listen", pubsubAddr)
+	pubsubAddr := sys.startEventedFake()
 
-	steps := []struct {
-		name string
-		run  func(s *system)
-	}{
-		{"ManagerStartsWithEventsAndAnHourlyResync", func(s *system) {
-			s.installCRDs()
-			m := s.startManager("manager-levels", "--resync-period=1h",
-				"--audit-log-subscription", adminapi.DefaultAuditSubscription, "--pubsub-endpoint", pubsubAddr)
-			s.waitForLease(m)
-			s.mustKubectl("apply", "-f", "hack/demo/namespaces.yaml")
-		}},
+	steps := []step{
+		{"ManagerStartsWithEventsAndAnHourlyResync", func(s *system) { s.startEventedManager("manager-levels", pubsubAddr) }},
 		{"DemoLevelsCreatedWithRunguardsMark", func(s *system) { demoLevelsCreated(s) }},
 		{"EditedRangesReachGoogleTitleKept", func(s *system) { editedRangesReachGoogle(s) }},
 		{"OutOfBandChangeCorrectedByItsAuditEntry", func(s *system) { levelDriftCorrectedByEvent(s) }},
@@ -46,10 +35,8 @@ func TestEndToEnd_AccessLevels(t *testing.T) {
 		{"LevelObjectCreatedLaterServiceReadyWithoutStall", func(s *system) { levelObjectCreatedLater(s) }},
 		{"AbandonKeepsTheLevelDeleteRemovesIt", func(s *system) { abandonAndDelete(s) }},
 	}
-	for _, step := range steps {
-		if !t.Run(step.name, func(t *testing.T) { step.run(sys.on(t)) }) {
-			return
-		}
+	if !sys.walk(steps) {
+		return
 	}
 	t.Logf("access level run took %s", time.Since(start).Round(100*time.Millisecond))
 }

@@ -41,10 +41,7 @@ func TestEndToEnd(t *testing.T) {
 	sys.startFake(filepath.Join(sys.root, "hack", "demo", "seed.yaml"), "--token-lifetime=4s")
 
 	var leader, standby *proc
-	steps := []struct {
-		name string
-		run  func(s *system)
-	}{
+	steps := []step{
 		{"CRDAndAdmissionPolicyInstalledWithKubectl", func(s *system) {
 			s.installCRDs()
 			s.mustKubectl("apply", "-k", "config/admission")
@@ -78,10 +75,8 @@ func TestEndToEnd(t *testing.T) {
 		{"DeleteWithDeletePolicyRemovesOwnBindingsOnly", func(s *system) { deleteWithDeletePolicy(s) }},
 		{"DeleteWithAbandonPolicyLeavesGoogleAsIs", func(s *system) { deleteWithAbandonPolicy(s) }},
 	}
-	for _, step := range steps {
-		if !t.Run(step.name, func(t *testing.T) { step.run(sys.on(t)) }) {
-			return
-		}
+	if !sys.walk(steps) {
+		return
 	}
 	t.Logf("end-to-end run took %s", time.Since(start).Round(100*time.Millisecond))
 }

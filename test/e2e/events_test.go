@@ -34,10 +34,7 @@ func TestEndToEnd_DriftCorrectedByAuditEvents(t *testing.T) {
 	sys.startFake(filepath.Join(sys.root, "hack", "demo", "seed.yaml"), "--pubsub-listen", pubsubAddr)
 	ps := newPubSub(t, pubsubAddr)
 
-	steps := []struct {
-		name string
-		run  func(s *system)
-	}{
+	steps := []step{
 		{"ManagerStartsWhileTheSubscriptionIsMissing", func(s *system) {
 			s.installCRDs()
 			m := s.startManager("manager-events", "--resync-period=1h",
@@ -89,11 +86,7 @@ func TestEndToEnd_DriftCorrectedByAuditEvents(t *testing.T) {
 			}
 		}},
 	}
-	for _, step := range steps {
-		if !t.Run(step.name, func(t *testing.T) { step.run(sys.on(t)) }) {
-			return
-		}
-	}
+	sys.walk(steps)
 }
 
 // grantAllUsersAndWait grants allUsers the invoker role on the billing service out of band (the

@@ -55,6 +55,23 @@ type world struct {
 // on is the same system reporting to t.
 func (s *system) on(t *testing.T) *system { return &system{t: t, world: s.world} }
 
+// step is one step of an end-to-end walk: the steps of a walk share one system and run in order.
+type step struct {
+	name string
+	run  func(s *system)
+}
+
+// walk runs the steps in order, each as a subtest reporting to its own t; the first that fails
+// ends the walk. It reports whether every step passed.
+func (s *system) walk(steps []step) bool {
+	for _, st := range steps {
+		if !s.t.Run(st.name, func(t *testing.T) { st.run(s.on(t)) }) {
+			return false
+		}
+	}
+	return true
+}
+
 // proc is one process the test started.
 type proc struct {
 	name    string
@@ -163,6 +180,27 @@ func (s *system) startFake(seed string, extra ...string) {
 	s.start("gcpfake", filepath.Join(s.binDir, "gcpfake"), append([]string{"--listen", s.fakeGRPC,
 		"--admin-listen", "127.0.0.1:" + ports[1], "--http-listen", s.fakeREST, "--seed", seed}, extra...)...)
 	s.waitHTTP("gcpfake", s.fakeAdmin+adminapi.HealthPath)
+}
+
+// startEventedFake starts gcpfake seeded with the demo's world, publishing an audit entry for
+// every change to Google's in-memory Pub/Sub server; it returns that server's address.
+func (s *system) startEventedFake() string {
+	s.t.Helper()
+	pubsubAddr := "127.0.0.1:" + freePorts(s.t, 1)[0]
+	s.startFake(filepath.Join(s.root, "hack", "demo", "seed.yaml"), "--pubsub-listen", pubsubAddr)
+	return pubsubAddr
+}
+
+// startEventedManager installs the CRDs, starts a manager that reads the fake's audit entries
+// with an hourly resync, so whatever follows a change within seconds is the work of its entry,
+// waits until it leads, and applies the demo's namespaces.
+func (s *system) startEventedManager(name, pubsubAddr string) {
+	s.t.Helper()
+	s.installCRDs()
+	m := s.startManager(name, "--resync-period=1h",
+		"--audit-log-subscription", adminapi.DefaultAuditSubscription, "--pubsub-endpoint", pubsubAddr)
+	s.waitForLease(m)
+	s.mustKubectl("apply", "-f", "hack/demo/namespaces.yaml")
 }
 
 // installCRDs applies every CRD with kubectl and waits until the API server serves them.
