@@ -19,7 +19,7 @@ func TestVersion_PrintsTheBuild(t *testing.T) {
 }
 
 func TestHelp_ListsTheCommands(t *testing.T) {
-	commands := []string{"export", "plan", "version", "completion"}
+	commands := []string{"export", "plan", "doctor", "who-can", "can", "version", "completion"}
 	r := runCLI(t, "", "--help")
 	for _, want := range commands {
 		if r.code != exitOK || !strings.Contains(r.stdout, "\n  "+want+" ") {

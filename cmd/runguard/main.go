@@ -1,7 +1,8 @@
 // Command runguard is the adoption tool: `runguard export` writes ProtectedService manifests
 // that reproduce what Google Cloud holds today, and `runguard plan` says what applying manifests
-// would change there, with no cluster. Installed as kubectl-runguard it is also a kubectl
-// plugin: `kubectl runguard export …`. The commands and flags: docs/cli.md.
+// would change there, with no cluster; `runguard who-can` and `runguard can` say who gets through
+// IAP to a service, and whether one request would. Installed as kubectl-runguard it is also a
+// kubectl plugin: `kubectl runguard export …`. The commands and flags: docs/cli.md.
 package main
 
 import (
@@ -24,7 +25,7 @@ import (
 	"github.com/runguard/runguard/internal/version"
 )
 
-// Exit codes, as terraform plan -detailed-exitcode has them.
+// Exit codes, as terraform plan -detailed-exitcode has them; can's are in can.go.
 const (
 	exitOK      = 0
 	exitError   = 1
@@ -85,9 +86,10 @@ func newRootCommand() *cobra.Command {
 		Short: "Adopt existing Cloud Run services into runguard",
 		Long: fmt.Sprintf(`Adopt existing Cloud Run services into runguard: "%[1]s export" prints the ProtectedService
 manifests that reproduce today's IAP access to each service of a project, and "%[1]s plan" says
-what applying manifests would change in Google Cloud.
+what applying manifests would change in Google Cloud. "%[1]s who-can" lists who gets through IAP
+to a service, and "%[1]s can" says whether one request would.
 
-Both read Google Cloud as Application Default Credentials (or --impersonate-service-account)
+They read Google Cloud as Application Default Credentials (or --impersonate-service-account)
 allow, and write nothing to it or to a cluster. The adoption path: docs/adoption.md; every
 command and flag: docs/cli.md.`, command()),
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: command()},
@@ -101,7 +103,7 @@ command and flag: docs/cli.md.`, command()),
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (%s --help lists the flags)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newExportCommand(), newPlanCommand(), newDoctorCommand(), newVersionCommand())
+	root.AddCommand(newExportCommand(), newPlanCommand(), newDoctorCommand(), newWhoCanCommand(), newCanCommand(), newVersionCommand())
 	return root
 }
 
@@ -126,8 +128,8 @@ func noArguments(instead string) cobra.PositionalArgs {
 	}
 }
 
-// googleFlags are the flags of both commands that say how to reach Google: those of the manager,
-// so the tools work against the fake Google Cloud too.
+// googleFlags are the flags that say how the commands reach Google: those of the manager, so the
+// tools work against the fake Google Cloud too.
 type googleFlags struct {
 	flags       *pflag.FlagSet
 	config      gcp.Config
@@ -137,6 +139,13 @@ type googleFlags struct {
 }
 
 func (g *googleFlags) register(fs *pflag.FlagSet) {
+	g.registerConnection(fs)
+	fs.StringVar(&g.clusterName, "cluster-name", controllers.DefaultOptions().ClusterName, "The runguard manager's --cluster-name: bindings it marked are recognised as its own. Default: read from the manager's Deployment in the kubeconfig's cluster when one answers, else \"default\".")
+}
+
+// registerConnection registers the flags that say how to reach Google alone: for the commands
+// that only read and report what Google holds, whichever cluster marked it.
+func (g *googleFlags) registerConnection(fs *pflag.FlagSet) {
 	g.flags = fs
 	g.config.Rates = gcp.DefaultRates()
 	fs.StringVar(&g.config.RunEndpoint, "run-endpoint", "", "Cloud Run Admin API endpoint (host:port); plaintext without credentials only on loopback.")
@@ -146,14 +155,13 @@ func (g *googleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.config.IAMEndpoint, "iam-endpoint", "", "IAM Admin API endpoint (host:port), where custom roles are read; plaintext without credentials only on loopback.")
 	fs.StringVar(&g.config.IAMCredentialsEndpoint, "iamcredentials-endpoint", "", "IAM Credentials API endpoint (host:port, loopback only) where --impersonate-service-account's tokens are minted.")
 	fs.StringVar(&g.impersonate, "impersonate-service-account", "", "Read Google Cloud as this service account (short-lived tokens from IAM Credentials), as gcloud's flag of that name does.")
-	fs.StringVar(&g.clusterName, "cluster-name", controllers.DefaultOptions().ClusterName, "The runguard manager's --cluster-name: bindings it marked are recognised as its own. Default: read from the manager's Deployment in the kubeconfig's cluster when one answers, else \"default\".")
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Minute, "Give up after this long.")
 }
 
 // connect dials Google as the flags say, within --timeout: the returned context carries the
 // deadline, and done releases the clients and the context.
 func (g *googleFlags) connect(ctx context.Context) (context.Context, *gcp.Clients, func(), error) {
-	if g.clusterName == "" {
+	if g.flags.Lookup("cluster-name") != nil && g.clusterName == "" {
 		return nil, nil, nil, errors.New("--cluster-name may not be empty")
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
