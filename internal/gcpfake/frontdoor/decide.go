@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"google.golang.org/genproto/googleapis/type/expr"
+
+	"github.com/runguard/runguard/internal/gcpfake/names"
 )
 
 // decision is IAP's verdict on one request, with why, for the log.
@@ -21,9 +23,9 @@ type decision struct {
 // (https://cloud.google.com/iam/docs/resource-hierarchy-access-control).
 func policyChain(svc Service) []string {
 	return append([]string{
-		fmt.Sprintf("projects/%d/iap_web/cloud_run-%s/services/%s", svc.ProjectNumber, svc.Region, svc.ID),
-		fmt.Sprintf("projects/%d/iap_web/cloud_run-%s", svc.ProjectNumber, svc.Region),
-		fmt.Sprintf("projects/%d/iap_web", svc.ProjectNumber),
+		names.IAPService(svc.ProjectNumber, svc.Region, svc.ID),
+		names.IAPRegion(svc.ProjectNumber, svc.Region),
+		names.IAPWeb(svc.ProjectNumber),
 		"projects/" + svc.ProjectID,
 	}, svc.Ancestors...)
 }

@@ -103,8 +103,8 @@ func (l *levels) device(p *accesscontextmanagerpb.DevicePolicy) bool {
 	ok := (!p.GetRequireScreenlock() || isTrue(facts[DeviceScreenLock])) &&
 		(!p.GetRequireAdminApproval() || isTrue(facts[DeviceAdminApproved])) &&
 		(!p.GetRequireCorpOwned() || isTrue(facts[DeviceCorpOwned])) &&
-		oneOf(facts[DeviceEncryption], names(p.GetAllowedEncryptionStatuses())) &&
-		oneOf(facts[DeviceManagement], names(p.GetAllowedDeviceManagementLevels()))
+		oneOf(facts[DeviceEncryption], enumNames(p.GetAllowedEncryptionStatuses())) &&
+		oneOf(facts[DeviceManagement], enumNames(p.GetAllowedDeviceManagementLevels()))
 	if !ok || len(p.GetOsConstraints()) == 0 {
 		return ok
 	}
@@ -196,7 +196,7 @@ func oneOf(v string, allowed []string) bool {
 	return len(allowed) == 0 || slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, v) })
 }
 
-func names[E interface{ String() string }](values []E) []string {
+func enumNames[E interface{ String() string }](values []E) []string {
 	out := make([]string, 0, len(values))
 	for _, v := range values {
 		out = append(out, v.String())
