@@ -22,10 +22,12 @@ const (
 	// HeaderSourceIP is the address the request comes from; without it, the connection's.
 	HeaderSourceIP = "X-Runguard-Test-Source-IP"
 	// HeaderRegion is the ISO 3166-1 alpha-2 code of where the request comes from; without it
-	// the region is not known and no level that tests one is met.
+	// the region is not known: a level's regions do not hold (so a negated condition's NAND can)
+	// and a custom level's origin.region_code is an error.
 	HeaderRegion = "X-Runguard-Test-Region"
 	// HeaderDevice lists the device's facts as KEY=VALUE, comma-separated (the Device* keys);
-	// a fact left out is not known and no device requirement on it is met.
+	// a fact left out is not known: a device requirement on it does not hold, as for a device
+	// Endpoint Verification does not report.
 	HeaderDevice = "X-Runguard-Test-Device"
 	// HeaderTime is request.time in RFC 3339; without it, the fake's clock.
 	HeaderTime = "X-Runguard-Test-Time"
