@@ -223,8 +223,10 @@ info "the services; platform-team@acme-ops (namespace platform's identity) too"
 # The runguard CLI's flags for the fake, as the read-only identity the seed gives adoption tools.
 RUNGUARD_ENV="$DEMO_DIR/runguard.env"
 cat >"$RUNGUARD_ENV" <<EOF
-# source this file to point bin/runguard (or kubectl runguard) at the demo's fake (docs/adoption.md)
-export RUNGUARD_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --acm-endpoint 127.0.0.1:$GRPC_PORT --iam-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com --cluster-name demo"
+# source this file to point bin/runguard (or kubectl runguard) at the demo's fake (docs/adoption.md):
+# RUNGUARD_GOOGLE_FLAGS for who-can and can, RUNGUARD_FLAGS (with the cluster's name) for the others
+export RUNGUARD_GOOGLE_FLAGS="--run-endpoint 127.0.0.1:$GRPC_PORT --iap-endpoint 127.0.0.1:$GRPC_PORT --resourcemanager-endpoint 127.0.0.1:$GRPC_PORT --acm-endpoint 127.0.0.1:$GRPC_PORT --iam-endpoint 127.0.0.1:$GRPC_PORT --iamcredentials-endpoint 127.0.0.1:$REST_PORT --impersonate-service-account adoption@acme-ops.iam.gserviceaccount.com"
+export RUNGUARD_FLAGS="\$RUNGUARD_GOOGLE_FLAGS --cluster-name demo"
 EOF
 # shellcheck source=/dev/null
 source "$RUNGUARD_ENV"
@@ -488,6 +490,25 @@ if [[ "$(awk -F'\t' '$3 == "true"' <<<"$tests" | wc -l)" -ne 2 ]]; then
 	problem "platform/ops-console's two access tests did not both pass"
 fi
 
+step "runguard who-can and runguard can: who gets through IAP to ops-console, and would one request (docs/cli.md)"
+info "read-only, as adoption@acme-ops: the service's IAP policy and every policy above it, as the manager reads them"
+OPS_CONSOLE=acme-prod/europe-west1/ops-console
+# shellcheck disable=SC2086 # RUNGUARD_GOOGLE_FLAGS is a list of flags
+bin/runguard who-can "$OPS_CONSOLE" $RUNGUARD_GOOGLE_FLAGS | indent || problem "runguard who-can $OPS_CONSOLE did not list every grant"
+# can_answer WANT-EXIT-CODE ARGS... runs runguard can and checks its exit code (0 ALLOW, 3 DENY).
+can_answer() {
+	local want="$1" code=0 out
+	shift
+	info "runguard can $*"
+	# shellcheck disable=SC2086 # RUNGUARD_GOOGLE_FLAGS is a list of flags
+	out="$(bin/runguard can "$@" $RUNGUARD_GOOGLE_FLAGS 2>&1)" || code=$?
+	indent <<<"$out"
+	[[ "$code" == "$want" ]] || problem "runguard can exited $code, want $want"
+}
+ONCALL_DEVICE=(--device screen_lock=true --device encryption=ENCRYPTED --groups-known)
+can_answer 0 user:oncall@acme.com "$OPS_CONSOLE" --ip 203.0.113.10 --path /admin/users "${ONCALL_DEVICE[@]}"
+can_answer 3 user:oncall@acme.com "$OPS_CONSOLE" --ip 100.64.1.10 --path /admin/users "${ONCALL_DEVICE[@]}"
+
 step "Summary"
 if ((FAILURES > 0)); then
 	info "$FAILURES PROBLEM(S) above. Logs: ${LOG_DIR#"$ROOT"/}/"
@@ -498,6 +519,7 @@ else
 	info "an out-of-band grant of allUsers was taken back by an audit log event in $T_DRIFT (resync $RESYNC)"
 	info "kubectl apply refused an object its namespace may not target (admission policy); platform acted as its own identity"
 	info "a grant made by hand on $IAP_WEB showed in status.inheritedAccess in $T_INHERITED; Deny stalled, Report is Ready"
+	info "ops-console's access tests passed, and runguard can answered ALLOW from the office and DENY from elsewhere"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
 info "inspect the fake with your own gcloud while the demo runs (docs/gcpfake.md):"
@@ -547,13 +569,18 @@ cat <<EOF
       curl -s -X PUT $ADMIN/accessLevels/123456789/corp_network -d @-
     kubectl get events --field-selector involvedObject.kind=AccessLevel
 
+    # Who gets through IAP to a service, and would one request (docs/cli.md), as the adoption identity
+    source ${RUNGUARD_ENV#"$ROOT"/}
+    bin/runguard who-can acme-prod/us-central1/public-site \$RUNGUARD_GOOGLE_FLAGS
+    bin/runguard can $HAND_GRANTED acme-prod/us-central1/billing-dashboard \$RUNGUARD_GOOGLE_FLAGS
     # Who else may pass IAP, granted above the services (runguard reads, never edits, those):
     kubectl get psvc -A -o custom-columns='OBJECT:.metadata.name,INHERITED:.status.inheritedAccess[*].member'
     # Take back the grant the demo made by hand on acme-prod's IAP level; its audit entry clears
     # status.inheritedAccess at once. Grant one on the project's own policy instead:
     bin/localcluster grant-above --admin $ADMIN --resource $IAP_WEB --member $HAND_GRANTED --revoke
     bin/localcluster grant-above --admin $ADMIN --resource projects/acme-prod --member user:contractor@acme.com
-    # A folder's or the organization's grant is read at each object's next resync ($RESYNC here)
+    # A folder's or the organization's grant is read at each object's next pass: its resync
+    # ($RESYNC here), or an edit of the object; its audit entry wakes none (it could be thousands)
     bin/localcluster grant-above --admin $ADMIN --resource folders/300 --member group:sre@acme.com
 
     kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
