@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -50,7 +52,15 @@ func (f inheritedFact) grants() []iapv1alpha1.InheritedGrant {
 // the service lets members in. It runs after the object's own policy converged: revocations
 // declared still apply. runguard never edits the policies above.
 func (r *ProtectedServiceReconciler) denyInheritedAccess(_ context.Context, s *scope) *outcome {
-	if s.ps.Spec.InheritedAccess != iapv1alpha1.InheritedAccessDeny || !s.facts.inherited.read {
+	if s.ps.Spec.InheritedAccess != iapv1alpha1.InheritedAccessDeny {
+		return nil
+	}
+	if u := s.facts.inherited.unreadable; u != nil {
+		// Deny promises that nobody else gets in: what cannot be read cannot be promised.
+		return stall(iapv1alpha1.ReasonPermissionDenied, &gcp.CallError{Op: "read, for inheritedAccess: Deny, the policy of", Resource: u.resource, Permission: u.permission,
+			Err: status.Error(codes.PermissionDenied, "runguard cannot tell whether anyone else may pass IAP")})
+	}
+	if !s.facts.inherited.read {
 		return nil
 	}
 	if len(s.facts.inherited.grants()) > 0 {
@@ -93,8 +103,12 @@ func inheritedMessage(grants []iapv1alpha1.InheritedGrant) string {
 	if len(grants) > 3 {
 		more = fmt.Sprintf(" and %d more (status.inheritedAccess)", len(grants)-3)
 	}
-	return fmt.Sprintf("%d grants above the service let members through IAP whatever this object declares: %s%s. runguard never edits them; remove them where they are granted.",
-		len(grants), joinComma(shown), more)
+	count := fmt.Sprintf("%d grants above the service let", len(grants))
+	if len(grants) == 1 {
+		count = "1 grant above the service lets"
+	}
+	return fmt.Sprintf("%s members through IAP whatever this object declares: %s%s. runguard never edits them; remove them where they are granted.",
+		count, joinComma(shown), more)
 }
 
 func joinComma(items []string) string { return strings.Join(items, ", ") }

@@ -141,6 +141,14 @@ func statusRows() []statusRow {
 		},
 			shown: stall(iapv1alpha1.ReasonInheritedAccessFound, nil),
 			want:  with(stalledAs("InheritedAccessFound"), "InheritedAccess", "True/InheritedAccessFound"), mentions: []string{"user:eve@acme.com", "projects/123"}},
+		{name: "inherited access denied but unreadable", iapOn: true, facts: func(f *facts) {
+			fullFacts(f)
+			f.inherited = inheritedFact{unreadable: &missingPermission{permission: "resourcemanager.folders.getIamPolicy", resource: "folders/300"}}
+		},
+			shown: stall(iapv1alpha1.ReasonPermissionDenied, &gcp.CallError{Op: "read", Resource: "folders/300", Permission: "resourcemanager.folders.getIamPolicy",
+				Err: status.Error(codes.PermissionDenied, "denied")}),
+			want:     with(stalledAs("PermissionDenied"), "InheritedAccess", "Unknown/PermissionDenied"),
+			mentions: []string{"resourcemanager.folders.getIamPolicy", "folders/300"}},
 		{name: "no inherited access", iapOn: true, facts: func(f *facts) { fullFacts(f); f.inherited = inheritedFact{read: true} },
 			want: map[string]string{"Ready": "True/Protected", "InheritedAccess": "False/NoInheritedAccess"}},
 		{name: "access level not ready", iapOn: true, facts: func(f *facts) { f.levels.notReady = "corp-network" },

@@ -1,8 +1,9 @@
 package gcp
 
-// The permissions runguard's code paths use, by resource. docs/install.md's custom role is
-// exactly these plus resourcemanager.projects.get (which has no resource to test it on before
-// the project number is known: its denial is reported by the lookup itself).
+// The permissions the permission preflight asks for, by resource. docs/install.md's custom role
+// holds these plus resourcemanager.projects.get (which has no resource to test it on before the
+// project number is known: its denial is reported by the lookup itself) and the reads above the
+// service (Hierarchy), whose denials make InheritedAccess Unknown instead of failing a pass.
 var (
 	ServicePermissions = []string{"run.services.get", "run.services.update", "run.services.getIamPolicy", "run.services.setIamPolicy"}
 	AccessPermissions  = []string{"iap.webServices.getIamPolicy", "iap.webServices.setIamPolicy"}

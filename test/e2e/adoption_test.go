@@ -19,7 +19,7 @@ const (
 func (s *system) runguardCLI(stdin string, args ...string) (string, string, int) {
 	s.t.Helper()
 	args = append(args, "--run-endpoint", s.fakeGRPC, "--iap-endpoint", s.fakeGRPC, "--resourcemanager-endpoint", s.fakeGRPC,
-		"--acm-endpoint", s.fakeGRPC, "--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity,
+		"--acm-endpoint", s.fakeGRPC, "--iam-endpoint", s.fakeGRPC, "--iamcredentials-endpoint", s.fakeREST, "--impersonate-service-account", adoptionIdentity,
 		"--cluster-name", "e2e")
 	cmd := exec.Command(filepath.Join(s.binDir, "runguard"), args...)
 	cmd.Dir = s.root
