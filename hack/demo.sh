@@ -184,12 +184,12 @@ done < <(sed -n -e 's/^api server: //p' -e 's/^etcd: //p' "$LOG_DIR/localcluster
 info "$(grep '^api server' "$LOG_DIR/localcluster.log"), ready after $(since "$T_UP")"
 
 step "Starting the fake Google Cloud, seeded from hack/demo/seed.yaml"
-read -r GRPC_PORT ADMIN_PORT PUBSUB_PORT METRICS_PORT PROBE_PORT REST_PORT < <(bin/localcluster free-ports 6)
-PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$PUBSUB_PORT" "$METRICS_PORT" "$PROBE_PORT" "$REST_PORT")
+read -r GRPC_PORT ADMIN_PORT PUBSUB_PORT METRICS_PORT PROBE_PORT REST_PORT FRONT_PORT < <(bin/localcluster free-ports 7)
+PORTS+=("$GRPC_PORT" "$ADMIN_PORT" "$PUBSUB_PORT" "$METRICS_PORT" "$PROBE_PORT" "$REST_PORT" "$FRONT_PORT")
 ADMIN="http://127.0.0.1:$ADMIN_PORT"
 start gcpfake "$LOG_DIR/gcpfake.log" \
 	bin/gcpfake --listen "127.0.0.1:$GRPC_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --seed hack/demo/seed.yaml \
-	--pubsub-listen "127.0.0.1:$PUBSUB_PORT" --http-listen "127.0.0.1:$REST_PORT"
+	--pubsub-listen "127.0.0.1:$PUBSUB_PORT" --http-listen "127.0.0.1:$REST_PORT" --frontdoor-listen "127.0.0.1:$FRONT_PORT"
 bin/localcluster wait-http "$ADMIN/healthz" --timeout 30s || die "gcpfake did not start; see $LOG_DIR/gcpfake.log:
 $(tail -n 20 "$LOG_DIR/gcpfake.log")"
 info "gRPC on 127.0.0.1:$GRPC_PORT, admin on $ADMIN, REST (what gcloud calls) on http://127.0.0.1:$REST_PORT/"
@@ -508,6 +508,25 @@ can_answer() {
 ONCALL_DEVICE=(--device screen_lock=true --device encryption=ENCRYPTED --groups-known)
 can_answer 0 user:oncall@acme.com "$OPS_CONSOLE" --ip 203.0.113.10 --path /admin/users "${ONCALL_DEVICE[@]}"
 can_answer 3 user:oncall@acme.com "$OPS_CONSOLE" --ip 100.64.1.10 --path /admin/users "${ONCALL_DEVICE[@]}"
+# front_door WANT-STATUS SOURCE-IP sends the same request through the fake's IAP front door, which
+# decides with an evaluator of its own (internal/gcpfake/frontdoor), not runguard's.
+front_door() {
+	local want="$1" ip="$2" got
+	got="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $OPS_HOST" -H "X-Runguard-Test-Principal: user:oncall@acme.com" \
+		-H "X-Runguard-Test-Source-IP: $ip" -H "X-Runguard-Test-Device: screen_lock=true,encryption=ENCRYPTED" \
+		"http://127.0.0.1:$FRONT_PORT/admin/users")" || true
+	info "curl -H 'Host: $OPS_HOST' http://127.0.0.1:$FRONT_PORT/admin/users as user:oncall@acme.com from $ip: HTTP $got"
+	[[ "$got" == "$want" ]] || problem "the fake's IAP front door answered $got, want $want"
+}
+OPS_HOST="$(k get protectedservice -n platform ops-console -o jsonpath='{.status.serviceURI}')"
+OPS_HOST="${OPS_HOST#https://}"
+if command -v curl >/dev/null 2>&1; then
+	info "the same two requests through the fake's IAP front door (--frontdoor-listen, docs/gcpfake.md), with the test headers it reads:"
+	front_door 200 203.0.113.10
+	front_door 403 100.64.1.10
+else
+	info "curl is not installed, so the two requests through the fake's IAP front door are skipped (Debian/Ubuntu: apt-get install curl)"
+fi
 
 step "Summary"
 if ((FAILURES > 0)); then
@@ -519,7 +538,7 @@ else
 	info "an out-of-band grant of allUsers was taken back by an audit log event in $T_DRIFT (resync $RESYNC)"
 	info "kubectl apply refused an object its namespace may not target (admission policy); platform acted as its own identity"
 	info "a grant made by hand on $IAP_WEB showed in status.inheritedAccess in $T_INHERITED; Deny stalled, Report is Ready"
-	info "ops-console's access tests passed, and runguard can answered ALLOW from the office and DENY from elsewhere"
+	info "ops-console's access tests passed; runguard can answered ALLOW from the office and DENY from elsewhere, and so did the fake's IAP front door"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
 info "inspect the fake with your own gcloud while the demo runs (docs/gcpfake.md):"
