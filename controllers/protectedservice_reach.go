@@ -46,7 +46,9 @@ func (r *ProtectedServiceReconciler) checkAccessTests(ctx context.Context, s *sc
 	}
 	planned, err := iampolicy.PlanAccess(current, desiredAccess(s))
 	if err != nil {
-		return stall(iapv1alpha1.ReasonInvalidCondition, err)
+		// A policy that cannot be planned (too large, say) cannot be written either: bindAccess
+		// reports it with its own reason and applies only the removals.
+		return nil
 	}
 	bindings := append(serviceBindings(s.facts.resolved.IAPResource(), planned.Policy), s.facts.inherited.bindings...)
 	carries := reach.RoleCarrier(s.facts.inherited.customRoles)
