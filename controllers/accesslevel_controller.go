@@ -131,21 +131,23 @@ func (r *AccessLevelReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, fmt.Errorf("patch status: %w", err)
 		}
 	}
-	return r.levelRequeue(out), nil
+	return r.levelRequeue(out)
 }
 
 // levelRequeue: a settled level is compared again each resync period, a Stalled one each
-// stalled recheck; waiting and transient failures ask for their own delay or back off.
-func (r *AccessLevelReconciler) levelRequeue(out *outcome) ctrl.Result {
+// stalled recheck, one waiting for another level when that one changes (the watch) or at the
+// stalled recheck at the latest; a transient failure is returned as the error, so the work
+// queue's rate limiter backs off (Access Context Manager's quota is the organization's).
+func (r *AccessLevelReconciler) levelRequeue(out *outcome) (ctrl.Result, error) {
 	switch {
 	case out == nil:
-		return ctrl.Result{RequeueAfter: r.ResyncPeriod}
-	case out.kind == stalled:
-		return ctrl.Result{RequeueAfter: r.StalledRecheck}
+		return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
 	case out.after > 0:
-		return ctrl.Result{RequeueAfter: out.after}
+		return ctrl.Result{RequeueAfter: out.after}, nil
+	case out.kind == retrying && out.err != nil:
+		return ctrl.Result{}, out.err
 	}
-	return ctrl.Result{RequeueAfter: 5 * time.Second}
+	return ctrl.Result{RequeueAfter: r.StalledRecheck}, nil
 }
 
 // WakeLevel enqueues the AccessLevel objects that manage the level fullName, for an audit entry

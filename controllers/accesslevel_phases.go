@@ -136,7 +136,8 @@ func (r *AccessLevelReconciler) checkCycle(ctx context.Context, s *levelScope) *
 		graph[al.Name] = requiredObjects(&al)
 	}
 	graph[s.al.Name] = requiredObjects(s.al)
-	if cycle := accesslevel.Cycle(graph); slices.Contains(cycle, s.al.Name) {
+	// Only what this level reaches: a cycle elsewhere must not hide one through this level.
+	if cycle := accesslevel.Cycle(reachableFrom(graph, s.al.Name)); slices.Contains(cycle, s.al.Name) {
 		s.facts.cycle = cycle
 		return stall(iapv1alpha1.ReasonReferenceCycle, nil)
 	}
@@ -236,4 +237,20 @@ func (r *AccessLevelReconciler) cleanUpLevel(ctx context.Context, s *levelScope)
 
 func (r *AccessLevelReconciler) owner(al *iapv1alpha1.AccessLevel) accesslevel.Owner {
 	return accesslevel.Owner{Cluster: r.ClusterName, Name: al.Name}
+}
+
+// reachableFrom is the part of graph reachable from start.
+func reachableFrom(graph map[string][]string, start string) map[string][]string {
+	out := map[string][]string{}
+	queue := []string{start}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if _, seen := out[name]; seen {
+			continue
+		}
+		out[name] = graph[name]
+		queue = append(queue, graph[name]...)
+	}
+	return out
 }

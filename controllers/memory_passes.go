@@ -141,15 +141,13 @@ func (m *memory) oldestVerification(now time.Time) time.Duration {
 	return age
 }
 
-// inheritedFor is the reading of the policies above a service still fresh (younger than maxAge).
-func (m *memory) inheritedFor(project string, ask inheritedAsk, now time.Time, maxAge time.Duration) (inheritedFact, bool) {
+// inheritedFor is the last reading of the policies above a service, and whether it is still
+// fresh (younger than maxAge).
+func (m *memory) inheritedFor(project string, ask inheritedAsk, now time.Time, maxAge time.Duration) (f inheritedFact, fresh, found bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	read, ok := m.project(project).inherited[ask]
-	if !ok || now.Sub(read.at) >= maxAge {
-		return inheritedFact{}, false
-	}
-	return read.fact, true
+	read, found := m.project(project).inherited[ask]
+	return read.fact, found && now.Sub(read.at) < maxAge, found
 }
 
 // inheritedRead remembers a reading of the policies above a service.

@@ -57,8 +57,7 @@ func (r *ProtectedServiceReconciler) denyInheritedAccess(_ context.Context, s *s
 	}
 	if u := s.facts.inherited.unreadable; u != nil {
 		// Deny promises that nobody else gets in: what cannot be read cannot be promised.
-		return stall(iapv1alpha1.ReasonPermissionDenied, &gcp.CallError{Op: "read, for inheritedAccess: Deny, the policy of", Resource: u.resource, Permission: u.permission,
-			Err: status.Error(codes.PermissionDenied, "runguard cannot tell whether anyone else may pass IAP")})
+		return stall(iapv1alpha1.ReasonPermissionDenied, unreadableError(u, "inheritedAccess: Deny"))
 	}
 	if !s.facts.inherited.read {
 		return nil
@@ -122,16 +121,25 @@ func joinComma(items []string) string { return strings.Join(items, ", ") }
 func (r *ProtectedServiceReconciler) readInheritedAccess(ctx context.Context, s *scope) *outcome {
 	project := s.facts.target.Project
 	ask := inheritedAsk{location: s.facts.target.Location, identity: s.facts.identity}
-	if f, ok := r.memory.inheritedFor(project, ask, s.facts.now, r.ResyncPeriod); ok {
-		s.facts.inherited = f
+	last, fresh, found := r.memory.inheritedFor(project, ask, s.facts.now, r.ResyncPeriod)
+	if fresh {
+		s.facts.inherited = last
 		return nil
 	}
 	f, err := readAbove(ctx, s.google.Hierarchy(), s.facts.resolved)
 	switch {
 	case err != nil && gcp.Classify(err) == gcp.PermissionDenied:
 		f = inheritedFact{unreadable: &missingPermission{permission: gcp.Permission(err), resource: gcp.Resource(err)}}
+	case err != nil && found:
+		// A failed read keeps the last one: what was granted above does not vanish with a 503.
+		log.FromContext(ctx).V(1).Info("could not read the policies above the service; keeping the last reading", "error", err.Error())
+		s.facts.inherited = last
+		return nil
+	case err != nil && (s.ps.Spec.InheritedAccess == iapv1alpha1.InheritedAccessDeny || len(s.ps.Spec.AccessTests) > 0):
+		// Deny and access tests decide on what is granted above: never without having read it.
+		return googleFailure(err)
 	case err != nil:
-		log.FromContext(ctx).V(1).Info("could not read the policies above the service; keeping the last word", "error", err.Error())
+		log.FromContext(ctx).V(1).Info("could not read the policies above the service", "error", err.Error())
 		return nil
 	}
 	r.memory.inheritedRead(project, ask, s.facts.now, f)
@@ -202,4 +210,10 @@ func readCustomRoles(ctx context.Context, h gcp.Hierarchy, f *inheritedFact) err
 		f.customRoles[b.Role] = permissions
 	}
 	return nil
+}
+
+// unreadableError is the denial of a policy above the service, as the stall of what needed it.
+func unreadableError(u *missingPermission, neededBy string) error {
+	return &gcp.CallError{Op: "read, for " + neededBy + ", the policy of", Resource: u.resource, Permission: u.permission,
+		Err: status.Error(codes.PermissionDenied, "runguard cannot tell whether anyone else may pass IAP")}
 }

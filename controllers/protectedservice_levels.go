@@ -41,24 +41,32 @@ type resolvedLevel struct {
 func (r *ProtectedServiceReconciler) resolveAccessLevels(ctx context.Context, s *scope) *outcome {
 	refs := levelRefs(s.ps)
 	s.facts.levels = levelsFact{resolved: map[string]resolvedLevel{}}
-	var first *outcome
+	var missing, pending *outcome
 	for _, ref := range refs {
 		level, out := r.resolveLevel(ctx, ref)
 		switch {
 		case out == nil:
 			s.facts.levels.resolved[ref] = level
-			continue
-		case out.reason == iapv1alpha1.ReasonAccessLevelNotFound && s.facts.levels.missing == "":
-			s.facts.levels.missing = ref
-		case out.reason == iapv1alpha1.ReasonAccessLevelNotReady && s.facts.levels.notReady == "":
-			s.facts.levels.notReady = ref
+		case out.reason == iapv1alpha1.ReasonAccessLevelNotFound:
+			if missing == nil {
+				s.facts.levels.missing, missing = ref, out
+			}
+		default:
+			if out.reason == iapv1alpha1.ReasonAccessLevelNotReady && s.facts.levels.notReady == "" {
+				s.facts.levels.notReady = ref
+			}
+			pending = worst(pending, out)
 		}
-		first = worst(first, out)
 	}
-	if first != nil && first.reason == iapv1alpha1.ReasonAccessLevelNotFound {
-		return r.revokeThenStall(ctx, s, first)
+	// While another level merely waits or a read failed, nothing is removed: a group whose level
+	// is only on its way must not lose its binding for a neighbour's typo.
+	if pending != nil {
+		return pending
 	}
-	return first
+	if missing != nil {
+		return r.revokeThenStall(ctx, s, missing)
+	}
+	return nil
 }
 
 // resolveLevel finds one level. Levels belong to the organization, not to a tenant: they are
@@ -128,7 +136,8 @@ func (r *ProtectedServiceReconciler) plannedLevel(ref string) (resolvedLevel, *o
 	if out := levels.resolveLevelName(context.Background(), s); out != nil {
 		return resolvedLevel{}, out
 	}
-	return resolvedLevel{name: s.name, title: title, meaning: accesslevel.Describe(accesslevel.Build(levelSpec(al), s.name, levels.owner(al)))}, nil
+	level := accesslevel.Build(levelSpec(al), s.name, levels.owner(al))
+	return resolvedLevel{name: s.name, title: title, meaning: accesslevel.Describe(level), definition: level}, nil
 }
 
 // levelName is the full name a reference resolved to; ok is false for one that did not resolve.

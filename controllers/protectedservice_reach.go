@@ -36,6 +36,11 @@ func (r *ProtectedServiceReconciler) checkAccessTests(ctx context.Context, s *sc
 	if len(tests) == 0 {
 		return nil
 	}
+	if u := s.facts.inherited.unreadable; u != nil {
+		// A test that expects a denial would pass while a grant runguard cannot see lets the
+		// member in: tests are judged only on everything IAP decides on.
+		return stall(iapv1alpha1.ReasonPermissionDenied, unreadableError(u, "access tests"))
+	}
 	current := s.accessPolicy
 	if current == nil {
 		p, err := s.google.AccessPolicies().Get(ctx, s.facts.resolved)
@@ -52,7 +57,10 @@ func (r *ProtectedServiceReconciler) checkAccessTests(ctx context.Context, s *sc
 	}
 	bindings := append(serviceBindings(s.facts.resolved.IAPResource(), planned.Policy), s.facts.inherited.bindings...)
 	carries := reach.RoleCarrier(s.facts.inherited.customRoles)
-	levels := s.facts.levels.definitions()
+	levels, out := r.enforcedLevels(ctx, s.facts.levels)
+	if out != nil {
+		return out
+	}
 	s.facts.tests = make([]testResult, 0, len(tests))
 	failed := false
 	for _, t := range tests {
@@ -88,15 +96,42 @@ func testRequest(t iapv1alpha1.AccessTest, s *scope) reach.Request {
 	return req
 }
 
-// definitions are the levels the groups require, by full name, as reach evaluates them.
-func (f levelsFact) definitions() map[string]*acmpb.AccessLevel {
-	out := make(map[string]*acmpb.AccessLevel, len(f.resolved))
+// maxTestLevels bounds the levels read for one object's access tests.
+const maxTestLevels = 20
+
+// enforcedLevels are the levels the groups require and, transitively, the levels those require,
+// as Google holds them (an AccessLevel in Observe mode may differ from its spec, and IAP decides on
+// what Google holds); a level not in Google yet (runguard plan of a new AccessLevel) is taken as
+// it would be created.
+func (r *ProtectedServiceReconciler) enforcedLevels(ctx context.Context, f levelsFact) (map[string]*acmpb.AccessLevel, *outcome) {
+	out := map[string]*acmpb.AccessLevel{}
+	var queue []string
+	planned := map[string]*acmpb.AccessLevel{}
 	for _, l := range f.resolved {
-		if l.definition != nil {
-			out[l.name] = l.definition
+		queue = append(queue, l.name)
+		planned[l.name] = l.definition
+	}
+	for len(queue) > 0 && len(out) < maxTestLevels {
+		name := queue[0]
+		queue = queue[1:]
+		if _, seen := out[name]; seen {
+			continue
+		}
+		level, err := r.Google.AccessLevels().Get(ctx, name)
+		switch {
+		case isNotFound(err) && planned[name] != nil:
+			level = planned[name]
+		case isNotFound(err):
+			continue // reach takes a level it is not given as not satisfied, as IAP does
+		case err != nil:
+			return nil, googleFailure(err)
+		}
+		out[name] = level
+		for _, c := range level.GetBasic().GetConditions() {
+			queue = append(queue, c.GetRequiredAccessLevels()...)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // testResults are status.accessTests.
