@@ -130,7 +130,7 @@ func TestExportThenPlan_ReadTheClusterNameAndAnnotationsFromTheCluster(t *testin
 		iapv1alpha1.AnnotationAllowedProjects: "acme-prod", iapv1alpha1.AnnotationAllowPublic: "true"})
 	kubeconfig := writeKubeconfig(t, env)
 	fake := startFake(t)
-	google := []string{"--run-endpoint", fake.Endpoint(), "--iap-endpoint", fake.Endpoint(), "--resourcemanager-endpoint", fake.Endpoint(),
+	google := []string{"--run-endpoint", fake.Endpoint(), "--iap-endpoint", fake.Endpoint(), "--resourcemanager-endpoint", fake.Endpoint(), "--iam-endpoint", fake.Endpoint(),
 		"--iamcredentials-endpoint", fake.HTTPEndpoint(), "--impersonate-service-account", adoption, "--kubeconfig", kubeconfig}
 	exported := runCLI(t, "", append([]string{"export", "--project", "acme-prod", "--location", "us-central1,europe-west1", "-n", "adoption"}, google...)...)
 	if exported.code != exitOK || !strings.Contains(exported.stderr, "--cluster-name demo, as Deployment runguard-system/runguard-controller-manager runs the manager") {

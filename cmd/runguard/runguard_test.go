@@ -36,7 +36,7 @@ type result struct {
 func runguard(t *testing.T, fake *gcpfake.Server, stdin string, args ...string) result {
 	t.Helper()
 	args = append(args, "--run-endpoint", fake.Endpoint(), "--iap-endpoint", fake.Endpoint(),
-		"--resourcemanager-endpoint", fake.Endpoint(), "--acm-endpoint", fake.Endpoint(), "--iamcredentials-endpoint", fake.HTTPEndpoint(), "--cluster-name", "demo")
+		"--resourcemanager-endpoint", fake.Endpoint(), "--acm-endpoint", fake.Endpoint(), "--iam-endpoint", fake.Endpoint(), "--iamcredentials-endpoint", fake.HTTPEndpoint(), "--cluster-name", "demo")
 	return runCLI(t, stdin, args...)
 }
 
