@@ -8,7 +8,6 @@ import (
 
 	acmpb "cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -166,6 +165,3 @@ func (r *AccessLevelReconciler) WakeLevel(ctx context.Context, fullName string) 
 	}
 	return len(list.Items)
 }
-
-// isGone reports a Kubernetes NotFound.
-func isGone(err error) bool { return apierrors.IsNotFound(err) }

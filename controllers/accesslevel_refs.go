@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,7 +78,7 @@ func policyOf(fullName string) string {
 func readyLevel(ctx context.Context, c client.Client, object string) (*iapv1alpha1.AccessLevel, *outcome) {
 	var al iapv1alpha1.AccessLevel
 	if err := c.Get(ctx, types.NamespacedName{Name: object}, &al); err != nil {
-		if isGone(err) {
+		if apierrors.IsNotFound(err) {
 			return nil, wait(iapv1alpha1.ReasonAccessLevelNotReady, 0)
 		}
 		return nil, transient(err)

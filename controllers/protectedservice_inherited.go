@@ -107,10 +107,8 @@ func inheritedMessage(grants []iapv1alpha1.InheritedGrant) string {
 		count = "1 grant above the service lets"
 	}
 	return fmt.Sprintf("%s members through IAP whatever this object declares: %s%s. runguard never edits them; remove them where they are granted.",
-		count, joinComma(shown), more)
+		count, strings.Join(shown, ", "), more)
 }
-
-func joinComma(items []string) string { return strings.Join(items, ", ") }
 
 // readInheritedAccess reads the policies above the service that can grant IAP access — its
 // region's IAP level, the project's IAP level, the project, its folders and organization — and

@@ -3,9 +3,10 @@ package controllers
 import (
 	"context"
 
-	acmpb "cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 	"fmt"
 	"strings"
+
+	acmpb "cloud.google.com/go/accesscontextmanager/apiv1/accesscontextmanagerpb"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -25,11 +26,13 @@ type levelsFact struct {
 	missing, notReady string
 }
 
-// resolvedLevel is one level as found: its full name, title and meaning, and its definition for
-// evaluating access tests.
+// resolvedLevel is one level as found: its full name, title and meaning, and, when the pass
+// already holds it (read from Google, or planned from a manifest), its definition.
 type resolvedLevel struct {
 	name, title, meaning string
 	definition           *acmpb.AccessLevel
+	// planned: the definition is what a manifest would create, not what Google holds.
+	planned bool
 }
 
 // resolveAccessLevels resolves every access level the groups require before any IAM write: an
@@ -84,7 +87,7 @@ func (r *ProtectedServiceReconciler) resolveLevel(ctx context.Context, ref strin
 		if title == "" {
 			title = al.Name
 		}
-		return resolvedLevel{name: al.Status.Name, title: title, meaning: al.Status.Meaning, definition: r.levelDefinition(ctx, al)}, nil
+		return resolvedLevel{name: al.Status.Name, title: title, meaning: al.Status.Meaning}, nil
 	}
 	level, err := r.Google.AccessLevels().Get(ctx, ref)
 	switch {
@@ -94,26 +97,6 @@ func (r *ProtectedServiceReconciler) resolveLevel(ctx context.Context, ref strin
 		return resolvedLevel{}, googleFailure(err)
 	}
 	return resolvedLevel{name: ref, title: level.GetTitle(), meaning: accesslevel.Describe(level), definition: level}, nil
-}
-
-// levelDefinition is the level an AccessLevel object holds in Google, built from its spec with
-// the levels it requires by object name resolved from the cache (one not Ready stays unresolved,
-// and reach then takes it as not satisfied).
-func (r *ProtectedServiceReconciler) levelDefinition(ctx context.Context, al *iapv1alpha1.AccessLevel) *acmpb.AccessLevel {
-	spec := levelSpec(al)
-	if spec.Basic != nil {
-		for i := range spec.Basic.Conditions {
-			for j, ref := range spec.Basic.Conditions[i].RequiredAccessLevels {
-				if isFullLevelName(ref) {
-					continue
-				}
-				if required, out := readyLevel(ctx, r.Client, ref); out == nil {
-					spec.Basic.Conditions[i].RequiredAccessLevels[j] = required.Status.Name
-				}
-			}
-		}
-	}
-	return accesslevel.Build(spec, al.Status.Name, accesslevel.Owner{Cluster: r.ClusterName, Name: al.Name})
 }
 
 // plannedLevel resolves an AccessLevel object for runguard plan from the objects it was given: as
@@ -137,7 +120,7 @@ func (r *ProtectedServiceReconciler) plannedLevel(ref string) (resolvedLevel, *o
 		return resolvedLevel{}, out
 	}
 	level := accesslevel.Build(levelSpec(al), s.name, levels.owner(al))
-	return resolvedLevel{name: s.name, title: title, meaning: accesslevel.Describe(level), definition: level}, nil
+	return resolvedLevel{name: s.name, title: title, meaning: accesslevel.Describe(level), definition: level, planned: true}, nil
 }
 
 // levelName is the full name a reference resolved to; ok is false for one that did not resolve.

@@ -106,10 +106,14 @@ const maxTestLevels = 20
 func (r *ProtectedServiceReconciler) enforcedLevels(ctx context.Context, f levelsFact) (map[string]*acmpb.AccessLevel, *outcome) {
 	out := map[string]*acmpb.AccessLevel{}
 	var queue []string
-	planned := map[string]*acmpb.AccessLevel{}
+	held, planned := map[string]*acmpb.AccessLevel{}, map[string]*acmpb.AccessLevel{}
 	for _, l := range f.resolved {
 		queue = append(queue, l.name)
-		planned[l.name] = l.definition
+		if l.planned {
+			planned[l.name] = l.definition
+		} else if l.definition != nil {
+			held[l.name] = l.definition // read from Google by this pass already
+		}
 	}
 	for len(queue) > 0 && len(out) < maxTestLevels {
 		name := queue[0]
@@ -117,7 +121,10 @@ func (r *ProtectedServiceReconciler) enforcedLevels(ctx context.Context, f level
 		if _, seen := out[name]; seen {
 			continue
 		}
-		level, err := r.Google.AccessLevels().Get(ctx, name)
+		level, err := held[name], error(nil)
+		if level == nil {
+			level, err = r.Google.AccessLevels().Get(ctx, name)
+		}
 		switch {
 		case isNotFound(err) && planned[name] != nil:
 			level = planned[name]
