@@ -156,4 +156,54 @@ const (
 	// namespace's objects is made as. Absent means runguard's own identity; present, it must
 	// name a service account.
 	AnnotationGoogleServiceAccount = "iap.runguard.dev/google-service-account"
+	// AnnotationMaxGrantDuration bounds an AccessGrant's duration (a Go duration; default 8h).
+	AnnotationMaxGrantDuration = "iap.runguard.dev/max-grant-duration"
+	// AnnotationMaxBreakGlassDuration bounds a break-glass AccessGrant's duration (default 1h).
+	AnnotationMaxBreakGlassDuration = "iap.runguard.dev/max-break-glass-duration"
+	// AnnotationGrantApprovals is how many approvals, by distinct users other than the requester,
+	// an AccessGrant needs (default 1; "0" lets grants activate without approval).
+	AnnotationGrantApprovals = "iap.runguard.dev/grant-approvals"
 )
+
+// Defaults of the grant annotations.
+const (
+	DefaultMaxGrantDuration      = "8h"
+	DefaultMaxBreakGlassDuration = "1h"
+	DefaultGrantApprovals        = 1
+)
+
+// Condition types on AccessGrant.
+const (
+	// ConditionApproved: True once enough approvals are in (or none are needed, or break-glass).
+	ConditionApproved = "Approved"
+	// ConditionActive: True while the grant is active; reason Bound once its binding is in
+	// Google, Binding until then.
+	ConditionActive = "Active"
+	// ConditionReviewRequired: True for a break-glass grant until an approval arrives.
+	ConditionReviewRequired = "ReviewRequired"
+)
+
+// Reasons on AccessGrant conditions. docs/access-grants.md says what each means.
+const (
+	ReasonAwaitingApproval  = "AwaitingApproval"
+	ReasonApproved          = "Approved"
+	ReasonApprovalNotNeeded = "ApprovalNotNeeded"
+	ReasonBreakGlass        = "BreakGlass"
+	ReasonReviewed          = "Reviewed"
+	ReasonApprovalDenied    = "ApprovalDenied"
+	ReasonNotStarted        = "NotStarted"
+	ReasonBinding           = "Binding"
+	ReasonExpired           = "Expired"
+	// Why a grant is Denied or Revoked by runguard rather than by an approver.
+	ReasonDurationTooLong          = "DurationTooLong"
+	ReasonProtectedServiceNotFound = "ProtectedServiceNotFound"
+	ReasonAccessGroupNotFound      = "AccessGroupNotFound"
+	ReasonContextWidened           = "ContextWidened"
+	ReasonServiceNotEnforced       = "ServiceNotEnforced"
+	ReasonInvalidNamespacePolicy   = "InvalidNamespacePolicy"
+	ReasonGrantDeleted             = "GrantDeleted"
+)
+
+// GrantGroupPrefix starts the name of the group an AccessGrant's binding is written as
+// (grant.NAME); access group names cannot contain a dot, so the two never collide.
+const GrantGroupPrefix = "grant."

@@ -410,6 +410,11 @@ type ProtectedServiceStatus struct {
 	// +optional
 	MemberCount int32 `json:"memberCount,omitempty"`
 
+	// ActiveGrants is the number of active AccessGrants whose binding this pass wrote or found
+	// (their bindings are in managedBindings as group grant.NAME).
+	// +optional
+	ActiveGrants int32 `json:"activeGrants,omitempty"`
+
 	// PublicAccessRevokedTime is when runguard last removed public access to the service. With
 	// iap.enabled false, IAP is switched off only once that revocation has had time to propagate.
 	// +optional
@@ -457,7 +462,7 @@ type ResolvedAccessLevel struct {
 
 // ManagedBinding is one accessor binding runguard wrote for this object.
 type ManagedBinding struct {
-	// Group is the access group the binding belongs to.
+	// Group is the access group the binding belongs to, or grant.NAME for AccessGrant NAME's.
 	Group string `json:"group"`
 	// Role is the IAM role bound.
 	Role string `json:"role"`
@@ -482,6 +487,7 @@ type ManagedBinding struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
+// +kubebuilder:printcolumn:name="Grants",type=integer,JSONPath=`.status.activeGrants`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it is written into the IAM condition that marks runguard's bindings"
 type ProtectedService struct {
