@@ -112,6 +112,11 @@ func (r *ProtectedServiceReconciler) bindAccess(ctx context.Context, s *scope) *
 		}
 		var tooLarge *iampolicy.PolicyTooLargeError
 		switch {
+		case errors.As(err, &tooLarge) && len(s.facts.grants.groups) > 0:
+			// Grants never push the declared access out of IAM's limits: they are left unbound.
+			s.facts.grants.refuse(tooLarge.Error())
+			desired.Groups = withoutGrants(desired.Groups)
+			continue
 		case errors.As(err, &tooLarge):
 			return r.revokeThenStall(ctx, s, stall(iapv1alpha1.ReasonPolicyTooLarge, tooLarge))
 		case err != nil && gcp.Classify(err) == gcp.Rejected:
@@ -224,11 +229,26 @@ func recordBindings(s *scope, p *iampb.Policy) {
 	}
 	s.ps.Status.ManagedBindings = managed
 	s.ps.Status.MemberCount = int32(members)
+	s.ps.Status.ActiveGrants = 0
+	for _, b := range managed {
+		if isGrantGroup(b.Group) {
+			s.ps.Status.ActiveGrants++
+		}
+	}
 	s.facts.access.members = members
 }
 
-// desiredAccess is what this object declares for its IAP resource.
+// desiredAccess is what this object's IAP resource should hold: the declared groups and the
+// active grants.
 func desiredAccess(s *scope) iampolicy.Desired {
+	d := declaredAccess(s)
+	d.Groups = append(d.Groups, s.facts.grants.groups...)
+	return d
+}
+
+// declaredAccess is what the spec alone declares; access tests judge it (grants are temporary,
+// approved exceptions: docs/access-grants.md).
+func declaredAccess(s *scope) iampolicy.Desired {
 	return iampolicy.Desired{
 		Owner: s.owner, Role: iampolicy.AccessorRole,
 		Mode:   iampolicy.Mode(s.ps.Spec.BindingPolicy),

@@ -30,6 +30,9 @@ func RegisterIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	}); err != nil {
 		return fmt.Errorf("index ProtectedServices by service name: %w", err)
 	}
+	if err := registerGrantIndexes(ctx, indexer); err != nil {
+		return err
+	}
 	return registerLevelIndexes(ctx, indexer)
 }
 

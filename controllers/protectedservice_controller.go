@@ -93,6 +93,8 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		// An AccessLevel that becomes Ready, changes meaning or goes wakes the objects requiring it.
 		Watches(&iapv1alpha1.AccessLevel{}, handler.EnqueueRequestsFromMapFunc(r.objectsRequiringLevel),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: levelUsable()})).
+		// A grant that becomes active, expires or goes changes who may pass.
+		Watches(&iapv1alpha1.AccessGrant{}, objectOfGrant()).
 		// Objects backing off from a project that answers again, and objects an audit entry
 		// names, are reconciled at once.
 		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
@@ -161,6 +163,7 @@ func (r *ProtectedServiceReconciler) pass(ctx context.Context, s *scope) []*outc
 	// The permission preflight opens the converge stage, not the gate: a missing permission must
 	// not keep the lockdown (which may need only the others) from running.
 	converge := []phase{r.checkPermissions, reports(iapv1alpha1.ConditionAccessBound, r.resolveAccessLevels),
+		reports(iapv1alpha1.ConditionAccessBound, r.collectGrants),
 		reports(iapv1alpha1.ConditionAccessBound, r.checkDeclaration), r.readInheritedAccess,
 		reports(iapv1alpha1.ConditionAccessBound, r.checkAccessTests),
 		reports(iapv1alpha1.ConditionInvokerGranted, r.ensureInvokerGrant), reports(iapv1alpha1.ConditionAccessBound, r.bindAccess),
@@ -214,8 +217,17 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 		// human is rechecked with the other Stalled objects.
 		priority = ptr(editPriority)
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(key, outcomes), Priority: priority}
+	after := r.requeueAfter(key, outcomes)
+	if next := s.facts.grants.nextChange; !next.IsZero() && next.Sub(s.facts.now) < after {
+		// A grant's expiry is a revocation: its binding goes at that moment, ahead of other work
+		// (Google's own condition already denies from then on).
+		after, priority = max(time.Until(next), 0)+grantExpirySlack, ptr(editPriority)
+	}
+	return ctrl.Result{RequeueAfter: after, Priority: priority}
 }
+
+// grantExpirySlack makes the pass after a grant's expiry start after it on our clock.
+const grantExpirySlack = 50 * time.Millisecond
 
 // passEndOf is how a pass ended, as the memory records it.
 func passEndOf(s *scope, outcomes []*outcome, shown *outcome) passEnd {
@@ -233,9 +245,14 @@ func passEndOf(s *scope, outcomes []*outcome, shown *outcome) passEnd {
 
 // namespace reads a Namespace's metadata from the metadata-only cache the watch fills.
 func (r *ProtectedServiceReconciler) namespace(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
+	return readNamespace(ctx, r.Client, name)
+}
+
+// readNamespace reads a Namespace's metadata (its annotations carry the namespace's rules).
+func readNamespace(ctx context.Context, c client.Reader, name string) (*metav1.PartialObjectMetadata, error) {
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return nil, fmt.Errorf("read namespace %s: %w", name, err)
 	}
 	return ns, nil

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -154,6 +155,10 @@ func (r *ProtectedServiceReconciler) report(ctx context.Context, s *scope, shown
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "UnconditionalGrant", string(writeBindAccess),
 			"%s also hold %s without a condition on %s (granted outside runguard), so their group's context does not restrict them.",
 			strings.Join(f.access.unrestricted, ", "), iampolicy.AccessorRole, f.resolved.IAPResource())
+	}
+	for _, grant := range slices.Sorted(maps.Keys(f.grants.unbound)) {
+		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeWarning, "GrantNotBound", string(writeBindAccess),
+			"AccessGrant %s is active but not bound: %s.", grant, f.grants.unbound[grant])
 	}
 	switch {
 	case f.deletion != nil && f.deletion.done && s.ps.Spec.DeletionPolicy == iapv1alpha1.DeletionPolicyAbandon:

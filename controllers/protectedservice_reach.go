@@ -49,7 +49,7 @@ func (r *ProtectedServiceReconciler) checkAccessTests(ctx context.Context, s *sc
 		}
 		s.accessPolicy, current = p, p
 	}
-	planned, err := iampolicy.PlanAccess(current, desiredAccess(s))
+	planned, err := iampolicy.PlanAccess(current, declaredAccess(s))
 	if err != nil {
 		// A policy that cannot be planned (too large, say) cannot be written either: bindAccess
 		// reports it with its own reason and applies only the removals.

@@ -80,6 +80,8 @@ type facts struct {
 	settings settingsFact
 	// levels is what the access levels the groups require resolved to.
 	levels levelsFact
+	// grants are the object's active AccessGrants, as groups to bind.
+	grants grantsFact
 	// inherited is what the policies above the service grant; tests the access tests' results.
 	inherited inheritedFact
 	tests     []testResult

@@ -302,6 +302,13 @@ func TestApplyStatus_TableCoversEveryReason(t *testing.T) {
 	for _, c := range ps.Status.Conditions {
 		seen[c.Reason] = true
 	}
+	for _, row := range grantRows() {
+		in := decideGrantFixture(row.change)
+		applyGrantStatus(in.grant, decideGrant(in), in.ps)
+		for _, c := range in.grant.Status.Conditions {
+			seen[c.Reason] = true
+		}
+	}
 	file, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "api", "v1alpha1", "conditions.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)

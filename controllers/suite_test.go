@@ -134,6 +134,11 @@ func startManager(env *testenv.Env) (stop func(), err error) {
 		cancel()
 		return nil, err
 	}
+	grants := &controllers.AccessGrantReconciler{Client: mgr.GetClient(), Recorder: r.Recorder}
+	if err := grants.SetupWithManager(mgr); err != nil {
+		cancel()
+		return nil, err
+	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	return func() {

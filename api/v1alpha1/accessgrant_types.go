@@ -130,7 +130,8 @@ type AccessGrantStatus struct {
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
-	// Approvals are the decisions counted for this grant, in the order given.
+	// Approvals are the decisions on this grant, in the order given; one that does not count
+	// says why (ignored).
 	// +optional
 	Approvals []GrantDecision `json:"approvals,omitempty"`
 
@@ -149,6 +150,9 @@ type GrantDecision struct {
 	Decision ApprovalDecision `json:"decision"`
 	// At is when the approval was created.
 	At metav1.Time `json:"at"`
+	// Ignored says why the decision does not count (an approval by the requester).
+	// +optional
+	Ignored string `json:"ignored,omitempty"`
 }
 
 // AccessGrant asks for temporary access to a ProtectedService's access group. While Active,

@@ -201,7 +201,6 @@ const (
 	ReasonContextWidened           = "ContextWidened"
 	ReasonServiceNotEnforced       = "ServiceNotEnforced"
 	ReasonInvalidNamespacePolicy   = "InvalidNamespacePolicy"
-	ReasonGrantDeleted             = "GrantDeleted"
 )
 
 // GrantGroupPrefix starts the name of the group an AccessGrant's binding is written as

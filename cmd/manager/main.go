@@ -159,6 +159,11 @@ func main() {
 		setupLog.Error(err, "set up the AccessLevel controller")
 		os.Exit(1)
 	}
+	grants := &controllers.AccessGrantReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("runguard")}
+	if err := grants.SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "set up the AccessGrant controller")
+		os.Exit(1)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		setupLog.Error(err, "add health check")
 		os.Exit(1)

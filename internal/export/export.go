@@ -90,6 +90,8 @@ func Build(o Observed, opts Options) Manifest {
 		}
 		marker, marked := iampolicy.ParseMarker(b.GetCondition())
 		switch {
+		case marked && strings.HasPrefix(marker.Group, iapv1alpha1.GrantGroupPrefix):
+			// An AccessGrant's binding: temporary, and its AccessGrant is the record, not the spec.
 		case marked && owner != nil && marker.Owner == *owner:
 			m.ownGroup(marker.Group, b)
 		case marked:
