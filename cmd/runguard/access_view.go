@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/iampolicy"
 	"github.com/runguard/runguard/internal/reach"
 )
 
@@ -16,6 +20,9 @@ const (
 	// sourceRunguard: a binding runguard wrote for a ProtectedService's access group (its mark
 	// names them).
 	sourceRunguard = "runguard"
+	// sourceAccessGrant: a binding runguard wrote for an AccessGrant (its mark's group is grant.NAME),
+	// which its condition ends.
+	sourceAccessGrant = "access-grant"
 	// sourceByHand: a binding on the service's own IAP policy without runguard's mark.
 	sourceByHand = "by-hand"
 	// sourceInherited: a binding on a policy above the service.
@@ -32,6 +39,8 @@ type grantView struct {
 	Source   string     `json:"source"`
 	// Owner is the ProtectedService and access group runguard's mark names.
 	Owner *ownerView `json:"owner,omitempty"`
+	// AccessGrant is the AccessGrant a binding of runguard's is for (source access-grant).
+	AccessGrant *accessGrantView `json:"accessGrant,omitempty"`
 	// Condition is the binding's condition in words (reach.DescribeCondition); Expression its CEL.
 	Condition  string `json:"condition"`
 	Title      string `json:"title,omitempty"`
@@ -46,7 +55,20 @@ type ownerView struct {
 	Group     string `json:"group"`
 }
 
-func viewOf(g grant) grantView {
+// accessGrantView is the AccessGrant behind a binding, and when its condition ends access.
+type accessGrantView struct {
+	Name string `json:"name"`
+	// ExpiresAt is the end of the binding's condition (request.time < ExpiresAt); absent when the
+	// condition is not in the form runguard writes.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Expired: ExpiresAt has passed. The binding is still in the policy, but admits no one.
+	Expired bool `json:"expired,omitempty"`
+	// ends words ExpiresAt against the time of reading.
+	ends string
+}
+
+// viewOf shows a grant; now is when an AccessGrant's binding is said to expire against.
+func viewOf(g grant, now time.Time) grantView {
 	b := g.binding
 	v := grantView{Role: b.Role, Level: b.Where.Kind, Resource: b.Where.Resource, Source: sourceInherited,
 		Condition: reach.DescribeCondition(b.Condition), Title: b.Title, Expression: b.Condition}
@@ -55,8 +77,25 @@ func viewOf(g grant) grantView {
 		v.Source = sourceRunguard
 		o := g.marker.Owner
 		v.Owner = &ownerView{Cluster: o.Cluster, Namespace: o.Namespace, Name: o.Name, Group: g.marker.Group}
+		if name, ok := strings.CutPrefix(g.marker.Group, iapv1alpha1.GrantGroupPrefix); ok {
+			v.Source, v.AccessGrant = sourceAccessGrant, accessGrantOf(name, b.Condition, now)
+		}
 	case b.Where.Kind == reach.Service:
 		v.Source = sourceByHand
+	}
+	return v
+}
+
+// accessGrantOf reads when an AccessGrant's binding ends from its condition, the end Google
+// enforces whatever the AccessGrant's status says.
+func accessGrantOf(name, condition string, now time.Time) *accessGrantView {
+	v := &accessGrantView{Name: name, ends: "its end not read from the condition"}
+	if c, ok := iampolicy.DecompileCondition(condition); ok && c.NotAfter != nil {
+		v.ExpiresAt, v.Expired = c.NotAfter, !now.Before(*c.NotAfter)
+		v.ends = "until " + relativeTime(*c.NotAfter, now)
+		if v.Expired {
+			v.ends = "expired " + relativeTime(*c.NotAfter, now)
+		}
 	}
 	return v
 }
@@ -64,6 +103,8 @@ func viewOf(g grant) grantView {
 // grantedBy words where a grant comes from, for the table and can's text.
 func (v grantView) grantedBy() string {
 	switch v.Source {
+	case sourceAccessGrant:
+		return fmt.Sprintf("runguard: grant %s on ProtectedService %s/%s (cluster %s), %s", v.AccessGrant.Name, v.Owner.Namespace, v.Owner.Name, v.Owner.Cluster, v.AccessGrant.ends)
 	case sourceRunguard:
 		return fmt.Sprintf("runguard: group %s of ProtectedService %s/%s (cluster %s)", v.Owner.Group, v.Owner.Namespace, v.Owner.Name, v.Owner.Cluster)
 	case sourceByHand:

@@ -172,7 +172,7 @@ func decide(a *serviceAccess, req reach.Request) canAnswer {
 	out := canAnswer{Member: req.Member, Service: t.Project + "/" + t.Location + "/" + t.Name, Verdict: ans.Verdict,
 		Failed: ans.Failed, Depends: ans.Depends, Assumptions: ans.Assumptions, Unread: a.unread, Notes: a.notes}
 	if g, ok := a.grantOf(ans.Binding); ok {
-		out.Binding = &answerBinding{grantView: viewOf(g), Members: g.binding.Members}
+		out.Binding = &answerBinding{grantView: viewOf(g, time.Now()), Members: g.binding.Members}
 	}
 	if ans.Verdict != reach.Allow && len(a.unread) > 0 {
 		out.FromWhatWasRead, out.Verdict = ans.Verdict, reach.Depends

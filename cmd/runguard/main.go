@@ -1,7 +1,8 @@
 // Command runguard is the adoption tool: `runguard export` writes ProtectedService manifests
 // that reproduce what Google Cloud holds today, and `runguard plan` says what applying manifests
 // would change there, with no cluster; `runguard who-can` and `runguard can` say who gets through
-// IAP to a service, and whether one request would. Installed as kubectl-runguard it is also a
+// IAP to a service, and whether one request would; `runguard grant` requests, approves and lists
+// temporary access (AccessGrants) in the cluster. Installed as kubectl-runguard it is also a
 // kubectl plugin: `kubectl runguard export …`. The commands and flags: docs/cli.md.
 package main
 
@@ -90,8 +91,9 @@ what applying manifests would change in Google Cloud. "%[1]s who-can" lists who 
 to a service, and "%[1]s can" says whether one request would.
 
 They read Google Cloud as Application Default Credentials (or --impersonate-service-account)
-allow, and write nothing to it or to a cluster. The adoption path: docs/adoption.md; every
-command and flag: docs/cli.md.`, command()),
+allow, and write nothing to it or to a cluster. "%[1]s grant" requests, approves and lists
+temporary access (AccessGrants): it writes to the cluster, as you, and never calls Google.
+The adoption path: docs/adoption.md; every command and flag: docs/cli.md.`, command()),
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: command()},
 		Version:       version.String(),
 		SilenceErrors: true,
@@ -103,7 +105,7 @@ command and flag: docs/cli.md.`, command()),
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (%s --help lists the flags)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newExportCommand(), newPlanCommand(), newDoctorCommand(), newWhoCanCommand(), newCanCommand(), newVersionCommand())
+	root.AddCommand(newExportCommand(), newPlanCommand(), newDoctorCommand(), newWhoCanCommand(), newCanCommand(), newGrantCommand(), newVersionCommand())
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -21,9 +22,11 @@ func newWhoCanCommand() *cobra.Command {
 		Short: "List every principal that can pass IAP to a Cloud Run service, and when",
 		Long: `List every principal that can pass IAP to a Cloud Run service: the bindings of roles that include
 iap.webServiceVersions.accessViaIAP on the service's own IAP policy (declared by runguard, naming
-the ProtectedService and access group, or granted by hand) and on every policy above it (the
-region's and the project's IAP levels, the project, its folders and organization), each with its
-condition in words. Groups are listed as groups, not expanded into their members.
+the ProtectedService and access group; granted for a while by an AccessGrant, naming it and when
+it ends; or granted by hand) and on every policy above it (the region's and the project's IAP
+levels, the project, its folders and organization), each with its condition in words. Groups are
+listed as groups, not expanded into their members. An AccessGrant's binding whose end has passed
+is listed apart: still bound, it admits no one.
 
 Exit code 0: the list is complete; 1: an error, or a policy or role the caller may not read
 (the list is then incomplete, and says what it lacks). Reads only.`,
@@ -54,6 +57,9 @@ type whoCanReport struct {
 	// IAPEnabled is absent when the caller may not read the service.
 	IAPEnabled *bool       `json:"iapEnabled,omitempty"`
 	Grants     []whoCanRow `json:"grants"`
+	// Expired are the members of AccessGrants' bindings whose condition has ended: still in the
+	// policy, but Google admits no one by them.
+	Expired []whoCanRow `json:"expiredGrants,omitempty"`
 	// Unread are the policies and roles the caller may not read: the list is incomplete.
 	Unread []unread `json:"unread,omitempty"`
 	Notes  []string `json:"notes,omitempty"`
@@ -64,7 +70,7 @@ func (f *whoCanFlags) run(ctx context.Context, arg string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	report := whoCan(access)
+	report := whoCan(access, time.Now())
 	if err := writeOutput(stdout, f.output, report, func() error { return writeWhoCanTable(stdout, report) }); err != nil {
 		return err
 	}
@@ -77,8 +83,8 @@ func (f *whoCanFlags) run(ctx context.Context, arg string, stdout, stderr io.Wri
 }
 
 // whoCan lists, innermost first, each member of each binding whose role carries the permission
-// IAP checks.
-func whoCan(a *serviceAccess) whoCanReport {
+// IAP checks; those of an AccessGrant that has expired by now apart.
+func whoCan(a *serviceAccess, now time.Time) whoCanReport {
 	t := a.target
 	r := whoCanReport{Service: t.Project + "/" + t.Location + "/" + t.Name, IAPResource: t.IAPResource(), IAPEnabled: a.iapOn,
 		Grants: []whoCanRow{}, Unread: a.unread, Notes: a.notes}
@@ -87,9 +93,13 @@ func whoCan(a *serviceAccess) whoCanReport {
 		if !carries(g.binding.Role) {
 			continue
 		}
-		v := viewOf(g)
+		v := viewOf(g, now)
 		for _, m := range g.binding.Members {
-			r.Grants = append(r.Grants, whoCanRow{Member: m, grantView: v})
+			if v.AccessGrant != nil && v.AccessGrant.Expired {
+				r.Expired = append(r.Expired, whoCanRow{Member: m, grantView: v})
+			} else {
+				r.Grants = append(r.Grants, whoCanRow{Member: m, grantView: v})
+			}
 		}
 	}
 	return r
@@ -107,6 +117,9 @@ func writeWhoCanTable(w io.Writer, r whoCanReport) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	for _, g := range r.Expired {
+		fmt.Fprintf(w, "expired, still bound: %s by %s: its condition admits no one\n", g.Member, g.grantedBy())
 	}
 	for _, u := range r.Unread {
 		fmt.Fprintf(w, "not listed: %s: the caller lacks %s\n", u.unknown(), u.Permission)

@@ -4,8 +4,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"sigs.k8s.io/yaml"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/iampolicy"
 )
 
 // who-can lists every principal that can pass IAP, innermost first: runguard's own binding naming
@@ -96,4 +101,66 @@ func TestWhoCan_UnknownServiceAndBadTargetAreErrors(t *testing.T) {
 			t.Errorf("who-can %s exited %d, want %d and %q:\n%s%s", tc.target, r.code, exitError, tc.says, r.stdout, r.stderr)
 		}
 	}
+}
+
+// A binding runguard wrote for an AccessGrant is shown as the grant with when its condition ends;
+// one whose end has passed is listed apart, still bound but admitting no one, not as access.
+func TestWhoCan_AccessGrantBindingsNameTheGrantAndWhenItEnds(t *testing.T) {
+	fake := startAccessFake(t)
+	ends := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+	ended := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	policy, _ := fake.IAPPolicy(billingIAP)
+	policy.Bindings = append(policy.Bindings,
+		grantBinding(t, "month-end-x7k2p", "user:alice@acme.com", ends), grantBinding(t, "audit-q3", "user:bob@acme.com", ended))
+	if err := fake.SetIAPPolicy(billingIAP, policy); err != nil {
+		t.Fatal(err)
+	}
+	r := reachCLI(t, fake, "who-can", billing)
+	if r.code != exitOK {
+		t.Fatalf("who-can exited %d, want %d:\n%s%s", r.code, exitOK, r.stdout, r.stderr)
+	}
+	alice := "user:alice@acme.com  roles/iap.httpsResourceAccessor  service  runguard: grant month-end-x7k2p on ProtectedService finance/billing-dashboard (cluster demo), until " +
+		ends.Format(time.RFC3339) + " (in 1h59m)"
+	expired := "expired, still bound: user:bob@acme.com by runguard: grant audit-q3 on ProtectedService finance/billing-dashboard (cluster demo), expired " +
+		ended.Format(time.RFC3339) + " (1h ago): its condition admits no one"
+	if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), strings.Join(strings.Fields(alice), " ")) || !strings.Contains(r.stdout, expired) {
+		t.Errorf("who-can does not show alice's grant until %s and bob's as expired:\n%s", ends.Format(time.RFC3339), r.stdout)
+	}
+	if n := strings.Count(r.stdout, "user:bob@acme.com"); n != 1 {
+		t.Errorf("who-can names bob %d times, want only as expired:\n%s", n, r.stdout)
+	}
+
+	r = reachCLI(t, fake, "who-can", billing, "-o", "json")
+	var report whoCanReport
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code != exitOK || len(report.Grants) != 9 || len(report.Expired) != 1 {
+		t.Fatalf("who-can -o json exited %d (%v), want 9 grants and 1 expired:\n%s", r.code, err, r.stdout)
+	}
+	var got *accessGrantView
+	for _, g := range report.Grants {
+		if g.Member == "user:alice@acme.com" {
+			got = g.AccessGrant
+			if g.Source != sourceAccessGrant || g.Owner == nil || g.Owner.Group != "grant.month-end-x7k2p" {
+				t.Errorf("alice's grant is %+v, want source grant and the mark's owner", g.grantView)
+			}
+		}
+	}
+	if got == nil || got.Name != "month-end-x7k2p" || got.ExpiresAt == nil || !got.ExpiresAt.Equal(ends) || got.Expired {
+		t.Errorf("alice's accessGrant is %+v, want month-end-x7k2p expiring at %s", got, ends)
+	}
+	if e := report.Expired[0]; e.Member != "user:bob@acme.com" || e.AccessGrant == nil || !e.AccessGrant.Expired || !e.AccessGrant.ExpiresAt.Equal(ended) {
+		t.Errorf("the expired entry is %+v, want bob's grant audit-q3, expired at %s", e, ended)
+	}
+}
+
+// grantBinding is the binding runguard writes for AccessGrant name of finance/billing-dashboard
+// while it is active: group finance's context (corp_network, /reports/) until ends.
+func grantBinding(t *testing.T, name, member string, ends time.Time) *iampb.Binding {
+	t.Helper()
+	c, err := iampolicy.CompileCondition(iampolicy.Owner{Cluster: "demo", Namespace: "finance", Name: "billing-dashboard"},
+		iampolicy.AccessGroup{Name: iapv1alpha1.GrantGroupPrefix + name, Members: []string{member},
+			Context: iampolicy.Context{AccessLevels: []string{corpNetwork}, PathPrefixes: []string{"/reports/"}, NotAfter: &ends}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &iampb.Binding{Role: iampolicy.AccessorRole, Members: []string{member}, Condition: c}
 }
