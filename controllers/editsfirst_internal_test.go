@@ -29,13 +29,7 @@ func TestEditsFirst_AnEditGoesAheadOfCreatesAndTheInitialListing(t *testing.T) {
 	h.Update(ctx, event.UpdateEvent{ObjectOld: obj("edited", 1, "3"), ObjectNew: obj("edited", 2, "4")}, q)
 
 	want := []string{"edited", "new-1", "new-2", "new-3", "listed"}
-	for i, name := range want {
-		item, priority, _ := q.GetWithPriority()
-		if item.Name != name {
-			t.Fatalf("item %d handed out is %s (priority %d), want %s: order %v", i, item.Name, priority, name, want)
-		}
-		q.Done(item)
-	}
+	assertHandedOut(t, q, want)
 }
 
 // An edit or a deletion handed back stays ahead in the work queue; an adoption's new objects and
@@ -65,8 +59,8 @@ func TestUserChange_EditsAndDeletionsNotNewObjectsOrResyncs(t *testing.T) {
 }
 
 // A manager that has just become leader lists every object as created: the objects with a user's
-// change not yet applied (a revocation edited in just before the leader changed, a deletion) are
-// handed out before the initial listing's others and before new objects.
+// change not yet applied (a deletion — a revocation — first, then an edit made just before the
+// leader changed) are handed out before the initial listing's others and before new objects.
 func TestEditsFirst_ANewLeaderTakesPendingChangesFirst(t *testing.T) {
 	q := priorityqueue.New[reconcile.Request]("test")
 	defer q.ShutDown()
@@ -82,13 +76,19 @@ func TestEditsFirst_ANewLeaderTakesPendingChangesFirst(t *testing.T) {
 		return ps
 	}
 	ctx := context.Background()
-	for _, o := range []*iapv1alpha1.ProtectedService{obj("applied-1", 3, 3, false), obj("revoked", 5, 4, false),
+	for _, o := range []*iapv1alpha1.ProtectedService{obj("applied-1", 3, 3, false), obj("edited", 5, 4, false),
 		obj("applied-2", 2, 2, false), obj("going", 2, 2, true), obj("never-reconciled", 1, 0, false)} {
 		h.Create(ctx, event.CreateEvent{Object: o, IsInInitialList: true}, q)
 	}
 	h.Create(ctx, event.CreateEvent{Object: obj("new", 1, 0, false)}, q)
 
-	want := []string{"revoked", "going", "new", "applied-1", "applied-2", "never-reconciled"}
+	want := []string{"going", "edited", "new", "applied-1", "applied-2", "never-reconciled"}
+	assertHandedOut(t, q, want)
+}
+
+// assertHandedOut takes every item off the queue and checks they come in the order want.
+func assertHandedOut(t *testing.T, q priorityqueue.PriorityQueue[reconcile.Request], want []string) {
+	t.Helper()
 	for i, name := range want {
 		item, priority, _ := q.GetWithPriority()
 		if item.Name != name {

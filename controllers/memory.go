@@ -8,6 +8,8 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/runguard/runguard/internal/gcp"
 )
 
 // memory is what runguard remembers between passes, in this process only: one record per object
@@ -17,6 +19,9 @@ type memory struct {
 	mu       sync.Mutex
 	objects  map[types.NamespacedName]*objectRecord
 	projects map[string]*projectRecord
+	// newObjectWrites is, per project and region, how many Cloud Run writes a new object's pass
+	// made lately (a moving average): what the next new object books.
+	newObjectWrites map[string]float64
 	// asking coalesces the permission preflights of one project, identity and kind made at the
 	// same time.
 	asking singleflight.Group
@@ -51,6 +56,12 @@ type objectRecord struct {
 	// notBefore the delay Google asked for (RetryInfo), before which it is not woken.
 	backingOffFrom string
 	notBefore      time.Time
+	// booking is the object's turn at its project and region's Cloud Run write rate, held while
+	// the pass waits for it unstarted (admit).
+	booking *gcp.Booking
+	// runWritesPaced: the last pass was held back by the Cloud Run write rate, so the next one
+	// books a write before it starts.
+	runWritesPaced bool
 }
 
 // projectRecord is what is remembered of one project.

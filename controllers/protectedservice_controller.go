@@ -134,11 +134,18 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if ps.Spec.Observing() {
 		ctx = gcp.ObserveOnly(ctx) // no Google write of any kind, whatever a phase asks
 	}
+	ctx, notYet := r.admit(ctx, s)
 	var outcomes []*outcome
-	if deleting {
+	switch {
+	case notYet != nil:
+		outcomes = []*outcome{notYet}
+	case deleting:
 		outcomes = r.cleanupPass(ctx, s)
-	} else {
+	default:
 		outcomes = r.pass(ctx, s)
+	}
+	if notYet == nil {
+		r.memory.passAdmitted(s.key(), scopeOf(ps.Spec.Service), s.facts.class, s.booking, runWritesPaced(outcomes))
 	}
 	result := r.finish(ctx, s, outcomes)
 	if deleting && s.facts.deletion != nil && s.facts.deletion.done {
@@ -215,7 +222,7 @@ func (r *ProtectedServiceReconciler) finish(ctx context.Context, s *scope, outco
 	if userChange(s.ps) && *priority != handler.LowPriority {
 		// An edit or deletion handed back (by the pacer, a failure) stays ahead; one stalled on a
 		// human is rechecked with the other Stalled objects.
-		priority = ptr(editPriority)
+		priority = userChangePriority(s.ps)
 	}
 	after := r.requeueAfter(key, outcomes)
 	if next := s.facts.grants.nextChange; !next.IsZero() && next.Sub(s.facts.now) < after {

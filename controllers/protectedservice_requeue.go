@@ -39,10 +39,6 @@ func userChange(ps *iapv1alpha1.ProtectedService) bool {
 		(ps.Status.ObservedGeneration > 0 && ps.Status.ObservedGeneration != ps.Generation)
 }
 
-// editPriority is a user's edit's place in the work queue: ahead of new objects (an adoption
-// of thousands), of passes that still have work (priority 0) and of resyncs (low priority).
-const editPriority = 10
-
 // editsFirst enqueues each ProtectedService event for its object, as For's handler does, with
 // edits (a new generation, or deletion starting) at editPriority: a user who changes who may
 // pass IAP should not wait behind an adoption. Creates keep controller-runtime's priorities
@@ -61,7 +57,7 @@ func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
 			enqueue(e.Object, q, pendingChangePriority(e.Object))
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.ObjectNew, q, ptr(editPriority))
+			enqueue(e.ObjectNew, q, userChangePriority(e.ObjectNew))
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueue(e.Object, q, nil)
@@ -78,9 +74,18 @@ func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
 // among them. Other creates keep controller-runtime's priority (low for the initial listing).
 func pendingChangePriority(o client.Object) *int {
 	if ps, ok := o.(*iapv1alpha1.ProtectedService); ok && userChange(ps) {
-		return ptr(editPriority)
+		return userChangePriority(ps)
 	}
 	return nil
+}
+
+// userChangePriority is the priority of an update a user made (a new generation, a deletion, a
+// pause switched): revocationPriority when it takes access away, editPriority otherwise.
+func userChangePriority(o client.Object) *int {
+	if ps, ok := o.(*iapv1alpha1.ProtectedService); ok && classOf(ps) == classRevocation {
+		return ptr(revocationPriority)
+	}
+	return ptr(editPriority)
 }
 
 // requeuePriority orders the work queue (controller-runtime's priority queue): a plain resync of

@@ -36,6 +36,8 @@ type scope struct {
 	// servicePolicy is the service's IAM policy as the invoker phase left it: the lockdown's
 	// first read.
 	servicePolicy *iampb.Policy
+	// booking is the pass's turn at the Cloud Run write rate, when admit booked one.
+	booking *gcp.Booking
 
 	facts facts
 }
@@ -47,6 +49,10 @@ type facts struct {
 	wasReady bool
 	// now is when the pass started.
 	now time.Time
+	// class is how urgent the pass is (admit); admittedAt, for a pass not started yet, when its
+	// turn at the Cloud Run write rate comes.
+	class      passClass
+	admittedAt time.Time
 
 	target      iapv1alpha1.ServiceRef
 	namespace   string

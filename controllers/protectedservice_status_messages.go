@@ -95,6 +95,11 @@ func outcomeMessage(o *outcome, f *facts) string {
 	case iapv1alpha1.ReasonRetrying:
 		return fmt.Sprintf("Retrying after a transient error: %v", o.err)
 	case iapv1alpha1.ReasonThrottled:
+		if !f.admittedAt.IsZero() {
+			// The turn is a time, not a countdown: the message stays the same until the pass starts.
+			return fmt.Sprintf("Waiting for its turn at the Cloud Run write rate of %s/%s (runguard's --run-writes-per-minute): the pass starts at %s, without reading anything before. Nothing is wrong; an adoption is being spread out, and revocations go first.",
+				f.target.Project, f.target.Location, f.admittedAt.UTC().Format(time.RFC3339))
+		}
 		// No countdown: the message stays the same from one paced pass to the next, so they write
 		// no status.
 		return "Pacing Google calls to stay within the quota of this project and region (runguard's --run-writes-per-minute and related flags): the pass resumes when its call is due. Nothing is wrong; a large adoption or resync wave is being spread out."

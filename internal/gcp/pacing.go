@@ -162,11 +162,17 @@ func Throttled(err error) (time.Duration, bool) {
 // wait blocks until the call may be made, or returns a *ThrottledError when that is further
 // away than maxPaceWait.
 func (p *pacer) wait(ctx context.Context, api string, write bool, quota string) error {
+	if prepaid(ctx, api, write, quota) {
+		return nil
+	}
 	l, key := p.limiter(api, write, quota)
 	if l == nil {
 		return nil
 	}
 	r := l.Reserve()
+	if urgent(ctx) {
+		return nil
+	}
 	d := r.Delay()
 	throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
 	if d > maxPaceWait {

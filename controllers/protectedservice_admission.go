@@ -1,0 +1,201 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
+	"github.com/runguard/runguard/internal/iampolicy"
+)
+
+// passClass is how urgent a pass is, decided from the object alone before the pass reads Google.
+// Work-queue priority and admission follow it: revocations first of all, then users' other
+// changes, then new objects, then resyncs.
+type passClass int
+
+const (
+	classResync passClass = iota
+	classNew
+	classEdit
+	classRevocation
+)
+
+// Work-queue priorities of the classes above new objects (priority 0) and resyncs (low).
+const (
+	editPriority       = 10
+	revocationPriority = 20
+)
+
+// classOf classifies the pass an object needs. A revocation is told from the spec against what
+// the last pass bound (status.managedBindings) and found (conditions): no Google read is needed.
+func classOf(ps *iapv1alpha1.ProtectedService) passClass {
+	switch {
+	case !ps.DeletionTimestamp.IsZero() || revokes(ps):
+		return classRevocation
+	case ps.Status.ObservedGeneration == 0:
+		return classNew
+	case ps.Status.ObservedGeneration != ps.Generation:
+		return classEdit
+	}
+	return classResync
+}
+
+// revokes reports whether the spec takes away access the last pass left in place: a member or a
+// group it bound that the spec no longer declares, public access the spec now denies, grants
+// above the service it now denies, or IAP it now switches on. A narrowed context is not told
+// apart from other edits: it needs the old spec, which status does not keep.
+func revokes(ps *iapv1alpha1.ProtectedService) bool {
+	if ps.Status.ObservedGeneration == 0 || ps.Status.ObservedGeneration == ps.Generation {
+		return false
+	}
+	for _, b := range ps.Status.ManagedBindings {
+		if isGrantGroup(b.Group) {
+			continue
+		}
+		g := accessGroupNamed(ps, b.Group)
+		if g == nil {
+			return true
+		}
+		for _, bound := range b.Members {
+			if !slices.ContainsFunc(g.Members, func(m iapv1alpha1.Member) bool { return iampolicy.SameMember(string(m), bound) }) {
+				return true
+			}
+		}
+	}
+	return conditionIs(ps, iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionFalse) && ps.Spec.PublicAccess != iapv1alpha1.PublicAccessAllow ||
+		conditionIs(ps, iapv1alpha1.ConditionInheritedAccess, metav1.ConditionTrue) && ps.Spec.InheritedAccess == iapv1alpha1.InheritedAccessDeny ||
+		conditionIs(ps, iapv1alpha1.ConditionIAPEnabled, metav1.ConditionFalse) && ps.Spec.IAPEnabled()
+}
+
+func conditionIs(ps *iapv1alpha1.ProtectedService, t string, status metav1.ConditionStatus) bool {
+	c := meta.FindStatusCondition(ps.Status.Conditions, t)
+	return c != nil && c.Status == status
+}
+
+// priorityOf is the work-queue priority of a pass of that class; nil is the queue's default.
+func priorityOf(c passClass) *int {
+	switch c {
+	case classRevocation:
+		return ptr(revocationPriority)
+	case classEdit:
+		return ptr(editPriority)
+	}
+	return nil
+}
+
+// admit decides whether the pass may start now. A revocation always may, and its calls never
+// wait for runguard's pace. Another pass that will need Cloud Run writes books them first, in
+// turn with every pass of its project and region; when its turn is further away than
+// admissionSlack it is not started: it reads nothing, keeps its booking, and comes back at its
+// turn. Passes that need no Cloud Run write (most resyncs, access edits) start at once: their
+// reads are paced, and with the herd no longer reading in vain, reads are there to be had.
+func (r *ProtectedServiceReconciler) admit(ctx context.Context, s *scope) (context.Context, *outcome) {
+	class := classOf(s.ps)
+	s.facts.class = class
+	if class == classRevocation {
+		return gcp.Urgent(ctx), nil
+	}
+	writes := r.memory.expectedRunWrites(s.key(), scopeOf(s.ps.Spec.Service), class, s.ps)
+	if writes == 0 || r.planOnly {
+		return ctx, nil
+	}
+	b := r.memory.booking(s.key())
+	if b == nil {
+		b = r.Google.BookRunWrites(s.ps.Spec.Service.Project, s.ps.Spec.Service.Location, writes, s.facts.now)
+		r.memory.book(s.key(), b)
+	}
+	if d := b.Due(s.facts.now); d > admissionSlack {
+		s.facts.admittedAt = b.At()
+		return ctx, &outcome{kind: retrying, reason: iapv1alpha1.ReasonThrottled, after: d,
+			err: &gcp.ThrottledError{Limit: "run write " + scopeOf(s.ps.Spec.Service), After: d}}
+	}
+	r.memory.book(s.key(), nil)
+	s.booking = b
+	return gcp.WithBooking(ctx, b), nil
+}
+
+// admissionSlack is how early a booked pass may start: its first writes come after a few reads.
+const admissionSlack = 500 * time.Millisecond
+
+// scopeOf is the project and region whose Cloud Run quota a service's calls count against.
+func scopeOf(svc iapv1alpha1.ServiceRef) string { return svc.Project + "/" + svc.Location }
+
+// expectedRunWrites is how many Cloud Run writes a pass of that class is expected to make: a new
+// object as many as new objects of its project and region have made lately (2 before any has:
+// the invoker grant and switching IAP on); an edit that switches IAP or public access 2; any
+// other pass none, unless its object's last pass was held back by the write rate.
+func (m *memory) expectedRunWrites(key types.NamespacedName, scope string, class passClass, ps *iapv1alpha1.ProtectedService) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case class == classNew:
+		if avg, ok := m.newObjectWrites[scope]; ok {
+			return int(math.Ceil(avg - 0.25))
+		}
+		return 2
+	case class == classEdit && (conditionIs(ps, iapv1alpha1.ConditionIAPEnabled, metav1.ConditionTrue) != ps.Spec.IAPEnabled() ||
+		conditionIs(ps, iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionTrue) == (ps.Spec.PublicAccess == iapv1alpha1.PublicAccessAllow)):
+		return 2
+	}
+	if o := m.objects[key]; o != nil && o.runWritesPaced {
+		return 1
+	}
+	return 0
+}
+
+// passAdmitted learns from a pass that ran: how many Cloud Run writes a new object makes in its
+// project and region (a moving average), and whether the object's pass was held back by the
+// write rate (its next pass then books a write).
+func (m *memory) passAdmitted(key types.NamespacedName, scope string, class passClass, b *gcp.Booking, runWritesPaced bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.object(key).runWritesPaced = runWritesPaced
+	if class != classNew || b == nil {
+		return
+	}
+	if m.newObjectWrites == nil {
+		m.newObjectWrites = map[string]float64{}
+	}
+	avg, ok := m.newObjectWrites[scope]
+	if !ok {
+		avg = float64(b.Used())
+	}
+	m.newObjectWrites[scope] = 0.8*avg + 0.2*float64(b.Used())
+}
+
+// booking is the object's held booking, if any.
+func (m *memory) booking(key types.NamespacedName) *gcp.Booking {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if o := m.objects[key]; o != nil {
+		return o.booking
+	}
+	return nil
+}
+
+// book holds a booking for the object (nil: drops it).
+func (m *memory) book(key types.NamespacedName, b *gcp.Booking) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.object(key).booking = b
+}
+
+// runWritesPaced reports whether the pass was handed back by the Cloud Run write rate.
+func runWritesPaced(outcomes []*outcome) bool {
+	for _, o := range outcomes {
+		var te *gcp.ThrottledError
+		if errors.As(o.err, &te) && strings.HasPrefix(te.Limit, "run write") {
+			return true
+		}
+	}
+	return false
+}

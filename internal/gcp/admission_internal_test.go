@@ -1,0 +1,67 @@
+package gcp
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Bookings take turns at the write rate: at 60 a minute with a burst of 6, three passes of two
+// writes go at once and the fourth a second after the burst is spent.
+func TestBookRunWrites_TakesTurnsAtTheWriteRate(t *testing.T) {
+	c := &Clients{pacer: newPacer(Rates{RunWritesPerMinute: 60})}
+	now := time.Now()
+	var due []time.Duration
+	for range 5 {
+		due = append(due, c.BookRunWrites("p", "r", 2, now).Due(now))
+	}
+	want := []time.Duration{0, 0, 0, 2 * time.Second, 4 * time.Second}
+	for i := range want {
+		if (due[i] - want[i]).Abs() > 10*time.Millisecond {
+			t.Fatalf("turns %v, want %v", due, want)
+		}
+	}
+	if other := c.BookRunWrites("p", "other-region", 2, now); other.Due(now) != 0 {
+		t.Errorf("another region waits %s behind this one's bookings", other.Due(now))
+	}
+}
+
+// A booked pass's writes in its project and region draw on the booking: they do not wait for
+// the rate, which the bookings already spent, and the pass counts all of them.
+func TestBooking_PrepaysItsWritesAndCountsThem(t *testing.T) {
+	c := &Clients{pacer: newPacer(Rates{RunWritesPerMinute: 60})}
+	now := time.Now()
+	for range 3 {
+		c.BookRunWrites("p", "r", 2, now)
+	}
+	b := c.BookRunWrites("p", "r", 2, now)
+	ctx := WithBooking(context.Background(), b)
+	for range 2 {
+		if err := c.pacer.wait(ctx, "run", true, "p/r"); err != nil {
+			t.Fatalf("a prepaid write waited: %v", err)
+		}
+	}
+	if _, throttled := Throttled(c.pacer.wait(ctx, "run", true, "p/r")); !throttled {
+		t.Error("a third write beyond the booking did not wait for the rate")
+	}
+	if err := c.pacer.wait(ctx, "run", true, "q/r"); err != nil {
+		t.Errorf("a write in another project drew on the booking: %v", err)
+	}
+	if b.Used() != 3 {
+		t.Errorf("used %d, want 3 (two prepaid, one paced)", b.Used())
+	}
+}
+
+// A revocation's calls count toward the pace but never wait for it.
+func TestUrgent_NeverWaitsForThePace(t *testing.T) {
+	c := &Clients{pacer: newPacer(Rates{RunWritesPerMinute: 60})}
+	for range 20 {
+		c.BookRunWrites("p", "r", 5, time.Now())
+	}
+	if err := c.pacer.wait(Urgent(context.Background()), "run", true, "p/r"); err != nil {
+		t.Fatalf("an urgent write waited: %v", err)
+	}
+	if _, throttled := Throttled(c.pacer.wait(context.Background(), "run", true, "p/r")); !throttled {
+		t.Error("an ordinary write did not wait behind the bookings")
+	}
+}
