@@ -37,13 +37,13 @@ kustomize: $(KUSTOMIZE) ## Build kustomize into bin/ (about 1.5 minutes on 2 cor
 helm: $(HELM) ## Build helm into bin/ (about 3.5 minutes on 2 cores with a cold Go build cache, seconds when warm).
 
 .PHONY: chart-sync
-chart-sync: ## Copy the generated CRD, the manager ClusterRole rules, the admission policy, the alerts and the dashboard into the Helm chart (a test fails when they differ).
+chart-sync: ## Copy the generated CRD, the manager ClusterRole rules, the admission policies, the alerts and the dashboard into the Helm chart (a test fails when they differ).
 	@mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
 	rm -f $(CHART_DIR)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
-	cp config/admission/policy.yaml $(CHART_DIR)/files/admission-policy.yaml
-	cp config/admission/binding.yaml $(CHART_DIR)/files/admission-binding.yaml
+	rm -rf $(CHART_DIR)/files/admission && mkdir -p $(CHART_DIR)/files/admission
+	cp config/admission/*-policy.yaml config/admission/*-binding.yaml $(CHART_DIR)/files/admission/
 	cp config/monitoring/prometheus-rule.yaml $(CHART_DIR)/files/prometheus-rule.yaml
 	cp config/monitoring/runguard-dashboard.json $(CHART_DIR)/files/runguard-dashboard.json
 

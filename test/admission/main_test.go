@@ -1,6 +1,7 @@
-// Package admission tests the tenancy ValidatingAdmissionPolicy (config/admission) in a real API
-// server: every case of internal/tenancy/tenancycases, created with server-side dry-run, is
-// admitted or refused with the expected message, as the controller decides it.
+// Package admission tests the ValidatingAdmissionPolicies of config/admission in a real API server.
+// Tenancy: every case of internal/tenancy/tenancycases, created with server-side dry-run, is
+// admitted or refused with the expected message, as the controller decides it. Grants: users
+// impersonated under the shipped requester and approver roles create AccessGrants and approvals.
 package admission
 
 import (
@@ -30,11 +31,14 @@ import (
 
 var env *testenv.Env
 
+// tenancyPolicy is the ProtectedService policy's name in config/admission.
+const tenancyPolicy = "tenancy"
+
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m, func(e *testenv.Env) { env = e })) }
 
-// policyObjects reads the policy and its binding from config/admission, the files kustomize and
-// the chart install.
-func policyObjects(t *testing.T) []*unstructured.Unstructured {
+// configObjects reads every object config/admission installs (its kustomization's resources), the
+// files kustomize and the chart install.
+func configObjects(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
 	dir := filepath.Join(testenv.RepoRoot(), "config", "admission")
 	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
@@ -49,29 +53,50 @@ func policyObjects(t *testing.T) []*unstructured.Unstructured {
 	}
 	var objs []*unstructured.Unstructured
 	for _, r := range k.Resources {
-		data, err := os.ReadFile(filepath.Join(dir, r))
-		if err != nil {
-			t.Fatal(err)
+		objs = append(objs, readObjects(t, filepath.Join(dir, r))...)
+	}
+	return objs
+}
+
+// readObjects decodes every object in a YAML file.
+func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return objs
+		} else if err != nil {
+			t.Fatalf("%s: %v", path, err)
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			var m map[string]any
-			if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("%s: %v", r, err)
-			}
-			if len(m) > 0 {
-				objs = append(objs, &unstructured.Unstructured{Object: m})
-			}
+		if len(m) > 0 {
+			objs = append(objs, &unstructured.Unstructured{Object: m})
 		}
 	}
+}
+
+// policyObjects is one policy of config/admission and its binding.
+func policyObjects(t *testing.T, policy string) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
 	kinds := map[string]int{}
-	for _, o := range objs {
-		kinds[o.GetKind()]++
+	for _, o := range configObjects(t) {
+		name := o.GetName()
+		if o.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			name, _, _ = unstructured.NestedString(o.Object, "spec", "policyName")
+		}
+		if name == policy {
+			objs = append(objs, o)
+			kinds[o.GetKind()]++
+		}
 	}
 	if kinds["ValidatingAdmissionPolicy"] != 1 || kinds["ValidatingAdmissionPolicyBinding"] != 1 {
-		t.Fatalf("config/admission holds %v, want one policy and one binding", kinds)
+		t.Fatalf("config/admission holds %v for policy %s, want one policy and one binding", kinds, policy)
 	}
 	return objs
 }
@@ -97,11 +122,8 @@ func installPolicy(t *testing.T) {
 	t.Helper()
 	c := probeCase()
 	ensureNamespace(t, c.Namespace, c.Annotations)
-	for _, o := range policyObjects(t) {
-		if err := env.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o),
-			client.FieldOwner("runguard-admission-test"), client.ForceOwnership); err != nil {
-			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
-		}
+	for _, o := range policyObjects(t, tenancyPolicy) {
+		apply(t, o)
 	}
 	testenv.Eventually(t, 60*time.Second, "the tenancy policy refuses the probe", func() error {
 		err := probe()
@@ -118,12 +140,21 @@ func installPolicy(t *testing.T) {
 // removePolicy deletes the policy and its binding and waits until the probe is admitted.
 func removePolicy(t *testing.T) {
 	t.Helper()
-	for _, o := range policyObjects(t) {
+	for _, o := range policyObjects(t, tenancyPolicy) {
 		if err := env.Client.Delete(context.Background(), o); client.IgnoreNotFound(err) != nil {
 			t.Fatalf("delete %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
 	testenv.Eventually(t, 60*time.Second, "the probe is admitted without the policy", probe)
+}
+
+// apply applies an object as the test's admin, as `kubectl apply --server-side` would.
+func apply(t *testing.T, o *unstructured.Unstructured) {
+	t.Helper()
+	if err := env.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o.DeepCopy()),
+		client.FieldOwner("runguard-admission-test"), client.ForceOwnership); err != nil {
+		t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
+	}
 }
 
 func ensureNamespace(t *testing.T, name string, annotations map[string]string) {

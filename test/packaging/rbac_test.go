@@ -27,6 +27,15 @@ var expectedManagerPermissions = []string{
 	"cluster core/namespaces watch",
 	"cluster events.k8s.io/events create",
 	"cluster events.k8s.io/events patch",
+	"cluster iap.runguard.dev/accessgrantapprovals get",
+	"cluster iap.runguard.dev/accessgrantapprovals list",
+	"cluster iap.runguard.dev/accessgrantapprovals watch",
+	"cluster iap.runguard.dev/accessgrants get",
+	"cluster iap.runguard.dev/accessgrants list",
+	"cluster iap.runguard.dev/accessgrants watch",
+	"cluster iap.runguard.dev/accessgrants/status get",
+	"cluster iap.runguard.dev/accessgrants/status patch",
+	"cluster iap.runguard.dev/accessgrants/status update",
 	"cluster iap.runguard.dev/accesslevels get",
 	"cluster iap.runguard.dev/accesslevels list",
 	"cluster iap.runguard.dev/accesslevels patch",
@@ -116,25 +125,33 @@ func grantedTo(t *testing.T, objs []*unstructured.Unstructured, namespace, sa st
 			t.Errorf("%s %s refers to %s %s, which is not rendered", o.GetKind(), o.GetName(), ref.Kind, ref.Name)
 			continue
 		}
-		for _, r := range rules {
-			for _, g := range r.APIGroups {
-				if g == "" {
-					g = "core"
-				}
-				for _, res := range r.Resources {
-					for _, v := range r.Verbs {
-						line := fmt.Sprintf("%s %s/%s %s", scope, g, res, v)
-						if len(r.ResourceNames) > 0 {
-							line += " names=" + strings.Join(r.ResourceNames, ",")
-						}
-						lines = append(lines, line)
+		lines = append(lines, ruleLines(scope, rules)...)
+	}
+	slices.Sort(lines)
+	return slices.Compact(lines)
+}
+
+// ruleLines expands rules into sorted "scope group/resource verb" lines.
+func ruleLines(scope string, rules []rbacv1.PolicyRule) []string {
+	var lines []string
+	for _, r := range rules {
+		for _, g := range r.APIGroups {
+			if g == "" {
+				g = "core"
+			}
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					line := fmt.Sprintf("%s %s/%s %s", scope, g, res, v)
+					if len(r.ResourceNames) > 0 {
+						line += " names=" + strings.Join(r.ResourceNames, ",")
 					}
+					lines = append(lines, line)
 				}
 			}
-			for _, u := range r.NonResourceURLs {
-				for _, v := range r.Verbs {
-					lines = append(lines, fmt.Sprintf("%s url:%s %s", scope, u, v))
-				}
+		}
+		for _, u := range r.NonResourceURLs {
+			for _, v := range r.Verbs {
+				lines = append(lines, fmt.Sprintf("%s url:%s %s", scope, u, v))
 			}
 		}
 	}

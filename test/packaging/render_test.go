@@ -48,16 +48,20 @@ func TestHelmValuesSchema_RejectsNonsense(t *testing.T) {
 	}
 }
 
-// The chart carries copies of generated files; `make chart-sync` refreshes them.
+// The chart carries copies of generated files and of config/admission; `make chart-sync`
+// refreshes them.
 func TestChart_CopiesOfGeneratedFilesAreCurrent(t *testing.T) {
-	for generated, copied := range map[string]string{
+	copies := map[string]string{
 		repoPath("config", "crd", "bases", "iap.runguard.dev_protectedservices.yaml"): repoPath("charts", "runguard", "crds", "iap.runguard.dev_protectedservices.yaml"),
 		repoPath("config", "rbac", "role.yaml"):                                       repoPath("charts", "runguard", "files", "manager-role.yaml"),
-		repoPath("config", "admission", "policy.yaml"):                                repoPath("charts", "runguard", "files", "admission-policy.yaml"),
-		repoPath("config", "admission", "binding.yaml"):                               repoPath("charts", "runguard", "files", "admission-binding.yaml"),
 		repoPath("config", "monitoring", "prometheus-rule.yaml"):                      repoPath("charts", "runguard", "files", "prometheus-rule.yaml"),
 		repoPath("config", "monitoring", "runguard-dashboard.json"):                   repoPath("charts", "runguard", "files", "runguard-dashboard.json"),
-	} {
+	}
+	admission := kustomizationResources(t, repoPath("config", "admission"))
+	for _, r := range admission {
+		copies[repoPath("config", "admission", r)] = repoPath("charts", "runguard", "files", "admission", r)
+	}
+	for generated, copied := range copies {
 		want, err := os.ReadFile(generated)
 		if err != nil {
 			t.Fatal(err)
@@ -71,9 +75,26 @@ func TestChart_CopiesOfGeneratedFilesAreCurrent(t *testing.T) {
 		}
 	}
 	crds, _ := filepath.Glob(repoPath("config", "crd", "bases", "*.yaml"))
-	copies, _ := filepath.Glob(repoPath("charts", "runguard", "crds", "*.yaml"))
-	if len(crds) != len(copies) {
-		t.Errorf("config/crd/bases has %d CRDs, the chart %d: run `make chart-sync`", len(crds), len(copies))
+	crdCopies, _ := filepath.Glob(repoPath("charts", "runguard", "crds", "*.yaml"))
+	if len(crds) != len(crdCopies) {
+		t.Errorf("config/crd/bases has %d CRDs, the chart %d: run `make chart-sync`", len(crds), len(crdCopies))
+	}
+	if admissionCopies, _ := filepath.Glob(repoPath("charts", "runguard", "files", "admission", "*")); len(admissionCopies) != len(admission) {
+		t.Errorf("config/admission installs %d files, the chart's files/admission holds %d: run `make chart-sync`", len(admission), len(admissionCopies))
+	}
+}
+
+// A manifest in config/admission or config/rbac that its kustomization does not list would be
+// installed by neither kustomize nor (through the comparisons here) Helm.
+func TestConfig_EveryManifestIsInstalled(t *testing.T) {
+	for _, dir := range []string{"admission", "rbac"} {
+		listed := kustomizationResources(t, repoPath("config", dir))
+		files, _ := filepath.Glob(repoPath("config", dir, "*.yaml"))
+		for _, f := range files {
+			if name := filepath.Base(f); name != "kustomization.yaml" && !slices.Contains(listed, name) {
+				t.Errorf("config/%s/%s is not a resource of config/%s/kustomization.yaml", dir, name, dir)
+			}
+		}
 	}
 }
 

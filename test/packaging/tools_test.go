@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 
 	"github.com/runguard/runguard/internal/testenv"
 )
@@ -103,6 +104,22 @@ func decodeObjects(t *testing.T, data []byte) []*unstructured.Unstructured {
 		}
 		objs = append(objs, &unstructured.Unstructured{Object: m})
 	}
+}
+
+// kustomizationResources lists the resources of dir's kustomization.yaml, as written.
+func kustomizationResources(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatal(err)
+	}
+	return k.Resources
 }
 
 func renderKustomize(t *testing.T, dir string) []*unstructured.Unstructured {
