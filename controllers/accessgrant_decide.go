@@ -113,6 +113,11 @@ func decideGrant(in grantInput) grantDecision {
 func countApprovals(d *grantDecision, g *iapv1alpha1.AccessGrant, approvals []iapv1alpha1.AccessGrantApproval) (deniedBy string) {
 	seen := map[string]bool{}
 	for _, a := range approvals {
+		// An approval older than the grant was given for another grant of the same name (deleted
+		// since) or before anyone could read this one's members and duration.
+		if a.CreationTimestamp.Before(&g.CreationTimestamp) {
+			continue
+		}
 		decision := iapv1alpha1.GrantDecision{Approval: a.Name, By: a.Spec.ApprovedBy, Decision: a.Spec.Decision, At: a.CreationTimestamp}
 		if a.Spec.ApprovedBy == g.Spec.RequestedBy && a.Spec.Decision == iapv1alpha1.DecisionApprove {
 			decision.Ignored = "the requester cannot approve their own grant"

@@ -61,6 +61,12 @@ func grantRows() []grantRow {
 		{name: "the requester's own approval does not count", change: func(in *grantInput) {
 			in.approvals = []iapv1alpha1.AccessGrantApproval{approval("a", "bob", iapv1alpha1.DecisionApprove)}
 		}, phase: iapv1alpha1.GrantPending, reason: iapv1alpha1.ReasonAwaitingApproval},
+		{name: "an approval given before the grant existed does not count", change: func(in *grantInput) {
+			in.grant.CreationTimestamp = metav1.Time{Time: decideNow}
+			early := approval("a", "alice", iapv1alpha1.DecisionApprove)
+			early.CreationTimestamp = metav1.Time{Time: decideNow.Add(-time.Hour)}
+			in.approvals = []iapv1alpha1.AccessGrantApproval{early}
+		}, phase: iapv1alpha1.GrantPending, reason: iapv1alpha1.ReasonAwaitingApproval, message: "0 of 1"},
 		{name: "the same approver twice counts once", change: func(in *grantInput) {
 			in.annotations[iapv1alpha1.AnnotationGrantApprovals] = "2"
 			in.approvals = []iapv1alpha1.AccessGrantApproval{approval("a", "alice", iapv1alpha1.DecisionApprove), approval("b", "alice", iapv1alpha1.DecisionApprove)}

@@ -108,8 +108,12 @@ func TestEditsFirst_ANewLeaderTakesAPendingRevocationFirstOfAll(t *testing.T) {
 	h := editsFirst()
 	ctx := context.Background()
 	listed := []*iapv1alpha1.ProtectedService{appliedObject("resync-1"), appliedObject("added"), appliedObject("revoked"), appliedObject("resync-2")}
-	edit(func(ps *iapv1alpha1.ProtectedService) { ps.Spec.AccessGroups[0].Members = append(ps.Spec.AccessGroups[0].Members, "user:dave@acme.com") })(listed[1])
-	edit(func(ps *iapv1alpha1.ProtectedService) { ps.Spec.AccessGroups[0].Members = ps.Spec.AccessGroups[0].Members[1:] })(listed[2])
+	edit(func(ps *iapv1alpha1.ProtectedService) {
+		ps.Spec.AccessGroups[0].Members = append(ps.Spec.AccessGroups[0].Members, "user:dave@acme.com")
+	})(listed[1])
+	edit(func(ps *iapv1alpha1.ProtectedService) {
+		ps.Spec.AccessGroups[0].Members = ps.Spec.AccessGroups[0].Members[1:]
+	})(listed[2])
 	for _, o := range listed {
 		h.Create(ctx, event.CreateEvent{Object: o, IsInInitialList: true}, q)
 	}

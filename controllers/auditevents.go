@@ -21,7 +21,7 @@ import (
 var (
 	auditEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runguard_audit_events_total",
-		Help: "Audit log entries received, by method and outcome (enqueued, unmatched, irrelevant, malformed).",
+		Help: "Audit log entries received, by method and outcome (enqueued, coalesced, stale, unmatched, irrelevant, malformed).",
 	}, []string{"method", "outcome"})
 	auditCorrectionDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "runguard_audit_event_correction_seconds",
@@ -94,18 +94,45 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		if !matched {
 			outcome = "unmatched"
 		}
+		if matched {
+			outcome = "stale"
+		}
+		// The entry's outcome is the most any object made of it: enqueued, coalesced, stale.
 		for _, key := range designated {
-			r.memory.auditReported(key, e.Timestamp)
-			now, later := r.memory.auditWake(key, time.Now())
-			switch {
-			case now:
-				r.wakeUp(key)
-			case later > 0:
-				time.AfterFunc(later, func() { r.memory.auditWoken(key); r.wakeUp(key) })
+			if o := r.onAuditEntryFor(key, e); o == "enqueued" || (o == "coalesced" && outcome == "stale") {
+				outcome = o
 			}
 		}
 	}
 	auditEvents.WithLabelValues(metricMethod(e.MethodName), outcome).Inc()
+}
+
+// onAuditEntryFor wakes one object an entry names, unless a pass that began after the change
+// already read it (a repeated or late entry). A change by anyone but runguard wakes it at once,
+// ahead of resyncs and new objects; one runguard made itself (or claims to: entries are not
+// trusted) wakes it at most once per auditWakeInterval, at resync priority, so a flood of such
+// entries cannot spend the quota users' changes need. It returns the entry's outcome for this
+// object: enqueued, coalesced (a wake-up is already due) or stale.
+func (r *ProtectedServiceReconciler) onAuditEntryFor(key types.NamespacedName, e auditlog.Entry) string {
+	now := time.Now()
+	own, stale := r.memory.auditEntryFor(key, e.Principal, e.Timestamp, now)
+	if stale {
+		return "stale"
+	}
+	r.memory.auditReported(key, e.Timestamp)
+	if !own {
+		r.wakeUp(key)
+		return "enqueued"
+	}
+	wakeNow, later := r.memory.auditWake(key, now)
+	switch {
+	case wakeNow:
+		r.wakeAtResyncPriority(key)
+		return "enqueued"
+	case later > 0:
+		time.AfterFunc(later, func() { r.memory.auditWoken(key); r.wakeAtResyncPriority(key) })
+	}
+	return "coalesced"
 }
 
 // designatedBy lists the objects an entry may concern: those targeting the service it names, or,

@@ -22,6 +22,9 @@ type memory struct {
 	// newObjectWrites is, per project and region, how many Cloud Run writes a new object's pass
 	// made lately (a moving average): what the next new object books.
 	newObjectWrites map[string]float64
+	// ownPrincipals are the identities audit entries showed writing just after runguard wrote,
+	// with the objects they were seen on: runguard's own once seen on ownConfirmations.
+	ownPrincipals map[string]map[types.NamespacedName]bool
 	// asking coalesces the permission preflights of one project, identity and kind made at the
 	// same time.
 	asking singleflight.Group
@@ -59,6 +62,9 @@ type objectRecord struct {
 	// booking is the object's turn at its project and region's Cloud Run write rate, held while
 	// the pass waits for it unstarted (admit).
 	booking *gcp.Booking
+	// lastPassStarted is when the object's last pass began; lastWriteStarted and lastWriteEnded
+	// bound its last pass that wrote to Google.
+	lastPassStarted, lastWriteStarted, lastWriteEnded time.Time
 	// runWritesPaced: the last pass was held back by the Cloud Run write rate, so the next one
 	// books a write before it starts.
 	runWritesPaced bool

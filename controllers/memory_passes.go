@@ -32,6 +32,48 @@ func (m *memory) auditWake(key types.NamespacedName, now time.Time) (wakeNow boo
 	return false, auditWakeInterval - now.Sub(o.auditWokenAt)
 }
 
+// auditSkew is how far Google's clock (an entry's timestamp) may be from ours: an entry is stale
+// only when a pass of its object began that much after the change it reports.
+const auditSkew = 5 * time.Second
+
+// ownWriteWindow is how long after a pass that wrote an entry for its object is taken for that
+// write's own.
+const ownWriteWindow = 10 * time.Second
+
+// ownConfirmations is how many objects' writing passes a principal must have been seen writing
+// for before it is taken for one of runguard's identities: someone changing one service just
+// after runguard wrote it is not mistaken for runguard.
+const ownConfirmations = 3
+
+// maxOwnPrincipals bounds the identities learned as runguard's (its own and its namespaces').
+const maxOwnPrincipals = 256
+
+// auditEntryFor judges an entry about the object: stale when a pass that began after the change
+// has already read Google; own when its principal is one of runguard's identities, learned from
+// the entries that arrive during or just after writing passes of ownConfirmations objects.
+func (m *memory) auditEntryFor(key types.NamespacedName, principal string, changed, now time.Time) (own, stale bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o := m.object(key)
+	if changed.Before(o.lastPassStarted.Add(-auditSkew)) {
+		return false, true
+	}
+	if principal == "" || m.ownPrincipals[principal] != nil && len(m.ownPrincipals[principal]) >= ownConfirmations {
+		return principal != "", false
+	}
+	afterOwnWrite := !o.lastWriteStarted.IsZero() && !changed.Before(o.lastWriteStarted.Add(-auditSkew)) && now.Sub(o.lastWriteEnded) < ownWriteWindow
+	if afterOwnWrite && len(m.ownPrincipals) < maxOwnPrincipals {
+		if m.ownPrincipals == nil {
+			m.ownPrincipals = map[string]map[types.NamespacedName]bool{}
+		}
+		if m.ownPrincipals[principal] == nil {
+			m.ownPrincipals[principal] = map[types.NamespacedName]bool{}
+		}
+		m.ownPrincipals[principal][key] = true
+	}
+	return len(m.ownPrincipals[principal]) >= ownConfirmations, false
+}
+
 // auditWoken records that a scheduled wake-up fired.
 func (m *memory) auditWoken(key types.NamespacedName) {
 	m.mu.Lock()
@@ -88,6 +130,13 @@ func (m *memory) passEnded(e passEnd) (woken []types.NamespacedName, correctedAf
 	o.verifiedAt = time.Time{}
 	if e.verified {
 		o.verifiedAt = e.started
+	}
+	if e.answered {
+		// Only a pass that read Google saw the changes made before it began.
+		o.lastPassStarted = e.started
+	}
+	if e.wrote {
+		o.lastWriteStarted, o.lastWriteEnded = e.started, time.Now()
 	}
 	return m.wake(o, p, e), correctedAfter
 }

@@ -51,6 +51,8 @@ type ProtectedServiceReconciler struct {
 	// wake enqueues objects at once: those backing off from a project that answers again, and
 	// those an audit entry names.
 	wake chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService]
+	// wakeLow enqueues at resync priority the objects an audit entry of runguard's own names.
+	wakeLow chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService]
 	// planOnly: the pass is runguard plan's, outside any cluster (PlanWithoutCluster); its
 	// AccessLevel objects are planLevels, by name.
 	planOnly   bool
@@ -66,6 +68,7 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		return err
 	}
 	r.wake = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
+	r.wakeLow = make(chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], wakeBuffer)
 	registerCollectors(&r.memory, mgr.GetCache())
 	if r.AuditSubscription != nil {
 		// A RunnableFunc runs only on the leader.
@@ -98,6 +101,7 @@ func (r *ProtectedServiceReconciler) SetupWithManager(ctx context.Context, mgr c
 		// Objects backing off from a project that answers again, and objects an audit entry
 		// names, are reconciled at once.
 		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*iapv1alpha1.ProtectedService]{})).
+		WatchesRawSource(source.Channel(r.wakeLow, atLowPriority())).
 		// The priority queue (controller-runtime's default, set here to say it is relied on)
 		// puts edits ahead of resyncs and of the initial listing: see requeuePriority.
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, UsePriorityQueue: ptr(true)}).

@@ -21,12 +21,34 @@ import (
 const wakeBuffer = 4096
 
 // wakeUp enqueues an object now, without blocking a worker.
-func (r *ProtectedServiceReconciler) wakeUp(key types.NamespacedName) {
+func (r *ProtectedServiceReconciler) wakeUp(key types.NamespacedName) { r.wakeOn(r.wake, key) }
+
+// wakeAtResyncPriority enqueues an object now behind everything but resyncs: for an audit entry
+// that reports nothing but runguard's own writes.
+func (r *ProtectedServiceReconciler) wakeAtResyncPriority(key types.NamespacedName) {
+	r.wakeOn(r.wakeLow, key)
+}
+
+func (r *ProtectedServiceReconciler) wakeOn(ch chan event.TypedGenericEvent[*iapv1alpha1.ProtectedService], key types.NamespacedName) {
 	ps := &iapv1alpha1.ProtectedService{}
 	ps.Namespace, ps.Name = key.Namespace, key.Name
 	select {
-	case r.wake <- event.TypedGenericEvent[*iapv1alpha1.ProtectedService]{Object: ps}:
+	case ch <- event.TypedGenericEvent[*iapv1alpha1.ProtectedService]{Object: ps}:
 	default:
+	}
+}
+
+// atLowPriority enqueues each generic event at the priority of resyncs.
+func atLowPriority() handler.TypedEventHandler[*iapv1alpha1.ProtectedService, reconcile.Request] {
+	return handler.TypedFuncs[*iapv1alpha1.ProtectedService, reconcile.Request]{
+		GenericFunc: func(_ context.Context, e event.TypedGenericEvent[*iapv1alpha1.ProtectedService], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.Namespace, Name: e.Object.Name}}
+			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+				pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr(handler.LowPriority)}, req)
+				return
+			}
+			q.Add(req)
+		},
 	}
 }
 

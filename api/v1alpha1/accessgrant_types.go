@@ -7,7 +7,9 @@ import (
 // AccessGrantSpec asks for temporary access to one access group of a ProtectedService: its
 // members pass IAP in that group's context (access levels, paths, hosts, time window), narrowed
 // by spec.context, for spec.duration. The spec cannot change once created: ask again instead.
-// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an AccessGrant cannot be changed once requested: delete it and request a new one"
+// The spec is compared field by field: a Go client writes a duration of 2h back as 2h0m0s, which
+// is the same request.
+// +kubebuilder:validation:XValidation:rule="self.protectedService == oldSelf.protectedService && self.accessGroup == oldSelf.accessGroup && self.members == oldSelf.members && has(self.context) == has(oldSelf.context) && (!has(self.context) || self.context == oldSelf.context) && duration(self.duration) == duration(oldSelf.duration) && has(self.startsAt) == has(oldSelf.startsAt) && (!has(self.startsAt) || self.startsAt == oldSelf.startsAt) && self.reason == oldSelf.reason && self.requestedBy == oldSelf.requestedBy && (has(self.breakGlass) && self.breakGlass) == (has(oldSelf.breakGlass) && oldSelf.breakGlass)",message="an AccessGrant cannot be changed once requested: delete it and request a new one"
 // +kubebuilder:validation:XValidation:rule="!has(self.breakGlass) || !self.breakGlass || !has(self.startsAt)",message="a break-glass grant is active at once: leave startsAt out"
 type AccessGrantSpec struct {
 	// ProtectedService is the name of the ProtectedService, in this namespace, to grant access to.
@@ -38,7 +40,7 @@ type AccessGrantSpec struct {
 	// Duration is how long the grant lasts once active, such as 2h or 30m. The namespace bounds
 	// it: annotation iap.runguard.dev/max-grant-duration (default 8h), and for break-glass
 	// grants iap.runguard.dev/max-break-glass-duration (default 1h).
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="duration must be between 1s and 720h (30 days); the namespace may allow less"
+	// +kubebuilder:validation:XValidation:rule="self.size() <= 20 && self.matches('^([0-9]{1,6}([.][0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="duration must be a duration such as 2h or 90m, between 1s and 720h (30 days); the namespace may allow less"
 	Duration metav1.Duration `json:"duration"`
 
 	// StartsAt makes the grant active at that time (once approved), not at once.

@@ -75,11 +75,13 @@ requestedBy: alice@acme.com
 
 func TestAccessGrant_InvalidManifestsAreRejectedWithAClearMessage(t *testing.T) {
 	with := func(from, to string) string { return strings.Replace(grantRequest, from, to, 1) }
-	const durationBounds = "duration must be between 1s and 720h (30 days); the namespace may allow less"
+	const durationBounds = "duration must be a duration such as 2h or 90m, between 1s and 720h (30 days); the namespace may allow less"
 	cases := []struct{ name, spec, wantMessage string }{
 		{"a zero duration", with("duration: 2h", "duration: 0s"), durationBounds},
 		{"a negative duration", with("duration: 2h", "duration: -1h"), durationBounds},
 		{"a duration over 30 days", with("duration: 2h", "duration: 721h"), durationBounds},
+		{"a duration in words", with("duration: 2h", "duration: two hours"), `Invalid value: "two hours": ` + durationBounds},
+		{"a duration too long to read", with("duration: 2h", "duration: 999999h999999h999999h"), durationBounds},
 		{"break-glass with a start", grantRequest + "breakGlass: true\nstartsAt: \"2030-01-02T09:00:00Z\"\n", "a break-glass grant is active at once: leave startsAt out"},
 		{"a member without a kind", with(`members: ["user:contractor@partner.example"]`, `members: ["contractor@partner.example"]`), "spec.members[0]"},
 		{"allUsers as a member", with(`members: ["user:contractor@partner.example"]`, `members: [allUsers]`), "allUsers and allAuthenticatedUsers cannot be IAP members"},
@@ -141,10 +143,15 @@ func TestAccessGrant_SpecIsImmutable(t *testing.T) {
 			expectRejected(t, k8s.Update(ctx, changed), "an AccessGrant cannot be changed once requested: delete it and request a new one")
 		})
 	}
-	// Labels and status stay writable.
+	// Labels and status stay writable, and a typed client's full update (which writes 2h back as
+	// 2h0m0s) is the same request.
 	var g iapv1alpha1.AccessGrant
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(u), &g); err != nil {
 		t.Fatal(err)
+	}
+	g.Annotations = map[string]string{"ticket": "INC-1234"}
+	if err := k8s.Update(ctx, &g); err != nil {
+		t.Errorf("a typed full update of an unchanged spec: %v", err)
 	}
 	patch := client.MergeFrom(g.DeepCopy())
 	g.Labels = map[string]string{"incident": "inc-1234"}
