@@ -8,7 +8,9 @@
 # the condition it should (good ones Ready, the bad one Stalled), the invalid one was
 # rejected by `kubectl apply`, an out-of-band grant of allUsers was taken back by an audit
 # log event within 10 s, a grant made by hand above the services showed in status within 10 s
-# (and stalled the object that denies inherited access), and the access tests passed.
+# (and stalled the object that denies inherited access), the access tests passed, and an
+# AccessGrant went Pending → Active (bound, letting its member through the fake's IAP front door)
+# → Expired, its binding removed within 5 s of its expiry.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +37,11 @@ ACCESS_POLICY=accessPolicies/123456789
 IAP_WEB=projects/512345678901/iap_web
 HAND_GRANTED=user:helpdesk@acme.com
 ACCESSOR=roles/iap.httpsResourceAccessor
+# The AccessGrant step: alice@acme.com asks for GRANT_FOR of access for GRANT_MEMBER to
+# ops-console's sre group, bob@acme.com approves it (hack/demo/access-grants.yaml lets them).
+GRANT_NAME=contractor-debug
+GRANT_MEMBER=user:contractor@acme.com
+GRANT_FOR="${DEMO_GRANT_FOR:-6s}"
 
 PIDS=()
 NAMES=()
@@ -241,10 +248,12 @@ bin/runguard doctor --project acme-prod --location us-central1 --service billing
 	--run-endpoint "127.0.0.1:$GRPC_PORT" --iap-endpoint "127.0.0.1:$GRPC_PORT" --resourcemanager-endpoint "127.0.0.1:$GRPC_PORT" \
 	--acm-endpoint "127.0.0.1:$GRPC_PORT" --iam-endpoint "127.0.0.1:$GRPC_PORT" --cluster-name demo | indent || die "runguard doctor found something to fix in acme-prod"
 
-step "Installing the ProtectedService and AccessLevel CRDs and the tenancy admission policy"
+step "Installing the CRDs, the admission policies (tenancy, AccessGrants) and the roles to request and approve AccessGrants"
 k apply -f config/crd/bases/ | indent
-k wait --for=condition=Established --timeout=30s crd/protectedservices.iap.runguard.dev crd/accesslevels.iap.runguard.dev | indent
+k wait --for=condition=Established --timeout=30s crd/protectedservices.iap.runguard.dev crd/accesslevels.iap.runguard.dev \
+	crd/accessgrants.iap.runguard.dev crd/accessgrantapprovals.iap.runguard.dev | indent
 k apply -k config/admission | indent
+k apply -f config/rbac/accessgrant_requester_role.yaml -f config/rbac/accessgrant_approver_role.yaml | indent
 
 step "Starting the manager, pointed at the local API server and the fake Google Cloud"
 start manager "$LOG_DIR/manager.log" \
@@ -270,6 +279,7 @@ for f in config/samples/*.yaml; do
 	k apply -f "$f" | indent
 done
 k apply -f hack/demo/good/ | indent
+k apply -f hack/demo/access-grants.yaml | indent
 
 step "Applying what an error looks like, from hack/demo/bad/"
 info "hack/demo/bad/rejected-invalid-window.yaml is refused by the API server:"
@@ -406,17 +416,20 @@ condition_message() {
 	k get protectedservice -n "$1" "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].message}{\"\n\"}" |
 		fold -s -w 100 | sed 's/ *$//'
 }
-# wait_reason NS NAME TYPE "STATUS REASON" SECONDS succeeds once the condition reads so (the
-# pattern may end in *).
-wait_reason() {
-	local i
-	for ((i = 0; i < $5 * 10; i++)); do
-		# shellcheck disable=SC2053 # $4 is a pattern
-		[[ "$(condition "$1" "$2" "$3")" == $4 ]] && return 0
+# wait_until PATTERN SECONDS CMD... succeeds once CMD prints what matches PATTERN (it may end
+# in *), asking every 0.1 s.
+wait_until() {
+	local want="$1" seconds="$2" i
+	shift 2
+	for ((i = 0; i < seconds * 10; i++)); do
+		# shellcheck disable=SC2053 # $want is a pattern
+		[[ "$("$@")" == $want ]] && return 0
 		sleep 0.1
 	done
 	return 1
 }
+# wait_reason NS NAME TYPE "STATUS REASON" SECONDS succeeds once the condition reads so.
+wait_reason() { wait_until "$4" "$5" condition "$1" "$2" "$3"; }
 
 step "Access granted by hand above the services: InheritedAccess (resync is $RESYNC)"
 info "Someone grants $HAND_GRANTED $ACCESSOR on acme-prod's IAP level"
@@ -508,24 +521,95 @@ can_answer() {
 ONCALL_DEVICE=(--device screen_lock=true --device encryption=ENCRYPTED --groups-known)
 can_answer 0 user:oncall@acme.com "$OPS_CONSOLE" --ip 203.0.113.10 --path /admin/users "${ONCALL_DEVICE[@]}"
 can_answer 3 user:oncall@acme.com "$OPS_CONSOLE" --ip 100.64.1.10 --path /admin/users "${ONCALL_DEVICE[@]}"
-# front_door WANT-STATUS SOURCE-IP sends the same request through the fake's IAP front door, which
-# decides with an evaluator of its own (internal/gcpfake/frontdoor), not runguard's.
+# front_door WANT-STATUS SOURCE-IP [PRINCIPAL PATH] sends a request to ops-console, from a managed
+# device, through the fake's IAP front door, which decides with an evaluator of its own
+# (internal/gcpfake/frontdoor), not runguard's. Without curl it says so once and checks nothing.
 front_door() {
-	local want="$1" ip="$2" got
-	got="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $OPS_HOST" -H "X-Runguard-Test-Principal: user:oncall@acme.com" \
+	local want="$1" ip="$2" who="${3:-user:oncall@acme.com}" path="${4:-/admin/users}" got
+	if ! command -v curl >/dev/null 2>&1; then
+		info "curl is not installed, so the request through the fake's IAP front door is skipped (Debian/Ubuntu: apt-get install curl)"
+		return
+	fi
+	got="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $OPS_HOST" -H "X-Runguard-Test-Principal: $who" \
 		-H "X-Runguard-Test-Source-IP: $ip" -H "X-Runguard-Test-Device: screen_lock=true,encryption=ENCRYPTED" \
-		"http://127.0.0.1:$FRONT_PORT/admin/users")" || true
-	info "curl -H 'Host: $OPS_HOST' http://127.0.0.1:$FRONT_PORT/admin/users as user:oncall@acme.com from $ip: HTTP $got"
+		"http://127.0.0.1:$FRONT_PORT$path")" || true
+	info "curl -H 'Host: $OPS_HOST' http://127.0.0.1:$FRONT_PORT$path as $who from $ip: HTTP $got"
 	[[ "$got" == "$want" ]] || problem "the fake's IAP front door answered $got, want $want"
 }
 OPS_HOST="$(k get protectedservice -n platform ops-console -o jsonpath='{.status.serviceURI}')"
 OPS_HOST="${OPS_HOST#https://}"
-if command -v curl >/dev/null 2>&1; then
-	info "the same two requests through the fake's IAP front door (--frontdoor-listen, docs/gcpfake.md), with the test headers it reads:"
-	front_door 200 203.0.113.10
-	front_door 403 100.64.1.10
+info "the same two requests through the fake's IAP front door (--frontdoor-listen, docs/gcpfake.md), with the test headers it reads:"
+front_door 200 203.0.113.10
+front_door 403 100.64.1.10
+
+step "AccessGrants: temporary access asked for by one user, approved by another, ended by Google's own condition (docs/access-grants.md)"
+info "alice@acme.com asks for $GRANT_FOR of access for $GRANT_MEMBER to ops-console's sre group, narrowed to"
+info "/debug/ (the group's access levels still apply). runguard grant request writes her name into spec.requestedBy"
+info "(the admission policy refuses any other); namespace platform needs one approval by someone else (the default):"
+RG_PLATFORM=(--kubeconfig "$KCFG" -n platform)
+# grant_state prints the AccessGrant's phase and its Active condition's reason, "Active Bound".
+grant_state() {
+	k get accessgrant -n platform "$GRANT_NAME" -o jsonpath='{.status.phase} {.status.conditions[?(@.type=="Active")].reason}' 2>/dev/null
+}
+# grant_in_google succeeds while ops-console's IAP policy in the fake holds the grant's binding.
+grant_in_google() { [[ "$(bin/localcluster google-state --admin "$ADMIN")" == *"runguard:grant.$GRANT_NAME "* ]]; }
+# epoch_of prints an RFC 3339 UTC time as seconds since 1970 (GNU date, else BSD date).
+epoch_of() { date -u -d "$1" +%s 2>/dev/null || date -u -j -f '%Y-%m-%dT%H:%M:%SZ' "$1" +%s; }
+T_GRANT_GONE=""
+bin/runguard grant request ops-console --name "$GRANT_NAME" --member "$GRANT_MEMBER" --for "$GRANT_FOR" --path-prefix /debug/ \
+	--reason "INC-4711: debug the export outage" "${RG_PLATFORM[@]}" --as alice@acme.com | indent ||
+	problem "runguard grant request as alice@acme.com failed"
+if wait_until "Pending AwaitingApproval" 10 grant_state; then
+	bin/runguard grant list ops-console "${RG_PLATFORM[@]}" | indent
 else
-	info "curl is not installed, so the two requests through the fake's IAP front door are skipped (Debian/Ubuntu: apt-get install curl)"
+	problem "AccessGrant $GRANT_NAME is not Pending AwaitingApproval: $(grant_state)"
+fi
+info "alice may approve grants too (hack/demo/access-grants.yaml), but not her own; the admission policy refuses it:"
+if out="$(bin/runguard grant approve "$GRANT_NAME" "${RG_PLATFORM[@]}" --as alice@acme.com 2>&1)"; then
+	problem "alice@acme.com approved her own grant"
+fi
+fold -s -w 100 <<<"$out" | indent
+info "bob@acme.com approves it:"
+t="$(now)"
+bin/runguard grant approve "$GRANT_NAME" "${RG_PLATFORM[@]}" --as bob@acme.com | fold -s -w 100 | indent ||
+	problem "runguard grant approve as bob@acme.com failed"
+if wait_until "Active Bound" 10 grant_state; then
+	info "Active, and its binding found in Google, $(since "$t") after the approval:"
+	bin/runguard grant list ops-console "${RG_PLATFORM[@]}" | indent
+	info "ops-console's IAP policy (bin/localcluster google-state): the group's context, narrowed, and an end IAM itself"
+	info "enforces, whether or not runguard runs then:"
+	# The grant's binding, its condition one clause a line.
+	awk -v title="runguard:grant.$GRANT_NAME " '
+		index($0, title) { f = 1 }
+		f && /^ *when / { gsub(/ && /, "\n                 \\&\\& "); print; exit }
+		f { print }' <<<"$(bin/localcluster google-state --admin "$ADMIN")" | indent
+	front_door 200 203.0.113.10 "$GRANT_MEMBER" /debug/vars
+	front_door 403 203.0.113.10 "$GRANT_MEMBER" /admin/users
+	expires="$(k get accessgrant -n platform "$GRANT_NAME" -o jsonpath='{.status.expiresAt}')"
+	info "waiting for its expiry ($expires); runguard comes back at that moment to remove the binding"
+	gone_at=""
+	for ((i = 0; i < 600; i++)); do
+		if ! grant_in_google; then
+			gone_at="$(now)"
+			break
+		fi
+		sleep 0.1
+	done
+	if [[ -z "$gone_at" ]]; then
+		problem "the binding of AccessGrant $GRANT_NAME is still in ops-console's IAP policy a minute later"
+	else
+		T_GRANT_GONE="$(awk -v a="$(epoch_of "$expires")" -v b="$gone_at" 'BEGIN { printf "%.1fs", b - a }')"
+		info "the binding is gone from ops-console's IAP policy, $T_GRANT_GONE after status.expiresAt"
+		awk -v d="${T_GRANT_GONE%s}" 'BEGIN { exit !(d <= 5) }' || problem "the binding went $T_GRANT_GONE after expiry, want within 5s"
+	fi
+	if wait_until "Expired Expired" 10 grant_state; then
+		bin/runguard grant list ops-console "${RG_PLATFORM[@]}" | indent
+	else
+		problem "AccessGrant $GRANT_NAME is not Expired: $(grant_state)"
+	fi
+	front_door 403 203.0.113.10 "$GRANT_MEMBER" /debug/vars
+else
+	problem "AccessGrant $GRANT_NAME did not become Active and Bound within 10s: $(grant_state)"
 fi
 
 step "Summary"
@@ -539,6 +623,7 @@ else
 	info "kubectl apply refused an object its namespace may not target (admission policy); platform acted as its own identity"
 	info "a grant made by hand on $IAP_WEB showed in status.inheritedAccess in $T_INHERITED; Deny stalled, Report is Ready"
 	info "ops-console's access tests passed; runguard can answered ALLOW from the office and DENY from elsewhere, and so did the fake's IAP front door"
+	info "an AccessGrant requested by alice and approved by bob let $GRANT_MEMBER in for $GRANT_FOR; its binding went $T_GRANT_GONE after expiry"
 fi
 info "start-up of control plane, fake and manager: $T_STARTUP; total time: $(since "$T0")"
 info "inspect the fake with your own gcloud while the demo runs (docs/gcpfake.md):"
@@ -601,6 +686,13 @@ cat <<EOF
     # A folder's or the organization's grant is read at each object's next pass: its resync
     # ($RESYNC here), or an edit of the object; its audit entry wakes none (it could be thousands)
     bin/localcluster grant-above --admin $ADMIN --resource folders/300 --member group:sre@acme.com
+
+    # Temporary access (docs/access-grants.md): alice asks, bob approves, Google ends it
+    kubectl runguard grant request ops-console -n platform --as alice@acme.com --member $GRANT_MEMBER --for 10m --reason "INC-4712"
+    kubectl runguard grant approve NAME -n platform --as bob@acme.com   # NAME: what the request printed
+    kubectl runguard grant list -n platform
+    kubectl runguard grant request ops-console -n platform --as alice@acme.com --member $GRANT_MEMBER --for 10m --reason "INC-4713" --break-glass
+    kubectl get events -n platform --field-selector reason=BreakGlass
 
     kubectl delete psvc -n finance billing-dashboard  # deletionPolicy Delete: its bindings go, IAP stays on
 
