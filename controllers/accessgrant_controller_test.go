@@ -145,9 +145,17 @@ func TestAccessGrant_ApprovedGrantIsBoundUntilItsExpiryThenRemoved(t *testing.T)
 		}
 		return nil
 	})
-	w.waitGrant("bob-ops", iapv1alpha1.GrantExpired, iapv1alpha1.ReasonExpired)
+	g = w.waitGrant("bob-ops", iapv1alpha1.GrantExpired, iapv1alpha1.ReasonExpired)
 	if !bindingsHave(w.iapPolicy(), "user:carol@acme.com") {
 		t.Error("the declared group lost its binding when the grant expired")
+	}
+	if c := meta.FindStatusCondition(g.Status.Conditions, iapv1alpha1.ConditionApproved); c == nil || c.Status != metav1.ConditionTrue || c.Reason != iapv1alpha1.ReasonApproved {
+		t.Errorf("Approved after the grant's life: %+v", c)
+	}
+	for _, e := range w.events("app") {
+		if e.Reason == "DriftCorrected" || e.Reason == "FightingWriter" {
+			t.Errorf("binding and removing the grant was taken for drift: %s %s", e.Reason, e.Note)
+		}
 	}
 }
 

@@ -104,7 +104,26 @@ func decideGrant(in grantInput) grantDecision {
 	if d.phase == iapv1alpha1.GrantPending {
 		return d.pending(in)
 	}
+	// The approvals an active grant had are judged by the namespace's rules as they are now; if
+	// those cannot be read, the Approved condition keeps what it said.
+	if rules, err := namespaceGrantRules(in.annotations); err == nil {
+		d.judgeApprovals(g, rules)
+	}
 	return d.active(in.now)
+}
+
+// judgeApprovals says whether the grant has the approvals the namespace asks for, or why it
+// needs none.
+func (d *grantDecision) judgeApprovals(g *iapv1alpha1.AccessGrant, rules grantRules) {
+	d.needed = rules.approvalsNeeded
+	switch {
+	case d.needed == 0:
+		d.approvedReason = iapv1alpha1.ReasonApprovalNotNeeded
+	case d.approved >= d.needed:
+		d.approvedReason = iapv1alpha1.ReasonApproved
+	case g.Spec.BreakGlass:
+		d.approvedReason = iapv1alpha1.ReasonBreakGlass
+	}
 }
 
 // countApprovals records the decisions (the requester's own approval marked as not counting; one
@@ -175,15 +194,7 @@ func (d grantDecision) pending(in grantInput) grantDecision {
 	if g.Spec.Duration.Duration > limit {
 		return d.end(in.now, iapv1alpha1.ReasonDurationTooLong, fmt.Sprintf("the grant asks for %s; namespace %s allows at most %s (annotation %s)", g.Spec.Duration.Duration, g.Namespace, limit, limitName))
 	}
-	d.needed = rules.approvalsNeeded
-	switch {
-	case g.Spec.BreakGlass:
-		d.approvedReason = iapv1alpha1.ReasonBreakGlass
-	case d.needed == 0:
-		d.approvedReason = iapv1alpha1.ReasonApprovalNotNeeded
-	case d.approved >= d.needed:
-		d.approvedReason = iapv1alpha1.ReasonApproved
-	default:
+	if d.judgeApprovals(g, rules); d.approvedReason == "" {
 		d.reason = iapv1alpha1.ReasonAwaitingApproval
 		d.message = fmt.Sprintf("%d of %d approvals by someone other than %s", d.approved, d.needed, g.Spec.RequestedBy)
 		return d

@@ -53,14 +53,19 @@ func approvedCondition(g *iapv1alpha1.AccessGrant, d grantDecision) metav1.Condi
 	switch {
 	case d.reason == iapv1alpha1.ReasonApprovalDenied:
 		c.Reason, c.Message = iapv1alpha1.ReasonApprovalDenied, d.message
-	case d.approvedReason == iapv1alpha1.ReasonBreakGlass && d.approved == 0:
-		c.Reason, c.Message = iapv1alpha1.ReasonBreakGlass, "active without approval (break-glass)"
+	case d.approvedReason == iapv1alpha1.ReasonBreakGlass:
+		c.Reason, c.Message = iapv1alpha1.ReasonBreakGlass, fmt.Sprintf("active without the approvals it needs (break-glass): %d of %d", d.approved, d.needed)
 	case d.approvedReason != "":
 		c.Status, c.Reason = metav1.ConditionTrue, d.approvedReason
 		c.Message = fmt.Sprintf("%d approval(s); %d needed", d.approved, max(d.needed, 0))
 	case d.needed >= 0:
 		c.Reason, c.Message = iapv1alpha1.ReasonAwaitingApproval, d.message
 	default:
+		// Nothing decided about approvals this time (a namespace rule that cannot be read): the
+		// condition keeps what it said.
+		if old := meta.FindStatusCondition(g.Status.Conditions, iapv1alpha1.ConditionApproved); old != nil {
+			return *old
+		}
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, d.reason, d.message
 	}
 	return c

@@ -29,11 +29,13 @@ func (r *ProtectedServiceReconciler) recordWrites(s *scope) {
 	if len(writes) == 0 {
 		return
 	}
-	if !s.facts.wasReady || s.facts.deletion != nil {
+	drift := slices.DeleteFunc(slices.Clone(writes), func(w googleWrite) bool { return grantChange(s, w) })
+	if !s.facts.wasReady || s.facts.deletion != nil || len(drift) == 0 {
 		r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "GoogleCloudUpdated", writesAction(writes), "%s",
 			writesNote(fmt.Sprintf("Updated Google Cloud for %s", s.ps.Spec.Service), writes))
 		return
 	}
+	writes = drift
 	var fields []string
 	for _, w := range writes {
 		field := w.kind.field()
@@ -49,6 +51,35 @@ func (r *ProtectedServiceReconciler) recordWrites(s *scope) {
 	}
 	r.Recorder.Eventf(s.ps, nil, corev1.EventTypeNormal, "DriftCorrected", writesAction(writes), "%s",
 		writesNote(fmt.Sprintf("Corrected drift of %s on %s", strings.Join(fields, " and "), s.ps.Spec.Service), writes))
+}
+
+// grantChange reports whether a write only followed the object's AccessGrants: it bound a grant
+// whose binding the last pass did not find, or removed the binding of a grant no longer active.
+// Such a write is the grant's doing, not drift; a grant binding someone else removed and runguard
+// put back is drift like any other.
+func grantChange(s *scope, w googleWrite) bool {
+	if w.kind != writeBindAccess && w.kind != writeRevokeAccess || len(w.added)+len(w.removed) == 0 {
+		return false
+	}
+	boundBefore := func(group string) bool {
+		return slices.ContainsFunc(s.original.Status.ManagedBindings, func(b iapv1alpha1.ManagedBinding) bool { return b.Group == group })
+	}
+	active := func(group string) bool {
+		return slices.ContainsFunc(s.facts.grants.groups, func(g iampolicy.AccessGroup) bool { return g.Name == group })
+	}
+	for _, t := range w.added {
+		group, ok := strings.CutPrefix(t.ConditionTitle, iampolicy.TitlePrefix)
+		if !ok || !isGrantGroup(group) || boundBefore(group) {
+			return false
+		}
+	}
+	for _, t := range w.removed {
+		group, ok := strings.CutPrefix(t.ConditionTitle, iampolicy.TitlePrefix)
+		if !ok || !isGrantGroup(group) || active(group) {
+			return false
+		}
+	}
+	return true
 }
 
 // maxNote is the longest note events.k8s.io/v1 accepts.
