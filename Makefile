@@ -59,13 +59,15 @@ bench: k8s-binaries ## Benchmarks (speed and memory); figures are recorded in do
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" go test -run '^$$' -bench . -benchmem -count=1 ./internal/... ./controllers/...
 
 .PHONY: bench-scale
-bench-scale: k8s-binaries ## Scale benchmark over the built binaries: N=1000 LATENCY=0 QUOTA=0 PROJECTS=10 REGIONS=2 WORKERS= RESYNC=30s EDITS=50 MANAGER_FLAGS= (docs/benchmarks.md).
+bench-scale: k8s-binaries ## Scale benchmark over the built binaries: N=1000 LATENCY=0 QUOTA=0 PROJECTS=10 REGIONS=2 WORKERS= RESYNC=30s EDITS=50 MANAGER_FLAGS= SCENARIO= (adoption-revocation ADOPTION_EDITS=20, burst-edit BURST_EDIT_AT=6s,8s,10s, audit-flood AUDIT_FLOOD=5000 AUDIT_FLOOD_OVER=10s; docs/benchmarks.md).
 	@$(MAKE) --no-print-directory build
 	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
 	go build -o $(LOCALBIN)/scale-harness ./hack/scale
 	$(LOCALBIN)/scale-harness --assets "$(K8S_ASSETS)" --bin "$(LOCALBIN)" --n "$(or $(N),1000)" --latency "$(or $(LATENCY),0)" \
 		--quota "$(or $(QUOTA),0)" --projects "$(or $(PROJECTS),10)" --regions "$(or $(REGIONS),2)" \
-		--workers "$(or $(WORKERS),0)" --resync "$(or $(RESYNC),30s)" --edits "$(or $(EDITS),50)" --manager-flags "$(MANAGER_FLAGS)"
+		--workers "$(or $(WORKERS),0)" --resync "$(or $(RESYNC),30s)" --edits "$(or $(EDITS),50)" --manager-flags "$(MANAGER_FLAGS)" \
+		--scenario "$(SCENARIO)" --adoption-edits "$(or $(ADOPTION_EDITS),20)" $(if $(BURST_EDIT_AT),--burst-edit-at "$(BURST_EDIT_AT)") \
+		--audit-flood "$(or $(AUDIT_FLOOD),5000)" --audit-flood-over "$(or $(AUDIT_FLOOD_OVER),10s)"
 
 ##@ Build
 

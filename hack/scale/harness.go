@@ -32,6 +32,7 @@ type harness struct {
 	mgr                  *proc
 	ports                []int
 	fakeGRPC             string
+	pubsubAddr           string // the fake's Pub/Sub, where audit entries go; "" without audit-flood
 	fake                 admin
 	metricsURL, probeURL string
 	managerArgs          []string
@@ -64,8 +65,9 @@ type results struct {
 	// edits are the times of the edits made while every object resyncs (editsDuringResync).
 	edits         []time.Duration
 	editErrs      []error
-	editedMembers map[string]string // object key → the member its edit added
-	cold          snapshot          // from the first create to all Ready
+	memberEdits   memberEdits // of every edit but object 0's during the converge
+	coldEdits     int         // updates the harness made from the first create to all Ready
+	cold          snapshot    // from the first create to all Ready
 	events        int
 	rss, peak     float64
 	quotaFloor    time.Duration
@@ -73,6 +75,14 @@ type results struct {
 	steady        *steadyPhase
 	problems      []string
 	checked       bool
+
+	// Issue 27's scenarios, where asked for.
+	adoption     *adoptionFigures
+	burst        []timedEdit
+	burstNotMade int
+	flood        *floodFigures
+	takenMu      sync.Mutex
+	taken        map[string]bool // objects a scenario edit took
 }
 
 type steadyPhase struct {
@@ -154,6 +164,11 @@ func (h *harness) measure(ctx context.Context) (*results, error) {
 		}
 		h.editsDuringResync(ctx, c, res)
 	}
+	if h.cfg.scenarios.has(auditFlood) {
+		if err := h.auditFloodPhase(ctx, res); err != nil {
+			return res, err
+		}
+	}
 	var st adminapi.State
 	if err := h.fake.do("GET", adminapi.StatePath, nil, &st); err != nil {
 		return res, err
@@ -193,16 +208,24 @@ func (h *harness) startFake(runDir string, w world) error {
 	if err := w.writeSeed(seed); err != nil {
 		return err
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return err
 	}
-	h.ports = append(h.ports, ports...)
 	h.fakeGRPC = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	h.fake = admin(fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
 	h.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
 	h.probeURL = fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[3])
 	args := []string{"--listen", h.fakeGRPC, "--admin-listen", strings.TrimPrefix(string(h.fake), "http://"), "--seed", seed}
+	// Audit entries only where a scenario reads them: each of runguard's writes would come back as
+	// an entry and cost the other figures a pass.
+	if h.cfg.scenarios.has(auditFlood) {
+		h.pubsubAddr = fmt.Sprintf("127.0.0.1:%d", ports[4])
+		args = append(args, "--pubsub-listen", h.pubsubAddr)
+	} else {
+		ports = ports[:4]
+	}
+	h.ports = append(h.ports, ports...)
 	if h.cfg.quota > 0 {
 		args = append(args, "--quota-run-writes-per-minute", itoa(h.cfg.quota), "--quota-iap-writes-per-minute", itoa(h.cfg.quota))
 	}
@@ -218,8 +241,9 @@ func (h *harness) startFake(runDir string, w world) error {
 	return nil
 }
 
-// startManager starts a manager whose every object is re-checked each resync.
-func (h *harness) startManager(name string, resync time.Duration) error {
+// startManager starts a manager whose every object is re-checked each resync; extra flags come
+// before cfg.managerFlags.
+func (h *harness) startManager(name string, resync time.Duration, extra ...string) error {
 	args := []string{"--kubeconfig", h.kubeconfig,
 		"--run-endpoint", h.fakeGRPC, "--iap-endpoint", h.fakeGRPC, "--resourcemanager-endpoint", h.fakeGRPC,
 		"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(h.metricsURL, "http://"), "/metrics"), "--metrics-secure=false",
@@ -228,6 +252,7 @@ func (h *harness) startManager(name string, resync time.Duration) error {
 	if h.cfg.workers > 0 {
 		args = append(args, "--max-concurrent-reconciles", itoa(h.cfg.workers))
 	}
+	args = append(args, extra...)
 	args = append(args, h.cfg.managerFlags...)
 	h.managerArgs = args
 	p, err := startProc(h.root, h.logDir, name, filepath.Join(h.cfg.bin, "manager"), args...)
@@ -341,9 +366,25 @@ func (a snapshot) minus(b snapshot) snapshot {
 }
 
 // converge creates every object, edits one while the rest converge, and waits until all are
-// Ready.
+// Ready; the scenarios asked for make their edits meanwhile.
 func (h *harness) converge(ctx context.Context, c, watcher client.WithWatch, rec *recorder, res *results, before snapshot) error {
 	start := time.Now()
+	adopted := make(chan struct{})
+	defer func() {
+		select {
+		case <-adopted:
+		default:
+			close(adopted)
+		}
+	}()
+	var scenariosDone sync.WaitGroup
+	if h.cfg.scenarios.has(burstEdit) {
+		scenariosDone.Add(1)
+		go func() {
+			defer scenariosDone.Done()
+			h.burstEdits(ctx, c, rec, res, start, adopted)
+		}()
+	}
 	if err := createAll(ctx, c, rec, res.world.objects, h.cfg.createConcurrency); err != nil {
 		return err
 	}
@@ -352,6 +393,13 @@ func (h *harness) converge(ctx context.Context, c, watcher client.WithWatch, rec
 		defer close(editDone)
 		res.edit, res.editErr = h.editOne(ctx, c, res.world.objects[0])
 	}()
+	if h.cfg.scenarios.has(adoptionRevocation) {
+		scenariosDone.Add(1)
+		go func() {
+			defer scenariosDone.Done()
+			h.editsDuringAdoption(ctx, c, rec, res, start, adopted)
+		}()
+	}
 	timeout := time.NewTimer(h.cfg.timeout)
 	defer timeout.Stop()
 	ticker := time.NewTicker(10 * time.Second)
@@ -379,6 +427,14 @@ func (h *harness) converge(ctx context.Context, c, watcher client.WithWatch, rec
 		}
 	}
 	res.converge, res.converged = time.Since(start), true
+	close(adopted)
+	// The scenarios' passes and calls are the adoption's: their edits are waited for before the
+	// figures are taken. Each edit gives up after cfg.timeout.
+	if h.cfg.scenarios.has(burstEdit) || h.cfg.scenarios.has(adoptionRevocation) {
+		logf("waiting for the scenarios' edits to reach Google")
+	}
+	scenariosDone.Wait()
+	res.coldEdits = 1 + res.scenarioUpdates()
 	res.cold = h.snapshot().minus(before)
 	res.rss, res.peak = memoryMiB(h.mgr.pid())
 	res.readiness = rec.snapshot()
@@ -454,18 +510,21 @@ func holds(p adminapi.Policy, title, member string) bool {
 	return false
 }
 
-// declaredMembers is each group's members, with the edit the harness made.
+// declaredMembers is each group's members, with the edits the harness made.
 func declaredMembers(d declared, res *results) map[string][]string {
 	out := map[string][]string{}
+	added, removed := res.memberEdits.of(key(d.namespace, d.name))
 	for i, g := range d.groups {
 		for _, m := range g.Members {
-			out[g.Name] = append(out[g.Name], string(m))
+			if i != 0 || !slices.Contains(removed, string(m)) {
+				out[g.Name] = append(out[g.Name], string(m))
+			}
 		}
 		if i == 0 && d.name == res.world.objects[0].name && d.namespace == res.world.objects[0].namespace {
 			out[g.Name] = append(out[g.Name], editedMember)
 		}
-		if m, ok := res.editedMembers[key(d.namespace, d.name)]; ok && i == 0 {
-			out[g.Name] = append(out[g.Name], m)
+		if i == 0 {
+			out[g.Name] = append(out[g.Name], added...)
 		}
 	}
 	return out
@@ -478,16 +537,8 @@ func (h *harness) steady(ctx context.Context, rec *recorder, res *results) error
 	if err := h.startManager("manager-resync", h.cfg.resync); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(h.cfg.timeout)
-	for {
-		m, err := scrape(h.metricsURL)
-		if err == nil && m.sum("controller_runtime_reconcile_total", `controller="protectedservice"`) >= float64(h.cfg.n) {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil || h.mgr.exited() {
-			return fmt.Errorf("the restarted manager did not pass over every object within %s", h.cfg.timeout)
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err := h.waitStartupPass(ctx); err != nil {
+		return err
 	}
 	from := h.snapshot()
 	window := time.Duration(h.cfg.resyncPeriods) * h.cfg.resync
@@ -501,6 +552,21 @@ func (h *harness) steady(ctx context.Context, rec *recorder, res *results) error
 	rss, _ := memoryMiB(h.mgr.pid())
 	res.steady = &steadyPhase{period: h.cfg.resync, window: to.at.Sub(from.at), delta: to.minus(from), rss: rss}
 	return nil
+}
+
+// waitStartupPass waits until a restarted manager has passed over every object once.
+func (h *harness) waitStartupPass(ctx context.Context) error {
+	deadline := time.Now().Add(h.cfg.timeout)
+	for {
+		m, err := scrape(h.metricsURL)
+		if err == nil && m.sum("controller_runtime_reconcile_total", `controller="protectedservice"`) >= float64(h.cfg.n) {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil || h.mgr.exited() {
+			return fmt.Errorf("the restarted manager did not pass over every object within %s", h.cfg.timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // quotaFloor is how long the writes of the busiest quota bucket take at the quota's rate.

@@ -8,7 +8,10 @@
 //
 //	make bench-scale N=1000 LATENCY=100ms QUOTA=60 PROJECTS=10 REGIONS=2 WORKERS=16 MANAGER_FLAGS=...
 //
-// Figures are recorded in docs/benchmarks.md.
+// SCENARIO adds issue 27's measures to that run (a comma-separated list; none by default):
+// adoption-revocation (a revocation and edits during the adoption), burst-edit (an edit of a
+// Ready object during the creation burst) and audit-flood (forged and repeated audit entries,
+// then a real out-of-band change). Figures are recorded in docs/benchmarks.md.
 package main
 
 import (
@@ -40,6 +43,11 @@ type config struct {
 	timeout              time.Duration
 	createConcurrency    int
 	assets, bin, runDir  string
+	scenarios            scenarios
+	adoptionEdits        int
+	burstEditAt          []time.Duration
+	auditFlood           int
+	auditFloodOver       time.Duration
 }
 
 func main() {
@@ -52,7 +60,7 @@ func logf(format string, args ...any) {
 
 func parseFlags() (config, error) {
 	var c config
-	var managerFlags string
+	var managerFlags, scenario, burstEditAt string
 	flag.IntVar(&c.n, "n", 1000, "ProtectedServices (and Cloud Run services) to create")
 	flag.IntVar(&c.projects, "projects", 10, "Google Cloud projects the services are spread over (one namespace each)")
 	flag.IntVar(&c.regions, "regions", 2, "regions per project the services are spread over (at most 20)")
@@ -68,8 +76,20 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver and etcd (./hack/build-k8s-binaries.sh --print-dir)")
 	flag.StringVar(&c.bin, "bin", "bin", "directory of manager, gcpfake and localcluster")
 	flag.StringVar(&c.runDir, "run-dir", filepath.Join("bin", "scale"), "directory for the seed, the kubeconfig and every process's log")
+	flag.StringVar(&scenario, "scenario", "", "issue 27's scenarios to add, comma-separated: "+strings.Join(scenarioNames, ", ")+" (docs/benchmarks.md)")
+	flag.IntVar(&c.adoptionEdits, "adoption-edits", 20, "adoption-revocation: Ready objects gaining a member, spread over the adoption by how many objects are Ready")
+	flag.StringVar(&burstEditAt, "burst-edit-at", "6s,8s,10s", "burst-edit: when, after the first create, each edit of a Ready object is made (comma-separated)")
+	flag.IntVar(&c.auditFlood, "audit-flood", 5000, "audit-flood: forged and repeated audit entries to publish")
+	flag.DurationVar(&c.auditFloodOver, "audit-flood-over", 10*time.Second, "audit-flood: how long publishing them takes; the real change is made halfway")
 	flag.Parse()
 	c.managerFlags = strings.Fields(managerFlags)
+	var err error
+	if c.scenarios, err = parseScenarios(scenario); err != nil {
+		return c, err
+	}
+	if c.burstEditAt, err = parseDurations(burstEditAt); err != nil {
+		return c, fmt.Errorf("--burst-edit-at: %w", err)
+	}
 	switch {
 	case c.n < 1:
 		return c, errors.New("--n must be at least 1")
@@ -79,6 +99,8 @@ func parseFlags() (config, error) {
 		return c, fmt.Errorf("--regions must be 1 to %d", len(regions))
 	case c.latency < 0 || c.quota < 0 || c.workers < 0 || c.resync < 0 || c.resyncPeriods < 1 || c.createConcurrency < 1 || c.edits < 0:
 		return c, errors.New("--latency, --quota, --workers and --resync cannot be negative; --resync-periods and --create-concurrency are at least 1")
+	case c.adoptionEdits < 0 || c.auditFlood < 1 || c.auditFloodOver < 0:
+		return c, errors.New("--adoption-edits and --audit-flood-over cannot be negative; --audit-flood is at least 1")
 	case c.assets == "":
 		return c, errors.New("--assets (or KUBEBUILDER_ASSETS) must name the directory of kube-apiserver and etcd")
 	}
@@ -129,6 +151,9 @@ func describeRun(c config) string {
 	}
 	if len(c.managerFlags) > 0 {
 		s += ", manager flags " + strings.Join(c.managerFlags, " ")
+	}
+	if len(c.scenarios) > 0 {
+		s += ", scenarios " + c.scenarios.String()
 	}
 	return s
 }

@@ -114,9 +114,9 @@ func printTable(w io.Writer, cfg config, r *results) {
 		row("quota floor (busiest bucket's writes ÷ quota)", "%s (%s); converge ÷ floor = %.2f", seconds(r.quotaFloor), r.busiestBucket,
 			r.converge.Seconds()/max(r.quotaFloor.Seconds(), 1e-9))
 	}
-	// The harness's own edit is one update of an object.
+	// The harness's own edits are updates of objects.
 	cw := r.cold.kube
-	cw.metadata--
+	cw.metadata -= float64(r.coldEdits)
 	row("Kubernetes writes per object, cold (API server's count)", "%s: %s metadata (finalizer), %s status; %s refused 409 Conflict; %s Event writes (%s Events stored)",
 		per(cw.metadata+cw.status, n), per(cw.metadata, n), per(cw.status, n), per(cw.conflicts, n), per(cw.events, n), per(float64(r.events), n))
 	if r.steady != nil {
@@ -145,6 +145,7 @@ func printTable(w io.Writer, cfg config, r *results) {
 		}
 		row("edits applied to Google while every object resyncs (update → Google)", "%s", v)
 	}
+	printScenarios(row, cfg, r)
 	if r.readiness.gaps > 0 {
 		row("objects the harness's watch missed changes of (their status writes to Ready undercounted)", "%d", r.readiness.gaps)
 	}

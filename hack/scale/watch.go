@@ -24,16 +24,21 @@ type tracked struct {
 	// statusWritesToReady counts the status writes up to and including the first that said
 	// Ready: 1 means the object was Ready on its first pass that wrote status.
 	statusWritesToReady int
+	// seen is when the watch first delivered each generation.
+	seen map[int64]time.Time
 }
 
 // recorder follows every ProtectedService through a watch: when each was created and became
 // Ready. A list every few seconds catches up with what a stalled watch did not deliver.
 type recorder struct {
-	mu       sync.Mutex
-	objects  map[string]*tracked
-	ready    int
-	want     int
-	allReady chan struct{}
+	mu      sync.Mutex
+	objects map[string]*tracked
+	ready   int
+	want    int
+	// createdCount and everReady count objects the harness created and objects that were Ready
+	// once.
+	createdCount, everReady int
+	allReady                chan struct{}
 	// gaps counts objects a list found changed beyond what the watch had delivered; their
 	// status writes up to Ready may be undercounted.
 	gaps    int
@@ -60,6 +65,7 @@ func (r *recorder) created(ns, name string, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.entry(key(ns, name)).created = at
+	r.createdCount++
 }
 
 // isReady: Ready=True for the object's current generation.
@@ -91,12 +97,19 @@ func (r *recorder) observe(o *iapv1alpha1.ProtectedService, fromList bool, now t
 		}
 	}
 	t.last = o
+	if _, ok := t.seen[o.Generation]; !ok {
+		if t.seen == nil {
+			t.seen = map[int64]time.Time{}
+		}
+		t.seen[o.Generation] = now
+	}
 	switch ready := isReady(o); {
 	case ready && !t.ready:
 		t.ready = true
 		r.ready++
 		if t.firstReady.IsZero() {
 			t.firstReady = now
+			r.everReady++
 		}
 		if r.ready == r.want {
 			select {
@@ -218,4 +231,29 @@ func (r *recorder) readyCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ready
+}
+
+// progress is how many objects the harness has created and how many were Ready at least once.
+func (r *recorder) progress() (created, everReady int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.createdCount, r.everReady
+}
+
+// readyNow: the object is Ready for its current generation, as far as the watch has told.
+func (r *recorder) readyNow(k string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.objects[k]
+	return t != nil && t.ready
+}
+
+// generationSeen is when the watch first delivered generation gen of the object, or zero.
+func (r *recorder) generationSeen(k string, gen int64) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t := r.objects[k]; t != nil {
+		return t.seen[gen]
+	}
+	return time.Time{}
 }
