@@ -3,13 +3,16 @@ package controllers
 import (
 	"context"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
+	"github.com/runguard/runguard/internal/gcp"
 )
 
 // appliedObject is an object whose last pass applied generation 3: it bound alice and bob in
@@ -119,4 +122,39 @@ func TestEditsFirst_ANewLeaderTakesAPendingRevocationFirstOfAll(t *testing.T) {
 	}
 	want := []string{"revoked", "added", "resync-1", "resync-2"}
 	assertHandedOut(t, q, want)
+}
+
+// What a pass books before it starts: a new object's first pass the writes new objects made
+// lately; the passes after it, and member edits, nothing; an edit switching IAP, two.
+func TestExpectedRunWrites(t *testing.T) {
+	var m memory
+	key := types.NamespacedName{Namespace: "team", Name: "app"}
+	fresh := appliedObject("app")
+	fresh.Generation, fresh.Status = 1, iapv1alpha1.ProtectedServiceStatus{}
+	if n, _ := m.expectedRunWrites(key, "p/r", classNew, fresh); n != 2 {
+		t.Errorf("a first new object books %d, want 2", n)
+	}
+	b := (&gcp.Clients{}).BookRunWrites("p", "r", 0, time.Now())
+	m.passAdmitted(key, 1, "p/r", classNew, b, false)
+	if n, _ := m.expectedRunWrites(key, "p/r", classNew, fresh); n != 0 {
+		t.Errorf("the pass after the writing pass books %d, want 0", n)
+	}
+	fresh.Generation = 2
+	if n, _ := m.expectedRunWrites(key, "p/r", classNew, fresh); n != 0 {
+		t.Errorf("an edit of an object whose writing pass ran books %d, want 0", n)
+	}
+	other := types.NamespacedName{Namespace: "team", Name: "next"}
+	if n, first := m.expectedRunWrites(other, "p/r", classNew, fresh); n != 0 || !first {
+		t.Errorf("after a new object that wrote nothing, the next books %d (first pass %v), want 0 and still a booking to learn from", n, first)
+	}
+	edited := appliedObject("app")
+	edited.Generation++
+	if n, _ := m.expectedRunWrites(types.NamespacedName{Name: "x"}, "p/r", classEdit, edited); n != 0 {
+		t.Errorf("a member edit books %d, want 0", n)
+	}
+	edited.Spec.IAP.Enabled = ptr(false)
+	edited.Spec.PublicAccess = iapv1alpha1.PublicAccessAllow
+	if n, _ := m.expectedRunWrites(types.NamespacedName{Name: "x"}, "p/r", classEdit, edited); n != 2 {
+		t.Errorf("an edit switching IAP off books %d, want 2", n)
+	}
 }

@@ -65,6 +65,9 @@ type objectRecord struct {
 	// lastPassStarted is when the object's last pass began; lastWriteStarted and lastWriteEnded
 	// bound its last pass that wrote to Google.
 	lastPassStarted, lastWriteStarted, lastWriteEnded time.Time
+	// bookedGeneration is the generation whose pass last ran on a booking: the passes that follow
+	// it for the same generation book nothing more.
+	bookedGeneration int64
 	// runWritesPaced: the last pass was held back by the Cloud Run write rate, so the next one
 	// books a write before it starts.
 	runWritesPaced bool

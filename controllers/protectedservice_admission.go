@@ -104,8 +104,10 @@ func (r *ProtectedServiceReconciler) admit(ctx context.Context, s *scope) (conte
 	if class == classRevocation {
 		return gcp.Urgent(ctx), nil
 	}
-	writes := r.memory.expectedRunWrites(s.key(), scopeOf(s.ps.Spec.Service), class, s.ps)
-	if writes == 0 || r.planOnly {
+	writes, firstPass := r.memory.expectedRunWrites(s.key(), scopeOf(s.ps.Spec.Service), class, s.ps)
+	// A new object's first pass runs on a booking even when it books nothing, so what it writes
+	// is learned for the next ones.
+	if r.planOnly || writes == 0 && !firstPass {
 		return ctx, nil
 	}
 	b := r.memory.booking(s.key())
@@ -130,36 +132,52 @@ const admissionSlack = 500 * time.Millisecond
 func scopeOf(svc iapv1alpha1.ServiceRef) string { return svc.Project + "/" + svc.Location }
 
 // expectedRunWrites is how many Cloud Run writes a pass of that class is expected to make: a new
-// object as many as new objects of its project and region have made lately (2 before any has:
-// the invoker grant and switching IAP on); an edit that switches IAP or public access 2; any
-// other pass none, unless its object's last pass was held back by the write rate.
-func (m *memory) expectedRunWrites(key types.NamespacedName, scope string, class passClass, ps *iapv1alpha1.ProtectedService) int {
+// object's first pass as many as new objects of its project and region have made lately (2
+// before any has: the invoker grant and switching IAP on); an edit that switches IAP or public
+// access, 2. Any other pass none — once an object's writing pass has run, what follows (a rollout
+// to follow, a retry, an edit of members) writes only what that pass could not — unless the
+// object's last pass was held back by the write rate.
+// firstPass says the pass is a new object's first.
+func (m *memory) expectedRunWrites(key types.NamespacedName, scope string, class passClass, ps *iapv1alpha1.ProtectedService) (writes int, firstPass bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	o := m.objects[key]
 	switch {
-	case class == classNew:
+	case class == classNew && (o == nil || o.bookedGeneration == 0):
 		if avg, ok := m.newObjectWrites[scope]; ok {
-			return int(math.Ceil(avg - 0.25))
+			return int(math.Ceil(avg - 0.25)), true
 		}
-		return 2
-	case class == classEdit && (conditionIs(ps, iapv1alpha1.ConditionIAPEnabled, metav1.ConditionTrue) != ps.Spec.IAPEnabled() ||
-		conditionIs(ps, iapv1alpha1.ConditionPublicAccessRevoked, metav1.ConditionTrue) == (ps.Spec.PublicAccess == iapv1alpha1.PublicAccessAllow)):
-		return 2
+		return 2, true
+	case class == classEdit && (o == nil || o.bookedGeneration != ps.Generation) && switchesIAPOrPublicAccess(ps):
+		return 2, false
+	case o != nil && o.runWritesPaced:
+		return 1, false
 	}
-	if o := m.objects[key]; o != nil && o.runWritesPaced {
-		return 1
-	}
-	return 0
+	return 0, false
+}
+
+// switchesIAPOrPublicAccess reports whether the spec turns IAP or public access around from what
+// the last pass found (conditions the last pass did not report say nothing).
+func switchesIAPOrPublicAccess(ps *iapv1alpha1.ProtectedService) bool {
+	iap := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionIAPEnabled)
+	public := meta.FindStatusCondition(ps.Status.Conditions, iapv1alpha1.ConditionPublicAccessRevoked)
+	return iap != nil && iap.Status != metav1.ConditionUnknown && (iap.Status == metav1.ConditionTrue) != ps.Spec.IAPEnabled() ||
+		public != nil && public.Status != metav1.ConditionUnknown && (public.Status == metav1.ConditionTrue) == (ps.Spec.PublicAccess == iapv1alpha1.PublicAccessAllow)
 }
 
 // passAdmitted learns from a pass that ran: how many Cloud Run writes a new object makes in its
 // project and region (a moving average), and whether the object's pass was held back by the
 // write rate (its next pass then books a write).
-func (m *memory) passAdmitted(key types.NamespacedName, scope string, class passClass, b *gcp.Booking, runWritesPaced bool) {
+func (m *memory) passAdmitted(key types.NamespacedName, generation int64, scope string, class passClass, b *gcp.Booking, runWritesPaced bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.object(key).runWritesPaced = runWritesPaced
-	if class != classNew || b == nil {
+	o := m.object(key)
+	o.runWritesPaced = runWritesPaced
+	if b == nil {
+		return
+	}
+	o.bookedGeneration = generation
+	if class != classNew {
 		return
 	}
 	if m.newObjectWrites == nil {

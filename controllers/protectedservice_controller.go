@@ -149,7 +149,7 @@ func (r *ProtectedServiceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		outcomes = r.pass(ctx, s)
 	}
 	if notYet == nil {
-		r.memory.passAdmitted(s.key(), scopeOf(ps.Spec.Service), s.facts.class, s.booking, runWritesPaced(outcomes))
+		r.memory.passAdmitted(s.key(), ps.Generation, scopeOf(ps.Spec.Service), s.facts.class, s.booking, runWritesPaced(outcomes))
 	}
 	result := r.finish(ctx, s, outcomes)
 	if deleting && s.facts.deletion != nil && s.facts.deletion.done {

@@ -54,14 +54,17 @@ func WithBooking(ctx context.Context, b *Booking) context.Context {
 	return context.WithValue(ctx, bookingKey{}, b)
 }
 
-// prepaid reports whether a call may go without waiting because a booking paid for it.
-func prepaid(ctx context.Context, api string, write bool, quota string) bool {
-	b, _ := ctx.Value(bookingKey{}).(*Booking)
+// booked reports whether a call is a Cloud Run write of a pass admitted on a booking in the
+// call's project and region; it counts the write. Such a write never waits: a pass that started
+// on its turn finishes on it, even when it writes more than it booked (the overdraft is charged
+// to the rate, and later turns move back).
+func booked(ctx context.Context, api string, write bool, quota string) (b *Booking, prepaid bool) {
+	b, _ = ctx.Value(bookingKey{}).(*Booking)
 	if b == nil || api != "run" || !write || b.quota != quota {
-		return false
+		return nil, false
 	}
 	b.used.Add(1)
-	return b.left.Add(-1) >= 0
+	return b, b.left.Add(-1) >= 0
 }
 
 type urgentKey struct{}

@@ -27,7 +27,7 @@ func TestBookRunWrites_TakesTurnsAtTheWriteRate(t *testing.T) {
 }
 
 // A booked pass's writes in its project and region draw on the booking: they do not wait for
-// the rate, which the bookings already spent, and the pass counts all of them.
+// the rate, which the bookings already spent, not even past the booking; the pass counts them.
 func TestBooking_PrepaysItsWritesAndCountsThem(t *testing.T) {
 	c := &Clients{pacer: newPacer(Rates{RunWritesPerMinute: 60})}
 	now := time.Now()
@@ -41,14 +41,20 @@ func TestBooking_PrepaysItsWritesAndCountsThem(t *testing.T) {
 			t.Fatalf("a prepaid write waited: %v", err)
 		}
 	}
-	if _, throttled := Throttled(c.pacer.wait(ctx, "run", true, "p/r")); !throttled {
-		t.Error("a third write beyond the booking did not wait for the rate")
+	if err := c.pacer.wait(ctx, "run", true, "p/r"); err != nil {
+		t.Errorf("a third write beyond the booking waited: a pass admitted on its turn finishes on it: %v", err)
 	}
-	if err := c.pacer.wait(ctx, "run", true, "q/r"); err != nil {
-		t.Errorf("a write in another project drew on the booking: %v", err)
+	if next := c.BookRunWrites("p", "r", 1, now); next.Due(now) < 3*time.Second {
+		t.Errorf("the overdraft was not charged to the rate: the next turn is in %s", next.Due(now))
+	}
+	for range 3 {
+		c.BookRunWrites("q", "r", 3, now)
+	}
+	if _, throttled := Throttled(c.pacer.wait(ctx, "run", true, "q/r")); !throttled {
+		t.Error("a write in another project drew on the booking")
 	}
 	if b.Used() != 3 {
-		t.Errorf("used %d, want 3 (two prepaid, one paced)", b.Used())
+		t.Errorf("used %d, want 3 (two prepaid, one overdrawn)", b.Used())
 	}
 }
 

@@ -162,7 +162,8 @@ func Throttled(err error) (time.Duration, bool) {
 // wait blocks until the call may be made, or returns a *ThrottledError when that is further
 // away than maxPaceWait.
 func (p *pacer) wait(ctx context.Context, api string, write bool, quota string) error {
-	if prepaid(ctx, api, write, quota) {
+	b, prepaid := booked(ctx, api, write, quota)
+	if prepaid {
 		return nil
 	}
 	l, key := p.limiter(api, write, quota)
@@ -170,7 +171,7 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, quota string) 
 		return nil
 	}
 	r := l.Reserve()
-	if urgent(ctx) {
+	if urgent(ctx) || b != nil {
 		return nil
 	}
 	d := r.Delay()
