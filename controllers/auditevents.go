@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/auditlog"
+	"github.com/runguard/runguard/internal/tenancy"
 )
 
 var (
@@ -97,9 +99,9 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		if matched {
 			outcome = "stale"
 		}
-		// The entry's outcome is the most any object made of it: enqueued, coalesced, stale.
+		// The entry's outcome is the most any object made of it: enqueued, coalesced, own, stale.
 		for _, key := range designated {
-			if o := r.onAuditEntryFor(key, e); o == "enqueued" || (o == "coalesced" && outcome == "stale") {
+			if o := r.onAuditEntryFor(ctx, key, e); o == "enqueued" || (o == "coalesced" && outcome != "enqueued") || (o == "own" && outcome == "stale") {
 				outcome = o
 			}
 		}
@@ -108,16 +110,21 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 }
 
 // onAuditEntryFor wakes one object an entry names, unless a pass that began after the change
-// already read it (a repeated or late entry). A change by anyone but runguard wakes it at once,
-// ahead of resyncs and new objects; one runguard made itself (or claims to: entries are not
-// trusted) wakes it at most once per auditWakeInterval, at resync priority, so a flood of such
-// entries cannot spend the quota users' changes need. It returns the entry's outcome for this
-// object: enqueued, coalesced (a wake-up is already due) or stale.
-func (r *ProtectedServiceReconciler) onAuditEntryFor(key types.NamespacedName, e auditlog.Entry) string {
+// already read it (a repeated or late entry), or the entry is the echo of runguard's own write
+// of the object (its identity, at the time of a pass of the object that wrote). A change by anyone
+// but runguard wakes it at once, ahead of resyncs and new objects; one by runguard's identity at
+// another time (or claiming it: entries are not trusted) wakes it at most once per
+// auditWakeInterval, at resync priority, so a flood of such entries cannot spend the quota users'
+// changes need. It returns the entry's outcome for this object: enqueued, coalesced (a wake-up is
+// already due), own (an echo) or stale.
+func (r *ProtectedServiceReconciler) onAuditEntryFor(ctx context.Context, key types.NamespacedName, e auditlog.Entry) string {
 	now := time.Now()
-	own, stale := r.memory.auditEntryFor(key, e.Principal, e.Timestamp, now)
-	if stale {
+	own, echo, stale := r.memory.auditEntryFor(key, e.Principal, r.knownOwnPrincipal(ctx, key.Namespace, e.Principal), e.Timestamp, now)
+	switch {
+	case stale:
 		return "stale"
+	case echo:
+		return "own"
 	}
 	r.memory.auditReported(key, e.Timestamp)
 	if !own {
@@ -133,6 +140,25 @@ func (r *ProtectedServiceReconciler) onAuditEntryFor(key types.NamespacedName, e
 		time.AfterFunc(later, func() { r.memory.auditWoken(key); r.wakeAtResyncPriority(key) })
 	}
 	return "coalesced"
+}
+
+// knownOwnPrincipal reports whether principal is one of runguard's identities by configuration
+// (--audit-own-principals) or the object's namespace's (its google-service-account annotation).
+func (r *ProtectedServiceReconciler) knownOwnPrincipal(ctx context.Context, namespace, principal string) bool {
+	if principal == "" {
+		return false
+	}
+	for _, p := range r.AuditOwnPrincipals {
+		if ok, _ := path.Match(p, principal); ok {
+			return true
+		}
+	}
+	ns, err := readNamespace(ctx, r.Client, namespace)
+	if err != nil {
+		return false
+	}
+	account, err := tenancy.NamespaceIdentity(ns.Annotations)
+	return err == nil && account != "" && strings.EqualFold(account, principal)
 }
 
 // designatedBy lists the objects an entry may concern: those targeting the service it names, or,

@@ -49,20 +49,20 @@ const ownConfirmations = 3
 const maxOwnPrincipals = 256
 
 // auditEntryFor judges an entry about the object: stale when a pass that began after the change
-// has already read Google; own when its principal is one of runguard's identities, learned from
-// the entries that arrive during or just after writing passes of ownConfirmations objects.
-func (m *memory) auditEntryFor(key types.NamespacedName, principal string, changed, now time.Time) (own, stale bool) {
+// has already read Google; own when its principal is one of runguard's identities (known, or
+// learned from the entries that arrive just after writing passes of ownConfirmations objects);
+// echo when it is own and its change falls within the object's last writing pass.
+func (m *memory) auditEntryFor(key types.NamespacedName, principal string, known bool, changed, now time.Time) (own, echo, stale bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o := m.object(key)
 	if changed.Before(o.lastPassStarted.Add(-auditSkew)) {
-		return false, true
+		return false, false, true
 	}
-	if principal == "" || m.ownPrincipals[principal] != nil && len(m.ownPrincipals[principal]) >= ownConfirmations {
-		return principal != "", false
-	}
-	afterOwnWrite := !o.lastWriteStarted.IsZero() && !changed.Before(o.lastWriteStarted.Add(-auditSkew)) && now.Sub(o.lastWriteEnded) < ownWriteWindow
-	if afterOwnWrite && len(m.ownPrincipals) < maxOwnPrincipals {
+	wrote := !o.lastWriteStarted.IsZero() && !changed.Before(o.lastWriteStarted.Add(-auditSkew))
+	duringWrite := wrote && !changed.After(o.lastWriteEnded.Add(auditSkew))
+	own = known || principal != "" && len(m.ownPrincipals[principal]) >= ownConfirmations
+	if !own && principal != "" && wrote && now.Sub(o.lastWriteEnded) < ownWriteWindow && len(m.ownPrincipals) < maxOwnPrincipals {
 		if m.ownPrincipals == nil {
 			m.ownPrincipals = map[string]map[types.NamespacedName]bool{}
 		}
@@ -70,8 +70,9 @@ func (m *memory) auditEntryFor(key types.NamespacedName, principal string, chang
 			m.ownPrincipals[principal] = map[types.NamespacedName]bool{}
 		}
 		m.ownPrincipals[principal][key] = true
+		own = len(m.ownPrincipals[principal]) >= ownConfirmations
 	}
-	return len(m.ownPrincipals[principal]) >= ownConfirmations, false
+	return own, own && duringWrite, false
 }
 
 // auditWoken records that a scheduled wake-up fired.

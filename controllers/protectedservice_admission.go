@@ -101,8 +101,12 @@ func priorityOf(c passClass) *int {
 func (r *ProtectedServiceReconciler) admit(ctx context.Context, s *scope) (context.Context, *outcome) {
 	class := classOf(s.ps)
 	s.facts.class = class
-	if class == classRevocation {
+	switch class {
+	case classRevocation:
 		return gcp.Urgent(ctx), nil
+	case classEdit:
+		// A user's edit reads at once, whatever resyncs have taken of the read rate.
+		ctx = gcp.ReadsFirst(ctx)
 	}
 	writes, firstPass := r.memory.expectedRunWrites(s.key(), scopeOf(s.ps.Spec.Service), class, s.ps)
 	// A new object's first pass runs on a booking even when it books nothing, so what it writes
@@ -144,8 +148,10 @@ func (m *memory) expectedRunWrites(key types.NamespacedName, scope string, class
 	o := m.objects[key]
 	switch {
 	case class == classNew && (o == nil || o.bookedGeneration == 0):
+		// Rounded down: a pass that writes more than it booked is charged the rest without
+		// waiting, while a turn booked and not used is lost to the adoption.
 		if avg, ok := m.newObjectWrites[scope]; ok {
-			return int(math.Ceil(avg - 0.25)), true
+			return int(math.Floor(avg)), true
 		}
 		return 2, true
 	case class == classEdit && (o == nil || o.bookedGeneration != ps.Generation) && switchesIAPOrPublicAccess(ps):

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"time"
 
@@ -32,6 +33,11 @@ type Options struct {
 	// AccessPolicy is the organization's access policy (accessPolicies/NUMBER) that holds the
 	// levels of AccessLevel objects naming none.
 	AccessPolicy string
+	// AuditOwnPrincipals are runguard's own Google identities as audit entries name them
+	// (principalEmail), or patterns with * (runguard@*.iam.gserviceaccount.com): entries by them
+	// report runguard's own writes. Namespaces' identities are added from their annotations, and
+	// others are learned (docs/drift-events.md).
+	AuditOwnPrincipals []string
 }
 
 // DefaultOptions is the one place the defaults live; the manager's flags start from it.
@@ -55,6 +61,11 @@ const maxWorkers = 1000
 // Validate rejects options the controller cannot run with: the one place their bounds live (the
 // manager names the flag from the *invalid.Option).
 func (o Options) Validate() error {
+	for _, p := range o.AuditOwnPrincipals {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			return &invalid.Option{Field: "AuditOwnPrincipals", Value: p, Want: "an email, or a pattern where * stands for any run of characters"}
+		}
+	}
 	switch {
 	case o.ClusterName == "":
 		return &invalid.Option{Field: "ClusterName", Value: `""`, Want: "name the cluster; it is written into every binding runguard marks"}

@@ -73,6 +73,15 @@ func main() {
 	flag.BoolVar(&opts.RequireNamespaceIdentity, "require-namespace-identity", opts.RequireNamespaceIdentity, "Stall objects in namespaces without the iap.runguard.dev/google-service-account annotation instead of calling Google as runguard's own identity (docs/tenancy.md).")
 	flag.StringVar(&auditSubscription, "audit-log-subscription", "", "Pub/Sub subscription (projects/P/subscriptions/S) receiving Admin Activity audit entries from a logging sink; changes they report are corrected at once (docs/drift-events.md). Off when empty.")
 	flag.StringVar(&pubsubEndpoint, "pubsub-endpoint", "", "Pub/Sub API endpoint (host:port); plaintext without credentials only on loopback.")
+	flag.Func("audit-own-principals", "runguard's own Google identities as audit entries name them, comma-separated emails or patterns with * (runguard@*.iam.gserviceaccount.com): their entries wake nothing when they echo runguard's writes, and at most one resync-priority pass per object per 2 s otherwise (docs/drift-events.md). Namespaces' identities are added from their annotations.",
+		func(v string) error {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					opts.AuditOwnPrincipals = append(opts.AuditOwnPrincipals, p)
+				}
+			}
+			return nil
+		})
 	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)

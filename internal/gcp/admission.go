@@ -75,7 +75,20 @@ type urgentKey struct{}
 // pace, absorbs them.
 func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
 
-func urgent(ctx context.Context) bool {
-	v, _ := ctx.Value(urgentKey{}).(bool)
-	return v
+type readsFirstKey struct{}
+
+// ReadsFirst marks the calls under ctx as a user's edit's: its reads count toward runguard's
+// pace but never wait for it; its writes wait as any others (or draw on a booking).
+func ReadsFirst(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readsFirstKey{}, true)
+}
+
+// urgent reports whether a call goes without waiting for the pace: every call of a revocation,
+// the reads of an edit.
+func urgent(ctx context.Context, write bool) bool {
+	if v, _ := ctx.Value(urgentKey{}).(bool); v {
+		return true
+	}
+	v, _ := ctx.Value(readsFirstKey{}).(bool)
+	return v && !write
 }

@@ -71,3 +71,19 @@ func TestUrgent_NeverWaitsForThePace(t *testing.T) {
 		t.Error("an ordinary write did not wait behind the bookings")
 	}
 }
+
+// An edit's reads never wait for the pace; its writes do.
+func TestReadsFirst_OnlyReads(t *testing.T) {
+	c := &Clients{pacer: newPacer(Rates{RunWritesPerMinute: 60, RunReadsPerMinute: 60})}
+	for range 20 {
+		c.BookRunWrites("p", "r", 5, time.Now())
+		c.pacer.wait(Urgent(context.Background()), "run", false, "p/r")
+	}
+	ctx := ReadsFirst(context.Background())
+	if err := c.pacer.wait(ctx, "run", false, "p/r"); err != nil {
+		t.Errorf("an edit's read waited: %v", err)
+	}
+	if _, throttled := Throttled(c.pacer.wait(ctx, "run", true, "p/r")); !throttled {
+		t.Error("an edit's write did not wait behind the bookings")
+	}
+}

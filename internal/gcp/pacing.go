@@ -171,7 +171,7 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, quota string) 
 		return nil
 	}
 	r := l.Reserve()
-	if urgent(ctx) || b != nil {
+	if urgent(ctx, write) || b != nil {
 		return nil
 	}
 	d := r.Delay()
