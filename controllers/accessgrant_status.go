@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -126,14 +127,14 @@ func metaTime(t *time.Time) *metav1.Time {
 	return &metav1.Time{Time: *t}
 }
 
-// registerGrantGauges exports the grant gauges, replacing those of a manager set up before.
-func registerGrantGauges(cache client.Reader) {
-	registering.Lock()
-	defer registering.Unlock()
-	c := grantGauges{cache: cache}
-	ctrlmetrics.Registry.Unregister(c)
-	ctrlmetrics.Registry.MustRegister(c)
-}
+// registerGrantGauges makes the grant gauges read the manager's cache (the reconciler set up last
+// is the one reported: a manager runs one).
+func registerGrantGauges(cache client.Reader) { grantGaugesOf.cache.Store(&cache) }
+
+// grantGaugesOf is registered once, at start, so its metrics are known before any grant exists.
+var grantGaugesOf = &grantGauges{}
+
+func init() { ctrlmetrics.Registry.MustRegister(grantGaugesOf) }
 
 var (
 	breakGlassActiveDesc = prometheus.NewDesc("runguard_break_glass_active",
@@ -143,16 +144,20 @@ var (
 )
 
 // grantGauges count active grants from the cache at each scrape.
-type grantGauges struct{ cache client.Reader }
+type grantGauges struct{ cache atomic.Pointer[client.Reader] }
 
-func (grantGauges) Describe(ch chan<- *prometheus.Desc) {
+func (*grantGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- breakGlassActiveDesc
 	ch <- grantsActiveDesc
 }
 
-func (c grantGauges) Collect(ch chan<- prometheus.Metric) {
+func (c *grantGauges) Collect(ch chan<- prometheus.Metric) {
+	cache := c.cache.Load()
+	if cache == nil {
+		return
+	}
 	var list iapv1alpha1.AccessGrantList
-	if err := c.cache.List(context.Background(), &list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := (*cache).List(context.Background(), &list, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(grantsActiveDesc, err)
 		return
 	}

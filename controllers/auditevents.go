@@ -119,7 +119,8 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 // already due), own (an echo) or stale.
 func (r *ProtectedServiceReconciler) onAuditEntryFor(ctx context.Context, key types.NamespacedName, e auditlog.Entry) string {
 	now := time.Now()
-	own, echo, stale := r.memory.auditEntryFor(key, e.Principal, r.knownOwnPrincipal(ctx, key.Namespace, e.Principal), e.Timestamp, now)
+	own := r.knownOwnPrincipal(ctx, key.Namespace, e.Principal)
+	echo, stale := r.memory.auditEntryFor(key, own, e.Timestamp)
 	switch {
 	case stale:
 		return "stale"

@@ -22,9 +22,6 @@ type memory struct {
 	// newObjectWrites is, per project and region, how many Cloud Run writes a new object's pass
 	// made lately (a moving average): what the next new object books.
 	newObjectWrites map[string]float64
-	// ownPrincipals are the identities audit entries showed writing just after runguard wrote,
-	// with the objects they were seen on: runguard's own once seen on ownConfirmations.
-	ownPrincipals map[string]map[types.NamespacedName]bool
 	// asking coalesces the permission preflights of one project, identity and kind made at the
 	// same time.
 	asking singleflight.Group

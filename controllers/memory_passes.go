@@ -36,43 +36,20 @@ func (m *memory) auditWake(key types.NamespacedName, now time.Time) (wakeNow boo
 // only when a pass of its object began that much after the change it reports.
 const auditSkew = 5 * time.Second
 
-// ownWriteWindow is how long after a pass that wrote an entry for its object is taken for that
-// write's own.
-const ownWriteWindow = 10 * time.Second
-
-// ownConfirmations is how many objects' writing passes a principal must have been seen writing
-// for before it is taken for one of runguard's identities: someone changing one service just
-// after runguard wrote it is not mistaken for runguard.
-const ownConfirmations = 3
-
-// maxOwnPrincipals bounds the identities learned as runguard's (its own and its namespaces').
-const maxOwnPrincipals = 256
-
 // auditEntryFor judges an entry about the object: stale when a pass that began after the change
-// has already read Google; own when its principal is one of runguard's identities (known, or
-// learned from the entries that arrive just after writing passes of ownConfirmations objects);
-// echo when it is own and its change falls within the object's last writing pass.
-func (m *memory) auditEntryFor(key types.NamespacedName, principal string, known bool, changed, now time.Time) (own, echo, stale bool) {
+// has already read Google; an echo when its principal is one of runguard's identities (known:
+// configured, or the namespace's) and its change falls within the object's last writing pass.
+// Identities are never guessed from timing: a tool that changes services just after runguard
+// writes them would be taken for runguard, and its changes left uncorrected.
+func (m *memory) auditEntryFor(key types.NamespacedName, known bool, changed time.Time) (echo, stale bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o := m.object(key)
 	if changed.Before(o.lastPassStarted.Add(-auditSkew)) {
-		return false, false, true
+		return false, true
 	}
-	wrote := !o.lastWriteStarted.IsZero() && !changed.Before(o.lastWriteStarted.Add(-auditSkew))
-	duringWrite := wrote && !changed.After(o.lastWriteEnded.Add(auditSkew))
-	own = known || principal != "" && len(m.ownPrincipals[principal]) >= ownConfirmations
-	if !own && principal != "" && wrote && now.Sub(o.lastWriteEnded) < ownWriteWindow && len(m.ownPrincipals) < maxOwnPrincipals {
-		if m.ownPrincipals == nil {
-			m.ownPrincipals = map[string]map[types.NamespacedName]bool{}
-		}
-		if m.ownPrincipals[principal] == nil {
-			m.ownPrincipals[principal] = map[types.NamespacedName]bool{}
-		}
-		m.ownPrincipals[principal][key] = true
-		own = len(m.ownPrincipals[principal]) >= ownConfirmations
-	}
-	return own, own && duringWrite, false
+	duringWrite := !o.lastWriteStarted.IsZero() && !changed.Before(o.lastWriteStarted.Add(-auditSkew)) && !changed.After(o.lastWriteEnded.Add(auditSkew))
+	return known && duringWrite, false
 }
 
 // auditWoken records that a scheduled wake-up fired.

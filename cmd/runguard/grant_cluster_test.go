@@ -166,7 +166,7 @@ func TestGrantRequest_APIServerRefusalsArePrintedAsTheyCome(t *testing.T) {
 		{carol, []string{"--group", "oncall", "--for", "1h"}, []string{
 			"--group oncall is not checked",
 			`accessgrants.iap.runguard.dev is forbidden: User "carol@acme.com" cannot create resource "accessgrants" in API group "iap.runguard.dev" in the namespace "grant-refused"`}},
-		{alice, []string{"--for", "800h"}, []string{"duration must be between 1s and 720h (30 days); the namespace may allow less"}},
+		{alice, []string{"--for", "800h"}, []string{"between 1s and 720h (30 days); the namespace may allow less"}},
 	} {
 		g, r := request(t, env, tc.user, "grant-refused", append([]string{"ops-console", "--member", "user:alice@acme.com", "--reason", "r"}, tc.args...)...)
 		if g != nil || r.code != exitError {
