@@ -99,9 +99,9 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 		if matched {
 			outcome = "stale"
 		}
-		// The entry's outcome is the most any object made of it: enqueued, coalesced, own, stale.
+		// The entry's outcome is the most any object made of it.
 		for _, key := range designated {
-			if o := r.onAuditEntryFor(ctx, key, e); o == "enqueued" || (o == "coalesced" && outcome != "enqueued") || (o == "own" && outcome == "stale") {
+			if o := r.onAuditEntryFor(ctx, key, e); auditOutcomeRank[o] > auditOutcomeRank[outcome] {
 				outcome = o
 			}
 		}
@@ -114,9 +114,10 @@ func (r *ProtectedServiceReconciler) onAuditEntry(ctx context.Context, data []by
 // of the object (its identity, at the time of a pass of the object that wrote). A change by anyone
 // but runguard wakes it at once, ahead of resyncs and new objects; one by runguard's identity at
 // another time (or claiming it: entries are not trusted) wakes it at most once per
-// auditWakeInterval, at resync priority, so a flood of such entries cannot spend the quota users'
-// changes need. It returns the entry's outcome for this object: enqueued, coalesced (a wake-up is
-// already due), own (an echo) or stale.
+// auditWakeInterval per object and one object per interval in all, at resync priority, so a flood
+// of such entries cannot spend the quota users' changes need. It returns the entry's outcome for
+// this object: enqueued, coalesced (a wake-up is already due), deferred (to the resync), own (an
+// echo) or stale.
 func (r *ProtectedServiceReconciler) onAuditEntryFor(ctx context.Context, key types.NamespacedName, e auditlog.Entry) string {
 	now := time.Now()
 	own := r.knownOwnPrincipal(ctx, key.Namespace, e.Principal)
@@ -132,6 +133,12 @@ func (r *ProtectedServiceReconciler) onAuditEntryFor(ctx context.Context, key ty
 		r.wakeUp(key)
 		return "enqueued"
 	}
+	if !r.memory.ownWakeAllowed(now) {
+		// runguard's identity outside its own writes wakes at most one object per interval in
+		// all: a flood of such entries (forged, or a leaked key) costs a pass every 2 s, and what
+		// it does not wake the resync still checks.
+		return "deferred"
+	}
 	wakeNow, later := r.memory.auditWake(key, now)
 	switch {
 	case wakeNow:
@@ -142,6 +149,9 @@ func (r *ProtectedServiceReconciler) onAuditEntryFor(ctx context.Context, key ty
 	}
 	return "coalesced"
 }
+
+// auditOutcomeRank orders an entry's outcomes per object, the most it made of any object first.
+var auditOutcomeRank = map[string]int{"enqueued": 5, "coalesced": 4, "deferred": 3, "own": 2, "stale": 1}
 
 // knownOwnPrincipal reports whether principal is one of runguard's identities by configuration
 // (--audit-own-principals) or the object's namespace's (its google-service-account annotation).

@@ -22,6 +22,8 @@ type memory struct {
 	// newObjectWrites is, per project and region, how many Cloud Run writes a new object's pass
 	// made lately (a moving average): what the next new object books.
 	newObjectWrites map[string]float64
+	// ownWakeAt is when an entry by runguard's identity outside its own writes last woke an object.
+	ownWakeAt time.Time
 	// asking coalesces the permission preflights of one project, identity and kind made at the
 	// same time.
 	asking singleflight.Group

@@ -137,3 +137,18 @@ func TestAuditEntryFor_StaleEntriesAndEchoes(t *testing.T) {
 		t.Error("a pass that read nothing (not admitted, failed early) made an entry stale")
 	}
 }
+
+// Entries by runguard's identity outside its own writes wake one object per interval in all.
+func TestOwnWakeAllowed_OnePerIntervalInAll(t *testing.T) {
+	var m memory
+	t0 := time.Now()
+	if !m.ownWakeAllowed(t0) {
+		t.Fatal("the first was refused")
+	}
+	if m.ownWakeAllowed(t0.Add(auditWakeInterval / 2)) {
+		t.Error("a second within the interval was allowed")
+	}
+	if !m.ownWakeAllowed(t0.Add(auditWakeInterval)) {
+		t.Error("one after the interval was refused")
+	}
+}

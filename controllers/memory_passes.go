@@ -52,6 +52,18 @@ func (m *memory) auditEntryFor(key types.NamespacedName, known bool, changed tim
 	return known && duringWrite, false
 }
 
+// ownWakeAllowed takes the one wake-up per auditWakeInterval that entries by runguard's identity
+// outside its own writes may make in all.
+func (m *memory) ownWakeAllowed(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now.Sub(m.ownWakeAt) < auditWakeInterval {
+		return false
+	}
+	m.ownWakeAt = now
+	return true
+}
+
 // auditWoken records that a scheduled wake-up fired.
 func (m *memory) auditWoken(key types.NamespacedName) {
 	m.mu.Lock()
