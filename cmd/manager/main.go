@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -134,6 +135,7 @@ func main() {
 		// The process exits right after losing the lease, so it can stop at once.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{DefaultTransform: controllers.CacheTransform()},
+		NewCache:                      cacheOnItsOwnConnection,
 	})
 	if err != nil {
 		setupLog.Error(err, "create manager")
@@ -227,4 +229,21 @@ func validateFlags(o controllers.Options, r gcp.Rates) error {
 		}
 	}
 	return nil
+}
+
+// cacheOnItsOwnConnection gives the cache's watches a connection of their own to the API server.
+// Sharing one HTTP/2 connection with every worker's status patches, the watch stream that brings
+// users' edits queued behind them: during a burst of 1,000 new objects an edit reached the
+// manager's event handler 11 s after the API server had sent it to other watchers. A Dial of our
+// own makes client-go build a separate transport (it caches transports only for configs without
+// one).
+func cacheOnItsOwnConnection(config *rest.Config, opts cache.Options) (cache.Cache, error) {
+	own := rest.CopyConfig(config)
+	own.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	httpClient, err := rest.HTTPClientFor(own)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP client for the cache: %w", err)
+	}
+	opts.HTTPClient = httpClient
+	return cache.New(own, opts)
 }
