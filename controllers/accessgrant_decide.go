@@ -167,6 +167,14 @@ func grantInvalid(in grantInput) (reason, message string) {
 	case ps.Spec.Observing():
 		return iapv1alpha1.ReasonServiceNotEnforced, fmt.Sprintf("ProtectedService %s is in Observe mode: runguard writes nothing for it, so no grant can be bound", ps.Name)
 	}
+	return grantMisfit(g, ps, in.annotations)
+}
+
+// grantMisfit says why a grant does not fit its ProtectedService and namespace: its group is gone,
+// it would widen the group, or the namespace may not grant a member. The grant controller denies
+// or revokes such a grant; the ProtectedService's pass, which may see the change first, leaves it
+// unbound.
+func grantMisfit(g *iapv1alpha1.AccessGrant, ps *iapv1alpha1.ProtectedService, annotations map[string]string) (reason, message string) {
 	group := accessGroupNamed(ps, g.Spec.AccessGroup)
 	if group == nil {
 		return iapv1alpha1.ReasonAccessGroupNotFound, fmt.Sprintf("ProtectedService %s has no access group %q (it has %s)", ps.Name, g.Spec.AccessGroup, groupNames(ps))
@@ -174,7 +182,7 @@ func grantInvalid(in grantInput) (reason, message string) {
 	if problem := widening(group.Context, g.Spec.Context); problem != "" {
 		return iapv1alpha1.ReasonContextWidened, problem + ": a grant can only narrow its access group's context"
 	}
-	if bad := tenancy.DisallowedMembers(in.annotations[iapv1alpha1.AnnotationAllowedMembers], grantMembersAsGroup(g)); len(bad) > 0 {
+	if bad := tenancy.DisallowedMembers(annotations[iapv1alpha1.AnnotationAllowedMembers], grantMembersAsGroup(g)); len(bad) > 0 {
 		return iapv1alpha1.ReasonMemberNotAllowed, fmt.Sprintf("namespace %s may not grant %s (annotation %s)", g.Namespace, strings.Join(bad, ", "), iapv1alpha1.AnnotationAllowedMembers)
 	}
 	return "", ""

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -122,7 +121,7 @@ func (r *ProtectedServiceReconciler) admit(ctx context.Context, s *scope) (conte
 	if d := b.Due(s.facts.now); d > admissionSlack {
 		s.facts.admittedAt = b.At()
 		return ctx, &outcome{kind: retrying, reason: iapv1alpha1.ReasonThrottled, after: d,
-			err: &gcp.ThrottledError{Limit: "run write " + scopeOf(s.ps.Spec.Service), After: d}}
+			err: &gcp.ThrottledError{Limit: "run write " + scopeOf(s.ps.Spec.Service), API: "run", Write: true, After: d}}
 	}
 	r.memory.book(s.key(), nil)
 	s.booking = b
@@ -217,7 +216,7 @@ func (m *memory) book(key types.NamespacedName, b *gcp.Booking) {
 func runWritesPaced(outcomes []*outcome) bool {
 	for _, o := range outcomes {
 		var te *gcp.ThrottledError
-		if errors.As(o.err, &te) && strings.HasPrefix(te.Limit, "run write") {
+		if errors.As(o.err, &te) && te.API == "run" && te.Write {
 			return true
 		}
 	}

@@ -9,14 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	iapv1alpha1 "github.com/runguard/runguard/api/v1alpha1"
 	"github.com/runguard/runguard/internal/iampolicy"
-	"github.com/runguard/runguard/internal/tenancy"
 )
 
 // grantsFact is what the pass found of the object's AccessGrants.
@@ -88,15 +86,8 @@ func grantActiveAt(g *iapv1alpha1.AccessGrant, now time.Time) bool {
 // gone or waits for an access level, it would widen the group, a member is not allowed, or the
 // condition would break one of IAM's limits.
 func grantGroup(g *iapv1alpha1.AccessGrant, s *scope, declared []iampolicy.AccessGroup) (iampolicy.AccessGroup, string) {
-	spec := accessGroupNamed(s.ps, g.Spec.AccessGroup)
-	if spec == nil {
-		return iampolicy.AccessGroup{}, "the access group " + g.Spec.AccessGroup + " no longer exists"
-	}
-	if problem := widening(spec.Context, g.Spec.Context); problem != "" {
-		return iampolicy.AccessGroup{}, problem
-	}
-	if bad := tenancy.DisallowedMembers(s.namespace.Annotations[iapv1alpha1.AnnotationAllowedMembers], grantMembersAsGroup(g)); len(bad) > 0 {
-		return iampolicy.AccessGroup{}, "the namespace may not grant " + strings.Join(bad, ", ")
+	if _, misfit := grantMisfit(g, s.ps, s.namespace.Annotations); misfit != "" {
+		return iampolicy.AccessGroup{}, misfit
 	}
 	var base *iampolicy.AccessGroup
 	for i := range declared {
@@ -173,12 +164,7 @@ func objectOfGrant() handler.TypedEventHandler[client.Object, reconcile.Request]
 		if !ok {
 			return
 		}
-		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: g.Namespace, Name: g.Spec.ProtectedService}}
-		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-			pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr(editPriority)}, req)
-			return
-		}
-		q.Add(req)
+		enqueueAt(q, types.NamespacedName{Namespace: g.Namespace, Name: g.Spec.ProtectedService}, ptr(editPriority))
 	}
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -42,14 +42,20 @@ func (r *ProtectedServiceReconciler) wakeOn(ch chan event.TypedGenericEvent[*iap
 func atLowPriority() handler.TypedEventHandler[*iapv1alpha1.ProtectedService, reconcile.Request] {
 	return handler.TypedFuncs[*iapv1alpha1.ProtectedService, reconcile.Request]{
 		GenericFunc: func(_ context.Context, e event.TypedGenericEvent[*iapv1alpha1.ProtectedService], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.Namespace, Name: e.Object.Name}}
-			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-				pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr(handler.LowPriority)}, req)
-				return
-			}
-			q.Add(req)
+			enqueueAt(q, types.NamespacedName{Namespace: e.Object.Namespace, Name: e.Object.Name}, ptr(handler.LowPriority))
 		},
 	}
+}
+
+// enqueueAt adds key to the work queue at priority (nil: the queue's default) when the queue is
+// controller-runtime's priority queue, as it is here (UsePriorityQueue).
+func enqueueAt(q workqueue.TypedRateLimitingInterface[reconcile.Request], key types.NamespacedName, priority *int) {
+	req := reconcile.Request{NamespacedName: key}
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: priority}, req)
+		return
+	}
+	q.Add(req)
 }
 
 // userChange reports whether the pass serves a user's change not yet applied: an edit of an
@@ -67,12 +73,7 @@ func userChange(ps *iapv1alpha1.ProtectedService) bool {
 // (normal; low for the initial listing).
 func editsFirst() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	enqueue := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], priority *int) {
-		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}
-		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-			pq.AddWithOpts(priorityqueue.AddOpts{Priority: priority}, req)
-			return
-		}
-		q.Add(req)
+		enqueueAt(q, client.ObjectKeyFromObject(o), priority)
 	}
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -142,7 +142,10 @@ const maxPaceWait = 2 * time.Second
 // ThrottledError says a call was not made because runguard's own rate limit for its project and
 // region would hold it for After.
 type ThrottledError struct {
+	// Limit names the bucket ("run write PROJECT/REGION"); API and Write say which, as values.
 	Limit string
+	API   string
+	Write bool
 	After time.Duration
 }
 
@@ -178,7 +181,7 @@ func (p *pacer) wait(ctx context.Context, api string, write bool, quota string) 
 	throttleWait.WithLabelValues(api, kind(write)).Observe(min(d, maxPaceWait).Seconds())
 	if d > maxPaceWait {
 		r.Cancel()
-		return &ThrottledError{Limit: key, After: d}
+		return &ThrottledError{Limit: key, API: api, Write: write, After: d}
 	}
 	if d == 0 {
 		return nil
